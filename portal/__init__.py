@@ -1,0 +1,165 @@
+"""The channel portal: a brand's ordering and enablement portal for its whole sales network."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from apiflask import APIFlask
+from flask import g, request, session
+
+from config import BASE_DIR, INSTANCE_DIR, Config, config_for, normalize_database_url
+from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+DEV_SECRET = Config.SECRET_KEY
+
+
+def create_app(config: str | type[Config] | None = None, **overrides: Any) -> APIFlask:
+    config_class = config if isinstance(config, type) else config_for(config)
+    app = APIFlask(
+        __name__,
+        title="Channel portal API",
+        version="1",
+        spec_path="/api/v1/openapi.json",
+        docs_path=None,  # the bundled docs UI loads its assets from a CDN; the spec is enough
+        json_errors=False,
+        instance_path=str(INSTANCE_DIR),
+    )
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    )
+    _check_production(app)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), compare_type=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    app.config.setdefault(
+        "RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://"
+    )
+    limiter.init_app(app)
+
+    _register_models()
+    from portal.core import access, errors, jobs
+
+    errors.init_app(app)
+    from portal.auth.services import load_request_actor
+
+    access.init_app(app, load_request_actor)
+    jobs.init_app(app)
+    _register_blueprints(app)
+    _register_templating(app)
+    _register_security_headers(app)
+    _register_cli(app)
+    app.security_schemes = {"BearerAuth": {"type": "http", "scheme": "bearer"}}
+    return app
+
+
+def _check_production(app: APIFlask) -> None:
+    if app.config["PORTAL_ENV"] != "production":
+        return
+    if not os.environ.get("SECRET_KEY") and app.config["SECRET_KEY"] == DEV_SECRET:
+        raise RuntimeError("SECRET_KEY must be set when PORTAL_ENV=production")
+    if len(app.config["SECRET_KEY"]) < 32:
+        raise RuntimeError("SECRET_KEY must be at least 32 characters in production")
+
+
+def _register_models() -> None:
+    # Every model module, so metadata (and Alembic) sees the whole schema.
+    import portal.auth.models  # noqa: F401
+    import portal.core.audit  # noqa: F401
+    import portal.core.jobs  # noqa: F401
+    import portal.network.models  # noqa: F401
+    import portal.auth.jobs  # noqa: F401 - job functions register themselves
+
+
+def _register_blueprints(app: APIFlask) -> None:
+    from portal.auth import api as auth_api
+    from portal.auth import views as auth_views
+    from portal.core import api as core_api
+    from portal.core import views as core_views
+    from portal.network import api as network_api
+    from portal.network import views as network_views
+
+    blueprints = (
+        core_views.bp,
+        auth_views.bp,
+        network_views.bp,
+        core_api.bp,
+        auth_api.bp,
+        network_api.bp,
+    )
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
+        if blueprint.name.startswith("api_"):
+            csrf.exempt(blueprint)  # bearer tokens, and cookies only for reads
+    from portal.core.access import public
+
+    public(app.view_functions["openapi.spec"])
+
+
+def _select_locale() -> str:
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    actor = g.get("actor")
+    if actor is not None and actor.locale in languages:
+        return actor.locale
+    if session.get("lang") in languages:
+        return session["lang"]
+    best = request.accept_languages.best_match(["en", "zh-CN", "zh"])
+    return "zh_Hans_CN" if best in ("zh-CN", "zh") else "en"
+
+
+def _register_templating(app: APIFlask) -> None:
+    from flask_babel import format_date, format_datetime, get_locale
+
+    from portal.core.access import Permission
+    from portal.core.money import format_money
+
+    app.jinja_env.globals.update(
+        format_money=format_money,
+        format_datetime=format_datetime,
+        format_date=format_date,
+        Permission=Permission,
+    )
+
+    @app.context_processor
+    def inject() -> dict[str, Any]:
+        locale = str(get_locale() or "en")
+        return {
+            "actor": g.get("actor"),
+            "html_lang": "zh-CN" if locale.startswith("zh") else "en",
+            "current_locale": locale,
+        }
+
+
+def _register_security_headers(app: APIFlask) -> None:
+    csp = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    )
+
+    @app.after_request
+    def headers(response):  # noqa: ANN001, ANN202
+        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if app.config["SESSION_COOKIE_SECURE"]:
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        return response
+
+
+def _register_cli(app: APIFlask) -> None:
+    from portal.seed import seed_cli
+
+    app.cli.add_command(seed_cli)

@@ -1,0 +1,266 @@
+"""Credentials and the Actor they produce."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from functools import cache
+
+from flask import current_app, request, session
+from flask_login import current_user, logout_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal.core import audit
+from portal.core.access import (
+    API_KEY_SCOPES,
+    ROLE_PERMISSIONS,
+    Actor,
+    OrgKind,
+    Permission,
+    Role,
+)
+from portal.core.db import utcnow
+from portal.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from portal.extensions import db
+from portal.auth.models import ApiToken, TokenKind
+from portal.network.models import ChannelLink, Membership, Organization, OrgStatus, User
+from portal.network.services import normalize_email
+
+SESSION_MEMBERSHIP = "membership_id"
+
+
+class InvalidCredentials(DomainError):
+    code = "invalid_credentials"
+    status = 401
+    message = "E-mail or password is not correct."
+
+
+class NoActiveOrganization(DomainError):
+    code = "org_suspended"
+    status = 403
+    message = "Your organization is suspended. Contact your supplier."
+
+
+def authenticate(email: str, password: str) -> User:
+    user = db.session.execute(
+        select(User).where(User.email == normalize_email(email))
+    ).scalar_one_or_none()
+    if user is None:
+        # Spend the same time as a real check so response time does not reveal accounts.
+        check_password_hash(_dummy_hash(), password)
+        raise InvalidCredentials()
+    if not user.check_password(password) or user.is_disabled:
+        raise InvalidCredentials()
+    return user
+
+
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash(secrets.token_hex(8), method="scrypt")
+
+
+def active_memberships(user: User) -> list[Membership]:
+    stmt = (
+        select(Membership)
+        .join(Organization, Organization.id == Membership.org_id)
+        .options(joinedload(Membership.org))
+        .where(Membership.user_id == user.id, Organization.status == OrgStatus.ACTIVE)
+        .order_by(Organization.kind, Organization.code)
+    )
+    return list(db.session.execute(stmt).scalars())
+
+
+def first_membership(user: User) -> Membership:
+    memberships = active_memberships(user)
+    if not memberships:
+        raise NoActiveOrganization()
+    return memberships[0]
+
+
+def org_paths(org: Organization) -> dict[int, str]:
+    if org.kind == OrgKind.BRAND:
+        return {org.id: f"/{org.id}/"}
+    rows = db.session.execute(
+        select(ChannelLink.brand_id, ChannelLink.path).where(ChannelLink.buyer_org_id == org.id)
+    ).all()
+    return {brand_id: path for brand_id, path in rows}
+
+
+def actor_for_membership(membership: Membership) -> Actor:
+    org = membership.org
+    role = Role(membership.role)
+    return Actor(
+        org_id=org.id,
+        org_kind=OrgKind(org.kind),
+        org_code=org.code,
+        permissions=ROLE_PERMISSIONS[role],
+        paths=org_paths(org),
+        user_id=membership.user_id,
+        role=role,
+        locale=membership.user.locale,
+    )
+
+
+def actor_for_api_key(token: ApiToken) -> Actor:
+    org = token.org
+    return Actor(
+        org_id=org.id,
+        org_kind=OrgKind(org.kind),
+        org_code=org.code,
+        # Every key may identify itself (GET /api/v1/me); the rest is what it was granted.
+        permissions=frozenset(
+            {Permission.ACCOUNT_USE} | {Permission(s) for s in token.scopes if s in API_KEY_SCOPES}
+        ),
+        paths=org_paths(org),
+        api_key_id=token.id,
+    )
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_secret() -> tuple[str, str]:
+    prefix = secrets.token_hex(6)
+    return prefix, f"pt_{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def issue_session_token(user: User, membership: Membership) -> tuple[str, datetime]:
+    """A bearer token for one membership, expiring after API_TOKEN_TTL_HOURS."""
+    prefix, token = _new_secret()
+    expires_at = utcnow() + timedelta(hours=current_app.config["API_TOKEN_TTL_HOURS"])
+    db.session.add(
+        ApiToken(
+            kind=TokenKind.SESSION,
+            name=f"session {user.email}",
+            prefix=prefix,
+            token_hash=_hash(token),
+            org_id=membership.org_id,
+            membership_id=membership.id,
+            created_by_user_id=user.id,
+            expires_at=expires_at,
+        )
+    )
+    db.session.flush()
+    return token, expires_at
+
+
+def create_api_key(actor: Actor, *, name: str, scopes: list[str]) -> tuple[ApiToken, str]:
+    """An org-level key for an integration. The secret is returned once and never stored."""
+    actor.ensure(Permission.API_KEYS_MANAGE)
+    if actor.org_id is None:
+        raise PermissionDenied()
+    fields = {}
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        fields["name"] = "Give the key a name of at most 80 characters."
+    allowed = {s.value for s in API_KEY_SCOPES}
+    unknown = [s for s in scopes if s not in allowed]
+    if not scopes or unknown:
+        fields["scopes"] = f"Choose from: {', '.join(sorted(allowed))}."
+    if fields:
+        raise ValidationFailed(fields=fields)
+    prefix, token = _new_secret()
+    key = ApiToken(
+        kind=TokenKind.API_KEY,
+        name=name,
+        prefix=prefix,
+        token_hash=_hash(token),
+        org_id=actor.org_id,
+        scopes=sorted(set(scopes)),
+        created_by_user_id=actor.user_id,
+    )
+    db.session.add(key)
+    db.session.flush()
+    audit.record(actor, "api_key.created", org_id=actor.org_id, name=name, scopes=key.scopes)
+    return key, token
+
+
+def list_api_keys(actor: Actor) -> list[ApiToken]:
+    stmt = select(ApiToken).where(
+        ApiToken.org_id == actor.org_id, ApiToken.kind == TokenKind.API_KEY
+    )
+    return list(db.session.execute(stmt.order_by(ApiToken.created_at.desc())).scalars())
+
+
+def get_api_key(actor: Actor, key_id: int) -> ApiToken:
+    key = db.session.get(ApiToken, key_id)
+    if key is None or key.org_id != actor.org_id or key.kind != TokenKind.API_KEY:
+        raise NotFound()
+    return key
+
+
+def revoke_api_key(actor: Actor, key: ApiToken) -> None:
+    actor.ensure(Permission.API_KEYS_MANAGE)
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        db.session.flush()
+        audit.record(actor, "api_key.revoked", org_id=key.org_id, name=key.name)
+
+
+def actor_for_bearer(token: str) -> Actor | None:
+    parts = token.split("_")
+    if len(parts) < 3 or parts[0] != "pt":
+        return None
+    row = db.session.execute(
+        select(ApiToken).where(ApiToken.prefix == parts[1])
+    ).scalar_one_or_none()
+    if row is None or not secrets.compare_digest(row.token_hash, _hash(token)):
+        return None
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at < utcnow()):
+        return None
+    if not row.org.is_active:
+        return None
+    if row.kind == TokenKind.API_KEY:
+        return actor_for_api_key(row)
+    membership = row.membership
+    if membership is None or membership.user.is_disabled:
+        return None
+    return actor_for_membership(membership)
+
+
+def load_request_actor() -> Actor | None:
+    """Build the Actor for this request: bearer token for the API, else the session's membership.
+
+    The session cookie authorizes the API for reads only, so a cross-site form can never write.
+    """
+    if request.path.startswith("/api/"):
+        header = request.headers.get("Authorization", "")
+        if header[:7].lower() == "bearer ":
+            return actor_for_bearer(header[7:].strip())
+        if request.method not in ("GET", "HEAD"):
+            return None
+    if not current_user.is_authenticated:
+        return None
+    memberships = active_memberships(current_user)
+    if not memberships:
+        logout_user()  # every org of this user has been suspended since sign-in
+        session.pop(SESSION_MEMBERSHIP, None)
+        return None
+    chosen = next((m for m in memberships if m.id == session.get(SESSION_MEMBERSHIP)), None)
+    if chosen is None:
+        chosen = memberships[0]
+        session[SESSION_MEMBERSHIP] = chosen.id
+    return actor_for_membership(chosen)
+
+
+def switch_membership(user: User, membership_id: int) -> Membership:
+    for membership in active_memberships(user):
+        if membership.id == membership_id:
+            session[SESSION_MEMBERSHIP] = membership.id
+            return membership
+    raise NotFound()
+
+
+def set_locale(user: User | None, locale: str) -> str:
+    languages = current_app.config["LANGUAGES"]
+    if locale not in languages:
+        raise ValidationFailed(fields={"lang": f"Choose one of {', '.join(languages)}."})
+    session["lang"] = locale
+    if user is not None:
+        user.locale = locale
+        db.session.flush()
+    return locale

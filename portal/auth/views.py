@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from portal.auth import services
+from portal.auth.forms import AcceptInvitationForm, ApiKeyForm, LoginForm
+from portal.core.access import Permission, current_actor, public, require
+from portal.core.db import utcnow
+from portal.core.errors import DomainError
+from portal.core.forms import apply_errors
+from portal.extensions import db, limiter, login_manager
+from portal.network import services as network_services
+from portal.network.models import User
+
+bp = Blueprint("auth", __name__)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    try:
+        return db.session.get(User, int(user_id))
+    except ValueError:
+        return None
+
+
+def _safe_next(target: str | None) -> str:
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/"):
+            return target
+    return url_for("network.home")
+
+
+def _account_key() -> str:
+    return "login:" + network_services.normalize_email(request.form.get("email", ""))
+
+
+def login_failed(response) -> bool:  # noqa: ANN001
+    """Only failed attempts count against the throttle."""
+    return response.status_code != 302
+
+
+def account_limit() -> str:
+    return current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]
+
+
+def ip_limit() -> str:
+    return current_app.config["LOGIN_LIMIT_PER_IP"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(account_limit, key_func=_account_key, methods=["POST"], deduct_when=login_failed)
+@limiter.limit(ip_limit, methods=["POST"], deduct_when=login_failed)
+def login():  # noqa: ANN201
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.email.data, form.password.data)
+            membership = services.first_membership(user)
+        except DomainError as error:
+            form.password.errors = [*form.password.errors, error.message]
+            return render_template("auth/login.html", form=form), 401
+        login_user(user)
+        services.switch_membership(user, membership.id)
+        user.last_login_at = utcnow()
+        db.session.commit()
+        return redirect(_safe_next(form.next.data))
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+@public
+def logout():  # noqa: ANN201
+    logout_user()
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/switch-org")
+@require(Permission.ACCOUNT_USE)
+def switch_org():  # noqa: ANN201
+    try:
+        membership_id = int(request.form.get("membership_id", ""))
+    except ValueError:
+        membership_id = -1
+    membership = services.switch_membership(current_user, membership_id)
+    flash(_("You are now working as %(org)s.", org=membership.org.name), "success")
+    return redirect(url_for("network.home"))
+
+
+@bp.post("/language")
+@public
+def set_language():  # noqa: ANN201
+    user = current_user if current_user.is_authenticated else None
+    try:
+        services.set_locale(user, request.form.get("lang", ""))
+        db.session.commit()
+    except DomainError as error:
+        flash(error.fields.get("lang", error.message), "error")
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+@public
+def accept_invitation(token: str):  # noqa: ANN201
+    try:
+        invitation = network_services.load_invitation(token)
+    except DomainError as error:
+        return render_template("auth/invitation_invalid.html", message=error.message), 400
+    has_account = (
+        db.session.query(User.id).filter(User.email == invitation.email).first() is not None
+    )
+    form = AcceptInvitationForm()
+    if form.validate_on_submit():
+        if not has_account and not (form.name.data or "").strip():
+            form.name.errors = [_("Tell us your name.")]
+        else:
+            try:
+                membership = network_services.accept_invitation(
+                    token, name=form.name.data or "", password=form.password.data
+                )
+            except DomainError as error:
+                db.session.rollback()
+                apply_errors(form, error)
+            else:
+                db.session.commit()
+                login_user(membership.user)
+                services.switch_membership(membership.user, membership.id)
+                flash(_("Welcome to %(org)s.", org=membership.org.name), "success")
+                return redirect(url_for("network.home"))
+    status = 422 if request.method == "POST" else 200
+    return (
+        render_template(
+            "auth/accept.html", form=form, invitation=invitation, has_account=has_account
+        ),
+        status,
+    )
+
+
+@bp.get("/account")
+@require(Permission.ACCOUNT_USE)
+def account():  # noqa: ANN201
+    memberships = services.active_memberships(current_user)
+    return render_template("auth/account.html", memberships=memberships)
+
+
+@bp.route("/settings/api-keys", methods=["GET", "POST"])
+@require(Permission.API_KEYS_MANAGE)
+def api_keys():  # noqa: ANN201
+    actor = current_actor()
+    form = ApiKeyForm()
+    new_token = None
+    if form.validate_on_submit():
+        try:
+            _key, new_token = services.create_api_key(
+                actor, name=form.name.data, scopes=form.scopes.data
+            )
+            db.session.commit()
+            form = ApiKeyForm(formdata=None)
+        except DomainError as error:
+            db.session.rollback()
+            apply_errors(form, error)
+    keys = services.list_api_keys(actor)
+    status = 422 if request.method == "POST" and new_token is None else 200
+    return render_template("auth/api_keys.html", form=form, keys=keys, new_token=new_token), status
+
+
+@bp.post("/settings/api-keys/<int:key_id>/revoke")
+@require(Permission.API_KEYS_MANAGE, load=services.get_api_key)
+def revoke_api_key(key):  # noqa: ANN001, ANN201
+    services.revoke_api_key(current_actor(), key)
+    db.session.commit()
+    flash(_("The key %(name)s no longer works.", name=key.name), "success")
+    return redirect(url_for("auth.api_keys"))

@@ -1,0 +1,1 @@
+"""Shared machinery: database base, access rules, errors, jobs, money, pagination."""

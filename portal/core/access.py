@@ -1,0 +1,237 @@
+"""Who may do what, and who may see which rows. The one place the visibility rule lives.
+
+An actor sees a row of brand B only if it belongs to the actor's own org or to an org below it in
+B's channel tree (materialized path prefix). HQ sees its whole brand; a distributor itself and its
+stores; a store itself. Another org's row is a 404, never a 403.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+
+from flask import Flask, current_app, g, redirect, request, url_for
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+
+from portal.core.db import Base
+from portal.core.errors import NotFound, PermissionDenied, Unauthorized, error_body, wants_json
+
+
+class OrgKind(enum.StrEnum):
+    BRAND = "brand"
+    DISTRIBUTOR = "distributor"
+    STORE = "store"
+
+
+class Role(enum.StrEnum):
+    HQ_ADMIN = "hq_admin"
+    HQ_MERCHANDISER = "hq_merchandiser"
+    DISTRIBUTOR_ADMIN = "distributor_admin"
+    DISTRIBUTOR_BUYER = "distributor_buyer"
+    STORE_OWNER = "store_owner"
+    STORE_STAFF = "store_staff"
+
+
+ROLES_BY_KIND: dict[OrgKind, tuple[Role, ...]] = {
+    OrgKind.BRAND: (Role.HQ_ADMIN, Role.HQ_MERCHANDISER),
+    OrgKind.DISTRIBUTOR: (Role.DISTRIBUTOR_ADMIN, Role.DISTRIBUTOR_BUYER),
+    OrgKind.STORE: (Role.STORE_OWNER, Role.STORE_STAFF),
+}
+
+# The role that administers an org of each kind (invited first, manages the others).
+ADMIN_ROLE: dict[OrgKind, Role] = {
+    OrgKind.BRAND: Role.HQ_ADMIN,
+    OrgKind.DISTRIBUTOR: Role.DISTRIBUTOR_ADMIN,
+    OrgKind.STORE: Role.STORE_OWNER,
+}
+
+
+class Permission(enum.StrEnum):
+    ACCOUNT_USE = "account.use"  # switch org, language, see own profile
+    NETWORK_VIEW = "network.view"
+    NETWORK_MANAGE = "network.manage"  # add, edit and move orgs below one's own
+    NETWORK_SUSPEND = "network.suspend"
+    PEOPLE_VIEW = "people.view"
+    PEOPLE_MANAGE = "people.manage"  # invite, change roles, remove memberships
+    API_KEYS_MANAGE = "api_keys.manage"
+    JOBS_VIEW = "jobs.view"
+    JOBS_ADMIN = "jobs.admin"  # queue overview and retries for the whole brand
+
+
+_EVERYONE = {Permission.ACCOUNT_USE, Permission.NETWORK_VIEW, Permission.JOBS_VIEW}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.HQ_ADMIN: frozenset(Permission),
+    Role.HQ_MERCHANDISER: frozenset(_EVERYONE | {Permission.PEOPLE_VIEW}),
+    Role.DISTRIBUTOR_ADMIN: frozenset(
+        _EVERYONE
+        | {
+            Permission.NETWORK_MANAGE,
+            Permission.NETWORK_SUSPEND,
+            Permission.PEOPLE_VIEW,
+            Permission.PEOPLE_MANAGE,
+            Permission.API_KEYS_MANAGE,
+        }
+    ),
+    Role.DISTRIBUTOR_BUYER: frozenset(_EVERYONE | {Permission.PEOPLE_VIEW}),
+    Role.STORE_OWNER: frozenset(
+        _EVERYONE | {Permission.PEOPLE_VIEW, Permission.PEOPLE_MANAGE, Permission.API_KEYS_MANAGE}
+    ),
+    Role.STORE_STAFF: frozenset(_EVERYONE),
+}
+
+# What an org-level API key may be granted: read and integration scopes, never people or keys.
+API_KEY_SCOPES: tuple[Permission, ...] = (Permission.NETWORK_VIEW, Permission.JOBS_VIEW)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a signed-in member, an org's API key, or the system (jobs, CLI)."""
+
+    org_id: int | None
+    org_kind: OrgKind | None
+    permissions: frozenset[Permission]
+    # brand id -> materialized path of the actor's org in that brand's tree ("/1/7/")
+    paths: Mapping[int, str] = field(default_factory=dict)
+    user_id: int | None = None
+    role: Role | None = None
+    org_code: str = ""
+    api_key_id: int | None = None
+    is_system: bool = False
+    locale: str | None = None
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(org_id=None, org_kind=None, permissions=frozenset(Permission), is_system=True)
+
+    @property
+    def brand_ids(self) -> tuple[int, ...]:
+        return tuple(sorted(self.paths))
+
+    @property
+    def is_hq(self) -> bool:
+        return self.org_kind == OrgKind.BRAND
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    def ensure(self, permission: Permission) -> None:
+        if not self.can(permission):
+            raise PermissionDenied()
+
+    def path_for(self, brand_id: int) -> str | None:
+        return self.paths.get(brand_id)
+
+    def is_above(self, brand_id: int, path: str) -> bool:
+        """True when a node with `path` in `brand_id`'s tree is strictly below the actor's org."""
+        own = self.paths.get(brand_id)
+        return self.is_system or (own is not None and path != own and path.startswith(own))
+
+
+def _links_table():  # noqa: ANN202
+    # Looked up by name so core need not import the network package (imports point one way).
+    return Base.metadata.tables["channel_links"]
+
+
+def org_visible(actor: Actor, org_id_col: Any, brand_id_col: Any = None) -> ColumnElement[bool]:
+    """SQL condition: the org in `org_id_col` is the actor's own or below it in a shared brand.
+
+    With `brand_id_col`, the row belongs to one brand and only that brand's tree counts.
+    """
+    if actor.is_system:
+        return true()
+    if actor.org_id is None:
+        return false()
+    links = _links_table()
+    below = []
+    for brand_id, path in actor.paths.items():
+        cond = and_(links.c.brand_id == brand_id, links.c.path.startswith(path, autoescape=True))
+        if brand_id_col is not None:
+            cond = and_(cond, brand_id_col == brand_id)
+        below.append(cond)
+    own = org_id_col == actor.org_id
+    if not below:
+        return own
+    return or_(own, exists(select(1).where(links.c.buyer_org_id == org_id_col, or_(*below))))
+
+
+def one_or_404(session: Any, stmt: Select[Any]) -> Any:
+    row = session.execute(stmt.limit(1)).scalar_one_or_none()
+    if row is None:
+        raise NotFound()
+    return row
+
+
+# -- request integration -------------------------------------------------------------------------
+
+ActorLoader = Callable[[], "Actor | None"]
+
+
+def current_actor() -> Actor | None:
+    return g.get("actor")
+
+
+def _require_actor() -> Actor:
+    actor = current_actor()
+    if actor is None:
+        raise Unauthorized()
+    return actor
+
+
+def require(permission: Permission, *, load: Callable[..., Any] | None = None) -> Callable:
+    """Declare and enforce a route's permission.
+
+    With `load`, the route's object is fetched through a scoped loader first, so another org's
+    object is a 404 whatever the caller's role; an object of one's own that the role may not act
+    on is a 403. The loaded object is passed to the view as its only argument.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            actor = _require_actor()
+            if load is not None:
+                obj = load(actor, **kwargs)
+                actor.ensure(permission)
+                return view(obj)
+            actor.ensure(permission)
+            return view(*args, **kwargs)
+
+        wrapped._access = ("require", permission)  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorator
+
+
+def public(view: Callable) -> Callable:
+    """Declare a route open to anyone (login page, health checks, invitations)."""
+    view._access = ("public", None)  # type: ignore[attr-defined]
+    return view
+
+
+def route_access(app: Flask, endpoint: str) -> tuple[str, Permission | None] | None:
+    view = app.view_functions.get(endpoint)
+    return getattr(view, "_access", None)
+
+
+def init_app(app: Flask, actor_loader: ActorLoader) -> None:
+    @app.before_request
+    def load_actor() -> Any:
+        g.actor = actor_loader()
+        endpoint = request.endpoint
+        if endpoint is None or endpoint == "static":
+            return None
+        # Closed by default: a route that declares no access is never served.
+        if route_access(current_app, endpoint) is None:
+            current_app.logger.error("route %s declares neither @require nor @public", endpoint)
+            raise NotFound()
+        return None
+
+    @app.errorhandler(Unauthorized)
+    def unauthorized(error: Unauthorized) -> Any:
+        if wants_json():
+            return error_body(error.code, error.message), 401, {"WWW-Authenticate": "Bearer"}
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))

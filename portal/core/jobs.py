@@ -1,0 +1,422 @@
+"""Background jobs: one run record per job, enqueued only after the asking transaction commits.
+
+With REDIS_URL set, jobs go to RQ queues and `python worker.py` runs them. Without it (the embedded
+default) the same functions run inline, in the process that asked, right after its commit.
+Every job has a deterministic id: asking twice for the same work collapses into one run.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import enum
+import hashlib
+import json
+import os
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, event, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.types import JSON
+
+from portal.core.db import TimestampMixin, UTCDateTime, enum_check, utcnow
+from portal.extensions import db
+
+QUEUE_DEFAULT = "default"
+QUEUE_PUSH = "push"
+QUEUE_REPLENISHMENT = "replenishment"
+QUEUE_REPORTS = "reports"
+QUEUES: tuple[str, ...] = (QUEUE_DEFAULT, QUEUE_PUSH, QUEUE_REPLENISHMENT, QUEUE_REPORTS)
+
+RETRY_INTERVALS = (10, 60, 300)  # seconds between attempts: backoff, then give up
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    STARTED = "started"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+class JobRun(TimestampMixin, db.Model):
+    """The portal's record of one job: what, for whom, progress, outcome."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (CheckConstraint(enum_check("status", tuple(JobStatus)), name="status"),)
+
+    id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    queue: Mapped[str] = mapped_column(String(40), default=QUEUE_DEFAULT)
+    args: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.QUEUED, index=True)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(String(500), default="")
+    result: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    brand_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in (JobStatus.FINISHED, JobStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    func: Callable[..., Any]
+    name: str
+    queue: str
+    timeout: int | None
+    retries: int
+    title: str
+
+
+REGISTRY: dict[str, JobSpec] = {}
+
+
+def job(
+    *, queue: str = QUEUE_DEFAULT, timeout: int | None = None, retries: int = 3, title: str = ""
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a job function. It takes primitive arguments and commits its own work."""
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}")
+
+    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+        name = f"{func.__module__}.{func.__qualname__}"
+        REGISTRY[name] = JobSpec(func, name, queue, timeout, retries, title or func.__name__)
+        func.job_name = name  # type: ignore[attr-defined]
+        return func
+
+    return decorator
+
+
+def job_key(name: str, args: tuple[Any, ...]) -> str:
+    digest = hashlib.sha256(json.dumps(list(args), sort_keys=True, default=str).encode())
+    return f"{name.rsplit('.', 1)[-1]}:{digest.hexdigest()[:20]}"
+
+
+# -- enqueue after commit ------------------------------------------------------------------------
+
+_PENDING = "portal_jobs_pending"  # session.info key: [(transaction, job id, job name)]
+_READY = "portal_jobs_ready"  # inline mode: ids committed and waiting to run in this process
+
+
+def enqueue(
+    func: Callable[..., Any],
+    *args: Any,
+    key: str | None = None,
+    org_id: int | None = None,
+    brand_id: int | None = None,
+    user_id: int | None = None,
+    title: str | None = None,
+) -> JobRun:
+    """Record a job and schedule it to run once the current transaction commits.
+
+    The same `key` (by default derived from the function and its arguments) collapses into the
+    existing run unless that run failed, in which case it is queued again.
+    """
+    spec = REGISTRY[func.job_name]  # type: ignore[attr-defined]
+    job_id = key or job_key(spec.name, args)
+    session = db.session()  # the Session itself: transactions are tracked per session
+    run = session.get(JobRun, job_id)
+    if run is not None and run.status != JobStatus.FAILED:
+        return run
+    if run is None:
+        run = JobRun(
+            id=job_id,
+            name=spec.name,
+            title=title or spec.title,
+            queue=spec.queue,
+            args=list(args),
+            org_id=org_id,
+            brand_id=brand_id,
+            user_id=user_id,
+        )
+        try:
+            with session.begin_nested():
+                session.add(run)
+        except IntegrityError:  # another transaction recorded the same job first
+            existing = session.get(JobRun, job_id)
+            if existing is None:
+                raise
+            return existing
+    else:
+        run.status = JobStatus.QUEUED
+        run.error = None
+        run.progress = 0
+        run.message = ""
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_PENDING, []).append((transaction, job_id, spec.name))
+    return run
+
+
+def _on_commit(session: Session) -> None:
+    pending = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    if _redis_url():
+        for _txn, job_id, spec_name in pending:
+            _push_to_rq(job_id, spec_name)
+    else:
+        session.info.setdefault(_READY, []).extend(job_id for _t, job_id, _q in pending)
+
+
+def _on_soft_rollback(session: Session, previous_transaction: Any) -> None:
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+
+    def rolled_back(txn: Any) -> bool:
+        while txn is not None:
+            if txn is previous_transaction:
+                return True
+            txn = txn.parent
+        return False
+
+    session.info[_PENDING] = [p for p in pending if not rolled_back(p[0])]
+
+
+event.listen(Session, "after_commit", _on_commit)
+event.listen(Session, "after_soft_rollback", _on_soft_rollback)
+
+
+def run_inline_pending() -> None:
+    """Inline mode: run the jobs whose transactions have committed (and any they enqueue)."""
+    session = db.session()
+    guard = session.info.get("portal_jobs_running")
+    if guard:
+        return
+    session.info["portal_jobs_running"] = True
+    try:
+        while session.info.get(_READY):
+            job_id = session.info[_READY].pop(0)
+            execute(job_id)
+    finally:
+        session.info["portal_jobs_running"] = False
+
+
+def commit() -> None:
+    """Commit at a boundary (CLI, tests, jobs) and then run what inline mode has waiting."""
+    db.session.commit()
+    run_inline_pending()
+
+
+# -- RQ ------------------------------------------------------------------------------------------
+
+_bound_app: Flask | None = None
+_engine_pid: int | None = None
+_current_job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "portal_job_id", default=None
+)
+
+
+def bind_app(app: Flask) -> None:
+    """worker.py builds the app once and binds it here; jobs never build one."""
+    global _bound_app, _engine_pid
+    _bound_app = app
+    _engine_pid = os.getpid()
+
+
+def bound_app() -> Flask:
+    if _bound_app is None:
+        raise RuntimeError("no app bound: start workers with `python worker.py`")
+    return _bound_app
+
+
+def _redis_url() -> str | None:
+    return current_app.config.get("REDIS_URL") if has_app_context() else None
+
+
+def redis_connection(url: str | None = None):  # noqa: ANN201
+    from redis import Redis
+
+    return Redis.from_url(url or current_app.config["REDIS_URL"])
+
+
+def _push_to_rq(job_id: str, spec_name: str) -> None:
+    from rq import Queue, Retry
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus as RQStatus
+
+    connection = redis_connection()
+    try:
+        existing = Job.fetch(job_id, connection=connection)
+        if existing.get_status(refresh=False) in (
+            RQStatus.QUEUED,
+            RQStatus.STARTED,
+            RQStatus.SCHEDULED,
+            RQStatus.DEFERRED,
+        ):
+            return  # the same job is already waiting or running: collapse
+        existing.delete()
+    except NoSuchJobError:
+        pass
+    spec = REGISTRY[spec_name]
+    config = current_app.config
+    Queue(spec.queue, connection=connection).enqueue_call(
+        func=execute,
+        args=(job_id,),
+        job_id=job_id,
+        timeout=spec.timeout or config["JOB_DEFAULT_TIMEOUT"],
+        result_ttl=config["JOB_RESULT_TTL"],
+        failure_ttl=config["JOB_RESULT_TTL"],
+        retry=Retry(max=spec.retries, interval=list(RETRY_INTERVALS[: max(spec.retries, 1)]))
+        if spec.retries
+        else None,
+        description=job_id,
+    )
+
+
+def report_progress(done: int, total: int, message: str = "") -> None:
+    """Called by a running job; the job page's progress bar reads it."""
+    percent = 100 if total <= 0 else max(0, min(100, int(done * 100 / total)))
+    job_id = _current_job_id.get()
+    if job_id is None:
+        return
+    run = db.session.get(JobRun, job_id)
+    if run is not None:
+        run.progress = percent
+        run.message = message[:500]
+    try:
+        from rq import get_current_job
+
+        rq_job = get_current_job()
+    except Exception:  # noqa: BLE001 - not inside an RQ worker
+        rq_job = None
+    if rq_job is not None:
+        rq_job.meta["progress"] = percent
+        rq_job.meta["message"] = message[:500]
+        rq_job.save_meta()
+
+
+def live_progress(run: JobRun) -> tuple[int, str]:
+    """Progress of a running job: the worker's live figure from Redis when there is one."""
+    if run.status == JobStatus.STARTED and _redis_url():
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+
+        try:
+            meta = Job.fetch(run.id, connection=redis_connection()).get_meta(refresh=True)
+            return int(meta.get("progress", run.progress)), str(meta.get("message", run.message))
+        except NoSuchJobError:
+            pass
+    return run.progress, run.message
+
+
+def execute(job_id: str) -> Any:
+    """Run one recorded job: the RQ entry point, and what inline mode calls after commit."""
+    if has_app_context():
+        return _execute(job_id)
+    if _bound_app is None:
+        raise RuntimeError("no app bound: start workers with `python worker.py`")
+    global _engine_pid
+    with _bound_app.app_context():
+        if _engine_pid != os.getpid():
+            # RQ forks a work horse per job: never share the parent's pooled connections.
+            db.engine.dispose(close=False)
+            _engine_pid = os.getpid()
+        return _execute(job_id)
+
+
+def _execute(job_id: str) -> Any:
+    session = db.session
+    run = session.get(JobRun, job_id)
+    if run is None:
+        return None  # its transaction never committed: nothing to do
+    if run.status == JobStatus.FINISHED:
+        return run.result  # a duplicate delivery: the work is done
+    spec = REGISTRY.get(run.name)
+    run.status = JobStatus.STARTED
+    run.started_at = utcnow()
+    run.attempts += 1
+    run.error = None
+    session.commit()
+    token = _current_job_id.set(job_id)
+    try:
+        if spec is None:
+            raise LookupError(f"job function {run.name} is not registered")
+        result = spec.func(*run.args)
+        session.commit()
+    except Exception as exc:
+        session.rollback()
+        run = session.get(JobRun, job_id)
+        retrying = _will_retry()
+        run.status = JobStatus.QUEUED if retrying else JobStatus.FAILED
+        run.error = "".join(traceback.format_exception_only(exc)).strip()[:4000]
+        run.message = "retrying" if retrying else "failed"
+        run.finished_at = None if retrying else utcnow()
+        session.commit()
+        current_app.logger.exception("job %s failed", job_id)
+        if _bound_app is not None:
+            raise  # let RQ record the failure and schedule the retry
+        return None
+    finally:
+        _current_job_id.reset(token)
+    run = session.get(JobRun, job_id)
+    run.status = JobStatus.FINISHED
+    run.progress = 100
+    run.result = result
+    run.finished_at = utcnow()
+    session.commit()
+    return result
+
+
+def _will_retry() -> bool:
+    if _bound_app is None:
+        return False
+    from rq import get_current_job
+
+    rq_job = get_current_job()
+    return bool(rq_job is not None and (rq_job.retries_left or 0) > 0)
+
+
+def retry(run: JobRun) -> JobRun:
+    """Queue a failed run again (HQ's retry button)."""
+    spec = REGISTRY[run.name]
+    return enqueue(
+        spec.func, *run.args, key=run.id, org_id=run.org_id, brand_id=run.brand_id
+    )
+
+
+def queue_overview() -> list[dict[str, Any]]:
+    """Counts per queue for the HQ jobs page; no job contents cross brands here."""
+    if not _redis_url():
+        return []
+    from rq import Queue, Worker
+
+    connection = redis_connection()
+    workers = Worker.all(connection=connection)
+    rows = []
+    for name in QUEUES:
+        queue = Queue(name, connection=connection)
+        rows.append(
+            {
+                "name": name,
+                "queued": queue.count,
+                "failed": queue.failed_job_registry.count,
+                "workers": sum(1 for w in workers if name in w.queue_names()),
+            }
+        )
+    return rows
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def run_inline_jobs(response):  # noqa: ANN001, ANN202
+        if not app.config.get("REDIS_URL"):
+            run_inline_pending()
+        return response
+
+
+def find_run(job_id: str) -> JobRun | None:
+    return db.session.execute(select(JobRun).where(JobRun.id == job_id)).scalar_one_or_none()

@@ -1,0 +1,28 @@
+"""Outgoing e-mail, sent by a job after the transaction that asked for it commits.
+
+MAIL_BACKEND=log (the default) writes each message to the application log, which is how
+development and tests read invitation links.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+
+from portal.core import jobs
+
+log = logging.getLogger("portal.mail")
+
+
+@jobs.job(queue=jobs.QUEUE_DEFAULT, title="Send e-mail")
+def deliver_mail(to: str, subject: str, body: str) -> dict[str, str]:
+    backend = current_app.config["MAIL_BACKEND"]
+    if backend != "log":
+        raise RuntimeError(f"MAIL_BACKEND={backend!r} is not supported yet; use 'log'")
+    log.info("mail to=%s subject=%s\n%s", to, subject, body)
+    return {"to": to, "subject": subject}
+
+
+def send_mail(to: str, subject: str, body: str, *, org_id: int | None = None) -> None:
+    jobs.enqueue(deliver_mail, to, subject, body, org_id=org_id, title=f"E-mail to {to}")

@@ -1,0 +1,31 @@
+"""Money is integer minor units plus a currency code; rounding and formatting happen here only."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from flask_babel import format_currency
+
+MINOR_UNITS = {"CNY": 2, "USD": 2, "EUR": 2, "JPY": 0}
+
+
+def to_cents(amount: str | int | float | Decimal, currency: str = "CNY") -> int:
+    """Parse a human amount ("1,299.50") into minor units, rounding half up."""
+    try:
+        value = Decimal(str(amount).replace(",", "").strip())
+    except InvalidOperation as exc:
+        raise ValueError(f"not an amount: {amount!r}") from exc
+    digits = MINOR_UNITS.get(currency, 2)
+    return int((value * (10**digits)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def from_cents(cents: int, currency: str = "CNY") -> Decimal:
+    digits = MINOR_UNITS.get(currency, 2)
+    return Decimal(cents) / (10**digits)
+
+
+def format_money(cents: int | None, currency: str = "CNY") -> str:
+    """Locale-aware display, e.g. "¥1,299.50" (en) or "¥1,299.50" / "CN¥" per locale rules."""
+    if cents is None:
+        return ""
+    return format_currency(from_cents(cents, currency), currency)

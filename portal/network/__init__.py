@@ -1,0 +1,1 @@
+"""The sales network: organizations, per-brand channel links, users, memberships, invitations."""

@@ -1,0 +1,68 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DecimalField,
+    EmailField,
+    FloatField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+
+class OrgForm(FlaskForm):
+    kind = SelectField(
+        _l("Kind"), choices=[("distributor", _l("Distributor")), ("store", _l("Store"))]
+    )
+    supplier = SelectField(_l("Supplier"), choices=[], validators=[DataRequired()])
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(min=2, max=32)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    level = StringField(_l("Level"), validators=[Length(max=20)])
+    region = StringField(_l("Region"), validators=[Length(max=40)])
+    address = StringField(_l("Address"), validators=[Length(max=255)])
+    latitude = FloatField(_l("Latitude"), validators=[Optional(), NumberRange(-90, 90)])
+    longitude = FloatField(_l("Longitude"), validators=[Optional(), NumberRange(-180, 180)])
+    credit_limit = DecimalField(
+        _l("Credit limit"), places=2, default=0, validators=[Optional(), NumberRange(min=0)]
+    )
+    payment_terms_days = IntegerField(
+        _l("Payment terms (days)"), default=0, validators=[Optional(), NumberRange(0, 365)]
+    )
+
+
+class OrgDetailsForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    region = StringField(_l("Region"), validators=[Length(max=40)])
+    address = StringField(_l("Address"), validators=[Length(max=255)])
+    latitude = FloatField(_l("Latitude"), validators=[Optional(), NumberRange(-90, 90)])
+    longitude = FloatField(_l("Longitude"), validators=[Optional(), NumberRange(-180, 180)])
+
+
+class LinkForm(FlaskForm):
+    level = StringField(_l("Level"), validators=[Length(max=20)])
+    region = StringField(_l("Region"), validators=[Length(max=40)])
+    credit_limit = DecimalField(
+        _l("Credit limit"), places=2, default=0, validators=[Optional(), NumberRange(min=0)]
+    )
+    payment_terms_days = IntegerField(
+        _l("Payment terms (days)"), default=0, validators=[Optional(), NumberRange(0, 365)]
+    )
+
+
+class MoveForm(FlaskForm):
+    supplier = SelectField(_l("New supplier"), choices=[], validators=[DataRequired()])
+
+
+class SuspendForm(FlaskForm):
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+    role = SelectField(_l("Role"), choices=[])
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=[])

@@ -1,0 +1,132 @@
+"""Test harness: every test runs on SQLite and on PostgreSQL, inside a transaction rolled back
+after it (savepoint mode), against the fixed demo network.
+
+Services: PostgreSQL (TEST_DATABASE_URL) and Redis (TEST_REDIS_URL) are used when reachable. When
+they are not, their tests are reported as not run; with REQUIRE_SERVICES=1 that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from flask import g
+from flask.testing import FlaskClient
+
+from portal import create_app
+from portal.core.access import Actor
+from portal.extensions import db
+from tests.support import services as svc
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgres: needs PostgreSQL")
+    config.addinivalue_line("markers", "redis: needs Redis")
+    config.addinivalue_line("markers", "browser: drives real Chromium")
+
+
+def need(service: str) -> None:
+    """Skip (or, with REQUIRE_SERVICES=1, fail) when a service is not reachable."""
+    reason = svc.unavailable(service)
+    if reason:
+        svc.NOT_RUN[service] += 1
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{service} is required (REQUIRE_SERVICES=1) but {reason}")
+        pytest.skip(f"{service} not available: {reason}")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+    for service, count in svc.NOT_RUN.items():
+        if count:
+            terminalreporter.write_line(
+                f"NOT RUN: {count} test(s) needing {service} ({svc.unavailable(service)}). "
+                "Start it, or set REQUIRE_SERVICES=1 to make this a failure.",
+                yellow=True,
+                bold=True,
+            )
+
+
+class PortalClient(FlaskClient):
+    """Each request starts with fresh `g`, as it would in a server, though tests keep one
+    app context open around it (so test code and requests share the test's transaction)."""
+
+    def open(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        g.__dict__.clear()
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql":
+        need("postgresql")
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def base_app(backend: str, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    else:
+        url = svc.fresh_postgres_database("portal_test")
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=None)
+    app.test_client_class = PortalClient
+    with app.app_context():
+        db.create_all()
+        from portal.seed.demo import seed_demo
+
+        seed_demo()
+        db.session.commit()
+        db.session.remove()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(base_app) -> Iterator:  # noqa: ANN001
+    """The app with one app context and one outer transaction, rolled back after the test."""
+    with base_app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        db.session = db._make_scoped_session(
+            {"bind": connection, "join_transaction_mode": "create_savepoint"}
+        )
+        try:
+            yield base_app
+        finally:
+            db.session.remove()
+            db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app) -> FlaskClient:  # noqa: ANN001
+    return app.test_client()
+
+
+@pytest.fixture
+def login(client):  # noqa: ANN001, ANN201
+    """login("dist1@demo.test") signs the client in through the real login form."""
+
+    def do_login(email: str, password: str = "demo1234") -> FlaskClient:
+        response = client.post("/login", data={"email": email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return client
+
+    return do_login
+
+
+@pytest.fixture
+def actor_for(app):  # noqa: ANN001, ANN201
+    """actor_for("hq@demo.test") -> the Actor that user acts as (first membership)."""
+    return svc.actor_for
+
+
+@pytest.fixture
+def system() -> Actor:
+    return Actor.system()
