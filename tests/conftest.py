@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from flask import g
 from flask.testing import FlaskClient
+from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
 
 from portal import create_app
 from portal.core.access import Actor
@@ -47,6 +48,13 @@ def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
                 yellow=True,
                 bold=True,
             )
+
+
+class BoundSession(FlaskSQLAlchemySession):
+    """Flask-SQLAlchemy picks engines by bind key; a test session must use its connection."""
+
+    def get_bind(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        return self.bind if self.bind is not None else super().get_bind(*args, **kwargs)
 
 
 class PortalClient(FlaskClient):
@@ -93,7 +101,11 @@ def app(base_app) -> Iterator:  # noqa: ANN001
         outer = connection.begin()
         original = db.session
         db.session = db._make_scoped_session(
-            {"bind": connection, "join_transaction_mode": "create_savepoint"}
+            {
+                "bind": connection,
+                "join_transaction_mode": "create_savepoint",
+                "class_": BoundSession,
+            }
         )
         try:
             yield base_app

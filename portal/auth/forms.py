@@ -1,6 +1,13 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, SelectMultipleField, StringField
+from wtforms import (
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectChoice,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from portal.core.access import API_KEY_SCOPES
@@ -25,6 +32,6 @@ class ApiKeyForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)])
     scopes = SelectMultipleField(
         _l("Scopes"),
-        choices=[(s.value, s.value) for s in API_KEY_SCOPES],
+        choices=[SelectChoice(s.value) for s in API_KEY_SCOPES],
         validators=[DataRequired()],
     )

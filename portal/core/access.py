@@ -145,7 +145,7 @@ def org_visible(actor: Actor, org_id_col: Any, brand_id_col: Any = None) -> Colu
         return true()
     if actor.org_id is None:
         return false()
-    links = _links_table()
+    links = _links_table().alias("scope_links")  # aliased: callers may query links too
     below = []
     for brand_id, path in actor.paths.items():
         cond = and_(links.c.brand_id == brand_id, links.c.path.startswith(path, autoescape=True))

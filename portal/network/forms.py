@@ -5,6 +5,7 @@ from wtforms import (
     EmailField,
     FloatField,
     IntegerField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -14,7 +15,11 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 class OrgForm(FlaskForm):
     kind = SelectField(
-        _l("Kind"), choices=[("distributor", _l("Distributor")), ("store", _l("Store"))]
+        _l("Kind"),
+        choices=[
+            SelectChoice("distributor", _l("Distributor")),
+            SelectChoice("store", _l("Store")),
+        ],
     )
     supplier = SelectField(_l("Supplier"), choices=[], validators=[DataRequired()])
     code = StringField(_l("Code"), validators=[DataRequired(), Length(min=2, max=32)])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from wtforms import SelectChoice
 
 from portal.core.access import ROLES_BY_KIND, Actor, OrgKind, Permission, current_actor, require
 from portal.core.errors import DomainError, NotFound
@@ -33,8 +34,12 @@ ROLE_LABELS = {
 }
 
 
-def _role_choices(org: Organization) -> list[tuple[str, str]]:
-    return [(r.value, _(ROLE_LABELS[r.value])) for r in ROLES_BY_KIND[OrgKind(org.kind)]]
+def _role_choices(org: Organization) -> list[SelectChoice]:
+    return [SelectChoice(r.value, _(ROLE_LABELS[r.value])) for r in ROLES_BY_KIND[OrgKind(org.kind)]]
+
+
+def _org_choices(orgs: list[Organization]) -> list[SelectChoice]:
+    return [SelectChoice(o.code, f"{o.code} · {o.name}") for o in orgs]
 
 
 def _brand_from_args(actor: Actor) -> Organization:
@@ -103,9 +108,9 @@ def org_new():  # noqa: ANN201
         # A distributor adds stores under itself.
         suppliers = [own] if own and own.kind == OrgKind.DISTRIBUTOR else []
     form = OrgForm(kind=request.args.get("kind", "store"))
-    form.supplier.choices = [(s.code, f"{s.code} · {s.name}") for s in suppliers]
+    form.supplier.choices = _org_choices(suppliers)
     if not actor.is_hq:
-        form.kind.choices = [("store", _("Store"))]
+        form.kind.choices = [SelectChoice("store", _("Store"))]
     if form.validate_on_submit():
         supplier = next((s for s in suppliers if s.code == form.supplier.data), None)
         try:
@@ -147,9 +152,7 @@ def org_detail(org: Organization):  # noqa: ANN201
     if actor.is_hq and org.kind == OrgKind.STORE:
         for link in links:
             form = MoveForm(prefix=f"move{link.brand_id}", supplier=link.supplier.code)
-            form.supplier.choices = [
-                (s.code, f"{s.code} · {s.name}") for s in queries.suppliers_for(actor, link.brand_id)
-            ]
+            form.supplier.choices = _org_choices(queries.suppliers_for(actor, link.brand_id))
             move_forms[link.brand_id] = form
     return render_template(
         "network/org.html",
@@ -237,7 +240,7 @@ def org_move(org: Organization):  # noqa: ANN201
     link = _link_in_brand(actor, org)
     form = MoveForm(prefix=f"move{link.brand_id}")
     suppliers = queries.suppliers_for(actor, link.brand_id)
-    form.supplier.choices = [(s.code, s.code) for s in suppliers]
+    form.supplier.choices = _org_choices(suppliers)
     if not form.validate_on_submit():
         flash(_("Choose a supplier."), "error")
         return redirect(url_for("network.org_detail", code=org.code))

@@ -1,0 +1,43 @@
+# The two commands: `make run` (portal on the embedded default) and `make test` (whole suite).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi.py
+
+.PHONY: run test lint bench clean-db translations
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+## Set up and start the portal: SQLite under instance/, jobs inline, demo data, logins printed.
+run: $(VENV)/.runtime
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed demo
+	@echo "Portal on http://127.0.0.1:5000  (Ctrl-C to stop)"
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+## Set up and run the whole suite. PostgreSQL/Redis/Chromium tests run where those are reachable;
+## REQUIRE_SERVICES=1 makes their absence a failure (CI sets it).
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check portal tests config.py worker.py wsgi.py
+	$(BIN)/ruff format --check portal tests config.py worker.py wsgi.py
+
+translations: $(VENV)/.dev
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o portal/translations/messages.pot .
+	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations -l zh_Hans_CN
+	$(BIN)/pybabel compile -d portal/translations
+
+clean-db:
+	rm -f instance/portal.db instance/portal.db-wal instance/portal.db-shm

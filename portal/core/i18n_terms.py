@@ -1,0 +1,21 @@
+"""Values shown through `_()` at run time (kinds, statuses, role labels), so extraction sees them."""
+
+from flask_babel import lazy_gettext as _l
+
+TERMS = (
+    _l("brand"),
+    _l("distributor"),
+    _l("store"),
+    _l("active"),
+    _l("suspended"),
+    _l("queued"),
+    _l("started"),
+    _l("finished"),
+    _l("failed"),
+    _l("HQ admin"),
+    _l("HQ merchandiser"),
+    _l("Distributor admin"),
+    _l("Distributor buyer"),
+    _l("Store owner"),
+    _l("Store staff"),
+)

@@ -1,0 +1,130 @@
+"""Browser tests: the real app served over HTTP on a seeded SQLite file, driven by Chromium.
+
+Unlike the rest of the suite there is no per-test rollback (the server runs in another thread
+with its own connections), so tests here share one database for the session: use fresh codes
+when creating things and do not rely on what other browser tests changed.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from portal import create_app
+from portal.extensions import db
+from tests.conftest import need
+from tests.support.browser import CHROMIUM_ARGS, chromium_path
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+TIMEOUT_MS = 5_000
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Test modules here also set pytestmark; this covers any that forget.
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@contextmanager
+def serve_portal(db_path: Path, **overrides) -> Iterator[str]:  # noqa: ANN003
+    """Create, seed and serve the app; yield its base URL. Shuts everything down on exit."""
+    config = {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+        "REDIS_URL": None,
+        # Testing turns CSRF off; the browser exercises the forms as production does.
+        "WTF_CSRF_ENABLED": True,
+    }
+    config.update(overrides)
+    app = create_app("testing", **config)
+    with app.app_context():
+        db.create_all()
+        from portal.seed.demo import seed_demo
+
+        seed_demo()
+        db.session.commit()
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serve_portal(tmp_path_factory.mktemp("e2e-db") / "portal.db") as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
+def browser():  # noqa: ANN201
+    need("chromium")
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        playwright.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def page(browser, request: pytest.FixtureRequest):  # noqa: ANN001, ANN201
+    """A fresh context (cookies, locale en-US) per test; a screenshot when the test fails."""
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            name = re.sub(r"[^\w.-]+", "_", request.node.name)
+            try:
+                page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+            except Exception:  # noqa: BLE001 - a missing screenshot must not hide the failure
+                pass
+        context.close()
+
+
+@pytest.fixture
+def sign_in(page, live_server: str):  # noqa: ANN001, ANN201
+    """sign_in("hq@demo.test") signs the page in through the login form; lands on home."""
+
+    def do_sign_in(email: str, password: str = "demo1234"):  # noqa: ANN202
+        page.goto(live_server + "/login")
+        page.fill('input[name="email"]', email)
+        page.fill('input[name="password"]', password)
+        page.click('main form button[type="submit"]')
+        page.wait_for_url(live_server + "/")
+        return page
+
+    return do_sign_in

@@ -1,0 +1,186 @@
+"""Access is declared on every route and enforced the same way everywhere: another org's object
+is a 404 for every role; an action one's role lacks is a 403."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from portal.auth.services import create_api_key
+from portal.core.access import ROLE_PERMISSIONS, Permission, Role, route_access
+from portal.core.jobs import JobRun
+from portal.extensions import db
+from portal.network.models import ChannelLink, Membership, User
+from tests.support.services import actor_for, org
+
+PERSONAS = {
+    "hq_admin": "hq@demo.test",
+    "hq_merchandiser": "merch@demo.test",
+    "distributor_admin": "dist1@demo.test",
+    "distributor_buyer": "buyer1@demo.test",
+    "store_owner": "store1@demo.test",
+    "store_staff": "staff1@demo.test",
+    "other_brand_hq": "hq2@demo.test",
+}
+
+# Routes acting on one object: asked for another org's object, every role gets 404.
+OBJECT_ROUTES = {
+    "network.org_detail": ("GET", "/orgs/{org}"),
+    "network.org_edit": ("GET", "/orgs/{org}/edit"),
+    "network.link_edit": ("GET", "/orgs/{org}/terms?brand_id={brand}"),
+    "network.org_move": ("POST", "/orgs/{org}/move?brand_id={brand}"),
+    "network.org_suspend": ("POST", "/orgs/{org}/suspend"),
+    "network.org_reactivate": ("POST", "/orgs/{org}/reactivate"),
+    "network.org_invite": ("POST", "/orgs/{org}/invite"),
+    "network.member_role": ("POST", "/members/{membership}/role"),
+    "network.member_remove": ("POST", "/members/{membership}/remove"),
+    "core.job_detail": ("GET", "/jobs/{job}"),
+    "core.job_status": ("GET", "/jobs/{job}/status"),
+    "core.job_retry": ("POST", "/jobs/{job}/retry"),
+    "auth.revoke_api_key": ("POST", "/settings/api-keys/{key}/revoke"),
+    "api_network.get_org": ("GET", "/api/v1/orgs/{org}"),
+    "api_jobs.get": ("GET", "/api/v1/jobs/{job}"),
+}
+
+# Routes without an object: allowed when the role has the permission, else 403.
+PLAIN_ROUTES = {
+    "network.home": ("GET", "/"),
+    "network.tree": ("GET", "/network"),
+    "network.org_list": ("GET", "/orgs"),
+    "network.org_new": ("GET", "/orgs/new"),
+    "core.job_list": ("GET", "/jobs"),
+    "auth.account": ("GET", "/account"),
+    "auth.switch_org": ("POST", "/switch-org"),
+    "auth.api_keys": ("GET", "/settings/api-keys"),
+    "api_auth.me": ("GET", "/api/v1/me"),
+    "api_network.list_orgs": ("GET", "/api/v1/orgs"),
+}
+
+PUBLIC_ROUTES = {
+    "core.healthz",
+    "core.readyz",
+    "auth.login",
+    "auth.logout",
+    "auth.set_language",
+    "auth.accept_invitation",
+    "api_auth.issue_token",
+    "openapi.spec",
+}
+
+
+def test_every_route_declares_require_or_public(app):  # noqa: ANN001
+    undeclared = [
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static" and route_access(app, rule.endpoint) is None
+    ]
+    assert undeclared == []
+
+
+def test_every_route_is_in_the_access_matrix(app):  # noqa: ANN001
+    endpoints = {r.endpoint for r in app.url_map.iter_rules()} - {"static"}
+    listed = set(OBJECT_ROUTES) | set(PLAIN_ROUTES) | PUBLIC_ROUTES
+    assert endpoints - listed == set(), "add new routes to the access matrix"
+    assert listed - endpoints == set(), "the matrix lists routes that no longer exist"
+    for endpoint in PUBLIC_ROUTES:
+        assert route_access(app, endpoint)[0] == "public"
+
+
+def _foreign(persona: str) -> dict[str, object]:
+    """Objects of an org the persona cannot see."""
+    if persona == "other_brand_hq":
+        org_code, brand, email, owner = "S2", "ACME", "store2@demo.test", "store2@demo.test"
+    else:
+        org_code, brand, email, owner = "L2", "LUMI", "dist4@demo.test", "dist4@demo.test"
+    target = org(org_code)
+    membership = db.session.execute(
+        select(Membership).join(User).where(User.email == email)
+    ).scalar_one()
+    job = JobRun(
+        id=f"test:{org_code}", name="x", title="foreign", org_id=target.id,
+        brand_id=org(brand).id,
+    )
+    db.session.add(job)
+    key, _token = create_api_key(actor_for(owner), name="erp", scopes=["network.view"])
+    db.session.flush()
+    return {
+        "org": org_code,
+        "brand": org(brand).id,
+        "membership": membership.id,
+        "job": job.id,
+        "key": key.id,
+    }
+
+
+@pytest.mark.parametrize("persona", sorted(PERSONAS))
+def test_other_orgs_objects_are_not_found_for_every_role(app, login, persona):  # noqa: ANN001
+    objects = _foreign(persona)
+    db.session.commit()
+    client = login(PERSONAS[persona])
+    for endpoint, (method, pattern) in OBJECT_ROUTES.items():
+        url = pattern.format(**objects)
+        response = client.open(url, method=method, data={})
+        assert response.status_code == 404, f"{persona} {method} {url} -> {response.status_code}"
+
+
+@pytest.mark.parametrize("persona", sorted(PERSONAS))
+def test_plain_routes_follow_the_role_table(app, login, persona):  # noqa: ANN001
+    client = login(PERSONAS[persona])
+    role = Role(persona) if persona in Role.__members__.values() else Role.HQ_ADMIN
+    granted = ROLE_PERMISSIONS[role]
+    for endpoint, (method, url) in PLAIN_ROUTES.items():
+        permission = route_access(app, endpoint)[1]
+        response = client.open(url, method=method, data={})
+        if permission in granted:
+            assert response.status_code not in (401, 403), f"{persona} {url}"
+        else:
+            assert response.status_code == 403, f"{persona} {url} -> {response.status_code}"
+
+
+def test_signed_out_visitor_is_sent_to_login_or_gets_401(client):  # noqa: ANN001
+    for endpoint, (method, url) in {**PLAIN_ROUTES}.items():
+        response = client.open(url, method=method)
+        if url.startswith("/api/"):
+            assert response.status_code == 401
+            assert response.get_json()["error"]["code"] == "unauthorized"
+        else:
+            assert response.status_code == 302
+            assert "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize(
+    ("email", "method", "url"),
+    [
+        ("staff1@demo.test", "POST", "/orgs/S1/suspend"),
+        ("staff1@demo.test", "POST", "/orgs/S1/invite"),
+        ("buyer1@demo.test", "POST", "/orgs/D1/invite"),
+        ("buyer1@demo.test", "GET", "/orgs/S1/edit"),
+        ("merch@demo.test", "POST", "/orgs/S1/suspend"),
+        ("store1@demo.test", "GET", "/orgs/S1/edit"),
+    ],
+)
+def test_own_object_but_role_lacks_the_action_is_forbidden(app, login, email, method, url):  # noqa: ANN001
+    response = login(email).open(url, method=method, data={})
+    assert response.status_code == 403
+
+
+def test_api_key_scopes_limit_what_it_can_do(app, client):  # noqa: ANN001
+    _key, token = create_api_key(actor_for("dist1@demo.test"), name="erp", scopes=["jobs.view"])
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    response = client.get("/api/v1/orgs", headers=headers)
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "forbidden"
+
+
+def test_permissions_are_all_granted_to_hq_admin_only():
+    assert ROLE_PERMISSIONS[Role.HQ_ADMIN] == frozenset(Permission)
+    others = [p for r, p in ROLE_PERMISSIONS.items() if r != Role.HQ_ADMIN]
+    assert all(Permission.JOBS_ADMIN not in p for p in others)
+
+
+def test_link_paths_are_rooted_at_their_brand(app):  # noqa: ANN001
+    for link in db.session.execute(select(ChannelLink)).scalars():
+        assert link.path.startswith(f"/{link.brand_id}/")
+        assert link.path.endswith(f"/{link.buyer_org_id}/")
