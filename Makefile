@@ -35,7 +35,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check portal tests config.py worker.py wsgi.py
 
 translations: $(VENV)/.dev
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o portal/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg --ignore-dirs '.* __pycache__' --project 'Channel portal' -o portal/translations/messages.pot .
 	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations -l zh_Hans_CN
 	$(BIN)/pybabel compile -d portal/translations
 

@@ -99,6 +99,24 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, str]:
 
 
 def init_app(app: Flask) -> None:
+    # APIFlask's own errors (request validation) take the same shape. Registered first:
+    # registering a processor re-installs APIFlask's HTTPException handler, which ours replaces.
+    @app.error_processor  # type: ignore[attr-defined]
+    def api_error(error):  # noqa: ANN001, ANN202
+        fields = {}
+        detail = getattr(error, "detail", None) or {}
+        if isinstance(detail, dict):
+            # {"json": {...}} / {"query": {...}}: the location is noise for a client.
+            for _location, messages in detail.items():
+                fields.update(_flatten(messages))
+        status = error.status_code
+        code = http_code_name(status)
+        message = error.message
+        if status == 422:
+            message = "Some fields are not valid."
+        body = error_body(code, message, fields)
+        return body, status, error.headers
+
     @app.errorhandler(DomainError)
     def handle_domain_error(error: DomainError):  # noqa: ANN202
         if wants_json():
@@ -128,20 +146,3 @@ def init_app(app: Flask) -> None:
             render_template("errors/error.html", status=status, message=error.description),
             status,
         )
-
-    # APIFlask's own errors (request validation) take the same shape.
-    @app.error_processor  # type: ignore[attr-defined]
-    def api_error(error):  # noqa: ANN001, ANN202
-        fields = {}
-        detail = getattr(error, "detail", None) or {}
-        if isinstance(detail, dict):
-            # {"json": {...}} / {"query": {...}}: the location is noise for a client.
-            for _location, messages in detail.items():
-                fields.update(_flatten(messages))
-        status = error.status_code
-        code = http_code_name(status)
-        message = error.message
-        if status == 422:
-            message = "Some fields are not valid."
-        body = error_body(code, message, fields)
-        return body, status, error.headers

@@ -12,6 +12,7 @@ import enum
 import hashlib
 import json
 import os
+import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -243,14 +244,21 @@ def redis_connection(url: str | None = None):  # noqa: ANN201
     return Redis.from_url(url or current_app.config["REDIS_URL"])
 
 
+def rq_job_id(job_id: str) -> str:
+    """RQ allows only [A-Za-z0-9_-] in ids: a readable slug plus a hash keeps keys distinct."""
+    slug = re.sub(r"[^A-Za-z0-9_-]", "_", job_id)[:80]
+    return f"{slug}-{hashlib.sha256(job_id.encode()).hexdigest()[:12]}"
+
+
 def _push_to_rq(job_id: str, spec_name: str) -> None:
     from rq import Queue, Retry
     from rq.exceptions import NoSuchJobError
     from rq.job import Job, JobStatus as RQStatus
 
     connection = redis_connection()
+    rq_id = rq_job_id(job_id)
     try:
-        existing = Job.fetch(job_id, connection=connection)
+        existing = Job.fetch(rq_id, connection=connection)
         if existing.get_status(refresh=False) in (
             RQStatus.QUEUED,
             RQStatus.STARTED,
@@ -266,7 +274,7 @@ def _push_to_rq(job_id: str, spec_name: str) -> None:
     Queue(spec.queue, connection=connection).enqueue_call(
         func=execute,
         args=(job_id,),
-        job_id=job_id,
+        job_id=rq_id,
         timeout=spec.timeout or config["JOB_DEFAULT_TIMEOUT"],
         result_ttl=config["JOB_RESULT_TTL"],
         failure_ttl=config["JOB_RESULT_TTL"],
@@ -306,7 +314,8 @@ def live_progress(run: JobRun) -> tuple[int, str]:
         from rq.job import Job
 
         try:
-            meta = Job.fetch(run.id, connection=redis_connection()).get_meta(refresh=True)
+            rq_job = Job.fetch(rq_job_id(run.id), connection=redis_connection())
+            meta = rq_job.get_meta(refresh=True)
             return int(meta.get("progress", run.progress)), str(meta.get("message", run.message))
         except NoSuchJobError:
             pass

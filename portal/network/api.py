@@ -33,7 +33,7 @@ class LinkOut(Schema):
     payment_terms_days = Integer()
 
 
-class OrgOut(Schema):
+class OrgSummary(Schema):
     code = String()
     kind = String()
     name = String()
@@ -42,11 +42,14 @@ class OrgOut(Schema):
     latitude = Float(allow_none=True)
     longitude = Float(allow_none=True)
     status = String()
+
+
+class OrgOut(OrgSummary):
     links = List(Nested(LinkOut))
 
 
 class OrgPage(Schema):
-    items = List(Nested(OrgOut))
+    items = List(Nested(OrgSummary))
     page = Integer()
     per_page = Integer()
     total = Integer()

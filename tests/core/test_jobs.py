@@ -1,0 +1,208 @@
+"""Jobs run only after their transaction commits, once per key, inline without Redis and on real
+RQ workers with it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from portal import create_app
+from portal.core import jobs
+from portal.core.jobs import JobRun, JobStatus
+from portal.core.mail import deliver_mail
+from portal.extensions import db
+from tests.conftest import need
+from tests.support import jobs as test_jobs
+from tests.support.services import REDIS_URL, actor_for, fresh_postgres_database, org
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mail_lines(caplog) -> list[str]:  # noqa: ANN001
+    return [r.getMessage() for r in caplog.records if r.name == "portal.mail"]
+
+
+def test_job_enqueued_in_a_rolled_back_transaction_never_runs(app, caplog):  # noqa: ANN001
+    caplog.set_level(logging.INFO, logger="portal.mail")
+    jobs.enqueue(deliver_mail, "a@example.com", "hello", "body")
+    db.session.rollback()
+    jobs.run_inline_pending()
+    assert mail_lines(caplog) == []
+    assert db.session.execute(select(JobRun)).first() is None
+
+
+def test_job_runs_inline_after_commit_and_records_its_result(app, caplog):  # noqa: ANN001
+    caplog.set_level(logging.INFO, logger="portal.mail")
+    run = jobs.enqueue(deliver_mail, "a@example.com", "hello", "body")
+    assert mail_lines(caplog) == []  # not before the commit
+    jobs.commit()
+    assert len(mail_lines(caplog)) == 1
+    db.session.refresh(run)
+    assert (run.status, run.progress, run.result) == ("finished", 100, {"to": "a@example.com", "subject": "hello"})
+
+
+def test_same_key_twice_is_one_run(app, caplog):  # noqa: ANN001
+    caplog.set_level(logging.INFO, logger="portal.mail")
+    first = jobs.enqueue(deliver_mail, "a@example.com", "s", "b", key="mail:once")
+    second = jobs.enqueue(deliver_mail, "a@example.com", "s", "b", key="mail:once")
+    jobs.commit()
+    again = jobs.enqueue(deliver_mail, "a@example.com", "s", "b", key="mail:once")
+    jobs.commit()
+    assert first is second is again
+    assert len(mail_lines(caplog)) == 1
+
+
+def test_a_rolled_back_savepoint_drops_only_its_own_jobs(app, caplog):  # noqa: ANN001
+    caplog.set_level(logging.INFO, logger="portal.mail")
+    jobs.enqueue(deliver_mail, "kept@example.com", "s", "b")
+    nested = db.session.begin_nested()
+    jobs.enqueue(deliver_mail, "dropped@example.com", "s", "b")
+    nested.rollback()
+    jobs.commit()
+    lines = mail_lines(caplog)
+    assert len(lines) == 1 and "kept@example.com" in lines[0]
+
+
+def test_failed_job_shows_its_error_and_hq_can_retry_it(app, login):  # noqa: ANN001
+    acme = org("ACME")
+    run = jobs.enqueue(test_jobs.always_fails, "disk full", org_id=acme.id, brand_id=acme.id)
+    jobs.commit()
+    db.session.refresh(run)
+    assert run.status == JobStatus.FAILED and "disk full" in run.error
+    client = login("hq@demo.test")
+    page = client.get(f"/jobs/{run.id}").get_data(as_text=True)
+    assert "disk full" in page and "Retry" in page
+    response = client.post(f"/jobs/{run.id}/retry")
+    assert response.status_code == 302
+    db.session.refresh(run)
+    assert run.attempts == 2 and run.status == JobStatus.FAILED
+
+
+def test_job_page_and_api_show_progress_to_its_org_and_brand_hq(app, login):  # noqa: ANN001
+    d1 = org("D1")
+    run = jobs.enqueue(test_jobs.count_to, 4, org_id=d1.id, brand_id=org("ACME").id)
+    jobs.commit()
+    client = login("dist1@demo.test")
+    body = client.get(f"/api/v1/jobs/{run.id}").get_json()
+    assert body["status"] == "finished" and body["progress"] == 100
+    assert body["result"] == {"counted": 4}
+    assert 'value="100"' in client.get(f"/jobs/{run.id}/status").get_data(as_text=True)
+    client.post("/logout")
+    assert login("hq@demo.test").get(f"/jobs/{run.id}").status_code == 200
+    client.post("/logout")
+    assert login("store1@demo.test").get(f"/jobs/{run.id}").status_code == 404
+
+
+# -- real Redis, real RQ workers ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rq_app():  # noqa: ANN201
+    need("redis")
+    need("postgresql")
+    url = fresh_postgres_database("portal_test_jobs")
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=REDIS_URL)
+    with app.app_context():
+        db.create_all()
+        from portal.seed.demo import seed_demo
+
+        seed_demo()
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def rq(rq_app):  # noqa: ANN001, ANN201
+    connection = jobs.redis_connection(REDIS_URL)
+    connection.flushdb()
+    with rq_app.app_context():
+        yield rq_app
+        db.session.rollback()
+        db.session.execute(JobRun.__table__.delete())
+        db.session.commit()
+        db.session.remove()
+    connection.flushdb()
+    connection.close()
+
+
+def run_worker(app, *queues: str) -> subprocess.CompletedProcess:  # noqa: ANN001
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": REDIS_URL,
+        "PORTAL_ENV": "development",
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.run(
+        [sys.executable, "worker.py", "--burst", "--queues", ",".join(queues),
+         "--import", "tests.support.jobs"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def queued(queue: str) -> int:
+    from rq import Queue
+
+    return Queue(queue, connection=jobs.redis_connection(REDIS_URL)).count
+
+
+@pytest.mark.redis
+def test_rq_nothing_reaches_redis_from_a_rolled_back_transaction(rq):  # noqa: ANN001
+    jobs.enqueue(deliver_mail, "a@example.com", "s", "b")
+    assert queued("default") == 0
+    db.session.rollback()
+    assert queued("default") == 0
+    assert db.session.execute(select(JobRun)).first() is None
+
+
+@pytest.mark.redis
+def test_rq_worker_runs_the_committed_job_once(rq):  # noqa: ANN001
+    run = jobs.enqueue(test_jobs.count_to, 3, key="count:three")
+    jobs.enqueue(test_jobs.count_to, 3, key="count:three")
+    assert queued("reports") == 0  # nothing before the commit
+    db.session.commit()
+    jobs.enqueue(test_jobs.count_to, 3, key="count:three")
+    db.session.commit()
+    assert queued("reports") == 1  # double enqueue collapsed
+    result = run_worker(rq, "reports")
+    assert result.returncode == 0, result.stderr[-2000:]
+    db.session.expire_all()
+    run = db.session.get(JobRun, "count:three")
+    assert (run.status, run.progress, run.result, run.attempts) == ("finished", 100, {"counted": 3}, 1)
+    assert queued("reports") == 0
+
+
+@pytest.mark.redis
+def test_rq_failure_is_recorded_with_its_error(rq):  # noqa: ANN001
+    jobs.enqueue(test_jobs.always_fails, "no stock file", key="fail:one")
+    db.session.commit()
+    result = run_worker(rq, "default")
+    assert result.returncode == 0, result.stderr[-2000:]
+    db.session.expire_all()
+    run = db.session.get(JobRun, "fail:one")
+    assert run.status == "failed" and "no stock file" in run.error
+
+
+@pytest.mark.redis
+def test_rq_invitation_mail_is_sent_by_the_worker(rq):  # noqa: ANN001
+    from portal.network.services import invite_user
+
+    with rq.test_request_context():
+        invitation = invite_user(
+            actor_for("hq@demo.test"), org("D2"), email="ops@example.com", role="distributor_buyer"
+        )
+        db.session.commit()
+    result = run_worker(rq, "default")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "ops@example.com" in result.stderr and "/invitations/" in result.stderr
+    db.session.expire_all()
+    runs = db.session.execute(select(JobRun).where(JobRun.org_id == invitation.org_id)).scalars()
+    assert [r.status for r in runs] == ["finished"]
