@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -108,10 +108,9 @@ def page(browser, request: pytest.FixtureRequest):  # noqa: ANN001, ANN201
         if report is not None and report.failed:
             ARTIFACTS.mkdir(exist_ok=True)
             name = re.sub(r"[^\w.-]+", "_", request.node.name)
-            try:
+            # A screenshot that cannot be taken must not hide the test's own failure.
+            with suppress(Exception):
                 page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-            except Exception:  # noqa: BLE001 - a missing screenshot must not hide the failure
-                pass
         context.close()
 
 

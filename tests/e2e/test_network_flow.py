@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -15,8 +16,8 @@ def store_count(page: Page) -> int:
 
 
 def test_hq_signs_in_sees_tree_adds_store_and_switches_to_chinese(
-    page: Page, live_server: str, sign_in
-) -> None:  # noqa: ANN001
+    page: Page, live_server: str, sign_in: Callable[[str], Page]
+) -> None:
     sign_in("hq@demo.test")
 
     page.get_by_role("link", name="Network", exact=True).click()
@@ -52,8 +53,8 @@ def test_hq_signs_in_sees_tree_adds_store_and_switches_to_chinese(
 
 
 def test_distributor_does_not_see_other_distributors_stores(
-    page: Page, live_server: str, sign_in
-) -> None:  # noqa: ANN001
+    page: Page, live_server: str, sign_in: Callable[[str], Page]
+) -> None:
     sign_in("dist1@demo.test")
 
     page.goto(live_server + "/network")
