@@ -17,12 +17,19 @@ from portal.core import jobs
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--queues", default=",".join(jobs.QUEUES), help="comma-separated, in priority order")
+    parser.add_argument(
+        "--queues", default=",".join(jobs.QUEUES), help="comma-separated, in priority order"
+    )
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
-    parser.add_argument("--no-periodic", action="store_true", help="do not run the periodic job list")
+    parser.add_argument(
+        "--no-periodic", action="store_true", help="do not run the periodic job list"
+    )
     parser.add_argument("--name", default=None)
     parser.add_argument(
-        "--import", dest="imports", action="append", default=[],
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
         help="extra module whose @job functions to register (plugins, test support)",
     )
     args = parser.parse_args(argv)

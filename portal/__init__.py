@@ -40,9 +40,7 @@ def create_app(config: str | type[Config] | None = None, **overrides: Any) -> AP
     login_manager.login_message = None
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
-    app.config.setdefault(
-        "RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://"
-    )
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
     limiter.init_app(app)
 
     _register_models()
@@ -72,11 +70,11 @@ def _check_production(app: APIFlask) -> None:
 
 def _register_models() -> None:
     # Every model module, so metadata (and Alembic) sees the whole schema.
+    import portal.auth.jobs  # noqa: F401 - job functions register themselves
     import portal.auth.models  # noqa: F401
     import portal.core.audit  # noqa: F401
     import portal.core.jobs  # noqa: F401
     import portal.network.models  # noqa: F401
-    import portal.auth.jobs  # noqa: F401 - job functions register themselves
 
 
 def _register_blueprints(app: APIFlask) -> None:
@@ -147,7 +145,7 @@ def _register_security_headers(app: APIFlask) -> None:
     )
 
     @app.after_request
-    def headers(response):  # noqa: ANN001, ANN202
+    def headers(response):
         response.headers.setdefault("Content-Security-Policy", csp)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")

@@ -39,7 +39,7 @@ def need(service: str) -> None:
         pytest.skip(f"{service} not available: {reason}")
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter) -> None:
     for service, count in svc.NOT_RUN.items():
         if count:
             terminalreporter.write_line(
@@ -53,7 +53,7 @@ def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
 class BoundSession(FlaskSQLAlchemySession):
     """Flask-SQLAlchemy picks engines by bind key; a test session must use its connection."""
 
-    def get_bind(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+    def get_bind(self, *args, **kwargs):
         return self.bind if self.bind is not None else super().get_bind(*args, **kwargs)
 
 
@@ -61,7 +61,7 @@ class PortalClient(FlaskClient):
     """Each request starts with fresh `g`, as it would in a server, though tests keep one
     app context open around it (so test code and requests share the test's transaction)."""
 
-    def open(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+    def open(self, *args, **kwargs):
         g.__dict__.clear()
         return super().open(*args, **kwargs)
 
@@ -74,7 +74,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def base_app(backend: str, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def base_app(backend: str, tmp_path_factory: pytest.TempPathFactory):
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     else:
@@ -94,7 +94,7 @@ def base_app(backend: str, tmp_path_factory: pytest.TempPathFactory):  # noqa: A
 
 
 @pytest.fixture
-def app(base_app) -> Iterator:  # noqa: ANN001
+def app(base_app) -> Iterator:
     """The app with one app context and one outer transaction, rolled back after the test."""
     with base_app.app_context():
         connection = db.engine.connect()
@@ -118,12 +118,12 @@ def app(base_app) -> Iterator:  # noqa: ANN001
 
 
 @pytest.fixture
-def client(app) -> FlaskClient:  # noqa: ANN001
+def client(app) -> FlaskClient:
     return app.test_client()
 
 
 @pytest.fixture
-def login(client):  # noqa: ANN001, ANN201
+def login(client):
     """login("dist1@demo.test") signs the client in through the real login form."""
 
     def do_login(email: str, password: str = "demo1234") -> FlaskClient:
@@ -135,7 +135,7 @@ def login(client):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def actor_for(app):  # noqa: ANN001, ANN201
+def actor_for(app):
     """actor_for("hq@demo.test") -> the Actor that user acts as (first membership)."""
     return svc.actor_for
 

@@ -68,7 +68,7 @@ PUBLIC_ROUTES = {
 }
 
 
-def test_every_route_declares_require_or_public(app):  # noqa: ANN001
+def test_every_route_declares_require_or_public(app):
     undeclared = [
         rule.endpoint
         for rule in app.url_map.iter_rules()
@@ -77,7 +77,7 @@ def test_every_route_declares_require_or_public(app):  # noqa: ANN001
     assert undeclared == []
 
 
-def test_every_route_is_in_the_access_matrix(app):  # noqa: ANN001
+def test_every_route_is_in_the_access_matrix(app):
     endpoints = {r.endpoint for r in app.url_map.iter_rules()} - {"static"}
     listed = set(OBJECT_ROUTES) | set(PLAIN_ROUTES) | PUBLIC_ROUTES
     assert endpoints - listed == set(), "add new routes to the access matrix"
@@ -97,7 +97,10 @@ def _foreign(persona: str) -> dict[str, object]:
         select(Membership).join(User).where(User.email == email)
     ).scalar_one()
     job = JobRun(
-        id=f"test:{org_code}", name="x", title="foreign", org_id=target.id,
+        id=f"test:{org_code}",
+        name="x",
+        title="foreign",
+        org_id=target.id,
         brand_id=org(brand).id,
     )
     db.session.add(job)
@@ -113,18 +116,18 @@ def _foreign(persona: str) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("persona", sorted(PERSONAS))
-def test_other_orgs_objects_are_not_found_for_every_role(app, login, persona):  # noqa: ANN001
+def test_other_orgs_objects_are_not_found_for_every_role(app, login, persona):
     objects = _foreign(persona)
     db.session.commit()
     client = login(PERSONAS[persona])
-    for endpoint, (method, pattern) in OBJECT_ROUTES.items():
+    for method, pattern in OBJECT_ROUTES.values():
         url = pattern.format(**objects)
         response = client.open(url, method=method, data={})
         assert response.status_code == 404, f"{persona} {method} {url} -> {response.status_code}"
 
 
 @pytest.mark.parametrize("persona", sorted(PERSONAS))
-def test_plain_routes_follow_the_role_table(app, login, persona):  # noqa: ANN001
+def test_plain_routes_follow_the_role_table(app, login, persona):
     client = login(PERSONAS[persona])
     role = Role(persona) if persona in Role.__members__.values() else Role.HQ_ADMIN
     granted = ROLE_PERMISSIONS[role]
@@ -137,8 +140,8 @@ def test_plain_routes_follow_the_role_table(app, login, persona):  # noqa: ANN00
             assert response.status_code == 403, f"{persona} {url} -> {response.status_code}"
 
 
-def test_signed_out_visitor_is_sent_to_login_or_gets_401(client):  # noqa: ANN001
-    for endpoint, (method, url) in {**PLAIN_ROUTES}.items():
+def test_signed_out_visitor_is_sent_to_login_or_gets_401(client):
+    for method, url in PLAIN_ROUTES.values():
         response = client.open(url, method=method)
         if url.startswith("/api/"):
             assert response.status_code == 401
@@ -159,12 +162,12 @@ def test_signed_out_visitor_is_sent_to_login_or_gets_401(client):  # noqa: ANN00
         ("store1@demo.test", "GET", "/orgs/S1/edit"),
     ],
 )
-def test_own_object_but_role_lacks_the_action_is_forbidden(app, login, email, method, url):  # noqa: ANN001
+def test_own_object_but_role_lacks_the_action_is_forbidden(app, login, email, method, url):
     response = login(email).open(url, method=method, data={})
     assert response.status_code == 403
 
 
-def test_api_key_scopes_limit_what_it_can_do(app, client):  # noqa: ANN001
+def test_api_key_scopes_limit_what_it_can_do(app, client):
     _key, token = create_api_key(actor_for("dist1@demo.test"), name="erp", scopes=["jobs.view"])
     db.session.commit()
     headers = {"Authorization": f"Bearer {token}"}
@@ -180,7 +183,7 @@ def test_permissions_are_all_granted_to_hq_admin_only():
     assert all(Permission.JOBS_ADMIN not in p for p in others)
 
 
-def test_link_paths_are_rooted_at_their_brand(app):  # noqa: ANN001
+def test_link_paths_are_rooted_at_their_brand(app):
     for link in db.session.execute(select(ChannelLink)).scalars():
         assert link.path.startswith(f"/{link.brand_id}/")
         assert link.path.endswith(f"/{link.buyer_org_id}/")

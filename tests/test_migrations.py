@@ -16,9 +16,11 @@ from tests.support.services import fresh_postgres_database
 
 
 @pytest.fixture(scope="module")
-def migrated_app():  # noqa: ANN201
+def migrated_app():
     need("postgresql")
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=fresh_postgres_database("portal_test_migrations"))
+    app = create_app(
+        "testing", SQLALCHEMY_DATABASE_URI=fresh_postgres_database("portal_test_migrations")
+    )
     with app.app_context():
         upgrade()
         yield app
@@ -27,14 +29,14 @@ def migrated_app():  # noqa: ANN201
 
 
 @pytest.mark.postgres
-def test_upgrade_head_creates_every_table(migrated_app):  # noqa: ANN001
+def test_upgrade_head_creates_every_table(migrated_app):
     tables = set(inspect(db.engine).get_table_names())
     assert set(db.metadata.tables) <= tables
     assert "alembic_version" in tables
 
 
 @pytest.mark.postgres
-def test_models_have_no_drift_from_migrations(migrated_app):  # noqa: ANN001
+def test_models_have_no_drift_from_migrations(migrated_app):
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         diff = compare_metadata(context, db.metadata)
@@ -42,12 +44,10 @@ def test_models_have_no_drift_from_migrations(migrated_app):  # noqa: ANN001
 
 
 @pytest.mark.postgres
-def test_path_prefix_index_uses_pattern_ops(migrated_app):  # noqa: ANN001
+def test_path_prefix_index_uses_pattern_ops(migrated_app):
     from sqlalchemy import text
 
     indexdef = db.session.execute(
         text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_channel_links_brand_id_path'")
     ).scalar_one()
     assert "text_pattern_ops" in indexdef
-
-

@@ -25,9 +25,7 @@ PO_FILE = CATALOG_DIR / "messages.po"
 MO_FILE = CATALOG_DIR / "messages.mo"
 
 # Python %-format conversions, named or not; "%%" is a literal percent sign, not a placeholder.
-PLACEHOLDER = re.compile(
-    r"%(?:\((?P<name>[^)]*)\))?[#0 +-]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]"
-)
+PLACEHOLDER = re.compile(r"%(?:\((?P<name>[^)]*)\))?[#0 +-]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]")
 
 
 @cache
@@ -56,9 +54,7 @@ def test_catalog_is_simplified_chinese_with_one_plural_form() -> None:
     catalog = po_catalog()
     assert str(catalog.locale) == "zh_Hans_CN"
     assert catalog.num_plurals == 1
-    assert not catalog.fuzzy, (
-        "the catalog header is marked fuzzy: pybabel compile would skip it"
-    )
+    assert not catalog.fuzzy, "the catalog header is marked fuzzy: pybabel compile would skip it"
 
 
 def test_every_message_is_translated_and_none_is_fuzzy() -> None:

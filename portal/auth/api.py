@@ -39,9 +39,7 @@ class OrgRef(Schema):
 
 
 class MeOut(Schema):
-    user = Nested(
-        Schema.from_dict({"email": String(), "name": String()})(), allow_none=True
-    )
+    user = Nested(Schema.from_dict({"email": String(), "name": String()})(), allow_none=True)
     org = Nested(OrgRef)
     role = String(allow_none=True)
     scopes = List(String())
@@ -54,7 +52,7 @@ def _json_account_key() -> str:
     return "login:" + str(email).strip().lower()
 
 
-def _token_failed(response) -> bool:  # noqa: ANN001
+def _token_failed(response) -> bool:
     return response.status_code != 200
 
 
@@ -65,7 +63,7 @@ def _token_failed(response) -> bool:  # noqa: ANN001
 @bp.input(TokenIn, arg_name="body")
 @bp.output(TokenOut)
 @bp.doc(summary="Exchange e-mail and password for a bearer token", responses=[401, 403, 422])
-def issue_token(body: dict):  # noqa: ANN201
+def issue_token(body: dict):
     user = services.authenticate(body["email"], body["password"])
     memberships = services.active_memberships(user)
     if not memberships:
@@ -85,7 +83,7 @@ def issue_token(body: dict):  # noqa: ANN201
 @bp.output(MeOut)
 @bp.doc(summary="The caller: user, current org, role, brands", security="BearerAuth")
 @require(Permission.ACCOUNT_USE)
-def me():  # noqa: ANN201
+def me():
     actor = current_actor()
     org = db.session.get(Organization, actor.org_id)
     user = db.session.get(User, actor.user_id) if actor.user_id else None

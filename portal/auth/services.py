@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from portal.auth.models import ApiToken, TokenKind
 from portal.core import audit
 from portal.core.access import (
     API_KEY_SCOPES,
@@ -25,7 +26,6 @@ from portal.core.access import (
 from portal.core.db import utcnow
 from portal.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from portal.extensions import db
-from portal.auth.models import ApiToken, TokenKind
 from portal.network.models import ChannelLink, Membership, Organization, OrgStatus, User
 from portal.network.services import normalize_email
 

@@ -39,7 +39,7 @@ def _account_key() -> str:
     return "login:" + network_services.normalize_email(request.form.get("email", ""))
 
 
-def login_failed(response) -> bool:  # noqa: ANN001
+def login_failed(response) -> bool:
     """Only failed attempts count against the throttle."""
     return response.status_code != 302
 
@@ -56,7 +56,7 @@ def ip_limit() -> str:
 @public
 @limiter.limit(account_limit, key_func=_account_key, methods=["POST"], deduct_when=login_failed)
 @limiter.limit(ip_limit, methods=["POST"], deduct_when=login_failed)
-def login():  # noqa: ANN201
+def login():
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         try:
@@ -76,14 +76,14 @@ def login():  # noqa: ANN201
 
 @bp.post("/logout")
 @public
-def logout():  # noqa: ANN201
+def logout():
     logout_user()
     return redirect(url_for("auth.login"))
 
 
 @bp.post("/switch-org")
 @require(Permission.ACCOUNT_USE)
-def switch_org():  # noqa: ANN201
+def switch_org():
     try:
         membership_id = int(request.form.get("membership_id", ""))
     except ValueError:
@@ -95,7 +95,7 @@ def switch_org():  # noqa: ANN201
 
 @bp.post("/language")
 @public
-def set_language():  # noqa: ANN201
+def set_language():
     user = current_user if current_user.is_authenticated else None
     try:
         services.set_locale(user, request.form.get("lang", ""))
@@ -107,7 +107,7 @@ def set_language():  # noqa: ANN201
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
 @public
-def accept_invitation(token: str):  # noqa: ANN201
+def accept_invitation(token: str):
     try:
         invitation = network_services.load_invitation(token)
     except DomainError as error:
@@ -144,14 +144,14 @@ def accept_invitation(token: str):  # noqa: ANN201
 
 @bp.get("/account")
 @require(Permission.ACCOUNT_USE)
-def account():  # noqa: ANN201
+def account():
     memberships = services.active_memberships(current_user)
     return render_template("auth/account.html", memberships=memberships)
 
 
 @bp.route("/settings/api-keys", methods=["GET", "POST"])
 @require(Permission.API_KEYS_MANAGE)
-def api_keys():  # noqa: ANN201
+def api_keys():
     actor = current_actor()
     form = ApiKeyForm()
     new_token = None
@@ -172,7 +172,7 @@ def api_keys():  # noqa: ANN201
 
 @bp.post("/settings/api-keys/<int:key_id>/revoke")
 @require(Permission.API_KEYS_MANAGE, load=services.get_api_key)
-def revoke_api_key(key):  # noqa: ANN001, ANN201
+def revoke_api_key(key):
     services.revoke_api_key(current_actor(), key)
     db.session.commit()
     flash(_("The key %(name)s no longer works.", name=key.name), "success")

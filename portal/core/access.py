@@ -131,7 +131,7 @@ class Actor:
         return self.is_system or (own is not None and path != own and path.startswith(own))
 
 
-def _links_table():  # noqa: ANN202
+def _links_table():
     # Looked up by name so core need not import the network package (imports point one way).
     return Base.metadata.tables["channel_links"]
 

@@ -48,7 +48,5 @@ def job_json(run: JobRun) -> dict:
 @bp.output(JobOut)
 @bp.doc(summary="A job's status and progress", security="BearerAuth")
 @require(Permission.JOBS_VIEW, load=get_job)
-def get(run: JobRun):  # noqa: ANN201
+def get(run: JobRun):
     return job_json(run)
-
-

@@ -27,7 +27,7 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):  # noqa: ANN001, ANN201
+    def process_bind_param(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
@@ -35,7 +35,7 @@ class UTCDateTime(TypeDecorator):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value, dialect):  # noqa: ANN001, ANN201
+    def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
@@ -56,7 +56,7 @@ def enum_check(column: str, values: tuple[str, ...]) -> str:
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # noqa: ANN001
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     """SQLite: enforce foreign keys, WAL for concurrent readers, wait instead of failing on locks,
     and let SQLAlchemy own transactions so SAVEPOINT works (pysqlite's own BEGIN handling is off).
     """
@@ -72,6 +72,6 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # noqa: ANN00
 
 
 @event.listens_for(Engine, "begin")
-def _sqlite_begin(conn) -> None:  # noqa: ANN001
+def _sqlite_begin(conn) -> None:
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN")

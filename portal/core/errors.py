@@ -102,7 +102,7 @@ def init_app(app: Flask) -> None:
     # APIFlask's own errors (request validation) take the same shape. Registered first:
     # registering a processor re-installs APIFlask's HTTPException handler, which ours replaces.
     @app.error_processor  # type: ignore[attr-defined]
-    def api_error(error):  # noqa: ANN001, ANN202
+    def api_error(error):
         fields = {}
         detail = getattr(error, "detail", None) or {}
         if isinstance(detail, dict):
@@ -118,7 +118,7 @@ def init_app(app: Flask) -> None:
         return body, status, error.headers
 
     @app.errorhandler(DomainError)
-    def handle_domain_error(error: DomainError):  # noqa: ANN202
+    def handle_domain_error(error: DomainError):
         if wants_json():
             body = error_body(error.code, error.message, error.fields)
             body["error"].update(error.extra)
@@ -131,12 +131,10 @@ def init_app(app: Flask) -> None:
         )
 
     @app.errorhandler(HTTPException)
-    def handle_http_error(error: HTTPException):  # noqa: ANN202
+    def handle_http_error(error: HTTPException):
         status = error.code or 500
         if wants_json():
-            response = jsonify(
-                error_body(http_code_name(status), error.description or error.name)
-            )
+            response = jsonify(error_body(http_code_name(status), error.description or error.name))
             response.status_code = status
             for key, value in error.get_headers():
                 if key.lower() != "content-type":

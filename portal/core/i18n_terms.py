@@ -1,4 +1,4 @@
-"""Values shown through `_()` at run time (kinds, statuses, role labels), so extraction sees them."""
+"""Values shown through `_()` at run time (kinds, statuses, roles), so extraction sees them."""
 
 from flask_babel import lazy_gettext as _l
 

@@ -238,7 +238,7 @@ def _redis_url() -> str | None:
     return current_app.config.get("REDIS_URL") if has_app_context() else None
 
 
-def redis_connection(url: str | None = None):  # noqa: ANN201
+def redis_connection(url: str | None = None):
     from redis import Redis
 
     return Redis.from_url(url or current_app.config["REDIS_URL"])
@@ -253,7 +253,8 @@ def rq_job_id(job_id: str) -> str:
 def _push_to_rq(job_id: str, spec_name: str) -> None:
     from rq import Queue, Retry
     from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus as RQStatus
+    from rq.job import Job
+    from rq.job import JobStatus as RQStatus
 
     connection = redis_connection()
     rq_id = rq_job_id(job_id)
@@ -392,9 +393,7 @@ def _will_retry() -> bool:
 def retry(run: JobRun) -> JobRun:
     """Queue a failed run again (HQ's retry button)."""
     spec = REGISTRY[run.name]
-    return enqueue(
-        spec.func, *run.args, key=run.id, org_id=run.org_id, brand_id=run.brand_id
-    )
+    return enqueue(spec.func, *run.args, key=run.id, org_id=run.org_id, brand_id=run.brand_id)
 
 
 def queue_overview() -> list[dict[str, Any]]:
@@ -421,7 +420,7 @@ def queue_overview() -> list[dict[str, Any]]:
 
 def init_app(app: Flask) -> None:
     @app.after_request
-    def run_inline_jobs(response):  # noqa: ANN001, ANN202
+    def run_inline_jobs(response):
         if not app.config.get("REDIS_URL"):
             run_inline_pending()
         return response

@@ -20,7 +20,9 @@ def deliver_mail(to: str, subject: str, body: str) -> dict[str, str]:
     backend = current_app.config["MAIL_BACKEND"]
     if backend != "log":
         raise RuntimeError(f"MAIL_BACKEND={backend!r} is not supported yet; use 'log'")
-    log.info("mail from=%s to=%s subject=%s\n%s", current_app.config["MAIL_SENDER"], to, subject, body)
+    log.info(
+        "mail from=%s to=%s subject=%s\n%s", current_app.config["MAIL_SENDER"], to, subject, body
+    )
     return {"to": to, "subject": subject}
 
 

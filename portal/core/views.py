@@ -17,13 +17,13 @@ bp = Blueprint("core", __name__)
 
 @bp.get("/healthz")
 @public
-def healthz():  # noqa: ANN201
+def healthz():
     return {"status": "ok"}
 
 
 @bp.get("/readyz")
 @public
-def readyz():  # noqa: ANN201
+def readyz():
     checks: dict[str, str] = {}
     ok = True
     try:
@@ -46,7 +46,7 @@ def readyz():  # noqa: ANN201
     return {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
 
 
-def visible_jobs(actor: Actor):  # noqa: ANN201
+def visible_jobs(actor: Actor):
     """A job is seen by its own org, and by the HQ of its brand."""
     if actor.is_system:
         return select(JobRun)
@@ -63,7 +63,7 @@ def get_job(actor: Actor, job_id: str) -> JobRun:
 
 @bp.get("/jobs")
 @require(Permission.JOBS_VIEW)
-def job_list():  # noqa: ANN201
+def job_list():
     actor = current_actor()
     runs = db.session.execute(
         visible_jobs(actor).order_by(JobRun.created_at.desc()).limit(200)
@@ -74,21 +74,21 @@ def job_list():  # noqa: ANN201
 
 @bp.get("/jobs/<job_id>")
 @require(Permission.JOBS_VIEW, load=get_job)
-def job_detail(run: JobRun):  # noqa: ANN201
+def job_detail(run: JobRun):
     progress, message = jobs.live_progress(run)
     return render_template("core/job.html", run=run, progress=progress, message=message)
 
 
 @bp.get("/jobs/<job_id>/status")
 @require(Permission.JOBS_VIEW, load=get_job)
-def job_status(run: JobRun):  # noqa: ANN201
+def job_status(run: JobRun):
     progress, message = jobs.live_progress(run)
     return render_template("core/_job_status.html", run=run, progress=progress, message=message)
 
 
 @bp.post("/jobs/<job_id>/retry")
 @require(Permission.JOBS_ADMIN, load=get_job)
-def job_retry(run: JobRun):  # noqa: ANN201
+def job_retry(run: JobRun):
     if run.status != JobStatus.FAILED:
         flash(_("Only a failed job can be retried."), "error")
     else:

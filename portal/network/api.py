@@ -86,7 +86,7 @@ def org_json(org: Organization, *, with_links: bool = False) -> dict:
 @bp.output(OrgPage)
 @bp.doc(summary="Organizations the caller can see", security="BearerAuth")
 @require(Permission.NETWORK_VIEW)
-def list_orgs(query: dict):  # noqa: ANN201
+def list_orgs(query: dict):
     actor = current_actor()
     brand_id = None
     if query["brand"]:
@@ -116,5 +116,5 @@ def list_orgs(query: dict):  # noqa: ANN201
 @bp.output(OrgOut)
 @bp.doc(summary="One organization, with its channel links", security="BearerAuth")
 @require(Permission.NETWORK_VIEW, load=queries.get_org)
-def get_org(org: Organization):  # noqa: ANN201
+def get_org(org: Organization):
     return org_json(org, with_links=True)

@@ -59,7 +59,7 @@ class Organization(TimestampMixin, db.Model):
 
 
 class ChannelLink(TimestampMixin, db.Model):
-    """"Brand B sells to buyer through supplier": one node of brand B's channel tree.
+    """ "Brand B sells to buyer through supplier": one node of brand B's channel tree.
 
     `path` lists org ids from the brand down to the buyer ("/1/7/42/"), so everything below an
     org in one brand is a single indexed prefix match.

@@ -59,7 +59,9 @@ def get_org(actor: Actor, code: str) -> Organization:
 
 
 def get_org_by_id(actor: Actor, org_id: int) -> Organization:
-    stmt = select(Organization).where(Organization.id == org_id, org_visible(actor, Organization.id))
+    stmt = select(Organization).where(
+        Organization.id == org_id, org_visible(actor, Organization.id)
+    )
     org = db.session.execute(stmt).scalar_one_or_none()
     if org is None:
         raise NotFound()
@@ -123,7 +125,7 @@ class TreeNode:
     def store_count(self) -> int:
         return sum(1 for c in self.walk() if c.org.kind == OrgKind.STORE)
 
-    def walk(self):  # noqa: ANN201
+    def walk(self):
         for child in self.children:
             yield child
             yield from child.walk()

@@ -513,7 +513,9 @@ def accept_invitation(
         else:
             user = create_user(email=invitation.email, name=name, password=password)
     already = db.session.execute(
-        select(Membership).where(Membership.org_id == invitation.org_id, Membership.user_id == user.id)
+        select(Membership).where(
+            Membership.org_id == invitation.org_id, Membership.user_id == user.id
+        )
     ).scalar_one_or_none()
     if already is not None:
         raise AlreadyMember()

@@ -35,7 +35,9 @@ ROLE_LABELS = {
 
 
 def _role_choices(org: Organization) -> list[SelectChoice]:
-    return [SelectChoice(r.value, _(ROLE_LABELS[r.value])) for r in ROLES_BY_KIND[OrgKind(org.kind)]]
+    return [
+        SelectChoice(r.value, _(ROLE_LABELS[r.value])) for r in ROLES_BY_KIND[OrgKind(org.kind)]
+    ]
 
 
 def _org_choices(orgs: list[Organization]) -> list[SelectChoice]:
@@ -57,7 +59,7 @@ def _brand_from_args(actor: Actor) -> Organization:
 
 @bp.get("/")
 @require(Permission.NETWORK_VIEW)
-def home():  # noqa: ANN201
+def home():
     actor = current_actor()
     org = db.session.get(Organization, actor.org_id)
     brands = queries.brands_of(actor)
@@ -67,7 +69,7 @@ def home():  # noqa: ANN201
 
 @bp.get("/network")
 @require(Permission.NETWORK_VIEW)
-def tree():  # noqa: ANN201
+def tree():
     actor = current_actor()
     brand = _brand_from_args(actor)
     root = queries.network_tree(actor, brand.id)
@@ -78,7 +80,7 @@ def tree():  # noqa: ANN201
 
 @bp.get("/orgs")
 @require(Permission.NETWORK_VIEW)
-def org_list():  # noqa: ANN201
+def org_list():
     actor = current_actor()
     page, per_page = parse_page_args(request.args)
     brand_code = (request.args.get("brand") or "").upper()
@@ -99,7 +101,7 @@ def org_list():  # noqa: ANN201
 
 @bp.route("/orgs/new", methods=["GET", "POST"])
 @require(Permission.NETWORK_MANAGE)
-def org_new():  # noqa: ANN201
+def org_new():
     actor = current_actor()
     brand = _brand_from_args(actor)
     suppliers = queries.suppliers_for(actor, brand.id)
@@ -142,7 +144,7 @@ def org_new():  # noqa: ANN201
 
 @bp.get("/orgs/<code>")
 @require(Permission.NETWORK_VIEW, load=queries.get_org)
-def org_detail(org: Organization):  # noqa: ANN201
+def org_detail(org: Organization):
     actor = current_actor()
     links = queries.links_of(actor, org)
     members = queries.list_members(actor, org) if actor.can(Permission.PEOPLE_VIEW) else []
@@ -171,7 +173,7 @@ def org_detail(org: Organization):  # noqa: ANN201
 
 @bp.route("/orgs/<code>/edit", methods=["GET", "POST"])
 @require(Permission.NETWORK_MANAGE, load=queries.get_org)
-def org_edit(org: Organization):  # noqa: ANN201
+def org_edit(org: Organization):
     actor = current_actor()
     form = OrgDetailsForm(obj=org)
     if form.validate_on_submit():
@@ -196,7 +198,7 @@ def org_edit(org: Organization):  # noqa: ANN201
     return render_template("network/org_edit.html", org=org, form=form), status
 
 
-def _link_in_brand(actor: Actor, org: Organization):  # noqa: ANN202
+def _link_in_brand(actor: Actor, org: Organization):
     brand_id = request.args.get("brand_id", type=int)
     link = queries.find_link(actor, brand_id, org) if brand_id else None
     if link is None:
@@ -206,7 +208,7 @@ def _link_in_brand(actor: Actor, org: Organization):  # noqa: ANN202
 
 @bp.route("/orgs/<code>/terms", methods=["GET", "POST"])
 @require(Permission.NETWORK_MANAGE, load=queries.get_org)
-def link_edit(org: Organization):  # noqa: ANN201
+def link_edit(org: Organization):
     actor = current_actor()
     link = _link_in_brand(actor, org)
     form = LinkForm(obj=link)
@@ -235,7 +237,7 @@ def link_edit(org: Organization):  # noqa: ANN201
 
 @bp.post("/orgs/<code>/move")
 @require(Permission.NETWORK_MANAGE, load=queries.get_org)
-def org_move(org: Organization):  # noqa: ANN201
+def org_move(org: Organization):
     actor = current_actor()
     link = _link_in_brand(actor, org)
     form = MoveForm(prefix=f"move{link.brand_id}")
@@ -258,7 +260,7 @@ def org_move(org: Organization):  # noqa: ANN201
 
 @bp.post("/orgs/<code>/suspend")
 @require(Permission.NETWORK_SUSPEND, load=queries.get_org)
-def org_suspend(org: Organization):  # noqa: ANN201
+def org_suspend(org: Organization):
     form = SuspendForm()
     try:
         services.set_org_status(
@@ -275,7 +277,7 @@ def org_suspend(org: Organization):  # noqa: ANN201
 
 @bp.post("/orgs/<code>/reactivate")
 @require(Permission.NETWORK_SUSPEND, load=queries.get_org)
-def org_reactivate(org: Organization):  # noqa: ANN201
+def org_reactivate(org: Organization):
     try:
         services.set_org_status(current_actor(), org, OrgStatus.ACTIVE)
     except DomainError as error:
@@ -289,7 +291,7 @@ def org_reactivate(org: Organization):  # noqa: ANN201
 
 @bp.post("/orgs/<code>/invite")
 @require(Permission.PEOPLE_MANAGE, load=queries.get_org)
-def org_invite(org: Organization):  # noqa: ANN201
+def org_invite(org: Organization):
     form = InviteForm()
     form.role.choices = _role_choices(org)
     if not form.validate_on_submit():
@@ -311,7 +313,7 @@ def org_invite(org: Organization):  # noqa: ANN201
 
 @bp.post("/members/<int:membership_id>/role")
 @require(Permission.PEOPLE_MANAGE, load=queries.get_membership)
-def member_role(membership: Membership):  # noqa: ANN201
+def member_role(membership: Membership):
     try:
         services.change_role(current_actor(), membership, request.form.get("role", ""))
     except DomainError as error:
@@ -325,7 +327,7 @@ def member_role(membership: Membership):  # noqa: ANN201
 
 @bp.post("/members/<int:membership_id>/remove")
 @require(Permission.PEOPLE_MANAGE, load=queries.get_membership)
-def member_remove(membership: Membership):  # noqa: ANN201
+def member_remove(membership: Membership):
     code = membership.org.code
     try:
         services.remove_member(current_actor(), membership)

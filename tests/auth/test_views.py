@@ -12,26 +12,26 @@ from portal.network.models import Invitation, Membership, User
 from tests.support.services import actor_for, org
 
 
-def test_wrong_password_is_refused_and_names_the_field(client):  # noqa: ANN001
+def test_wrong_password_is_refused_and_names_the_field(client):
     response = client.post("/login", data={"email": "hq@demo.test", "password": "nope"})
     assert response.status_code == 401
     assert "E-mail or password is not correct." in response.get_data(as_text=True)
     assert client.get("/").status_code == 302  # still signed out
 
 
-def test_login_with_missing_fields_names_them(client):  # noqa: ANN001
+def test_login_with_missing_fields_names_them(client):
     response = client.post("/login", data={"email": "", "password": ""})
     assert response.status_code == 422
     assert response.get_data(as_text=True).count('aria-invalid="true"') == 2
 
 
-def test_login_redirects_to_a_local_next_only(client):  # noqa: ANN001
+def test_login_redirects_to_a_local_next_only(client):
     data = {"email": "hq@demo.test", "password": "demo1234", "next": "https://evil.example/"}
     response = client.post("/login", data=data)
     assert response.headers["Location"] == "/"
 
 
-def test_failed_logins_are_throttled_per_account(client):  # noqa: ANN001
+def test_failed_logins_are_throttled_per_account(client):
     statuses = [
         client.post("/login", data={"email": "dist2@demo.test", "password": "x"}).status_code
         for _ in range(6)
@@ -46,7 +46,7 @@ def test_failed_logins_are_throttled_per_account(client):  # noqa: ANN001
     assert other.status_code == 302
 
 
-def test_security_headers_and_cookie_flags(client):  # noqa: ANN001
+def test_security_headers_and_cookie_flags(client):
     response = client.post("/login", data={"email": "hq@demo.test", "password": "demo1234"})
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"
@@ -54,7 +54,7 @@ def test_security_headers_and_cookie_flags(client):  # noqa: ANN001
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_pages_load_nothing_from_another_host(login):  # noqa: ANN001
+def test_pages_load_nothing_from_another_host(login):
     html = login("hq@demo.test").get("/network").get_data(as_text=True)
     assert not re.search(r'(src|href)="(https?:)?//', html)
 
@@ -65,13 +65,13 @@ def _invite(email: str = "new.staff@example.com") -> str:
     return email
 
 
-def _link_from_log(caplog) -> str:  # noqa: ANN001
+def _link_from_log(caplog) -> str:
     messages = [r.getMessage() for r in caplog.records if r.name == "portal.mail"]
     assert messages, "no invitation e-mail was written to the log"
     return re.search(r"(/invitations/\S+)", messages[-1]).group(1)
 
 
-def test_invitation_email_link_creates_account_and_membership(app, client, caplog):  # noqa: ANN001
+def test_invitation_email_link_creates_account_and_membership(app, client, caplog):
     caplog.set_level(logging.INFO, logger="portal.mail")
     services.invite_user(
         actor_for("store1@demo.test"), org("S1"), email="new.staff@example.com", role="store_staff"
@@ -88,7 +88,9 @@ def test_invitation_email_link_creates_account_and_membership(app, client, caplo
     user = db.session.execute(
         select(User).where(User.email == "new.staff@example.com")
     ).scalar_one()
-    membership = db.session.execute(select(Membership).where(Membership.user_id == user.id)).scalar_one()
+    membership = db.session.execute(
+        select(Membership).where(Membership.user_id == user.id)
+    ).scalar_one()
     assert (membership.org.code, membership.role) == ("S1", "store_staff")
     # The same link a second time is refused, and nothing changes.
     client.post("/logout")
@@ -97,7 +99,7 @@ def test_invitation_email_link_creates_account_and_membership(app, client, caplo
     assert "already been used" in again.get_data(as_text=True)
 
 
-def test_expired_or_tampered_invitation_is_refused(app, client, caplog):  # noqa: ANN001
+def test_expired_or_tampered_invitation_is_refused(app, client, caplog):
     caplog.set_level(logging.INFO, logger="portal.mail")
     _invite()
     from portal.core.jobs import run_inline_pending
@@ -113,7 +115,7 @@ def test_expired_or_tampered_invitation_is_refused(app, client, caplog):  # noqa
     assert "expired" in response.get_data(as_text=True)
 
 
-def test_invitation_with_short_password_names_the_field(app, client, caplog):  # noqa: ANN001
+def test_invitation_with_short_password_names_the_field(app, client, caplog):
     caplog.set_level(logging.INFO, logger="portal.mail")
     _invite()
     from portal.core.jobs import run_inline_pending
@@ -123,25 +125,32 @@ def test_invitation_with_short_password_names_the_field(app, client, caplog):  #
     response = client.post(path, data={"name": "X", "password": "short", "confirm": "short"})
     assert response.status_code == 422
     assert 'id="password-error"' in response.get_data(as_text=True)
-    assert db.session.execute(select(User).where(User.email == "new.staff@example.com")).first() is None
+    assert (
+        db.session.execute(select(User).where(User.email == "new.staff@example.com")).first()
+        is None
+    )
 
 
-def test_user_with_two_stores_switches_between_them(login):  # noqa: ANN001
+def test_user_with_two_stores_switches_between_them(login):
     client = login("owner34@demo.test")
     page = client.get("/account").get_data(as_text=True)
     assert "S3" in page and "S4" in page
-    s4 = db.session.execute(
-        select(Membership).join(User).where(User.email == "owner34@demo.test")
-    ).scalars().all()
+    s4 = (
+        db.session.execute(select(Membership).join(User).where(User.email == "owner34@demo.test"))
+        .scalars()
+        .all()
+    )
     target = next(m for m in s4 if m.org.code == "S4")
     response = client.post("/switch-org", data={"membership_id": target.id})
     assert response.status_code == 302
-    assert "S4 · " in client.get("/").get_data(as_text=True) or "S4" in client.get("/account").get_data(as_text=True)
+    assert "S4 · " in client.get("/").get_data(as_text=True) or "S4" in client.get(
+        "/account"
+    ).get_data(as_text=True)
     assert client.get("/orgs/S4").status_code == 200
     assert client.get("/orgs/S3").status_code == 404  # acting as S4 now
 
 
-def test_suspending_an_org_signs_its_people_out(app, login):  # noqa: ANN001
+def test_suspending_an_org_signs_its_people_out(app, login):
     client = login("store2@demo.test")
     assert client.get("/").status_code == 200
     services.set_org_status(actor_for("hq@demo.test"), org("S2"), "suspended", reason="overdue")
@@ -150,7 +159,7 @@ def test_suspending_an_org_signs_its_people_out(app, login):  # noqa: ANN001
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-def test_language_switch_is_remembered_for_the_user(login):  # noqa: ANN001
+def test_language_switch_is_remembered_for_the_user(login):
     client = login("hq@demo.test")
     client.post("/language", data={"lang": "zh_Hans_CN", "next": "/"})
     user = db.session.execute(select(User).where(User.email == "hq@demo.test")).scalar_one()
@@ -161,7 +170,7 @@ def test_language_switch_is_remembered_for_the_user(login):  # noqa: ANN001
     assert user.locale == "zh_Hans_CN"
 
 
-def test_csrf_token_is_required_on_forms(base_app, app, client):  # noqa: ANN001
+def test_csrf_token_is_required_on_forms(base_app, app, client):
     base_app.config["WTF_CSRF_ENABLED"] = True
     try:
         response = client.post("/login", data={"email": "hq@demo.test", "password": "demo1234"})

@@ -24,11 +24,11 @@ from tests.support.services import REDIS_URL, actor_for, fresh_postgres_database
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def mail_lines(caplog) -> list[str]:  # noqa: ANN001
+def mail_lines(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "portal.mail"]
 
 
-def test_job_enqueued_in_a_rolled_back_transaction_never_runs(app, caplog):  # noqa: ANN001
+def test_job_enqueued_in_a_rolled_back_transaction_never_runs(app, caplog):
     caplog.set_level(logging.INFO, logger="portal.mail")
     jobs.enqueue(deliver_mail, "a@example.com", "hello", "body")
     db.session.rollback()
@@ -37,17 +37,21 @@ def test_job_enqueued_in_a_rolled_back_transaction_never_runs(app, caplog):  # n
     assert db.session.execute(select(JobRun)).first() is None
 
 
-def test_job_runs_inline_after_commit_and_records_its_result(app, caplog):  # noqa: ANN001
+def test_job_runs_inline_after_commit_and_records_its_result(app, caplog):
     caplog.set_level(logging.INFO, logger="portal.mail")
     run = jobs.enqueue(deliver_mail, "a@example.com", "hello", "body")
     assert mail_lines(caplog) == []  # not before the commit
     jobs.commit()
     assert len(mail_lines(caplog)) == 1
     db.session.refresh(run)
-    assert (run.status, run.progress, run.result) == ("finished", 100, {"to": "a@example.com", "subject": "hello"})
+    assert (run.status, run.progress, run.result) == (
+        "finished",
+        100,
+        {"to": "a@example.com", "subject": "hello"},
+    )
 
 
-def test_same_key_twice_is_one_run(app, caplog):  # noqa: ANN001
+def test_same_key_twice_is_one_run(app, caplog):
     caplog.set_level(logging.INFO, logger="portal.mail")
     first = jobs.enqueue(deliver_mail, "a@example.com", "s", "b", key="mail:once")
     second = jobs.enqueue(deliver_mail, "a@example.com", "s", "b", key="mail:once")
@@ -58,7 +62,7 @@ def test_same_key_twice_is_one_run(app, caplog):  # noqa: ANN001
     assert len(mail_lines(caplog)) == 1
 
 
-def test_a_rolled_back_savepoint_drops_only_its_own_jobs(app, caplog):  # noqa: ANN001
+def test_a_rolled_back_savepoint_drops_only_its_own_jobs(app, caplog):
     caplog.set_level(logging.INFO, logger="portal.mail")
     jobs.enqueue(deliver_mail, "kept@example.com", "s", "b")
     nested = db.session.begin_nested()
@@ -69,7 +73,7 @@ def test_a_rolled_back_savepoint_drops_only_its_own_jobs(app, caplog):  # noqa: 
     assert len(lines) == 1 and "kept@example.com" in lines[0]
 
 
-def test_failed_job_shows_its_error_and_hq_can_retry_it(app, login):  # noqa: ANN001
+def test_failed_job_shows_its_error_and_hq_can_retry_it(app, login):
     acme = org("ACME")
     run = jobs.enqueue(test_jobs.always_fails, "disk full", org_id=acme.id, brand_id=acme.id)
     jobs.commit()
@@ -84,7 +88,7 @@ def test_failed_job_shows_its_error_and_hq_can_retry_it(app, login):  # noqa: AN
     assert run.attempts == 2 and run.status == JobStatus.FAILED
 
 
-def test_job_page_and_api_show_progress_to_its_org_and_brand_hq(app, login):  # noqa: ANN001
+def test_job_page_and_api_show_progress_to_its_org_and_brand_hq(app, login):
     d1 = org("D1")
     run = jobs.enqueue(test_jobs.count_to, 4, org_id=d1.id, brand_id=org("ACME").id)
     jobs.commit()
@@ -103,7 +107,7 @@ def test_job_page_and_api_show_progress_to_its_org_and_brand_hq(app, login):  # 
 
 
 @pytest.fixture(scope="module")
-def rq_app():  # noqa: ANN201
+def rq_app():
     need("redis")
     need("postgresql")
     url = fresh_postgres_database("portal_test_jobs")
@@ -120,7 +124,7 @@ def rq_app():  # noqa: ANN201
 
 
 @pytest.fixture
-def rq(rq_app):  # noqa: ANN001, ANN201
+def rq(rq_app):
     connection = jobs.redis_connection(REDIS_URL)
     connection.flushdb()
     with rq_app.app_context():
@@ -133,7 +137,7 @@ def rq(rq_app):  # noqa: ANN001, ANN201
     connection.close()
 
 
-def run_worker(app, *queues: str) -> subprocess.CompletedProcess:  # noqa: ANN001
+def run_worker(app, *queues: str) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
@@ -142,9 +146,21 @@ def run_worker(app, *queues: str) -> subprocess.CompletedProcess:  # noqa: ANN00
         "PYTHONPATH": str(ROOT),
     }
     return subprocess.run(
-        [sys.executable, "worker.py", "--burst", "--queues", ",".join(queues),
-         "--import", "tests.support.jobs"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "worker.py",
+            "--burst",
+            "--queues",
+            ",".join(queues),
+            "--import",
+            "tests.support.jobs",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -155,7 +171,7 @@ def queued(queue: str) -> int:
 
 
 @pytest.mark.redis
-def test_rq_nothing_reaches_redis_from_a_rolled_back_transaction(rq):  # noqa: ANN001
+def test_rq_nothing_reaches_redis_from_a_rolled_back_transaction(rq):
     jobs.enqueue(deliver_mail, "a@example.com", "s", "b")
     assert queued("default") == 0
     db.session.rollback()
@@ -164,7 +180,7 @@ def test_rq_nothing_reaches_redis_from_a_rolled_back_transaction(rq):  # noqa: A
 
 
 @pytest.mark.redis
-def test_rq_worker_runs_the_committed_job_once(rq):  # noqa: ANN001
+def test_rq_worker_runs_the_committed_job_once(rq):
     run = jobs.enqueue(test_jobs.count_to, 3, key="count:three")
     jobs.enqueue(test_jobs.count_to, 3, key="count:three")
     assert queued("reports") == 0  # nothing before the commit
@@ -176,12 +192,17 @@ def test_rq_worker_runs_the_committed_job_once(rq):  # noqa: ANN001
     assert result.returncode == 0, result.stderr[-2000:]
     db.session.expire_all()
     run = db.session.get(JobRun, "count:three")
-    assert (run.status, run.progress, run.result, run.attempts) == ("finished", 100, {"counted": 3}, 1)
+    assert (run.status, run.progress, run.result, run.attempts) == (
+        "finished",
+        100,
+        {"counted": 3},
+        1,
+    )
     assert queued("reports") == 0
 
 
 @pytest.mark.redis
-def test_rq_failure_is_recorded_with_its_error(rq):  # noqa: ANN001
+def test_rq_failure_is_recorded_with_its_error(rq):
     jobs.enqueue(test_jobs.always_fails, "no stock file", key="fail:one")
     db.session.commit()
     result = run_worker(rq, "default")
@@ -192,7 +213,7 @@ def test_rq_failure_is_recorded_with_its_error(rq):  # noqa: ANN001
 
 
 @pytest.mark.redis
-def test_rq_invitation_mail_is_sent_by_the_worker(rq):  # noqa: ANN001
+def test_rq_invitation_mail_is_sent_by_the_worker(rq):
     from portal.network.services import invite_user
 
     with rq.test_request_context():

@@ -34,7 +34,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @contextmanager
-def serve_portal(db_path: Path, **overrides) -> Iterator[str]:  # noqa: ANN003
+def serve_portal(db_path: Path, **overrides) -> Iterator[str]:
     """Create, seed and serve the app; yield its base URL. Shuts everything down on exit."""
     config = {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
@@ -71,7 +71,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser():  # noqa: ANN201
+def browser():
     need("chromium")
     from playwright.sync_api import sync_playwright
 
@@ -89,14 +89,14 @@ def browser():  # noqa: ANN201
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     setattr(item, f"report_{report.when}", report)
     return report
 
 
 @pytest.fixture
-def page(browser, request: pytest.FixtureRequest):  # noqa: ANN001, ANN201
+def page(browser, request: pytest.FixtureRequest):
     """A fresh context (cookies, locale en-US) per test; a screenshot when the test fails."""
     context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
     context.set_default_timeout(TIMEOUT_MS)
@@ -115,10 +115,10 @@ def page(browser, request: pytest.FixtureRequest):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def sign_in(page, live_server: str):  # noqa: ANN001, ANN201
+def sign_in(page, live_server: str):
     """sign_in("hq@demo.test") signs the page in through the login form; lands on home."""
 
-    def do_sign_in(email: str, password: str = "demo1234"):  # noqa: ANN202
+    def do_sign_in(email: str, password: str = "demo1234"):
         page.goto(live_server + "/login")
         page.fill('input[name="email"]', email)
         page.fill('input[name="password"]', password)

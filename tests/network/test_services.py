@@ -19,11 +19,11 @@ def link_of(code: str, brand: str = "ACME") -> ChannelLink:
     ).scalar_one()
 
 
-def codes(actor) -> set[str]:  # noqa: ANN001
+def codes(actor) -> set[str]:
     return {o.code for o in db.session.execute(queries.visible_orgs(actor)).scalars()}
 
 
-def test_hq_sees_its_whole_brand_and_nothing_of_another(app):  # noqa: ANN001
+def test_hq_sees_its_whole_brand_and_nothing_of_another(app):
     seen = codes(actor_for("hq@demo.test"))
     assert {"ACME", "D1", "D2", "D3", "S1", "S2", "C1", "C2"} <= seen
     assert not seen & {"LUMI", "LC1", "D4", "L2"}
@@ -31,26 +31,32 @@ def test_hq_sees_its_whole_brand_and_nothing_of_another(app):  # noqa: ANN001
     assert "L1" not in seen
 
 
-def test_distributor_sees_itself_and_its_stores_in_every_brand_it_carries(app):  # noqa: ANN001
+def test_distributor_sees_itself_and_its_stores_in_every_brand_it_carries(app):
     assert codes(actor_for("dist1@demo.test")) == {"D1", "S1", "S3", "S4", "L1"}
 
 
-def test_store_sees_only_itself(app):  # noqa: ANN001
+def test_store_sees_only_itself(app):
     assert codes(actor_for("store1@demo.test")) == {"S1"}
 
 
-def test_another_orgs_row_is_not_found(app):  # noqa: ANN001
+def test_another_orgs_row_is_not_found(app):
     with pytest.raises(NotFound):
         queries.get_org(actor_for("dist1@demo.test"), "S2")
     with pytest.raises(NotFound):
         queries.get_org(actor_for("hq2@demo.test"), "S1")
 
 
-def test_hq_adds_store_under_distributor_with_path_below_it(app):  # noqa: ANN001
+def test_hq_adds_store_under_distributor_with_path_below_it(app):
     hq = actor_for("hq@demo.test")
     link = services.add_org(
-        hq, brand_id=org("ACME").id, kind="store", code="s9", name="New Store",
-        supplier=org("D2"), level="B", region="south",
+        hq,
+        brand_id=org("ACME").id,
+        kind="store",
+        code="s9",
+        name="New Store",
+        supplier=org("D2"),
+        level="B",
+        region="south",
     )
     assert link.buyer.code == "S9"
     assert link.path == f"{link_of('D2').path}{link.buyer.id}/"
@@ -58,7 +64,7 @@ def test_hq_adds_store_under_distributor_with_path_below_it(app):  # noqa: ANN00
     assert "S9" not in codes(actor_for("dist1@demo.test"))
 
 
-def test_distributor_adds_store_only_under_itself(app):  # noqa: ANN001
+def test_distributor_adds_store_only_under_itself(app):
     dist1 = actor_for("dist1@demo.test")
     link = services.add_org(
         dist1, brand_id=org("ACME").id, kind="store", code="S10", name="Mine", supplier=org("D1")
@@ -72,12 +78,16 @@ def test_distributor_adds_store_only_under_itself(app):  # noqa: ANN001
         services.add_org(dist1, brand_id=org("ACME").id, kind="store", code="S12", name="Y")
 
 
-def test_add_org_names_the_bad_fields_and_changes_nothing(app):  # noqa: ANN001
+def test_add_org_names_the_bad_fields_and_changes_nothing(app):
     hq = actor_for("hq@demo.test")
     before = codes(hq)
     with pytest.raises(ValidationFailed) as error:
         services.add_org(
-            hq, brand_id=org("ACME").id, kind="store", code="!", name="x" * 121,
+            hq,
+            brand_id=org("ACME").id,
+            kind="store",
+            code="!",
+            name="x" * 121,
             credit_limit_cents=-1,
         )
     assert set(error.value.fields) == {"code", "name"}
@@ -86,13 +96,17 @@ def test_add_org_names_the_bad_fields_and_changes_nothing(app):  # noqa: ANN001
     assert "code" in taken.value.fields
     with pytest.raises(InvalidChannel):
         services.add_org(
-            hq, brand_id=org("ACME").id, kind="distributor", code="DX", name="Sub",
+            hq,
+            brand_id=org("ACME").id,
+            kind="distributor",
+            code="DX",
+            name="Sub",
             supplier=org("D1"),
         )
     assert codes(hq) == before
 
 
-def test_move_store_rewrites_its_path_and_visibility(app):  # noqa: ANN001
+def test_move_store_rewrites_its_path_and_visibility(app):
     hq = actor_for("hq@demo.test")
     link = services.move_org(hq, link_of("S3"), org("D2"))
     assert link.supplier.code == "D2"
@@ -101,12 +115,12 @@ def test_move_store_rewrites_its_path_and_visibility(app):  # noqa: ANN001
     assert "S3" not in codes(actor_for("dist1@demo.test"))
 
 
-def test_only_hq_moves_stores(app):  # noqa: ANN001
+def test_only_hq_moves_stores(app):
     with pytest.raises(PermissionDenied):
         services.move_org(actor_for("dist1@demo.test"), link_of("S3"), org("D2"))
 
 
-def test_suspend_needs_a_reason_and_blocks_sign_in(app, client):  # noqa: ANN001
+def test_suspend_needs_a_reason_and_blocks_sign_in(app, client):
     hq = actor_for("hq@demo.test")
     with pytest.raises(ValidationFailed) as error:
         services.set_org_status(hq, org("S2"), OrgStatus.SUSPENDED, reason=" ")
@@ -118,7 +132,7 @@ def test_suspend_needs_a_reason_and_blocks_sign_in(app, client):  # noqa: ANN001
     assert "suspended" in response.get_data(as_text=True)
 
 
-def test_distributor_suspends_its_store_but_not_others_or_itself(app):  # noqa: ANN001
+def test_distributor_suspends_its_store_but_not_others_or_itself(app):
     dist1 = actor_for("dist1@demo.test")
     services.set_org_status(dist1, org("S1"), OrgStatus.SUSPENDED, reason="audit")
     assert org("S1").status == OrgStatus.SUSPENDED
@@ -128,14 +142,14 @@ def test_distributor_suspends_its_store_but_not_others_or_itself(app):  # noqa: 
         services.set_org_status(dist1, org("D1"), OrgStatus.SUSPENDED, reason="x")
 
 
-def test_roles_must_fit_the_org_kind(app):  # noqa: ANN001
+def test_roles_must_fit_the_org_kind(app):
     with pytest.raises(RoleNotAllowed):
         services.invite_user(
             actor_for("hq@demo.test"), org("S1"), email="x@example.com", role="hq_admin"
         )
 
 
-def test_store_owner_invites_staff_to_own_store_only(app):  # noqa: ANN001
+def test_store_owner_invites_staff_to_own_store_only(app):
     owner = actor_for("store1@demo.test")
     invitation = services.invite_user(owner, org("S1"), email="New@Example.com", role="store_staff")
     assert invitation.email == "new@example.com"
@@ -143,7 +157,7 @@ def test_store_owner_invites_staff_to_own_store_only(app):  # noqa: ANN001
         services.invite_user(owner, org("S2"), email="y@example.com", role="store_staff")
 
 
-def test_network_tree_counts_members_and_stores(app):  # noqa: ANN001
+def test_network_tree_counts_members_and_stores(app):
     root = queries.network_tree(actor_for("hq@demo.test"), org("ACME").id)
     d1 = next(n for n in root.children if n.org.code == "D1")
     assert {c.org.code for c in d1.children} == {"S1", "S3", "S4"}
@@ -151,7 +165,7 @@ def test_network_tree_counts_members_and_stores(app):  # noqa: ANN001
     assert root.store_count == 8
 
 
-def test_distributor_tree_is_rooted_at_itself(app):  # noqa: ANN001
+def test_distributor_tree_is_rooted_at_itself(app):
     root = queries.network_tree(actor_for("dist1@demo.test"), org("ACME").id)
     assert root.org.code == "D1"
     assert {c.org.code for c in root.children} == {"S1", "S3", "S4"}

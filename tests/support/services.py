@@ -48,7 +48,7 @@ def fresh_postgres_database(name: str) -> str:
     return base.replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
 
 
-def actor_for(email: str, org_code: str | None = None):  # noqa: ANN201
+def actor_for(email: str, org_code: str | None = None):
     from portal.auth.services import actor_for_membership
     from portal.extensions import db
     from portal.network.models import Membership, Organization, User
@@ -67,7 +67,7 @@ def actor_for(email: str, org_code: str | None = None):  # noqa: ANN201
     return actor_for_membership(membership)
 
 
-def org(code: str):  # noqa: ANN201
+def org(code: str):
     from portal.extensions import db
     from portal.network.models import Organization
 
