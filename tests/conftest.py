@@ -39,6 +39,11 @@ def need(service: str) -> None:
         pytest.skip(f"{service} not available: {reason}")
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not svc.unavailable("postgresql"):
+        svc.drop_test_databases()
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     for service, count in svc.NOT_RUN.items():
         if count:

@@ -5,6 +5,7 @@ import re
 
 from sqlalchemy import select
 
+from portal.core import jobs
 from portal.core.db import utcnow
 from portal.extensions import db
 from portal.network import services
@@ -59,10 +60,12 @@ def test_pages_load_nothing_from_another_host(login):
     assert not re.search(r'(src|href)="(https?:)?//', html)
 
 
-def _invite(email: str = "new.staff@example.com") -> str:
+def _invitation_path(caplog, email: str = "new.staff@example.com") -> str:  # noqa: ANN001
+    """S1's owner invites someone; return the link path from the logged e-mail."""
+    caplog.set_level(logging.INFO, logger="portal.mail")
     services.invite_user(actor_for("store1@demo.test"), org("S1"), email=email, role="store_staff")
-    db.session.commit()
-    return email
+    jobs.commit()  # the e-mail job runs inline after the commit
+    return _link_from_log(caplog)
 
 
 def _link_from_log(caplog) -> str:
@@ -72,15 +75,7 @@ def _link_from_log(caplog) -> str:
 
 
 def test_invitation_email_link_creates_account_and_membership(app, client, caplog):
-    caplog.set_level(logging.INFO, logger="portal.mail")
-    services.invite_user(
-        actor_for("store1@demo.test"), org("S1"), email="new.staff@example.com", role="store_staff"
-    )
-    db.session.commit()
-    from portal.core.jobs import run_inline_pending
-
-    run_inline_pending()
-    path = _link_from_log(caplog)
+    path = _invitation_path(caplog)
     assert client.get(path).status_code == 200
     form = {"name": "New Staff", "password": "longenough1", "confirm": "longenough1"}
     response = client.post(path, data=form)
@@ -100,12 +95,7 @@ def test_invitation_email_link_creates_account_and_membership(app, client, caplo
 
 
 def test_expired_or_tampered_invitation_is_refused(app, client, caplog):
-    caplog.set_level(logging.INFO, logger="portal.mail")
-    _invite()
-    from portal.core.jobs import run_inline_pending
-
-    run_inline_pending()
-    path = _link_from_log(caplog)
+    path = _invitation_path(caplog)
     assert client.get(path[:-3] + "xyz").status_code == 400
     invitation = db.session.execute(select(Invitation)).scalars().all()[-1]
     invitation.expires_at = utcnow()
@@ -116,12 +106,7 @@ def test_expired_or_tampered_invitation_is_refused(app, client, caplog):
 
 
 def test_invitation_with_short_password_names_the_field(app, client, caplog):
-    caplog.set_level(logging.INFO, logger="portal.mail")
-    _invite()
-    from portal.core.jobs import run_inline_pending
-
-    run_inline_pending()
-    path = _link_from_log(caplog)
+    path = _invitation_path(caplog)
     response = client.post(path, data={"name": "X", "password": "short", "confirm": "short"})
     assert response.status_code == 422
     assert 'id="password-error"' in response.get_data(as_text=True)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 NOT_RUN: Counter[str] = Counter()
+CREATED_DATABASES: list[str] = []
 
 
 @cache
@@ -35,9 +36,15 @@ def unavailable(service: str) -> str | None:
 
 
 def fresh_postgres_database(name: str) -> str:
-    """Drop and create a test database; return its SQLAlchemy URL."""
+    """Create an empty test database for this test process; return its SQLAlchemy URL.
+
+    The name carries the process id, so two suite runs on one machine (a developer's and CI's)
+    never drop each other's databases. `drop_test_databases` removes them at the end.
+    """
     import psycopg
 
+    name = f"{name}_{os.getpid()}"
+    CREATED_DATABASES.append(name)
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
@@ -46,6 +53,20 @@ def fresh_postgres_database(name: str) -> str:
         conn.execute(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     return base.replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
+
+
+def drop_test_databases() -> None:
+    import psycopg
+
+    if not CREATED_DATABASES:
+        return
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        for name in CREATED_DATABASES:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+            )
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    CREATED_DATABASES.clear()
 
 
 def actor_for(email: str, org_code: str | None = None):
