@@ -80,7 +80,7 @@ def upgrade():
     sa.Column('buyer_org_id', sa.Integer(), nullable=False),
     sa.Column('level', sa.String(length=20), nullable=False),
     sa.Column('region', sa.String(length=40), nullable=False),
-    sa.Column('credit_limit_cents', sa.Integer(), nullable=False),
+    sa.Column('credit_limit_cents', sa.BigInteger(), nullable=False),
     sa.Column('payment_terms_days', sa.Integer(), nullable=False),
     sa.Column('path', sa.String(length=255), nullable=False),
     sa.Column('created_at', portal.core.db.UTCDateTime(timezone=True), nullable=False),

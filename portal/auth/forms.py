@@ -8,7 +8,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, Length
 
 from portal.core.access import API_KEY_SCOPES
 
@@ -22,10 +22,7 @@ class LoginForm(FlaskForm):
 class AcceptInvitationForm(FlaskForm):
     name = StringField(_l("Your name"), validators=[Length(max=120)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8, max=200)])
-    confirm = PasswordField(
-        _l("Repeat password"),
-        validators=[EqualTo("password", message=_l("The passwords do not match."))],
-    )
+    confirm = PasswordField(_l("Repeat password"))
 
 
 class ApiKeyForm(FlaskForm):

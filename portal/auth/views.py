@@ -119,6 +119,8 @@ def accept_invitation(token: str):
     if form.validate_on_submit():
         if not has_account and not (form.name.data or "").strip():
             form.name.errors = [_("Tell us your name.")]
+        elif not has_account and form.confirm.data != form.password.data:
+            form.confirm.errors = [_("The passwords do not match.")]
         else:
             try:
                 membership = network_services.accept_invitation(

@@ -6,7 +6,7 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import Integer, Raw, String
 
 from portal.core import jobs
-from portal.core.access import Permission, require
+from portal.core.access import Permission, current_actor, require
 from portal.core.jobs import JobRun
 from portal.core.views import get_job
 
@@ -37,7 +37,8 @@ def job_json(run: JobRun) -> dict:
         "progress": progress,
         "message": message,
         "result": run.result,
-        "error": run.error,
+        # The raw error can quote data; only those who run the jobs see it.
+        "error": run.error if current_actor().can(Permission.JOBS_ADMIN) else None,
         "attempts": run.attempts,
         "created_at": run.created_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,

@@ -20,12 +20,13 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, event, select
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import JSON
 
 from portal.core.db import TimestampMixin, UTCDateTime, enum_check, utcnow
+from portal.core.errors import ValidationFailed
 from portal.extensions import db
 
 QUEUE_DEFAULT = "default"
@@ -102,7 +103,8 @@ def job(
 
 
 def job_key(name: str, args: tuple[Any, ...]) -> str:
-    digest = hashlib.sha256(json.dumps(list(args), sort_keys=True, default=str).encode())
+    payload = json.dumps([name, *args], sort_keys=True, default=str)
+    digest = hashlib.sha256(payload.encode())
     return f"{name.rsplit('.', 1)[-1]}:{digest.hexdigest()[:20]}"
 
 
@@ -124,13 +126,15 @@ def enqueue(
     """Record a job and schedule it to run once the current transaction commits.
 
     The same `key` (by default derived from the function and its arguments) collapses into the
-    existing run unless that run failed, in which case it is queued again.
+    existing run: a finished run is not repeated (put a period or a version in the key for work
+    that recurs), a failed one is queued again, and a queued one is dispatched again in case its
+    first dispatch was lost.
     """
     spec = REGISTRY[func.job_name]  # type: ignore[attr-defined]
     job_id = key or job_key(spec.name, args)
     session = db.session()  # the Session itself: transactions are tracked per session
     run = session.get(JobRun, job_id)
-    if run is not None and run.status != JobStatus.FAILED:
+    if run is not None and run.status in (JobStatus.STARTED, JobStatus.FINISHED):
         return run
     if run is None:
         run = JobRun(
@@ -151,11 +155,12 @@ def enqueue(
             if existing is None:
                 raise
             return existing
-    else:
+    elif run.status == JobStatus.FAILED:
         run.status = JobStatus.QUEUED
         run.error = None
         run.progress = 0
         run.message = ""
+        run.finished_at = None
     transaction = session.get_nested_transaction() or session.get_transaction()
     session.info.setdefault(_PENDING, []).append((transaction, job_id, spec.name))
     return run
@@ -167,7 +172,11 @@ def _on_commit(session: Session) -> None:
         return
     if _redis_url():
         for _txn, job_id, spec_name in pending:
-            _push_to_rq(job_id, spec_name)
+            try:
+                _push_to_rq(job_id, spec_name)
+            except Exception:  # noqa: BLE001 - the data is committed; the run stays queued
+                # Asking again (same key) dispatches a queued run once more.
+                current_app.logger.exception("could not hand job %s to Redis", job_id)
     else:
         session.info.setdefault(_READY, []).extend(job_id for _t, job_id, _q in pending)
 
@@ -195,8 +204,10 @@ def run_inline_pending() -> None:
     """Inline mode: run the jobs whose transactions have committed (and any they enqueue)."""
     session = db.session()
     guard = session.info.get("portal_jobs_running")
-    if guard:
+    if guard or not session.info.get(_READY):
         return
+    # Whatever the caller left uncommitted is not the job's to commit.
+    session.rollback()
     session.info["portal_jobs_running"] = True
     try:
         while session.info.get(_READY):
@@ -346,11 +357,22 @@ def _execute(job_id: str) -> Any:
     if run.status == JobStatus.FINISHED:
         return run.result  # a duplicate delivery: the work is done
     spec = REGISTRY.get(run.name)
-    run.status = JobStatus.STARTED
-    run.started_at = utcnow()
-    run.attempts += 1
-    run.error = None
+    # Claim the run: of two deliveries of one job, only one gets past this update.
+    claimed = session.execute(
+        update(JobRun)
+        .where(JobRun.id == job_id, JobRun.status == JobStatus.QUEUED)
+        .values(
+            status=JobStatus.STARTED,
+            started_at=utcnow(),
+            attempts=JobRun.attempts + 1,
+            error=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
+    if claimed.rowcount != 1:
+        return None
+    session.refresh(run)
     token = _current_job_id.set(job_id)
     try:
         if spec is None:
@@ -392,7 +414,9 @@ def _will_retry() -> bool:
 
 def retry(run: JobRun) -> JobRun:
     """Queue a failed run again (HQ's retry button)."""
-    spec = REGISTRY[run.name]
+    spec = REGISTRY.get(run.name)
+    if spec is None:
+        raise ValidationFailed(f"The job {run.name} no longer exists.")
     return enqueue(spec.func, *run.args, key=run.id, org_id=run.org_id, brand_id=run.brand_id)
 
 

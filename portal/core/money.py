@@ -6,6 +6,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from flask_babel import format_currency
 
+from portal.core.errors import ValidationFailed
+
+MAX_AMOUNT = Decimal(10) ** 15
 MINOR_UNITS = {"CNY": 2, "USD": 2, "EUR": 2, "JPY": 0}
 
 
@@ -14,7 +17,9 @@ def to_cents(amount: str | int | float | Decimal, currency: str = "CNY") -> int:
     try:
         value = Decimal(str(amount).replace(",", "").strip())
     except InvalidOperation as exc:
-        raise ValueError(f"not an amount: {amount!r}") from exc
+        raise ValidationFailed(fields={"amount": f"Not an amount: {amount!r}."}) from exc
+    if not value.is_finite() or abs(value) > MAX_AMOUNT:
+        raise ValidationFailed(fields={"amount": "Not a usable amount."})
     digits = MINOR_UNITS.get(currency, 2)
     return int((value * (10**digits)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 

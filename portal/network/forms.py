@@ -12,6 +12,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+# In major units; NumberRange also refuses NaN and infinity.
+CREDIT_RANGE = NumberRange(min=0, max=100_000_000_000)
+
 
 class OrgForm(FlaskForm):
     kind = SelectField(
@@ -30,7 +33,7 @@ class OrgForm(FlaskForm):
     latitude = FloatField(_l("Latitude"), validators=[Optional(), NumberRange(-90, 90)])
     longitude = FloatField(_l("Longitude"), validators=[Optional(), NumberRange(-180, 180)])
     credit_limit = DecimalField(
-        _l("Credit limit"), places=2, default=0, validators=[Optional(), NumberRange(min=0)]
+        _l("Credit limit"), places=2, default=0, validators=[Optional(), CREDIT_RANGE]
     )
     payment_terms_days = IntegerField(
         _l("Payment terms (days)"), default=0, validators=[Optional(), NumberRange(0, 365)]
@@ -49,7 +52,7 @@ class LinkForm(FlaskForm):
     level = StringField(_l("Level"), validators=[Length(max=20)])
     region = StringField(_l("Region"), validators=[Length(max=40)])
     credit_limit = DecimalField(
-        _l("Credit limit"), places=2, default=0, validators=[Optional(), NumberRange(min=0)]
+        _l("Credit limit"), places=2, default=0, validators=[Optional(), CREDIT_RANGE]
     )
     payment_terms_days = IntegerField(
         _l("Payment terms (days)"), default=0, validators=[Optional(), NumberRange(0, 365)]

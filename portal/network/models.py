@@ -5,6 +5,7 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -84,7 +85,7 @@ class ChannelLink(TimestampMixin, db.Model):
     buyer_org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     level: Mapped[str] = mapped_column(String(20), default="")
     region: Mapped[str] = mapped_column(String(40), default="")
-    credit_limit_cents: Mapped[int] = mapped_column(Integer, default=0)
+    credit_limit_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     payment_terms_days: Mapped[int] = mapped_column(Integer, default=0)
     path: Mapped[str] = mapped_column(String(255))
 

@@ -6,14 +6,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.orm import aliased
 
 from portal.core.access import Actor, OrgKind, org_visible
 from portal.core.errors import NotFound
 from portal.core.pagination import Page, paginate
 from portal.extensions import db
-from portal.network.models import ChannelLink, Membership, Organization, User
+from portal.network.models import ChannelLink, Membership, Organization, OrgStatus, User
 
 
 def visible_orgs(
@@ -30,10 +30,17 @@ def visible_orgs(
     if status:
         stmt = stmt.where(Organization.status == status)
     if brand_id is not None:
+        # Only the actor's own part of that brand's tree, not orgs seen through another brand.
+        prefix = actor.path_for(brand_id) or (f"/{brand_id}/" if actor.is_system else None)
+        if prefix is None:
+            return stmt.where(false())
         in_brand = select(ChannelLink.id).where(
-            ChannelLink.brand_id == brand_id, ChannelLink.buyer_org_id == Organization.id
+            ChannelLink.brand_id == brand_id,
+            ChannelLink.buyer_org_id == Organization.id,
+            ChannelLink.path.startswith(prefix),
         )
-        stmt = stmt.where(or_(Organization.id == brand_id, in_brand.exists()))
+        own = Organization.id == actor.org_id
+        stmt = stmt.where(or_(Organization.id == brand_id, own, in_brand.exists()))
     if q:
         like = f"%{q.strip()}%"
         stmt = stmt.where(or_(Organization.code.ilike(like), Organization.name.ilike(like)))
@@ -103,6 +110,7 @@ def suppliers_for(actor: Actor, brand_id: int) -> list[Organization]:
         .where(
             ChannelLink.brand_id == brand_id,
             Organization.kind == OrgKind.DISTRIBUTOR,
+            Organization.status == OrgStatus.ACTIVE,
             org_visible(actor, Organization.id),
         )
         .order_by(Organization.code)

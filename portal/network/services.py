@@ -10,11 +10,11 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import String, func, literal, select, update
 
-from portal.core import audit
-from portal.core.access import ROLES_BY_KIND, Actor, OrgKind, Permission, Role
+from portal.core import audit, jobs
+from portal.core.access import ROLES_BY_KIND, Actor, OrgKind, Permission, Role, org_visible
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
-from portal.core.mail import send_mail
+from portal.core.mail import deliver_mail
 from portal.extensions import db
 from portal.network.errors import (
     AlreadyMember,
@@ -31,6 +31,7 @@ from portal.network.models import ChannelLink, Invitation, Membership, Organizat
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
+MAX_CREDIT_CENTS = 10**13  # 100 billion in major units
 
 
 def normalize_code(code: str) -> str:
@@ -67,6 +68,8 @@ def _validate_terms(credit_limit_cents: int, payment_terms_days: int) -> None:
     fields = {}
     if credit_limit_cents < 0:
         fields["credit_limit"] = "Cannot be negative."
+    elif credit_limit_cents > MAX_CREDIT_CENTS:
+        fields["credit_limit"] = "Too large."
     if not 0 <= payment_terms_days <= 365:
         fields["payment_terms_days"] = "Between 0 and 365 days."
     if fields:
@@ -84,6 +87,13 @@ def create_brand(actor: Actor, *, code: str, name: str, currency: str = "CNY") -
     db.session.add(brand)
     db.session.flush()
     return brand
+
+
+def org_visible_to(actor: Actor, org: Organization) -> bool:
+    stmt = select(Organization.id).where(
+        Organization.id == org.id, org_visible(actor, Organization.id)
+    )
+    return db.session.execute(stmt).first() is not None
 
 
 def _ensure_code_free(code: str) -> None:
@@ -195,7 +205,14 @@ def link_org(
         raise ValidationFailed(fields={"brand": "Unknown brand."})
     if org.kind == OrgKind.BRAND:
         raise InvalidChannel(fields={"org": "A brand cannot buy from a brand."})
+    if not actor.is_system and org_visible_to(actor, org) is False:
+        raise NotFound()
     supplier = supplier or brand
+    if org.kind == OrgKind.DISTRIBUTOR and supplier.kind != OrgKind.BRAND:
+        raise InvalidChannel(fields={"supplier": "Distributors buy from the brand."})
+    if supplier.kind == OrgKind.STORE:
+        raise InvalidChannel(fields={"supplier": "A store cannot supply another store."})
+    _validate_org_fields(code=None, name=org.name, region=region, address="", level=level)
     _validate_terms(credit_limit_cents, payment_terms_days)
     parent_link = _ensure_manages(actor, brand_id, supplier)
     exists = db.session.execute(
@@ -304,19 +321,25 @@ def move_org(actor: Actor, link: ChannelLink, new_supplier: Organization) -> Cha
     return link
 
 
+def _above_in_every_brand(actor: Actor, org: Organization) -> bool:
+    """Org-wide changes (status, details, people) touch every brand the org carries, so one
+    brand's HQ must not make them for an org that also serves another brand."""
+    links = list(
+        db.session.execute(select(ChannelLink).where(ChannelLink.buyer_org_id == org.id)).scalars()
+    )
+    return bool(links) and all(actor.is_above(link.brand_id, link.path) for link in links)
+
+
 def _ensure_may_change(actor: Actor, org: Organization) -> None:
-    """Changing an org is for those strictly above it (and its own admins for its details)."""
+    """Changing an org is for those above it in every brand it carries, and its own admins."""
     actor.ensure(Permission.NETWORK_MANAGE)
-    if actor.is_system:
+    if actor.is_system or org.id == actor.org_id:
         return
-    links = db.session.execute(
-        select(ChannelLink).where(ChannelLink.buyer_org_id == org.id)
-    ).scalars()
-    if any(actor.is_above(link.brand_id, link.path) for link in links):
+    if _above_in_every_brand(actor, org):
         return
-    if org.id == actor.org_id:
-        return
-    raise NotFound()
+    if not org_visible_to(actor, org):
+        raise NotFound()
+    raise PermissionDenied("This organization also serves another brand; ask its own admin.")
 
 
 def set_org_status(actor: Actor, org: Organization, status: str, *, reason: str = "") -> None:
@@ -346,15 +369,12 @@ def _ensure_manages_people(actor: Actor, org: Organization) -> None:
     actor.ensure(Permission.PEOPLE_MANAGE)
     if actor.is_system or org.id == actor.org_id:
         return
-    links = db.session.execute(
-        select(ChannelLink).where(ChannelLink.buyer_org_id == org.id)
-    ).scalars()
     # A store owner manages only its own staff; org admins above manage the orgs below.
-    if actor.can(Permission.NETWORK_MANAGE) and any(
-        actor.is_above(link.brand_id, link.path) for link in links
-    ):
+    if actor.can(Permission.NETWORK_MANAGE) and _above_in_every_brand(actor, org):
         return
-    raise NotFound()
+    if not org_visible_to(actor, org):
+        raise NotFound()
+    raise PermissionDenied("Only this organization's own admins or those above it can do this.")
 
 
 def _check_role(org: Organization, role: str) -> Role:
@@ -453,19 +473,29 @@ def invite_user(actor: Actor, org: Organization, *, email: str, role: str) -> In
     )
     db.session.add(invitation)
     db.session.flush()
-    token = _serializer().dumps({"id": invitation.id, "n": invitation.nonce})
-    # Built from the URL map, not the request, so jobs and CLI can invite too.
-    path = current_app.url_map.bind("portal").build("auth.accept_invitation", {"token": token})
-    link = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
-    send_mail(
-        email,
-        f"You are invited to {org.name} on the channel portal",
-        f"You have been invited to join {org.name} ({org.code}) as {value}.\n\n"
-        f"Accept within {hours} hours: {link}\n",
-        org_id=org.id,
-    )
+    # The job builds the link itself, so the token is never stored in the job's arguments.
+    jobs.enqueue(send_invitation, invitation.id, org_id=org.id, title=f"Invitation to {email}")
     audit.record(actor, "member.invited", org_id=org.id, email=email, role=value)
     return invitation
+
+
+@jobs.job(queue=jobs.QUEUE_DEFAULT, title="Send invitation")
+def send_invitation(invitation_id: int) -> dict[str, str]:
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.accepted_at is not None:
+        return {"skipped": "invitation gone or already accepted"}
+    token = _serializer().dumps({"id": invitation.id, "n": invitation.nonce})
+    # Built from the URL map, not a request: this runs in a worker.
+    path = current_app.url_map.bind("portal").build("auth.accept_invitation", {"token": token})
+    link = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+    org = invitation.org
+    hours = current_app.config["INVITATION_MAX_AGE_HOURS"]
+    return deliver_mail(
+        invitation.email,
+        f"You are invited to {org.name} on the channel portal",
+        f"You have been invited to join {org.name} ({org.code}) as {invitation.role}.\n\n"
+        f"Accept within {hours} hours: {link}\n",
+    )
 
 
 def load_invitation(token: str) -> Invitation:

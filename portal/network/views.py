@@ -85,6 +85,8 @@ def org_list():
     page, per_page = parse_page_args(request.args)
     brand_code = (request.args.get("brand") or "").upper()
     brand = next((b for b in queries.brands_of(actor) if b.code == brand_code), None)
+    if brand_code and brand is None:
+        raise NotFound()
     kind = request.args.get("kind") or None
     status = request.args.get("status") or None
     result = queries.list_orgs(

@@ -163,3 +163,24 @@ def test_csrf_token_is_required_on_forms(base_app, app, client):
         assert "CSRF" in response.get_data(as_text=True)
     finally:
         base_app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_existing_account_accepts_an_invitation_with_its_password(app, client, caplog):
+    path = _invitation_path(caplog, email="store2@demo.test")  # S2's owner joins S1 as staff
+    response = client.post(path, data={"password": "demo1234"})
+    assert response.status_code == 302
+    memberships = db.session.execute(
+        select(Membership).join(User).where(User.email == "store2@demo.test")
+    ).scalars()
+    assert {m.org.code for m in memberships} == {"S1", "S2"}
+
+
+def test_absurd_credit_limit_is_refused_with_the_field_named(login):
+    client = login("hq@demo.test")
+    for value in ("NaN", "Infinity", "1e30", "-5"):
+        response = client.post(
+            f"/orgs/S2/terms?brand_id={org('ACME').id}",
+            data={"level": "A", "region": "south", "credit_limit": value, "payment_terms_days": 10},
+        )
+        assert response.status_code == 422, value
+        assert 'id="credit_limit-error"' in response.get_data(as_text=True)

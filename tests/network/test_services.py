@@ -169,3 +169,52 @@ def test_distributor_tree_is_rooted_at_itself(app):
     root = queries.network_tree(actor_for("dist1@demo.test"), org("ACME").id)
     assert root.org.code == "D1"
     assert {c.org.code for c in root.children} == {"S1", "S3", "S4"}
+
+
+def test_one_brand_cannot_take_over_a_distributor_shared_with_another(app):
+    # D1 carries ACME and LUMI: neither HQ alone may suspend it or manage its people.
+    for email in ("hq@demo.test", "hq2@demo.test"):
+        hq = actor_for(email)
+        with pytest.raises(PermissionDenied):
+            services.set_org_status(hq, org("D1"), OrgStatus.SUSPENDED, reason="takeover")
+        with pytest.raises(PermissionDenied):
+            services.invite_user(hq, org("D1"), email="spy@example.com", role="distributor_admin")
+    assert org("D1").status == OrgStatus.ACTIVE
+    # Its per-brand channel terms stay each brand's own business.
+    link = services.update_link(
+        actor_for("hq@demo.test"),
+        link_of("D1"),
+        level="A",
+        region="north",
+        credit_limit_cents=1,
+        payment_terms_days=10,
+    )
+    assert link.credit_limit_cents == 1
+
+
+def test_brand_filter_keeps_to_the_actors_part_of_that_brand(app):
+    # ACME HQ sees D1 through ACME; D1 also carries LUMI, but LUMI's tree is not ACME's to list.
+    hq = actor_for("hq@demo.test")
+    lumi = org("LUMI")
+    listed = {
+        o.code for o in db.session.execute(queries.visible_orgs(hq, brand_id=lumi.id)).scalars()
+    }
+    assert listed == set()
+    d1 = actor_for("dist1@demo.test")
+    listed = {
+        o.code for o in db.session.execute(queries.visible_orgs(d1, brand_id=lumi.id)).scalars()
+    }
+    assert listed == {"D1", "L1"}
+
+
+def test_credit_limit_bounds_are_checked(app):
+    with pytest.raises(ValidationFailed) as error:
+        services.update_link(
+            actor_for("hq@demo.test"),
+            link_of("S2"),
+            level="",
+            region="",
+            credit_limit_cents=10**14,
+            payment_terms_days=0,
+        )
+    assert "credit_limit" in error.value.fields
