@@ -14,7 +14,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Flask, current_app, g, redirect, request, url_for
-from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 
 from portal.core.db import Base
 from portal.core.errors import NotFound, PermissionDenied, Unauthorized, error_body, wants_json
@@ -156,13 +156,6 @@ def org_visible(actor: Actor, org_id_col: Any, brand_id_col: Any = None) -> Colu
     if not below:
         return own
     return or_(own, exists(select(1).where(links.c.buyer_org_id == org_id_col, or_(*below))))
-
-
-def one_or_404(session: Any, stmt: Select[Any]) -> Any:
-    row = session.execute(stmt.limit(1)).scalar_one_or_none()
-    if row is None:
-        raise NotFound()
-    return row
 
 
 # -- request integration -------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, event, select, update
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, event, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import JSON
@@ -448,7 +448,3 @@ def init_app(app: Flask) -> None:
         if not app.config.get("REDIS_URL"):
             run_inline_pending()
         return response
-
-
-def find_run(job_id: str) -> JobRun | None:
-    return db.session.execute(select(JobRun).where(JobRun.id == job_id)).scalar_one_or_none()

@@ -1,4 +1,4 @@
-"""Outgoing e-mail, sent by a job after the transaction that asked for it commits.
+"""Outgoing e-mail, delivered from jobs (which run after the asking transaction commits).
 
 MAIL_BACKEND=log (the default) writes each message to the application log, which is how
 development and tests read invitation links.
@@ -24,7 +24,3 @@ def deliver_mail(to: str, subject: str, body: str) -> dict[str, str]:
         "mail from=%s to=%s subject=%s\n%s", current_app.config["MAIL_SENDER"], to, subject, body
     )
     return {"to": to, "subject": subject}
-
-
-def send_mail(to: str, subject: str, body: str, *, org_id: int | None = None) -> None:
-    jobs.enqueue(deliver_mail, to, subject, body, org_id=org_id, title=f"E-mail to {to}")
