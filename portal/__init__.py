@@ -47,7 +47,7 @@ def create_app(config: str | type[Config] | None = None, **overrides: Any) -> AP
     from portal.core import access, errors, jobs
 
     errors.init_app(app)
-    from portal.auth.services import load_request_actor
+    from portal.auth.web import load_request_actor
 
     access.init_app(app, load_request_actor)
     jobs.init_app(app)

@@ -5,12 +5,9 @@ from __future__ import annotations
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import List, Nested, String
 from apiflask.validators import Length
-from flask import request
 
-from portal.auth import services
-from portal.auth.views import account_limit, ip_limit
+from portal.auth import services, web
 from portal.core.access import Permission, current_actor, public, require
-from portal.core.errors import ValidationFailed
 from portal.extensions import db, limiter
 from portal.network import queries as network_queries
 from portal.network.models import Organization, User
@@ -46,34 +43,20 @@ class MeOut(Schema):
     brands = List(String())
 
 
-def _json_account_key() -> str:
-    body = request.get_json(silent=True) or {}
-    email = body.get("email", "") if isinstance(body, dict) else ""
-    return "login:" + str(email).strip().lower()
-
-
 def _token_failed(response) -> bool:
     return response.status_code != 200
 
 
 @bp.post("/auth/token")
 @public
-@limiter.limit(account_limit, key_func=_json_account_key, deduct_when=_token_failed)
-@limiter.limit(ip_limit, deduct_when=_token_failed)
+@limiter.limit(web.account_limit, key_func=web.login_throttle_key, deduct_when=_token_failed)
+@limiter.limit(web.ip_limit, deduct_when=_token_failed)
 @bp.input(TokenIn, arg_name="body")
 @bp.output(TokenOut)
 @bp.doc(summary="Exchange e-mail and password for a bearer token", responses=[401, 403, 422])
 def issue_token(body: dict):
     user = services.authenticate(body["email"], body["password"])
-    memberships = services.active_memberships(user)
-    if not memberships:
-        raise services.NoActiveOrganization()
-    membership = memberships[0]
-    if body.get("org"):
-        code = body["org"].strip().upper()
-        membership = next((m for m in memberships if m.org.code == code), None)
-        if membership is None:
-            raise ValidationFailed(fields={"org": f"You are not an active member of {code}."})
+    membership = services.membership_for_sign_in(user, body.get("org"))
     token, expires_at = services.issue_session_token(user, membership)
     db.session.commit()
     return {"token": token, "expires_at": expires_at.isoformat(), "org": membership.org.code}

@@ -7,8 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 from functools import cache
 
-from flask import current_app, request, session
-from flask_login import current_user, logout_user
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -28,8 +27,6 @@ from portal.core.errors import DomainError, NotFound, PermissionDenied, Validati
 from portal.extensions import db
 from portal.network.models import ChannelLink, Membership, Organization, OrgStatus, User
 from portal.network.services import normalize_email
-
-SESSION_MEMBERSHIP = "membership_id"
 
 
 class InvalidCredentials(DomainError):
@@ -73,11 +70,25 @@ def active_memberships(user: User) -> list[Membership]:
     return list(db.session.execute(stmt).scalars())
 
 
-def first_membership(user: User) -> Membership:
+def membership_for_sign_in(user: User, org_code: str | None = None) -> Membership:
+    """The membership a sign-in acts as: the named org's, else the first active one."""
     memberships = active_memberships(user)
     if not memberships:
         raise NoActiveOrganization()
-    return memberships[0]
+    if not org_code:
+        return memberships[0]
+    code = org_code.strip().upper()
+    for membership in memberships:
+        if membership.org.code == code:
+            return membership
+    raise ValidationFailed(fields={"org": f"You are not an active member of {code}."})
+
+
+def validate_locale(locale: str) -> str:
+    languages = current_app.config["LANGUAGES"]
+    if locale not in languages:
+        raise ValidationFailed(fields={"lang": f"Choose one of {', '.join(languages)}."})
+    return locale
 
 
 def org_paths(org: Organization) -> dict[int, str]:
@@ -220,47 +231,3 @@ def actor_for_bearer(token: str) -> Actor | None:
     if membership is None or membership.user.is_disabled:
         return None
     return actor_for_membership(membership)
-
-
-def load_request_actor() -> Actor | None:
-    """Build the Actor for this request: bearer token for the API, else the session's membership.
-
-    The session cookie authorizes the API for reads only, so a cross-site form can never write.
-    """
-    if request.path.startswith("/api/"):
-        header = request.headers.get("Authorization", "")
-        if header[:7].lower() == "bearer ":
-            return actor_for_bearer(header[7:].strip())
-        if request.method not in ("GET", "HEAD"):
-            return None
-    if not current_user.is_authenticated:
-        return None
-    memberships = active_memberships(current_user)
-    if not memberships:
-        logout_user()  # every org of this user has been suspended since sign-in
-        session.pop(SESSION_MEMBERSHIP, None)
-        return None
-    chosen = next((m for m in memberships if m.id == session.get(SESSION_MEMBERSHIP)), None)
-    if chosen is None:
-        chosen = memberships[0]
-        session[SESSION_MEMBERSHIP] = chosen.id
-    return actor_for_membership(chosen)
-
-
-def switch_membership(user: User, membership_id: int) -> Membership:
-    for membership in active_memberships(user):
-        if membership.id == membership_id:
-            session[SESSION_MEMBERSHIP] = membership.id
-            return membership
-    raise NotFound()
-
-
-def set_locale(user: User | None, locale: str) -> str:
-    languages = current_app.config["LANGUAGES"]
-    if locale not in languages:
-        raise ValidationFailed(fields={"lang": f"Choose one of {', '.join(languages)}."})
-    session["lang"] = locale
-    if user is not None:
-        user.locale = locale
-        db.session.flush()
-    return locale

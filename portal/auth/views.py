@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from portal.auth import services
+from portal.auth import services, web
 from portal.auth.forms import AcceptInvitationForm, ApiKeyForm, LoginForm
 from portal.core.access import Permission, current_actor, public, require
 from portal.core.db import utcnow
@@ -35,38 +35,28 @@ def _safe_next(target: str | None) -> str:
     return url_for("network.home")
 
 
-def _account_key() -> str:
-    return "login:" + network_services.normalize_email(request.form.get("email", ""))
-
-
 def login_failed(response) -> bool:
-    """Only failed attempts count against the throttle."""
+    """A successful sign-in redirects; anything else counts against the throttle."""
     return response.status_code != 302
-
-
-def account_limit() -> str:
-    return current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]
-
-
-def ip_limit() -> str:
-    return current_app.config["LOGIN_LIMIT_PER_IP"]
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(account_limit, key_func=_account_key, methods=["POST"], deduct_when=login_failed)
-@limiter.limit(ip_limit, methods=["POST"], deduct_when=login_failed)
+@limiter.limit(
+    web.account_limit, key_func=web.login_throttle_key, methods=["POST"], deduct_when=login_failed
+)
+@limiter.limit(web.ip_limit, methods=["POST"], deduct_when=login_failed)
 def login():
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         try:
             user = services.authenticate(form.email.data, form.password.data)
-            membership = services.first_membership(user)
+            membership = services.membership_for_sign_in(user)
         except DomainError as error:
             form.password.errors = [*form.password.errors, error.message]
             return render_template("auth/login.html", form=form), 401
         login_user(user)
-        services.switch_membership(user, membership.id)
+        web.switch_membership(user, membership.id)
         user.last_login_at = utcnow()
         db.session.commit()
         return redirect(_safe_next(form.next.data))
@@ -88,7 +78,7 @@ def switch_org():
         membership_id = int(request.form.get("membership_id", ""))
     except ValueError:
         membership_id = -1
-    membership = services.switch_membership(current_user, membership_id)
+    membership = web.switch_membership(current_user, membership_id)
     flash(_("You are now working as %(org)s.", org=membership.org.name), "success")
     return redirect(url_for("network.home"))
 
@@ -98,7 +88,7 @@ def switch_org():
 def set_language():
     user = current_user if current_user.is_authenticated else None
     try:
-        services.set_locale(user, request.form.get("lang", ""))
+        web.set_locale(user, request.form.get("lang", ""))
         db.session.commit()
     except DomainError as error:
         flash(error.fields.get("lang", error.message), "error")
@@ -132,7 +122,7 @@ def accept_invitation(token: str):
             else:
                 db.session.commit()
                 login_user(membership.user)
-                services.switch_membership(membership.user, membership.id)
+                web.switch_membership(membership.user, membership.id)
                 flash(_("Welcome to %(org)s.", org=membership.org.name), "success")
                 return redirect(url_for("network.home"))
     status = 422 if request.method == "POST" else 200

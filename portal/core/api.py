@@ -8,7 +8,6 @@ from apiflask.fields import Integer, Raw, String
 from portal.core import jobs
 from portal.core.access import Permission, current_actor, require
 from portal.core.jobs import JobRun
-from portal.core.views import get_job
 
 bp = APIBlueprint("api_jobs", __name__, url_prefix="/api/v1/jobs", tag="Jobs")
 
@@ -48,6 +47,6 @@ def job_json(run: JobRun) -> dict:
 @bp.get("/<job_id>")
 @bp.output(JobOut)
 @bp.doc(summary="A job's status and progress", security="BearerAuth")
-@require(Permission.JOBS_VIEW, load=get_job)
+@require(Permission.JOBS_VIEW, load=jobs.get_run)
 def get(run: JobRun):
     return job_json(run)

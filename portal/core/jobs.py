@@ -20,13 +20,26 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, event, update
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    Select,
+    String,
+    Text,
+    event,
+    false,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import JSON
 
+from portal.core.access import Actor
 from portal.core.db import TimestampMixin, UTCDateTime, enum_check, utcnow
-from portal.core.errors import ValidationFailed
+from portal.core.errors import NotFound, ValidationFailed
 from portal.extensions import db
 
 QUEUE_DEFAULT = "default"
@@ -297,6 +310,24 @@ def _push_to_rq(job_id: str, spec_name: str) -> None:
     )
 
 
+# -- reads ---------------------------------------------------------------------------------------
+
+
+def visible_runs(actor: Actor) -> Select[Any]:
+    """A job is seen by its own org, and by the HQ of its brand."""
+    if actor.is_system:
+        return select(JobRun)
+    hq = JobRun.brand_id.in_(actor.brand_ids) if actor.is_hq else false()
+    return select(JobRun).where(or_(JobRun.org_id == actor.org_id, hq))
+
+
+def get_run(actor: Actor, job_id: str) -> JobRun:
+    run = db.session.execute(visible_runs(actor).where(JobRun.id == job_id)).scalar_one_or_none()
+    if run is None:
+        raise NotFound()
+    return run
+
+
 def report_progress(done: int, total: int, message: str = "") -> None:
     """Called by a running job; the job page's progress bar reads it."""
     percent = 100 if total <= 0 else max(0, min(100, int(done * 100 / total)))
@@ -307,12 +338,7 @@ def report_progress(done: int, total: int, message: str = "") -> None:
     if run is not None:
         run.progress = percent
         run.message = message[:500]
-    try:
-        from rq import get_current_job
-
-        rq_job = get_current_job()
-    except Exception:  # noqa: BLE001 - not inside an RQ worker
-        rq_job = None
+    rq_job = _current_rq_job()
     if rq_job is not None:
         rq_job.meta["progress"] = percent
         rq_job.meta["message"] = message[:500]
@@ -338,10 +364,8 @@ def execute(job_id: str) -> Any:
     """Run one recorded job: the RQ entry point, and what inline mode calls after commit."""
     if has_app_context():
         return _execute(job_id)
-    if _bound_app is None:
-        raise RuntimeError("no app bound: start workers with `python worker.py`")
     global _engine_pid
-    with _bound_app.app_context():
+    with bound_app().app_context():
         if _engine_pid != os.getpid():
             # RQ forks a work horse per job: never share the parent's pooled connections.
             db.engine.dispose(close=False)
@@ -381,7 +405,6 @@ def _execute(job_id: str) -> Any:
         session.commit()
     except Exception as exc:
         session.rollback()
-        run = session.get(JobRun, job_id)
         retrying = _will_retry()
         run.status = JobStatus.QUEUED if retrying else JobStatus.FAILED
         run.error = "".join(traceback.format_exception_only(exc)).strip()[:4000]
@@ -394,7 +417,6 @@ def _execute(job_id: str) -> Any:
         return None
     finally:
         _current_job_id.reset(token)
-    run = session.get(JobRun, job_id)
     run.status = JobStatus.FINISHED
     run.progress = 100
     run.result = result
@@ -403,12 +425,17 @@ def _execute(job_id: str) -> Any:
     return result
 
 
-def _will_retry() -> bool:
+def _current_rq_job():
+    """The RQ job this process is running, or None (inline mode, web process)."""
     if _bound_app is None:
-        return False
+        return None
     from rq import get_current_job
 
-    rq_job = get_current_job()
+    return get_current_job()
+
+
+def _will_retry() -> bool:
+    rq_job = _current_rq_job()
     return bool(rq_job is not None and (rq_job.retries_left or 0) > 0)
 
 

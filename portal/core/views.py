@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from sqlalchemy import and_, false, or_, select, text
+from sqlalchemy import text
 
 from portal.core import jobs
-from portal.core.access import Actor, Permission, current_actor, public, require
-from portal.core.errors import NotFound
+from portal.core.access import Permission, current_actor, public, require
 from portal.core.jobs import JobRun, JobStatus
 from portal.extensions import db
 
@@ -46,48 +45,33 @@ def readyz():
     return {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
 
 
-def visible_jobs(actor: Actor):
-    """A job is seen by its own org, and by the HQ of its brand."""
-    if actor.is_system:
-        return select(JobRun)
-    hq = and_(JobRun.brand_id.in_(actor.brand_ids)) if actor.is_hq else false()
-    return select(JobRun).where(or_(JobRun.org_id == actor.org_id, hq))
-
-
-def get_job(actor: Actor, job_id: str) -> JobRun:
-    run = db.session.execute(visible_jobs(actor).where(JobRun.id == job_id)).scalar_one_or_none()
-    if run is None:
-        raise NotFound()
-    return run
-
-
 @bp.get("/jobs")
 @require(Permission.JOBS_VIEW)
 def job_list():
     actor = current_actor()
     runs = db.session.execute(
-        visible_jobs(actor).order_by(JobRun.created_at.desc()).limit(200)
+        jobs.visible_runs(actor).order_by(JobRun.created_at.desc()).limit(200)
     ).scalars()
     queues = jobs.queue_overview() if actor.can(Permission.JOBS_ADMIN) else []
     return render_template("core/jobs.html", runs=list(runs), queues=queues)
 
 
 @bp.get("/jobs/<job_id>")
-@require(Permission.JOBS_VIEW, load=get_job)
+@require(Permission.JOBS_VIEW, load=jobs.get_run)
 def job_detail(run: JobRun):
     progress, message = jobs.live_progress(run)
     return render_template("core/job.html", run=run, progress=progress, message=message)
 
 
 @bp.get("/jobs/<job_id>/status")
-@require(Permission.JOBS_VIEW, load=get_job)
+@require(Permission.JOBS_VIEW, load=jobs.get_run)
 def job_status(run: JobRun):
     progress, message = jobs.live_progress(run)
     return render_template("core/_job_status.html", run=run, progress=progress, message=message)
 
 
 @bp.post("/jobs/<job_id>/retry")
-@require(Permission.JOBS_ADMIN, load=get_job)
+@require(Permission.JOBS_ADMIN, load=jobs.get_run)
 def job_retry(run: JobRun):
     if run.status != JobStatus.FAILED:
         flash(_("Only a failed job can be retried."), "error")

@@ -65,6 +65,13 @@ def get_org(actor: Actor, code: str) -> Organization:
     return org
 
 
+def is_visible(actor: Actor, org: Organization) -> bool:
+    stmt = select(Organization.id).where(
+        Organization.id == org.id, org_visible(actor, Organization.id)
+    )
+    return db.session.execute(stmt).first() is not None
+
+
 def get_org_by_id(actor: Actor, org_id: int) -> Organization:
     stmt = select(Organization).where(
         Organization.id == org_id, org_visible(actor, Organization.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
@@ -11,11 +12,12 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import String, func, literal, select, update
 
 from portal.core import audit, jobs
-from portal.core.access import ROLES_BY_KIND, Actor, OrgKind, Permission, Role, org_visible
+from portal.core.access import ROLES_BY_KIND, Actor, OrgKind, Permission, Role
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
 from portal.core.mail import deliver_mail
 from portal.extensions import db
+from portal.network import queries
 from portal.network.errors import (
     AlreadyMember,
     InvalidChannel,
@@ -87,13 +89,6 @@ def create_brand(actor: Actor, *, code: str, name: str, currency: str = "CNY") -
     db.session.add(brand)
     db.session.flush()
     return brand
-
-
-def org_visible_to(actor: Actor, org: Organization) -> bool:
-    stmt = select(Organization.id).where(
-        Organization.id == org.id, org_visible(actor, Organization.id)
-    )
-    return db.session.execute(stmt).first() is not None
 
 
 def _ensure_code_free(code: str) -> None:
@@ -205,7 +200,7 @@ def link_org(
         raise ValidationFailed(fields={"brand": "Unknown brand."})
     if org.kind == OrgKind.BRAND:
         raise InvalidChannel(fields={"org": "A brand cannot buy from a brand."})
-    if not actor.is_system and org_visible_to(actor, org) is False:
+    if not queries.is_visible(actor, org):
         raise NotFound()
     supplier = supplier or brand
     if org.kind == OrgKind.DISTRIBUTOR and supplier.kind != OrgKind.BRAND:
@@ -287,7 +282,7 @@ def update_link(
 
 def move_org(actor: Actor, link: ChannelLink, new_supplier: Organization) -> ChannelLink:
     """Move a store (and anything below it) to another supplier in the same brand. HQ only."""
-    if not (actor.is_system or (actor.is_hq and actor.org_id == link.brand_id)):
+    if not _may_move(actor, link):
         raise PermissionDenied("Only the brand's HQ can move an organization.")
     buyer = link.buyer
     if buyer.kind != OrgKind.STORE:
@@ -321,25 +316,91 @@ def move_org(actor: Actor, link: ChannelLink, new_supplier: Organization) -> Cha
     return link
 
 
-def _above_in_every_brand(actor: Actor, org: Organization) -> bool:
+# -- who may do what to an org: one set of predicates for the services and for the pages -------
+
+
+def _all_links(org: Organization) -> list[ChannelLink]:
+    """Every brand's link of the org, whoever asks: org-wide rules must weigh them all."""
+    stmt = select(ChannelLink).where(ChannelLink.buyer_org_id == org.id)
+    return list(db.session.execute(stmt).scalars())
+
+
+def _above_in_every_brand(actor: Actor, links: list[ChannelLink]) -> bool:
     """Org-wide changes (status, details, people) touch every brand the org carries, so one
     brand's HQ must not make them for an org that also serves another brand."""
-    links = list(
-        db.session.execute(select(ChannelLink).where(ChannelLink.buyer_org_id == org.id)).scalars()
-    )
     return bool(links) and all(actor.is_above(link.brand_id, link.path) for link in links)
 
 
-def _ensure_may_change(actor: Actor, org: Organization) -> None:
-    """Changing an org is for those above it in every brand it carries, and its own admins."""
-    actor.ensure(Permission.NETWORK_MANAGE)
+def _may_change(actor: Actor, org: Organization, links: list[ChannelLink]) -> bool:
+    """Details: the org's own admins, and those above it in every brand it carries."""
+    if not actor.can(Permission.NETWORK_MANAGE):
+        return False
+    return actor.is_system or org.id == actor.org_id or _above_in_every_brand(actor, links)
+
+
+def _may_set_status(actor: Actor, org: Organization, links: list[ChannelLink]) -> bool:
+    """Suspend / reactivate: never one's own org or a brand."""
+    if not actor.can(Permission.NETWORK_SUSPEND):
+        return False
+    if org.id == actor.org_id or org.kind == OrgKind.BRAND:
+        return False
+    return _may_change(actor, org, links)
+
+
+def _may_manage_people(actor: Actor, org: Organization, links: list[ChannelLink]) -> bool:
+    """A store owner manages its own staff; org admins above manage the orgs below."""
+    if not actor.can(Permission.PEOPLE_MANAGE):
+        return False
     if actor.is_system or org.id == actor.org_id:
-        return
-    if _above_in_every_brand(actor, org):
-        return
-    if not org_visible_to(actor, org):
+        return True
+    return actor.can(Permission.NETWORK_MANAGE) and _above_in_every_brand(actor, links)
+
+
+def _may_edit_terms(actor: Actor, link: ChannelLink) -> bool:
+    """A link's level, region and credit are set by its supplier or anyone above."""
+    return actor.can(Permission.NETWORK_MANAGE) and actor.is_above(link.brand_id, link.path)
+
+
+def _may_move(actor: Actor, link: ChannelLink) -> bool:
+    """Only the brand's HQ moves a store to another supplier."""
+    return actor.is_system or (actor.is_hq and actor.org_id == link.brand_id)
+
+
+@dataclass(frozen=True)
+class OrgActions:
+    """What the actor may do to one org, for pages to offer only what the services allow."""
+
+    edit: bool
+    set_status: bool
+    manage_people: bool
+    edit_terms_in: frozenset[int]  # brand ids
+    move_in: frozenset[int]
+
+
+def permitted_actions(actor: Actor, org: Organization) -> OrgActions:
+    links = _all_links(org)
+    return OrgActions(
+        edit=_may_change(actor, org, links),
+        set_status=_may_set_status(actor, org, links),
+        manage_people=_may_manage_people(actor, org, links),
+        edit_terms_in=frozenset(ln.brand_id for ln in links if _may_edit_terms(actor, ln)),
+        move_in=frozenset(
+            ln.brand_id for ln in links if org.kind == OrgKind.STORE and _may_move(actor, ln)
+        ),
+    )
+
+
+def _refuse(actor: Actor, org: Organization, message: str) -> None:
+    """Another org's row is a 404; one's own part of the network without the right, a 403."""
+    if not queries.is_visible(actor, org):
         raise NotFound()
-    raise PermissionDenied("This organization also serves another brand; ask its own admin.")
+    raise PermissionDenied(message)
+
+
+def _ensure_may_change(actor: Actor, org: Organization) -> None:
+    actor.ensure(Permission.NETWORK_MANAGE)
+    if not _may_change(actor, org, _all_links(org)):
+        _refuse(actor, org, "This organization also serves another brand; ask its own admin.")
 
 
 def set_org_status(actor: Actor, org: Organization, status: str, *, reason: str = "") -> None:
@@ -349,7 +410,8 @@ def set_org_status(actor: Actor, org: Organization, status: str, *, reason: str 
         raise ValidationFailed(fields={"status": "Unknown status."})
     if org.id == actor.org_id or org.kind == OrgKind.BRAND:
         raise PermissionDenied("You cannot suspend your own organization or a brand.")
-    _ensure_may_change(actor, org)
+    if not _may_set_status(actor, org, _all_links(org)):
+        _refuse(actor, org, "This organization also serves another brand; ask its own admin.")
     if status == OrgStatus.SUSPENDED and not reason.strip():
         raise ValidationFailed(fields={"reason": "Say why the organization is suspended."})
     if len(reason) > 500:
@@ -367,14 +429,8 @@ def set_org_status(actor: Actor, org: Organization, status: str, *, reason: str 
 
 def _ensure_manages_people(actor: Actor, org: Organization) -> None:
     actor.ensure(Permission.PEOPLE_MANAGE)
-    if actor.is_system or org.id == actor.org_id:
-        return
-    # A store owner manages only its own staff; org admins above manage the orgs below.
-    if actor.can(Permission.NETWORK_MANAGE) and _above_in_every_brand(actor, org):
-        return
-    if not org_visible_to(actor, org):
-        raise NotFound()
-    raise PermissionDenied("Only this organization's own admins or those above it can do this.")
+    if not _may_manage_people(actor, org, _all_links(org)):
+        _refuse(actor, org, "Only this organization's own admins or those above it can do this.")
 
 
 def _check_role(org: Organization, role: str) -> Role:

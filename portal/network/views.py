@@ -152,9 +152,10 @@ def org_detail(org: Organization):
     members = queries.list_members(actor, org) if actor.can(Permission.PEOPLE_VIEW) else []
     invite_form = InviteForm()
     invite_form.role.choices = _role_choices(org)
+    can = services.permitted_actions(actor, org)
     move_forms = {}
-    if actor.is_hq and org.kind == OrgKind.STORE:
-        for link in links:
+    for link in links:
+        if link.brand_id in can.move_in:
             form = MoveForm(prefix=f"move{link.brand_id}", supplier=link.supplier.code)
             form.supplier.choices = _org_choices(queries.suppliers_for(actor, link.brand_id))
             move_forms[link.brand_id] = form
@@ -169,7 +170,7 @@ def org_detail(org: Organization):
         role_form=RoleForm(),
         role_choices=_role_choices(org),
         role_labels=ROLE_LABELS,
-        is_below=any(actor.is_above(link.brand_id, link.path) for link in links),
+        can=can,
     )
 
 
