@@ -24,6 +24,7 @@ class Periodic:
 
 PERIODIC: tuple[Periodic, ...] = (
     Periodic("prune-expired-tokens", "portal.auth.jobs.prune_expired_tokens", 3600),
+    Periodic("policy-states", "portal.policy.jobs.advance_policy_states", 60),
 )
 
 
@@ -48,6 +49,7 @@ def start_periodic(app: Flask) -> None:
     from rq.cron import CronScheduler
 
     import portal.auth.jobs  # noqa: F401 - registers the job functions
+    import portal.policy.jobs  # noqa: F401
 
     scheduler = CronScheduler(connection=jobs.redis_connection(app.config["REDIS_URL"]))
     for entry in PERIODIC:

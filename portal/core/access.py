@@ -59,13 +59,35 @@ class Permission(enum.StrEnum):
     API_KEYS_MANAGE = "api_keys.manage"
     JOBS_VIEW = "jobs.view"
     JOBS_ADMIN = "jobs.admin"  # queue overview and retries for the whole brand
+    CATALOG_VIEW = "catalog.view"  # browse what one may buy, at one's own prices
+    CATALOG_MANAGE = "catalog.manage"  # products, variants, imports (HQ)
+    POLICY_VIEW = "policy.view"  # the brand's policies, versions and reach (HQ)
+    POLICY_MANAGE = "policy.manage"  # write drafts
+    POLICY_PUBLISH = "policy.publish"  # publish to the network, remind
+    INBOX_VIEW = "inbox.view"
+    INBOX_ACK = "inbox.ack"  # acknowledge a policy on the org's behalf
 
 
-_EVERYONE = {Permission.ACCOUNT_USE, Permission.NETWORK_VIEW, Permission.JOBS_VIEW}
+_EVERYONE = {
+    Permission.ACCOUNT_USE,
+    Permission.NETWORK_VIEW,
+    Permission.JOBS_VIEW,
+    Permission.CATALOG_VIEW,
+    Permission.INBOX_VIEW,
+}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.HQ_ADMIN: frozenset(Permission),
-    Role.HQ_MERCHANDISER: frozenset(_EVERYONE | {Permission.PEOPLE_VIEW}),
+    Role.HQ_MERCHANDISER: frozenset(
+        _EVERYONE
+        | {
+            Permission.PEOPLE_VIEW,
+            Permission.CATALOG_MANAGE,
+            Permission.POLICY_VIEW,
+            Permission.POLICY_MANAGE,
+            Permission.INBOX_ACK,
+        }
+    ),
     Role.DISTRIBUTOR_ADMIN: frozenset(
         _EVERYONE
         | {
@@ -74,17 +96,33 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PEOPLE_VIEW,
             Permission.PEOPLE_MANAGE,
             Permission.API_KEYS_MANAGE,
+            Permission.INBOX_ACK,
         }
     ),
-    Role.DISTRIBUTOR_BUYER: frozenset(_EVERYONE | {Permission.PEOPLE_VIEW}),
+    Role.DISTRIBUTOR_BUYER: frozenset(
+        _EVERYONE | {Permission.PEOPLE_VIEW, Permission.INBOX_ACK}
+    ),
     Role.STORE_OWNER: frozenset(
-        _EVERYONE | {Permission.PEOPLE_VIEW, Permission.PEOPLE_MANAGE, Permission.API_KEYS_MANAGE}
+        _EVERYONE
+        | {
+            Permission.PEOPLE_VIEW,
+            Permission.PEOPLE_MANAGE,
+            Permission.API_KEYS_MANAGE,
+            Permission.INBOX_ACK,
+        }
     ),
     Role.STORE_STAFF: frozenset(_EVERYONE),
 }
 
 # What an org-level API key may be granted: read and integration scopes, never people or keys.
-API_KEY_SCOPES: tuple[Permission, ...] = (Permission.NETWORK_VIEW, Permission.JOBS_VIEW)
+API_KEY_SCOPES: tuple[Permission, ...] = (
+    Permission.NETWORK_VIEW,
+    Permission.JOBS_VIEW,
+    Permission.CATALOG_VIEW,
+    Permission.INBOX_VIEW,
+    Permission.INBOX_ACK,
+    Permission.POLICY_VIEW,
+)
 
 
 @dataclass(frozen=True)
@@ -187,9 +225,12 @@ def require(permission: Permission, *, load: Callable[..., Any] | None = None) -
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             actor = _require_actor()
             if load is not None:
-                obj = load(actor, **kwargs)
+                # The loader takes the URL's arguments; anything else (an API body parsed by
+                # an input decorator) goes on to the view beside the loaded object.
+                url_args = request.view_args or {}
+                obj = load(actor, **{k: v for k, v in kwargs.items() if k in url_args})
                 actor.ensure(permission)
-                return view(obj)
+                return view(obj, **{k: v for k, v in kwargs.items() if k not in url_args})
             actor.ensure(permission)
             return view(*args, **kwargs)
 

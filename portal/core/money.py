@@ -34,3 +34,16 @@ def format_money(cents: int | None, currency: str = "CNY") -> str:
     if cents is None:
         return ""
     return format_currency(from_cents(cents, currency), currency)
+
+
+def percent_of(cents: int, basis_points: int) -> int:
+    """`basis_points` / 10,000 of an amount, rounded half up to the minor unit."""
+    value = Decimal(cents) * Decimal(basis_points) / Decimal(10_000)
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def format_percent(basis_points: int | None) -> str:
+    if basis_points is None:
+        return ""
+    value = Decimal(basis_points) / 100
+    return f"{value.normalize():f}%"

@@ -1,0 +1,1 @@
+"""What a brand sells: products (SPU), variants (SKU), categories, seasons, images and imports."""

@@ -1,0 +1,500 @@
+"""/api/v1/catalog, /prices, /policies and /notifications: the caller's catalog at its own prices,
+why a price is what it is, HQ's policies, and every org's inbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import AwareDateTime, Boolean, Dict, Integer, List, Nested, Raw, String
+from apiflask.validators import Length, OneOf, Range
+from flask import url_for
+
+from portal.core.access import Actor, Permission, current_actor, require
+from portal.core.errors import NotFound
+from portal.core.jobs import commit
+from portal.extensions import db
+from portal.network.models import Organization
+from portal.policy import queries, services
+from portal.policy.models import (
+    AudienceKind,
+    Notification,
+    PolicyVersion,
+    Scope,
+    Section,
+    VersionStatus,
+)
+
+bp = APIBlueprint("api_policy", __name__, url_prefix="/api/v1", tag="Catalog and policy")
+
+
+# -- schemas -------------------------------------------------------------------------------------
+
+
+class CatalogQuery(Schema):
+    brand = String(load_default=None, validate=Length(max=32))
+    q = String(load_default=None, validate=Length(max=100))
+    category = String(load_default=None, validate=Length(max=40))
+    season = String(load_default=None, validate=Length(max=20))
+    as_org = String(
+        load_default=None,
+        data_key="as",
+        validate=Length(max=32),
+        metadata={"description": "HQ only: see the catalog as this org"},
+    )
+    page = Integer(load_default=1, validate=Range(min=1))
+    per_page = Integer(load_default=24, validate=Range(min=1, max=200))
+
+
+class VariantOut(Schema):
+    sku = String()
+    color = String()
+    size = String()
+    barcode = String()
+    price_cents = Integer(allow_none=True)
+    currency = String()
+    moq = Integer()
+    multiple = Integer()
+    case_pack = Integer()
+    floor_price_cents = Integer(allow_none=True)
+
+
+class ProductOut(Schema):
+    code = String()
+    name = String()
+    category = String()
+    season = String()
+    msrp_cents = Integer()
+    variants = List(Nested(VariantOut))
+
+
+class CatalogOut(Schema):
+    items = List(Nested(ProductOut))
+    page = Integer()
+    per_page = Integer()
+    total = Integer()
+
+
+class PriceQuery(Schema):
+    brand = String(load_default=None, validate=Length(max=32))
+    as_org = String(load_default=None, data_key="as", validate=Length(max=32))
+
+
+class PriceOut(Schema):
+    sku = String()
+    price_cents = Integer(allow_none=True)
+    currency = String()
+    authorized = Boolean()
+    explanation = Raw(metadata={"description": "policy, version, rule, base and result"})
+
+
+class RuleIn(Schema):
+    section = String(required=True, validate=OneOf([s.value for s in Section]))
+    scope = String(required=True, validate=OneOf([s.value for s in Scope]))
+    target = String(load_default="", validate=Length(max=64))
+    price_cents = Integer(load_default=None, allow_none=True)
+    percent_bp = Integer(
+        load_default=None, allow_none=True, metadata={"description": "basis points of MSRP"}
+    )
+    moq = Integer(load_default=None, allow_none=True)
+    multiple = Integer(load_default=None, allow_none=True)
+
+
+class RebateIn(Schema):
+    threshold_cents = Integer(required=True)
+    percent_bp = Integer(required=True)
+    period = String(required=True, validate=OneOf(list(services.REBATE_PERIODS)))
+
+
+class PolicyIn(Schema):
+    code = String(required=True, validate=Length(min=1, max=40))
+    name = String(required=True, validate=Length(min=1, max=200))
+    audience_kind = String(load_default="all", validate=OneOf([a.value for a in AudienceKind]))
+    audience_values = List(String(validate=Length(max=40)), load_default=list)
+    effective_from = AwareDateTime(required=True)
+    effective_to = AwareDateTime(load_default=None, allow_none=True)
+    note = String(load_default="", validate=Length(max=5000))
+    min_order_cents = Integer(load_default=None, allow_none=True)
+    order_window_start = AwareDateTime(load_default=None, allow_none=True)
+    order_window_end = AwareDateTime(load_default=None, allow_none=True)
+    credit_limit_cents = Integer(load_default=None, allow_none=True)
+    payment_terms_days = Integer(load_default=None, allow_none=True)
+    outlet_discount_bp = Integer(load_default=None, allow_none=True)
+    outlet_after_days = Integer(load_default=None, allow_none=True)
+    employee_discount_bp = Integer(load_default=None, allow_none=True)
+    per_person_limit = Integer(load_default=None, allow_none=True)
+    rebates = List(Nested(RebateIn), load_default=list)
+    rules = List(Nested(RuleIn), load_default=list)
+
+
+class PolicyListQuery(Schema):
+    status = String(load_default=None, validate=OneOf([s.value for s in VersionStatus]))
+    q = String(load_default=None, validate=Length(max=100))
+    page = Integer(load_default=1, validate=Range(min=1))
+    per_page = Integer(load_default=50, validate=Range(min=1, max=200))
+
+
+class PolicyOut(Schema):
+    id = Integer()
+    code = String()
+    name = String()
+    version = Integer()
+    status = String()
+    audience_kind = String()
+    audience_values = List(String())
+    effective_from = String()
+    effective_to = String(allow_none=True)
+    published_at = String(allow_none=True)
+    targeted = Integer()
+    terms = Dict()
+    rules = List(Dict())
+    versions = List(Dict())
+
+
+class PolicyPage(Schema):
+    items = List(Nested(PolicyOut))
+    page = Integer()
+    per_page = Integer()
+    total = Integer()
+
+
+class Accepted(Schema):
+    id = Integer()
+    status = String()
+    job_id = String()
+    job_url = String()
+
+
+class NotificationQuery(Schema):
+    unread = Boolean(load_default=False)
+    page = Integer(load_default=1, validate=Range(min=1))
+    per_page = Integer(load_default=50, validate=Range(min=1, max=200))
+
+
+class NotificationOut(Schema):
+    id = Integer()
+    brand = String()
+    policy = String()
+    name = String()
+    version = Integer()
+    effective_from = String()
+    effective_to = String(allow_none=True)
+    received_at = String()
+    read_at = String(allow_none=True)
+    acknowledged_at = String(allow_none=True)
+
+
+class NotificationPage(Schema):
+    items = List(Nested(NotificationOut))
+    page = Integer()
+    per_page = Integer()
+    total = Integer()
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _brand_id(actor: Actor, code: str | None) -> int:
+    brands = queries.buying_brands(actor)
+    if code:
+        brands = [b for b in brands if b.code == code.strip().upper()]
+    if not brands:
+        raise NotFound()
+    return brands[0].id
+
+
+def _variant_json(variant: Any, terms: queries.SkuTerms | None) -> dict[str, Any]:
+    data = {
+        "sku": variant.sku,
+        "color": variant.color,
+        "size": variant.size,
+        "barcode": variant.barcode,
+        "currency": variant.product.currency,
+        "case_pack": variant.case_pack,
+        "price_cents": None,
+        "moq": 1,
+        "multiple": 1,
+        "floor_price_cents": None,
+    }
+    if terms is not None:
+        data.update(
+            price_cents=terms.price_cents,
+            moq=terms.moq,
+            multiple=terms.multiple,
+            floor_price_cents=terms.floor_cents,
+        )
+    return data
+
+
+def _version_json(version: PolicyVersion, *, full: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": version.id,
+        "code": version.policy.code,
+        "name": version.policy.name,
+        "version": version.number,
+        "status": version.status,
+        "audience_kind": version.audience_kind,
+        "audience_values": queries.audience_values(version)
+        if version.audience_kind != AudienceKind.ALL
+        else [],
+        "effective_from": _iso(version.effective_from),
+        "effective_to": _iso(version.effective_to),
+        "published_at": _iso(version.published_at),
+        "targeted": version.targeted_count,
+    }
+    if full:
+        data["terms"] = {
+            "min_order_cents": version.min_order_cents,
+            "order_window_start": _iso(version.order_window_start),
+            "order_window_end": _iso(version.order_window_end),
+            "credit_limit_cents": version.credit_limit_cents,
+            "payment_terms_days": version.payment_terms_days,
+            "outlet_discount_bp": version.outlet_discount_bp,
+            "outlet_after_days": version.outlet_after_days,
+            "employee_discount_bp": version.employee_discount_bp,
+            "per_person_limit": version.per_person_limit,
+            "rebates": version.rebates or [],
+            "note": version.note,
+        }
+        data["rules"] = [
+            {
+                "section": r.section,
+                "scope": r.scope,
+                "target": queries.rule_target(r) if r.scope != Scope.ALL else "",
+                "price_cents": r.price_cents,
+                "percent_bp": r.percent_bp,
+                "moq": r.moq,
+                "multiple": r.multiple,
+            }
+            for r in version.rules
+        ]
+        data["versions"] = [
+            {"id": v.id, "version": v.number, "status": v.status}
+            for v in sorted(version.policy.versions, key=lambda v: v.number)
+        ]
+    return data
+
+
+def _policy_input(body: dict[str, Any]) -> services.PolicyInput:
+    rules = [
+        services.RuleInput(
+            section=r["section"],
+            scope=r["scope"],
+            target=r.get("target") or "",
+            price_cents=r.get("price_cents"),
+            percent_bp=r.get("percent_bp"),
+            moq=r.get("moq"),
+            multiple=r.get("multiple"),
+            where=f"rules.{index}",
+        )
+        for index, r in enumerate(body.get("rules") or [])
+    ]
+    fields = {k: v for k, v in body.items() if k not in ("rules",)}
+    return services.PolicyInput(**fields, rules=rules)
+
+
+def _notification_json(n: Notification) -> dict[str, Any]:
+    version = n.version
+    return {
+        "id": n.id,
+        "brand": db.session.get(Organization, version.brand_id).code,
+        "policy": version.policy.code,
+        "name": version.policy.name,
+        "version": version.number,
+        "effective_from": _iso(version.effective_from),
+        "effective_to": _iso(version.effective_to),
+        "received_at": _iso(n.created_at),
+        "read_at": _iso(n.read_at),
+        "acknowledged_at": _iso(n.acknowledged_at),
+    }
+
+
+def _load_version(actor: Actor, version_id: int) -> PolicyVersion:
+    return queries.get_version(actor, version_id)
+
+
+def _load_notification(actor: Actor, notification_id: int) -> Notification:
+    return queries.get_notification(actor, notification_id)
+
+
+# -- catalog and prices --------------------------------------------------------------------------
+
+
+@bp.get("/catalog")
+@bp.input(CatalogQuery, location="query", arg_name="query")
+@bp.output(CatalogOut)
+@bp.doc(
+    summary="The caller's catalog: authorized products with its own resolved prices",
+    security="BearerAuth",
+)
+@require(Permission.CATALOG_VIEW)
+def catalog(query: dict[str, Any]):
+    actor = current_actor()
+    brand_id = _brand_id(actor, query["brand"])
+    buyer = queries.buyer_for(actor, brand_id, query["as_org"])
+    result = queries.browse(
+        actor,
+        brand_id,
+        buyer=buyer,
+        q=query["q"],
+        category=query["category"],
+        season=query["season"],
+        page=query["page"],
+        per_page=query["per_page"],
+    )
+    items = []
+    for product in result.page.items:
+        variants = []
+        for variant in product.variants:
+            terms = result.terms.get(variant.id) if buyer else None
+            if buyer is not None and (terms is None or not terms.authorized):
+                continue
+            variants.append(_variant_json(variant, terms))
+        items.append(
+            {
+                "code": product.code,
+                "name": product.name,
+                "category": product.category.code,
+                "season": product.season,
+                "msrp_cents": product.msrp_cents,
+                "variants": variants,
+            }
+        )
+    page = result.page
+    return {"items": items, "page": page.page, "per_page": page.per_page, "total": page.total}
+
+
+@bp.get("/prices/<sku>")
+@bp.input(PriceQuery, location="query", arg_name="query")
+@bp.output(PriceOut)
+@bp.doc(summary="The caller's price for one SKU, and why", security="BearerAuth")
+@require(Permission.CATALOG_VIEW)
+def price(sku: str, query: dict[str, Any]):
+    actor = current_actor()
+    brand_id = _brand_id(actor, query["brand"])
+    buyer = queries.buyer_for(actor, brand_id, query["as_org"])
+    variant = queries.find_variant(brand_id, sku)
+    if buyer is None or variant is None:
+        raise NotFound()
+    explanation = queries.explain(buyer, variant)
+    if not explanation["authorized"] and explanation["excluded_by"] is None:
+        raise NotFound()
+    return {
+        "sku": variant.sku,
+        "price_cents": explanation["price_cents"],
+        "currency": explanation["currency"],
+        "authorized": explanation["authorized"],
+        "explanation": explanation,
+    }
+
+
+# -- policies (HQ) -------------------------------------------------------------------------------
+
+
+@bp.get("/policies")
+@bp.input(PolicyListQuery, location="query", arg_name="query")
+@bp.output(PolicyPage)
+@bp.doc(summary="The brand's policies (latest version of each)", security="BearerAuth")
+@require(Permission.POLICY_VIEW)
+def list_policies(query: dict[str, Any]):
+    result = queries.list_versions(
+        current_actor(),
+        status=query["status"],
+        q=query["q"],
+        page=query["page"],
+        per_page=query["per_page"],
+    )
+    return {
+        "items": [_version_json(v) for v in result.items],
+        "page": result.page,
+        "per_page": result.per_page,
+        "total": result.total,
+    }
+
+
+@bp.post("/policies")
+@bp.input(PolicyIn, arg_name="body")
+@bp.output(PolicyOut, status_code=201)
+@bp.doc(summary="Write a new policy as a draft (version 1)", security="BearerAuth")
+@require(Permission.POLICY_MANAGE)
+def create_policy(body: dict[str, Any]):
+    actor = current_actor()
+    if not actor.is_hq:
+        raise NotFound()
+    version = services.create_policy(actor, actor.org_id, _policy_input(body))
+    db.session.commit()
+    return _version_json(version, full=True)
+
+
+@bp.get("/policies/<int:version_id>")
+@bp.output(PolicyOut)
+@bp.doc(summary="One policy version with its rules and terms", security="BearerAuth")
+@require(Permission.POLICY_VIEW, load=_load_version)
+def get_policy(version: PolicyVersion):
+    return _version_json(version, full=True)
+
+
+@bp.put("/policies/<int:version_id>")
+@bp.input(PolicyIn, arg_name="body")
+@bp.output(PolicyOut)
+@bp.doc(
+    summary="Replace a draft's content (published versions never change: 409)",
+    security="BearerAuth",
+)
+@require(Permission.POLICY_MANAGE, load=_load_version)
+def update_policy(version: PolicyVersion, body: dict[str, Any]):
+    services.update_draft(current_actor(), version, _policy_input(body))
+    db.session.commit()
+    return _version_json(version, full=True)
+
+
+@bp.post("/policies/<int:version_id>/publish")
+@bp.output(Accepted, status_code=202)
+@bp.doc(summary="Publish a draft; delivery to the network runs as a job", security="BearerAuth")
+@require(Permission.POLICY_PUBLISH, load=_load_version)
+def publish_policy(version: PolicyVersion):
+    services.publish_policy(current_actor(), version)
+    job_id = version.fanout_job_id
+    commit()
+    return {
+        "id": version.id,
+        "status": version.status,
+        "job_id": job_id,
+        "job_url": url_for("api_jobs.get", job_id=job_id),
+    }
+
+
+# -- notifications (everyone) --------------------------------------------------------------------
+
+
+@bp.get("/notifications")
+@bp.input(NotificationQuery, location="query", arg_name="query")
+@bp.output(NotificationPage)
+@bp.doc(summary="The caller's org's inbox", security="BearerAuth")
+@require(Permission.INBOX_VIEW)
+def list_notifications(query: dict[str, Any]):
+    result = queries.list_notifications(
+        current_actor(), unread=query["unread"], page=query["page"], per_page=query["per_page"]
+    )
+    return {
+        "items": [_notification_json(n) for n in result.items],
+        "page": result.page,
+        "per_page": result.per_page,
+        "total": result.total,
+    }
+
+
+@bp.post("/notifications/<int:notification_id>/ack")
+@bp.output(NotificationOut)
+@bp.doc(summary="Acknowledge a policy on the org's behalf (repeating is harmless)",
+        security="BearerAuth")
+@require(Permission.INBOX_ACK, load=_load_notification)
+def ack_notification(notification: Notification):
+    services.acknowledge(current_actor(), notification)
+    db.session.commit()
+    return _notification_json(notification)

@@ -1,0 +1,798 @@
+"""What a buyer may see and pay, decided here only: live policy versions, price resolution and its
+explanation, the role-scoped catalog, and HQ's reads of policies, audiences and reach.
+
+Resolution works per price group, never per link x SKU: a buyer's group is its brand, level,
+region and org. The live versions that target the group are one indexed query over
+`policy_audiences`; the rules of those versions that touch a page of SKUs are a second query. Cost
+grows with the policy's size and the page, not with the number of links or SKUs in the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, case, exists, false, func, or_, select
+from sqlalchemy.orm import aliased, selectinload
+
+from portal.catalog.models import Category, Product, ProductStatus, Variant
+from portal.core.access import Actor
+from portal.core.db import utcnow
+from portal.core.errors import NotFound
+from portal.core.money import percent_of
+from portal.core.pagination import Page, paginate
+from portal.extensions import db
+from portal.network.models import ChannelLink, Organization, OrgStatus
+from portal.policy.models import (
+    SPECIFICITY,
+    AudienceKind,
+    Notification,
+    Policy,
+    PolicyAudience,
+    PolicyRule,
+    PolicyVersion,
+    Scope,
+    Section,
+    VersionStatus,
+)
+
+SCOPE_RANK = {scope: rank for rank, scope in enumerate(Scope)}  # sku 0 ... all 3
+LIVE_STATUSES = (VersionStatus.SCHEDULED, VersionStatus.ACTIVE)
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """One buyer link seen as a price group member: brand, level, region and the org itself."""
+
+    brand_id: int
+    org_id: int
+    org_code: str
+    level: str
+    region: str
+    link_id: int
+    supplier_org_id: int
+    credit_limit_cents: int
+    payment_terms_days: int
+
+    @classmethod
+    def of(cls, link: ChannelLink, org_code: str) -> Buyer:
+        return cls(
+            brand_id=link.brand_id,
+            org_id=link.buyer_org_id,
+            org_code=org_code,
+            level=link.level,
+            region=link.region,
+            link_id=link.id,
+            supplier_org_id=link.supplier_org_id,
+            credit_limit_cents=link.credit_limit_cents,
+            payment_terms_days=link.payment_terms_days,
+        )
+
+
+def is_brand_hq(actor: Actor, brand_id: int) -> bool:
+    return actor.is_system or (actor.is_hq and actor.org_id == brand_id)
+
+
+def buyer_for(actor: Actor, brand_id: int, as_org: str | None = None) -> Buyer | None:
+    """The buyer whose prices the actor sees in a brand.
+
+    A distributor or store sees its own link (404 when it does not buy from the brand). HQ sees
+    everything (None) or, with `as_org`, the catalog as that org of its brand sees it.
+    """
+    if is_brand_hq(actor, brand_id):
+        if not as_org:
+            return None
+        row = db.session.execute(
+            select(ChannelLink, Organization.code)
+            .join(Organization, Organization.id == ChannelLink.buyer_org_id)
+            .where(ChannelLink.brand_id == brand_id, Organization.code == as_org.strip().upper())
+        ).first()
+    else:
+        if as_org and as_org.strip().upper() != actor.org_code:
+            raise NotFound()
+        row = db.session.execute(
+            select(ChannelLink, Organization.code)
+            .join(Organization, Organization.id == ChannelLink.buyer_org_id)
+            .where(ChannelLink.brand_id == brand_id, ChannelLink.buyer_org_id == actor.org_id)
+        ).first()
+    if row is None:
+        raise NotFound()
+    return Buyer.of(row[0], row[1])
+
+
+def buying_brands(actor: Actor) -> list[Organization]:
+    """Brands whose catalog the actor may browse: its own (HQ) or those it buys from."""
+    if actor.is_hq:
+        return [db.session.get(Organization, actor.org_id)]
+    stmt = (
+        select(Organization)
+        .join(ChannelLink, ChannelLink.brand_id == Organization.id)
+        .where(ChannelLink.buyer_org_id == actor.org_id)
+        .order_by(Organization.code)
+    )
+    return list(db.session.execute(stmt).scalars())
+
+
+# -- live versions -------------------------------------------------------------------------------
+
+
+def live_condition(at: datetime) -> Any:
+    """Published and inside its window at `at`. Checked on every read, so a stopped scheduler
+    never serves an expired price or hides one that became due."""
+    return and_(
+        PolicyVersion.status.in_(LIVE_STATUSES),
+        PolicyVersion.effective_from <= at,
+        or_(PolicyVersion.effective_to.is_(None), PolicyVersion.effective_to > at),
+    )
+
+
+def _audience_matches(buyer: Buyer) -> Any:
+    return or_(
+        PolicyAudience.kind == AudienceKind.ALL,
+        and_(PolicyAudience.kind == AudienceKind.LEVEL, PolicyAudience.value == buyer.level),
+        and_(PolicyAudience.kind == AudienceKind.REGION, PolicyAudience.value == buyer.region),
+        and_(PolicyAudience.kind == AudienceKind.ORGS, PolicyAudience.value == str(buyer.org_id)),
+    )
+
+
+def live_versions(buyer: Buyer, at: datetime | None = None) -> list[PolicyVersion]:
+    """Versions in force for the buyer, most specific first (named org > region > level > all;
+    then the latest start)."""
+    at = at or utcnow()
+    targeted = select(PolicyAudience.version_id).where(
+        PolicyAudience.brand_id == buyer.brand_id, _audience_matches(buyer)
+    )
+    stmt = (
+        select(PolicyVersion)
+        .where(
+            PolicyVersion.brand_id == buyer.brand_id,
+            PolicyVersion.id.in_(targeted),
+            live_condition(at),
+        )
+        .options(selectinload(PolicyVersion.policy))
+    )
+    versions = list(db.session.execute(stmt).scalars())
+    versions.sort(
+        key=lambda v: (SPECIFICITY[AudienceKind(v.audience_kind)], v.effective_from, v.id),
+        reverse=True,
+    )
+    return versions
+
+
+# -- resolution ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SkuTerms:
+    """What one buyer pays and must respect for one SKU, with the rules that decided it."""
+
+    variant_id: int
+    sku: str
+    msrp_cents: int
+    currency: str
+    case_pack: int
+    price_cents: int | None = None
+    moq: int = 1
+    multiple: int = 1
+    floor_cents: int | None = None
+    price_rule: PolicyRule | None = None
+    order_rule: PolicyRule | None = None
+    floor_rule: PolicyRule | None = None
+    exclude_rule: PolicyRule | None = None
+    # every rule that matched, per section, winner first (for the explanation)
+    candidates: dict[str, list[PolicyRule]] = field(default_factory=dict)
+
+    @property
+    def authorized(self) -> bool:
+        return self.price_cents is not None and self.exclude_rule is None
+
+
+def _rule_matches(rule: PolicyRule, variant: Variant) -> bool:
+    scope = rule.scope
+    if scope == Scope.ALL:
+        return True
+    if scope == Scope.CATEGORY:
+        return rule.category_id == variant.product.category_id
+    if scope == Scope.PRODUCT:
+        return rule.product_id == variant.product_id
+    return rule.variant_id == variant.id
+
+
+def _value_of(rule: PolicyRule, msrp_cents: int) -> int:
+    if rule.price_cents is not None:
+        return rule.price_cents
+    return percent_of(msrp_cents, rule.percent_bp or 0)
+
+
+def resolve(
+    buyer: Buyer, variants: Sequence[Variant], at: datetime | None = None
+) -> dict[int, SkuTerms]:
+    """Price and terms of a page of SKUs for one buyer, in two queries whatever the page size.
+
+    Per section the winning rule is the one from the most specific live version; inside one
+    version, SKU beats product beats category beats "all". Any live exclusion of the SKU's
+    product or category makes it unauthorized; so does the lack of any price.
+    """
+    versions = live_versions(buyer, at)
+    result = {
+        v.id: SkuTerms(
+            variant_id=v.id,
+            sku=v.sku,
+            msrp_cents=v.product.msrp_cents,
+            currency=v.product.currency,
+            case_pack=v.case_pack,
+        )
+        for v in variants
+    }
+    if not versions or not variants:
+        return result
+    rank = {v.id: i for i, v in enumerate(versions)}
+    rules = _rules_touching(list(rank), variants)
+    for variant in variants:
+        terms = result[variant.id]
+        matching = sorted(
+            (r for r in rules if _rule_matches(r, variant)),
+            key=lambda r: (rank[r.version_id], SCOPE_RANK[Scope(r.scope)], r.id),
+        )
+        for rule in matching:
+            terms.candidates.setdefault(rule.section, []).append(rule)
+        if price := terms.candidates.get(Section.PRICE):
+            terms.price_rule = price[0]
+            terms.price_cents = _value_of(price[0], terms.msrp_cents)
+        if order := terms.candidates.get(Section.ORDER):
+            terms.order_rule = order[0]
+            terms.moq = order[0].moq or 1
+            terms.multiple = order[0].multiple or 1
+        if floor := terms.candidates.get(Section.FLOOR):
+            terms.floor_rule = floor[0]
+            terms.floor_cents = _value_of(floor[0], terms.msrp_cents)
+        if excluded := terms.candidates.get(Section.EXCLUDE):
+            terms.exclude_rule = excluded[0]
+    return result
+
+
+def resolve_one(buyer: Buyer, variant: Variant, at: datetime | None = None) -> SkuTerms:
+    return resolve(buyer, [variant], at)[variant.id]
+
+
+def _rules_touching(version_ids: list[int], variants: Sequence[Variant]) -> list[PolicyRule]:
+    variant_ids = {v.id for v in variants}
+    product_ids = {v.product_id for v in variants}
+    category_ids = {v.product.category_id for v in variants}
+    stmt = select(PolicyRule).where(
+        PolicyRule.version_id.in_(version_ids),
+        or_(
+            PolicyRule.scope == Scope.ALL,
+            PolicyRule.variant_id.in_(variant_ids),
+            PolicyRule.product_id.in_(product_ids),
+            PolicyRule.category_id.in_(category_ids),
+        ),
+    )
+    return list(db.session.execute(stmt).scalars())
+
+
+@dataclass
+class OrderTerms:
+    """Whole-order rules and terms for a buyer; each value from the most specific live version
+    that sets it, with that version named in `sources`."""
+
+    min_order_cents: int | None = None
+    order_window_start: datetime | None = None
+    order_window_end: datetime | None = None
+    credit_limit_cents: int = 0
+    payment_terms_days: int = 0
+    outlet_discount_bp: int | None = None
+    outlet_after_days: int | None = None
+    employee_discount_bp: int | None = None
+    per_person_limit: int | None = None
+    rebates: list[dict[str, Any]] = field(default_factory=list)
+    sources: dict[str, PolicyVersion] = field(default_factory=dict)
+
+
+_ORDER_FIELDS = (
+    "min_order_cents",
+    "credit_limit_cents",
+    "payment_terms_days",
+    "outlet_discount_bp",
+    "outlet_after_days",
+    "employee_discount_bp",
+    "per_person_limit",
+)
+
+
+def order_terms(buyer: Buyer, at: datetime | None = None) -> OrderTerms:
+    """Credit terms fall back to the link's own when no live policy sets them."""
+    terms = OrderTerms(
+        credit_limit_cents=buyer.credit_limit_cents, payment_terms_days=buyer.payment_terms_days
+    )
+    for version in reversed(live_versions(buyer, at)):  # least specific first; later wins
+        for name in _ORDER_FIELDS:
+            value = getattr(version, name)
+            if value is not None:
+                setattr(terms, name, value)
+                terms.sources[name] = version
+        if version.order_window_start or version.order_window_end:
+            terms.order_window_start = version.order_window_start
+            terms.order_window_end = version.order_window_end
+            terms.sources["order_window"] = version
+        if version.rebates:
+            terms.rebates = list(version.rebates)
+            terms.sources["rebates"] = version
+    return terms
+
+
+# -- explanation ---------------------------------------------------------------------------------
+
+
+def describe_rule(rule: PolicyRule) -> dict[str, Any]:
+    """A rule as people read it: which policy, version, audience, what it covers, its value."""
+    version = db.session.get(PolicyVersion, rule.version_id)
+    return {
+        "rule_id": rule.id,
+        "policy": version.policy.code,
+        "policy_name": version.policy.name,
+        "version": version.number,
+        "audience": audience_label(version),
+        "audience_kind": version.audience_kind,
+        "scope": rule.scope,
+        "target": rule_target(rule),
+        "price_cents": rule.price_cents,
+        "percent_bp": rule.percent_bp,
+        "moq": rule.moq,
+        "multiple": rule.multiple,
+    }
+
+
+def explain(buyer: Buyer, variant: Variant, at: datetime | None = None) -> dict[str, Any]:
+    """Why the buyer pays what it pays for a SKU: the winning rule of each section, the base it
+    applied to, the result, and the less specific rules it overrode."""
+    terms = resolve_one(buyer, variant, at)
+
+    def section(name: str, winner: PolicyRule | None) -> dict[str, Any] | None:
+        if winner is None:
+            return None
+        return {
+            "rule": describe_rule(winner),
+            "overridden": [describe_rule(r) for r in terms.candidates.get(name, [])[1:]],
+        }
+
+    price = section(Section.PRICE, terms.price_rule)
+    if price is not None:
+        price["base_cents"] = terms.msrp_cents
+        price["result_cents"] = terms.price_cents
+    floor = section(Section.FLOOR, terms.floor_rule)
+    if floor is not None:
+        floor["result_cents"] = terms.floor_cents
+    return {
+        "sku": variant.sku,
+        "product": variant.product.code,
+        "buyer": buyer.org_code,
+        "level": buyer.level,
+        "region": buyer.region,
+        "authorized": terms.authorized,
+        "currency": terms.currency,
+        "msrp_cents": terms.msrp_cents,
+        "price_cents": terms.price_cents if terms.authorized else None,
+        "moq": terms.moq,
+        "multiple": terms.multiple,
+        "case_pack": terms.case_pack,
+        "floor_price_cents": terms.floor_cents,
+        "price": price,
+        "order": section(Section.ORDER, terms.order_rule),
+        "floor": floor,
+        "excluded_by": describe_rule(terms.exclude_rule) if terms.exclude_rule else None,
+    }
+
+
+def rule_target(rule: PolicyRule) -> str:
+    if rule.scope == Scope.SKU:
+        return db.session.get(Variant, rule.variant_id).sku
+    if rule.scope == Scope.PRODUCT:
+        return db.session.get(Product, rule.product_id).code
+    if rule.scope == Scope.CATEGORY:
+        return db.session.get(Category, rule.category_id).code
+    return "*"
+
+
+def audience_label(version: PolicyVersion) -> str:
+    kind = version.audience_kind
+    if kind == AudienceKind.ALL:
+        return "all"
+    values = audience_values(version)
+    return f"{kind}: {', '.join(values)}"
+
+
+def audience_values(version: PolicyVersion) -> list[str]:
+    """Audience values as people write them (org codes rather than ids)."""
+    values = [a.value for a in version.audience if a.kind == version.audience_kind]
+    if version.audience_kind != AudienceKind.ORGS:
+        return sorted(values)
+    ids = [int(v) for v in values]
+    codes = db.session.execute(select(Organization.code).where(Organization.id.in_(ids)))
+    return sorted(codes.scalars())
+
+
+# -- the role-scoped catalog ---------------------------------------------------------------------
+
+
+def authorized_clause(version_ids: list[int]) -> Any:
+    """SQL: a product the buyer may see: not excluded and at least one of its SKUs priced."""
+    if not version_ids:
+        return false()
+    variant_of_product = select(Variant.id).where(Variant.product_id == Product.id)
+    priced = exists().where(
+        PolicyRule.version_id.in_(version_ids),
+        PolicyRule.section == Section.PRICE,
+        or_(
+            PolicyRule.scope == Scope.ALL,
+            PolicyRule.category_id == Product.category_id,
+            PolicyRule.product_id == Product.id,
+            PolicyRule.variant_id.in_(variant_of_product),
+        ),
+    )
+    excluded = exists().where(
+        PolicyRule.version_id.in_(version_ids),
+        PolicyRule.section == Section.EXCLUDE,
+        or_(
+            PolicyRule.scope == Scope.ALL,
+            PolicyRule.category_id == Product.category_id,
+            PolicyRule.product_id == Product.id,
+        ),
+    )
+    return and_(priced, ~excluded)
+
+
+@dataclass
+class ProductOffer:
+    """A product's line in the buyer's catalog: its price range and rules over its SKUs."""
+
+    skus: int
+    min_price_cents: int | None
+    max_price_cents: int | None
+    moq: int | None
+    floor_cents: int | None
+
+
+@dataclass
+class CatalogPage:
+    page: Page
+    terms: dict[int, SkuTerms]  # by variant id; empty for HQ's unfiltered view
+    buyer: Buyer | None
+
+    def offer(self, product: Product) -> ProductOffer:
+        priced = [self.terms[v.id] for v in product.variants if v.id in self.terms]
+        priced = [t for t in priced if t.authorized]
+        prices = [t.price_cents for t in priced if t.price_cents is not None]
+        floors = [t.floor_cents for t in priced if t.floor_cents is not None]
+        return ProductOffer(
+            skus=len(priced),
+            min_price_cents=min(prices) if prices else None,
+            max_price_cents=max(prices) if prices else None,
+            moq=max((t.moq for t in priced), default=None),
+            floor_cents=min(floors) if floors else None,
+        )
+
+
+def browse(
+    actor: Actor,
+    brand_id: int,
+    *,
+    buyer: Buyer | None,
+    q: str | None = None,
+    category: str | None = None,
+    season: str | None = None,
+    page: int = 1,
+    per_page: int = 24,
+) -> CatalogPage:
+    """One page of the catalog as `buyer` sees it (authorized active products, resolved terms),
+    or, for HQ without a buyer, every active product of its brand."""
+    if buyer is None and not is_brand_hq(actor, brand_id):
+        raise NotFound()
+    stmt = (
+        select(Product)
+        .where(Product.brand_id == brand_id, Product.status == ProductStatus.ACTIVE)
+        .options(selectinload(Product.variants), selectinload(Product.category))
+    )
+    versions: list[PolicyVersion] = []
+    if buyer is not None:
+        versions = live_versions(buyer)
+        stmt = stmt.where(authorized_clause([v.id for v in versions]))
+    if q:
+        text = q.strip()
+        like = f"%{text}%"
+        by_sku = select(Variant.product_id).where(
+            Variant.brand_id == brand_id, Variant.sku == text.upper()
+        )
+        stmt = stmt.where(
+            or_(Product.code.ilike(like), Product.name.ilike(like), Product.id.in_(by_sku))
+        )
+    if category:
+        stmt = stmt.join(Category, Category.id == Product.category_id).where(
+            Category.code == category
+        )
+    if season:
+        stmt = stmt.where(Product.season == season)
+    result = paginate(stmt.order_by(Product.code), page, per_page)
+    terms: dict[int, SkuTerms] = {}
+    if buyer is not None:
+        variants = [v for p in result.items for v in p.variants]
+        terms = resolve(buyer, variants)
+    return CatalogPage(page=result, terms=terms, buyer=buyer)
+
+
+def find_variant(brand_id: int, sku: str) -> Variant | None:
+    return db.session.execute(
+        select(Variant).where(Variant.brand_id == brand_id, Variant.sku == sku.strip().upper())
+    ).scalar_one_or_none()
+
+
+def get_offer_product(actor: Actor, brand_id: int, code: str, buyer: Buyer | None) -> Product:
+    """A product page for a buyer: 404 when the product is retired, unknown or not authorized
+    for the buyer (an unauthorized product does not exist for it)."""
+    stmt = select(Product).where(
+        Product.brand_id == brand_id,
+        Product.code == code.strip().upper(),
+        Product.status == ProductStatus.ACTIVE,
+    )
+    if buyer is None:
+        if not is_brand_hq(actor, brand_id):
+            raise NotFound()
+    else:
+        stmt = stmt.where(authorized_clause([v.id for v in live_versions(buyer)]))
+    product = db.session.execute(stmt).scalar_one_or_none()
+    if product is None:
+        raise NotFound()
+    return product
+
+
+# -- HQ: policies --------------------------------------------------------------------------------
+
+
+def visible_versions(actor: Actor) -> Select[Any]:
+    """Policies are HQ's documents: seen by the HQ of their brand (buyers see them through their
+    inbox and price explanations)."""
+    stmt = select(PolicyVersion).join(Policy, Policy.id == PolicyVersion.policy_id)
+    if actor.is_system:
+        return stmt
+    if not actor.is_hq:
+        return stmt.where(false())
+    return stmt.where(PolicyVersion.brand_id == actor.org_id)
+
+
+def list_versions(
+    actor: Actor, *, status: str | None = None, q: str | None = None, page: int = 1,
+    per_page: int = 50,
+) -> Page:
+    """The latest version of each policy (older versions are reached from it)."""
+    newer = aliased(PolicyVersion)
+    latest = (
+        select(func.max(newer.number)).where(newer.policy_id == Policy.id).scalar_subquery()
+    )
+    stmt = visible_versions(actor).where(PolicyVersion.number == latest)
+    if status:
+        stmt = stmt.where(PolicyVersion.status == status)
+    if q:
+        like = f"%{q.strip()}%"
+        stmt = stmt.where(or_(Policy.code.ilike(like), Policy.name.ilike(like)))
+    return paginate(stmt.order_by(PolicyVersion.effective_from.desc(), Policy.code), page, per_page)
+
+
+def get_version(actor: Actor, version_id: int) -> PolicyVersion:
+    version = db.session.execute(
+        visible_versions(actor).where(PolicyVersion.id == version_id)
+    ).scalar_one_or_none()
+    if version is None:
+        raise NotFound()
+    return version
+
+
+def find_policy(brand_id: int, code: str) -> Policy | None:
+    return db.session.execute(
+        select(Policy).where(Policy.brand_id == brand_id, Policy.code == code.strip().upper())
+    ).scalar_one_or_none()
+
+
+def audience_links_by_values(
+    brand_id: int, kind: str, values: Iterable[str]
+) -> Select[Any]:
+    """Links of active buyers that an audience (kind, values) targets."""
+    stmt = (
+        select(ChannelLink)
+        .join(Organization, Organization.id == ChannelLink.buyer_org_id)
+        .where(ChannelLink.brand_id == brand_id, Organization.status == OrgStatus.ACTIVE)
+    )
+    values = list(values)
+    if kind == AudienceKind.LEVEL:
+        stmt = stmt.where(ChannelLink.level.in_(values))
+    elif kind == AudienceKind.REGION:
+        stmt = stmt.where(ChannelLink.region.in_(values))
+    elif kind == AudienceKind.ORGS:
+        stmt = stmt.where(ChannelLink.buyer_org_id.in_([int(v) for v in values]))
+    return stmt
+
+
+def audience_links(version: PolicyVersion) -> Select[Any]:
+    values = [a.value for a in version.audience]
+    return audience_links_by_values(version.brand_id, version.audience_kind, values)
+
+
+def count_audience(version: PolicyVersion) -> int:
+    stmt = audience_links(version).order_by(None).with_only_columns(func.count())
+    return db.session.execute(stmt).scalar_one()
+
+
+@dataclass
+class ReachRow:
+    level: str
+    region: str
+    delivered: int
+    read: int
+    acknowledged: int
+
+
+def reach(version: PolicyVersion) -> list[ReachRow]:
+    """Delivered / read / acknowledged per level and region of the targeted links."""
+    stmt = (
+        select(
+            ChannelLink.level,
+            ChannelLink.region,
+            func.count(Notification.id),
+            func.count(Notification.read_at),
+            func.count(Notification.acknowledged_at),
+        )
+        .join(
+            ChannelLink,
+            and_(
+                ChannelLink.brand_id == Notification.brand_id,
+                ChannelLink.buyer_org_id == Notification.org_id,
+            ),
+        )
+        .where(Notification.version_id == version.id)
+        .group_by(ChannelLink.level, ChannelLink.region)
+        .order_by(ChannelLink.level, ChannelLink.region)
+    )
+    return [ReachRow(*row) for row in db.session.execute(stmt)]
+
+
+def unacknowledged(version: PolicyVersion, *, page: int = 1, per_page: int = 50) -> Page:
+    stmt = (
+        select(Notification)
+        .join(Organization, Organization.id == Notification.org_id)
+        .where(Notification.version_id == version.id, Notification.acknowledged_at.is_(None))
+        .options(selectinload(Notification.org))
+        .order_by(Organization.code)
+    )
+    return paginate(stmt, page, per_page)
+
+
+# -- inboxes -------------------------------------------------------------------------------------
+
+
+def list_notifications(
+    actor: Actor, *, unread: bool = False, page: int = 1, per_page: int = 50
+) -> Page:
+    stmt = (
+        select(Notification)
+        .where(Notification.org_id == actor.org_id)
+        .options(selectinload(Notification.version).selectinload(PolicyVersion.policy))
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+    )
+    if unread:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return paginate(stmt, page, per_page)
+
+
+def count_unread(actor: Actor) -> int:
+    if actor.org_id is None:
+        return 0
+    stmt = select(func.count(Notification.id)).where(
+        Notification.org_id == actor.org_id, Notification.read_at.is_(None)
+    )
+    return db.session.execute(stmt).scalar_one()
+
+
+def get_notification(actor: Actor, notification_id: int) -> Notification:
+    """An inbox item is its org's own: anyone else (HQ included) gets a 404."""
+    notification = db.session.get(Notification, notification_id)
+    if notification is None or notification.org_id != actor.org_id:
+        raise NotFound()
+    return notification
+
+
+def previous_version(version: PolicyVersion) -> PolicyVersion | None:
+    return db.session.execute(
+        select(PolicyVersion)
+        .where(
+            PolicyVersion.policy_id == version.policy_id,
+            PolicyVersion.number < version.number,
+            PolicyVersion.status != VersionStatus.DRAFT,
+        )
+        .order_by(PolicyVersion.number.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def _rule_key(rule: PolicyRule) -> tuple[Any, ...]:
+    return (rule.section, rule.scope, rule.variant_id, rule.product_id, rule.category_id)
+
+
+def _rule_value(rule: PolicyRule) -> tuple[Any, ...]:
+    return (rule.price_cents, rule.percent_bp, rule.moq, rule.multiple)
+
+
+@dataclass
+class Change:
+    section: str
+    scope: str
+    target: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+def change_summary(version: PolicyVersion, *, limit: int = 200) -> dict[str, Any]:
+    """What a version changes against the previous published version of the same policy: rules
+    added, changed and removed, and the whole-order terms that differ."""
+    before = previous_version(version)
+    old_rules = {_rule_key(r): r for r in (before.rules if before else [])}
+    new_rules = {_rule_key(r): r for r in version.rules}
+    changes: list[Change] = []
+
+    def values(rule: PolicyRule | None) -> dict[str, Any] | None:
+        if rule is None:
+            return None
+        return {
+            "price_cents": rule.price_cents,
+            "percent_bp": rule.percent_bp,
+            "moq": rule.moq,
+            "multiple": rule.multiple,
+        }
+
+    for key in sorted(set(old_rules) | set(new_rules), key=lambda k: tuple(map(str, k))):
+        old, new = old_rules.get(key), new_rules.get(key)
+        if old is not None and new is not None and _rule_value(old) == _rule_value(new):
+            continue
+        rule = new or old
+        changes.append(Change(rule.section, rule.scope, rule_target(rule), values(old), values(new)))
+        if len(changes) >= limit:
+            break
+    terms = []
+    for name in (*_ORDER_FIELDS, "order_window_start", "order_window_end", "rebates"):
+        old_value = getattr(before, name) if before else None
+        new_value = getattr(version, name)
+        if old_value != new_value:
+            terms.append({"field": name, "before": old_value, "after": new_value})
+    return {"previous": before, "changes": changes, "terms": terms}
+
+
+def affected_prices(
+    buyer: Buyer, version: PolicyVersion, *, limit: int = 20
+) -> list[tuple[Variant, SkuTerms]]:
+    """A sample of the buyer's own resolved prices for SKUs the version's price rules touch."""
+    price_rules = [r for r in version.rules if r.section == Section.PRICE]
+    if not price_rules:
+        return []
+    conditions = []
+    for r in price_rules:
+        if r.scope == Scope.ALL:
+            conditions.append(Variant.brand_id == version.brand_id)
+        elif r.scope == Scope.SKU:
+            conditions.append(Variant.id == r.variant_id)
+        elif r.scope == Scope.PRODUCT:
+            conditions.append(Variant.product_id == r.product_id)
+        else:
+            conditions.append(Product.category_id == r.category_id)
+    stmt = (
+        select(Variant)
+        .join(Product, Product.id == Variant.product_id)
+        .where(Variant.brand_id == version.brand_id, Product.status == ProductStatus.ACTIVE)
+        .where(or_(*conditions[:500]))
+        .options(selectinload(Variant.product))
+        .order_by(case((Variant.id.in_([r.variant_id for r in price_rules if r.variant_id]), 0),
+                       else_=1), Variant.sku)
+        .limit(limit)
+    )
+    variants = list(db.session.execute(stmt).scalars())
+    terms = resolve(buyer, variants)
+    return [(v, terms[v.id]) for v in variants if terms[v.id].authorized]

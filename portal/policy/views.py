@@ -1,0 +1,435 @@
+"""Pages: the role-scoped catalog with prices and "why this price", HQ's policies and their
+reach, and every org's inbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+
+from portal.catalog.models import Product
+from portal.core.access import Actor, Permission, current_actor, require
+from portal.core.errors import DomainError, NotFound
+from portal.core.forms import apply_errors
+from portal.core.jobs import commit
+from portal.core.money import to_cents
+from portal.core.pagination import parse_page_args
+from portal.extensions import db
+from portal.network.models import Organization
+from portal.policy import queries, services
+from portal.policy.forms import PolicyForm
+from portal.policy.models import Notification, PolicyVersion, Section
+
+bp = Blueprint("policy", __name__)
+
+
+# -- loaders -------------------------------------------------------------------------------------
+
+
+def _load_version(actor: Actor, version_id: int) -> PolicyVersion:
+    return queries.get_version(actor, version_id)
+
+
+def _load_notification(actor: Actor, notification_id: int) -> Notification:
+    return queries.get_notification(actor, notification_id)
+
+
+def _brand(actor: Actor, code: str | None) -> Organization:
+    """A brand the actor buys from (or is): 404 for any other."""
+    brands = queries.buying_brands(actor)
+    if not brands:
+        raise NotFound()
+    if not code:
+        return brands[0]
+    for brand in brands:
+        if brand.code == code.strip().upper():
+            return brand
+    raise NotFound()
+
+
+def _load_offer(actor: Actor, brand: str, code: str) -> tuple[Organization, Product, Any]:
+    org = _brand(actor, brand)
+    buyer = queries.buyer_for(actor, org.id, request.args.get("as"))
+    return org, queries.get_offer_product(actor, org.id, code, buyer), buyer
+
+
+# -- catalog as a buyer sees it ------------------------------------------------------------------
+
+
+@bp.get("/catalog")
+@require(Permission.CATALOG_VIEW)
+def browse():
+    actor = current_actor()
+    brand = _brand(actor, request.args.get("brand"))
+    as_org = (request.args.get("as") or "").strip().upper() or None
+    buyer = queries.buyer_for(actor, brand.id, as_org)
+    page, per_page = parse_page_args(request.args, default_per_page=24)
+    result = queries.browse(
+        actor,
+        brand.id,
+        buyer=buyer,
+        q=request.args.get("q") or None,
+        category=request.args.get("category") or None,
+        season=request.args.get("season") or None,
+        page=page,
+        per_page=per_page,
+    )
+    from portal.catalog.queries import list_categories, list_seasons
+
+    return render_template(
+        "policy/browse.html",
+        brand=brand,
+        brands=queries.buying_brands(actor),
+        result=result,
+        buyer=buyer,
+        as_org=as_org,
+        categories=list_categories(brand.id),
+        seasons=list_seasons(brand.id),
+        terms=queries.order_terms(buyer) if buyer else None,
+    )
+
+
+@bp.get("/catalog/<brand>/<code>")
+@require(Permission.CATALOG_VIEW, load=_load_offer)
+def offer(loaded: tuple[Organization, Product, Any]):
+    brand, product, buyer = loaded
+    terms = queries.resolve(buyer, product.variants) if buyer else {}
+    grid = _grid(product)
+    return render_template(
+        "policy/offer.html",
+        brand=brand,
+        product=product,
+        buyer=buyer,
+        terms=terms,
+        grid=grid,
+        as_org=request.args.get("as"),
+    )
+
+
+@bp.get("/catalog/<brand>/<code>/image")
+@require(Permission.CATALOG_VIEW, load=_load_offer)
+def offer_image(loaded: tuple[Organization, Product, Any]):
+    from flask import current_app
+
+    _brand_org, product, _buyer = loaded
+    if not product.image_path:
+        abort(404)
+    return send_file(f"{current_app.instance_path}/{product.image_path}", max_age=3600)
+
+
+@bp.get("/catalog/<brand>/sku/<sku>/why")
+@require(Permission.CATALOG_VIEW)
+def why(brand: str, sku: str):
+    actor = current_actor()
+    org = _brand(actor, brand)
+    buyer = queries.buyer_for(actor, org.id, request.args.get("as"))
+    if buyer is None:
+        flash(_("Choose whose price to explain with “as seen by”."), "info")
+        return redirect(url_for("policy.browse", brand=org.code))
+    variant = queries.find_variant(org.id, sku)
+    if variant is None:
+        raise NotFound()
+    explanation = queries.explain(buyer, variant)
+    if not explanation["authorized"] and explanation["excluded_by"] is None:
+        # No price: to this buyer the SKU does not exist.
+        raise NotFound()
+    return render_template(
+        "policy/why.html",
+        brand=org,
+        variant=variant,
+        buyer=buyer,
+        x=explanation,
+        as_org=request.args.get("as"),
+    )
+
+
+def _grid(product: Product) -> dict[str, Any]:
+    from portal.catalog.queries import variant_grid
+
+    return variant_grid(product)
+
+
+# -- HQ: policies --------------------------------------------------------------------------------
+
+
+@bp.get("/policies")
+@require(Permission.POLICY_VIEW)
+def policy_list():
+    actor = current_actor()
+    page, per_page = parse_page_args(request.args)
+    status = request.args.get("status") or None
+    result = queries.list_versions(
+        actor, status=status, q=request.args.get("q") or None, page=page, per_page=per_page
+    )
+    return render_template("policy/list.html", page=result)
+
+
+def _to_utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def _bp(value: Decimal | None) -> int | None:
+    return None if value is None else int(value * 100)
+
+
+def _cents(value: Decimal | None) -> int | None:
+    return None if value is None else to_cents(value)
+
+
+def _input_from(form: PolicyForm) -> services.PolicyInput:
+    """Form fields to the service's input; the rule text areas are parsed line by line."""
+    rules = []
+    for section, name, label in (
+        (Section.PRICE, "prices", "prices"),
+        (Section.ORDER, "order_rules", "order_rules"),
+        (Section.FLOOR, "floors", "floors"),
+        (Section.EXCLUDE, "exclusions", "exclusions"),
+    ):
+        rules += services.parse_rule_lines(section, getattr(form, name).data or "", label=label)
+    return services.PolicyInput(
+        code=form.code.data or "",
+        name=form.name.data or "",
+        audience_kind=form.audience_kind.data,
+        audience_values=[
+            v.strip() for v in (form.audience_values.data or "").replace(";", ",").split(",")
+        ],
+        effective_from=_to_utc(form.effective_from.data),
+        effective_to=_to_utc(form.effective_to.data),
+        note=form.note.data or "",
+        min_order_cents=_cents(form.min_order.data),
+        order_window_start=_to_utc(form.order_window_start.data),
+        order_window_end=_to_utc(form.order_window_end.data),
+        credit_limit_cents=_cents(form.credit_limit.data),
+        payment_terms_days=form.payment_terms_days.data,
+        outlet_discount_bp=_bp(form.outlet_discount.data),
+        outlet_after_days=form.outlet_after_days.data,
+        employee_discount_bp=_bp(form.employee_discount.data),
+        per_person_limit=form.per_person_limit.data,
+        rebates=services.parse_rebate_lines(form.rebates.data or ""),
+        rules=rules,
+    )
+
+
+def _apply_line_errors(form: PolicyForm, error: DomainError) -> None:
+    """Errors named "prices line 3" go on the prices field, keeping the line in the text."""
+    fields = {}
+    for name, message in error.fields.items():
+        head = name.split(" ", 1)[0]
+        if name != head and hasattr(form, head):
+            fields[head] = f"{name.replace('_', ' ')}: {message}"
+        else:
+            fields[name] = message
+    error.fields = fields
+    apply_errors(form, error)
+
+
+def _fill_form(form: PolicyForm, version: PolicyVersion) -> None:
+    from portal.core.money import from_cents
+
+    form.code.data = version.policy.code
+    form.name.data = version.policy.name
+    form.audience_kind.data = version.audience_kind
+    form.audience_values.data = (
+        "" if version.audience_kind == "all" else ", ".join(queries.audience_values(version))
+    )
+    form.effective_from.data = version.effective_from
+    form.effective_to.data = version.effective_to
+    form.prices.data = services.format_rule_lines(version, Section.PRICE)
+    form.order_rules.data = services.format_rule_lines(version, Section.ORDER)
+    form.floors.data = services.format_rule_lines(version, Section.FLOOR)
+    form.exclusions.data = services.format_rule_lines(version, Section.EXCLUDE)
+    form.min_order.data = (
+        from_cents(version.min_order_cents) if version.min_order_cents is not None else None
+    )
+    form.order_window_start.data = version.order_window_start
+    form.order_window_end.data = version.order_window_end
+    form.credit_limit.data = (
+        from_cents(version.credit_limit_cents) if version.credit_limit_cents is not None else None
+    )
+    form.payment_terms_days.data = version.payment_terms_days
+    form.outlet_discount.data = (
+        Decimal(version.outlet_discount_bp) / 100 if version.outlet_discount_bp is not None else None
+    )
+    form.outlet_after_days.data = version.outlet_after_days
+    form.employee_discount.data = (
+        Decimal(version.employee_discount_bp) / 100
+        if version.employee_discount_bp is not None
+        else None
+    )
+    form.per_person_limit.data = version.per_person_limit
+    form.rebates.data = services.format_rebate_lines(version)
+    form.note.data = version.note
+
+
+@bp.route("/policies/new", methods=["GET", "POST"])
+@require(Permission.POLICY_MANAGE)
+def policy_new():
+    actor = current_actor()
+    if not actor.is_hq:
+        raise NotFound()
+    form = PolicyForm()
+    if request.method == "GET":
+        form.effective_from.data = datetime.now(UTC).replace(second=0, microsecond=0)
+    if form.validate_on_submit():
+        try:
+            version = services.create_policy(actor, actor.org_id, _input_from(form))
+            db.session.commit()
+            flash(_("Draft saved. Review it, then publish."), "success")
+            return redirect(url_for("policy.policy_detail", version_id=version.id))
+        except DomainError as error:
+            db.session.rollback()
+            _apply_line_errors(form, error)
+    return render_template("policy/edit.html", form=form, version=None), (
+        422 if form.errors or request.method == "POST" else 200
+    )
+
+
+@bp.get("/policies/<int:version_id>")
+@require(Permission.POLICY_VIEW, load=_load_version)
+def policy_detail(version: PolicyVersion):
+    audience_size = queries.count_audience(version)
+    sections = {
+        s: [r for r in version.rules if r.section == s] for s in tuple(Section)
+    }
+    return render_template(
+        "policy/detail.html",
+        version=version,
+        sections=sections,
+        audience_size=audience_size,
+        audience=queries.audience_label(version),
+        summary=queries.change_summary(version),
+        versions=sorted(version.policy.versions, key=lambda v: v.number, reverse=True),
+    )
+
+
+@bp.route("/policies/<int:version_id>/edit", methods=["GET", "POST"])
+@require(Permission.POLICY_MANAGE, load=_load_version)
+def policy_edit(version: PolicyVersion):
+    actor = current_actor()
+    if not version.is_draft:
+        return redirect(url_for("policy.policy_detail", version_id=version.id))
+    form = PolicyForm()
+    if request.method == "GET":
+        _fill_form(form, version)
+    form.code.data = version.policy.code  # the code never changes
+    if form.validate_on_submit():
+        try:
+            services.update_draft(actor, version, _input_from(form))
+            db.session.commit()
+            flash(_("Draft saved."), "success")
+            return redirect(url_for("policy.policy_detail", version_id=version.id))
+        except DomainError as error:
+            db.session.rollback()
+            _apply_line_errors(form, error)
+    status = 422 if request.method == "POST" else 200
+    return render_template("policy/edit.html", form=form, version=version), status
+
+
+@bp.post("/policies/<int:version_id>/revise")
+@require(Permission.POLICY_MANAGE, load=_load_version)
+def policy_revise(version: PolicyVersion):
+    draft = services.revise_policy(current_actor(), version)
+    db.session.commit()
+    flash(_("Version %(n)s started as a draft.", n=draft.number), "success")
+    return redirect(url_for("policy.policy_edit", version_id=draft.id))
+
+
+@bp.post("/policies/<int:version_id>/publish")
+@require(Permission.POLICY_PUBLISH, load=_load_version)
+def policy_publish(version: PolicyVersion):
+    try:
+        services.publish_policy(current_actor(), version)
+        commit()
+    except DomainError as error:
+        db.session.rollback()
+        messages = [error.message, *error.fields.values()]
+        flash(" ".join(dict.fromkeys(messages)), "error")
+        return redirect(url_for("policy.policy_detail", version_id=version.id))
+    flash(_("Published. Delivery to the network is under way."), "success")
+    return redirect(url_for("policy.policy_reach", version_id=version.id))
+
+
+@bp.get("/policies/<int:version_id>/reach")
+@require(Permission.POLICY_VIEW, load=_load_version)
+def policy_reach(version: PolicyVersion):
+    from portal.core import jobs
+
+    page, per_page = parse_page_args(request.args)
+    run = db.session.get(jobs.JobRun, version.fanout_job_id) if version.fanout_job_id else None
+    progress = jobs.live_progress(run) if run else (0, "")
+    rows = queries.reach(version)
+    totals = {
+        "delivered": sum(r.delivered for r in rows),
+        "read": sum(r.read for r in rows),
+        "acknowledged": sum(r.acknowledged for r in rows),
+    }
+    return render_template(
+        "policy/reach.html",
+        version=version,
+        rows=rows,
+        totals=totals,
+        pending=queries.unacknowledged(version, page=page, per_page=per_page),
+        run=run,
+        progress=progress[0],
+        message=progress[1],
+    )
+
+
+@bp.post("/policies/<int:version_id>/remind")
+@require(Permission.POLICY_PUBLISH, load=_load_version)
+def policy_remind(version: PolicyVersion):
+    try:
+        run = services.remind(current_actor(), version)
+        commit()
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("policy.policy_reach", version_id=version.id))
+    flash(_("Reminders are being sent."), "success")
+    return redirect(url_for("core.job_detail", job_id=run.id))
+
+
+# -- inbox ---------------------------------------------------------------------------------------
+
+
+@bp.get("/inbox")
+@require(Permission.INBOX_VIEW)
+def inbox():
+    actor = current_actor()
+    page, per_page = parse_page_args(request.args)
+    result = queries.list_notifications(
+        actor, unread=request.args.get("unread") == "1", page=page, per_page=per_page
+    )
+    return render_template("policy/inbox.html", page=result)
+
+
+@bp.get("/inbox/<int:notification_id>")
+@require(Permission.INBOX_VIEW, load=_load_notification)
+def inbox_item(notification: Notification):
+    """Opening an item marks it read for the org."""
+    actor = current_actor()
+    services.mark_read(actor, notification)
+    db.session.commit()
+    version = notification.version
+    buyer = queries.buyer_for(actor, version.brand_id)
+    return render_template(
+        "policy/inbox_item.html",
+        n=notification,
+        version=version,
+        summary=queries.change_summary(version),
+        prices=queries.affected_prices(buyer, version) if buyer else [],
+        terms=queries.order_terms(buyer) if buyer else None,
+        brand=db.session.get(Organization, version.brand_id),
+    )
+
+
+@bp.post("/inbox/<int:notification_id>/ack")
+@require(Permission.INBOX_ACK, load=_load_notification)
+def inbox_ack(notification: Notification):
+    services.acknowledge(current_actor(), notification)
+    db.session.commit()
+    flash(_("Acknowledged."), "success")
+    return redirect(url_for("policy.inbox_item", notification_id=notification.id))
