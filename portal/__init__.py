@@ -72,26 +72,36 @@ def _register_models() -> None:
     # Every model module, so metadata (and Alembic) sees the whole schema.
     import portal.auth.jobs  # noqa: F401 - job functions register themselves
     import portal.auth.models  # noqa: F401
+    import portal.catalog.jobs  # noqa: F401
+    import portal.catalog.models  # noqa: F401
     import portal.core.audit  # noqa: F401
     import portal.core.jobs  # noqa: F401
     import portal.network.models  # noqa: F401
+    import portal.policy.jobs  # noqa: F401
+    import portal.policy.models  # noqa: F401
 
 
 def _register_blueprints(app: APIFlask) -> None:
     from portal.auth import api as auth_api
     from portal.auth import views as auth_views
+    from portal.catalog import views as catalog_views
     from portal.core import api as core_api
     from portal.core import views as core_views
     from portal.network import api as network_api
     from portal.network import views as network_views
+    from portal.policy import api as policy_api
+    from portal.policy import views as policy_views
 
     blueprints = (
         core_views.bp,
         auth_views.bp,
         network_views.bp,
+        catalog_views.bp,
+        policy_views.bp,
         core_api.bp,
         auth_api.bp,
         network_api.bp,
+        policy_api.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
@@ -115,14 +125,22 @@ def _select_locale() -> str:
     return "zh_Hans_CN" if best in ("zh-CN", "zh") else "en"
 
 
+def _rule_target(rule):
+    from portal.policy.queries import rule_target
+
+    return rule_target(rule)
+
+
 def _register_templating(app: APIFlask) -> None:
     from flask_babel import format_date, format_datetime, get_locale
 
     from portal.core.access import Permission
-    from portal.core.money import format_money
+    from portal.core.money import format_money, format_percent
 
     app.jinja_env.globals.update(
         format_money=format_money,
+        format_percent=format_percent,
+        rule_target=_rule_target,
         format_datetime=format_datetime,
         format_date=format_date,
         Permission=Permission,
@@ -131,8 +149,15 @@ def _register_templating(app: APIFlask) -> None:
     @app.context_processor
     def inject() -> dict[str, Any]:
         locale = str(get_locale() or "en")
+        actor = g.get("actor")
+        unread = 0
+        if actor is not None and actor.org_id is not None:
+            from portal.policy.queries import count_unread
+
+            unread = count_unread(actor)
         return {
-            "actor": g.get("actor"),
+            "actor": actor,
+            "unread_count": unread,
             "html_lang": "zh-CN" if locale.startswith("zh") else "en",
             "current_locale": locale,
         }

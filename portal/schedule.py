@@ -25,6 +25,7 @@ class Periodic:
 PERIODIC: tuple[Periodic, ...] = (
     Periodic("prune-expired-tokens", "portal.auth.jobs.prune_expired_tokens", 3600),
     Periodic("policy-states", "portal.policy.jobs.advance_policy_states", 60),
+    Periodic("recover-stale-jobs", "portal.core.jobs.recover_stale_runs", 300),
 )
 
 

@@ -91,7 +91,9 @@ def base_app(backend: str, tmp_path_factory: pytest.TempPathFactory):
         from portal.seed.demo import seed_demo
 
         seed_demo()
-        db.session.commit()
+        from portal.core.jobs import commit
+
+        commit()  # and run the inline jobs it asked for (policy delivery)
         db.session.remove()
     yield app
     with app.app_context():

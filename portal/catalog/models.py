@@ -104,7 +104,8 @@ class ImportStatus(enum.StrEnum):
 
 
 class CatalogImport(TimestampMixin, db.Model):
-    """One uploaded catalog file: validated by a job, previewed, then applied whole or not at all."""
+    """One uploaded catalog file: validated by a job, previewed, then applied whole or not at
+    all."""
 
     __tablename__ = "catalog_imports"
     __table_args__ = (CheckConstraint(enum_check("status", tuple(ImportStatus)), name="status"),)

@@ -99,9 +99,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.INBOX_ACK,
         }
     ),
-    Role.DISTRIBUTOR_BUYER: frozenset(
-        _EVERYONE | {Permission.PEOPLE_VIEW, Permission.INBOX_ACK}
-    ),
+    Role.DISTRIBUTOR_BUYER: frozenset(_EVERYONE | {Permission.PEOPLE_VIEW, Permission.INBOX_ACK}),
     Role.STORE_OWNER: frozenset(
         _EVERYONE
         | {

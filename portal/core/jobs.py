@@ -16,7 +16,7 @@ import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -27,6 +27,7 @@ from sqlalchemy import (
     Select,
     String,
     Text,
+    and_,
     event,
     false,
     or_,
@@ -147,7 +148,9 @@ def enqueue(
     job_id = key or job_key(spec.name, args)
     session = db.session()  # the Session itself: transactions are tracked per session
     run = session.get(JobRun, job_id)
-    if run is not None and run.status in (JobStatus.STARTED, JobStatus.FINISHED):
+    if run is not None and run.status == JobStatus.FINISHED:
+        return run
+    if run is not None and run.status == JobStatus.STARTED and not is_stale(run):
         return run
     if run is None:
         run = JobRun(
@@ -168,7 +171,7 @@ def enqueue(
             if existing is None:
                 raise
             return existing
-    elif run.status == JobStatus.FAILED:
+    elif run.status in (JobStatus.FAILED, JobStatus.STARTED):  # failed, or its worker died
         run.status = JobStatus.QUEUED
         run.error = None
         run.progress = 0
@@ -310,6 +313,44 @@ def _push_to_rq(job_id: str, spec_name: str) -> None:
     )
 
 
+# -- runs whose worker died ----------------------------------------------------------------------
+
+STALE_MARGIN_SECONDS = 60
+
+
+def stale_cutoff(name: str) -> datetime:
+    """A run started before this moment and still "started" has outlived its timeout."""
+    spec = REGISTRY.get(name)
+    timeout = (spec.timeout if spec else None) or current_app.config["JOB_DEFAULT_TIMEOUT"]
+    return utcnow() - timedelta(seconds=timeout + STALE_MARGIN_SECONDS)
+
+
+def is_stale(run: JobRun) -> bool:
+    return (
+        run.status == JobStatus.STARTED
+        and run.started_at is not None
+        and run.started_at < stale_cutoff(run.name)
+    )
+
+
+@job(queue=QUEUE_DEFAULT, retries=0, title="Recover jobs whose worker died")
+def recover_stale_runs() -> list[str]:
+    """Queue again every run whose worker died mid-run (SIGKILL, lost machine). Jobs are safe to
+    run twice, so the new attempt finishes what the dead one left. Runs from the periodic list."""
+    oldest = utcnow() - timedelta(seconds=STALE_MARGIN_SECONDS)
+    started = db.session.execute(
+        select(JobRun).where(JobRun.status == JobStatus.STARTED, JobRun.started_at < oldest)
+    ).scalars()
+    recovered = []
+    for run in started:
+        spec = REGISTRY.get(run.name)
+        if spec is None or not is_stale(run):
+            continue
+        enqueue(spec.func, *run.args, key=run.id, org_id=run.org_id, brand_id=run.brand_id)
+        recovered.append(run.id)
+    return recovered
+
+
 # -- reads ---------------------------------------------------------------------------------------
 
 
@@ -382,9 +423,12 @@ def _execute(job_id: str) -> Any:
         return run.result  # a duplicate delivery: the work is done
     spec = REGISTRY.get(run.name)
     # Claim the run: of two deliveries of one job, only one gets past this update.
+    # A run left "started" past its timeout lost its worker (killed, machine gone): RQ would
+    # have stopped a live one by then, so a new delivery may take it over.
+    abandoned = and_(JobRun.status == JobStatus.STARTED, JobRun.started_at < stale_cutoff(run.name))
     claimed = session.execute(
         update(JobRun)
-        .where(JobRun.id == job_id, JobRun.status == JobStatus.QUEUED)
+        .where(JobRun.id == job_id, or_(JobRun.status == JobStatus.QUEUED, abandoned))
         .values(
             status=JobStatus.STARTED,
             started_at=utcnow(),

@@ -28,6 +28,9 @@ from portal.policy.models import (
 
 bp = APIBlueprint("api_policy", __name__, url_prefix="/api/v1", tag="Catalog and policy")
 
+# @require sits right under the route: access (404, then 403) is decided before the body or the
+# query string is validated, so a caller learns nothing about objects it may not touch.
+
 
 # -- schemas -------------------------------------------------------------------------------------
 
@@ -152,8 +155,12 @@ class PolicyOut(Schema):
     versions = List(Dict())
 
 
+class PolicyItem(PolicyOut):
+    """A list entry (the same fields; a separate name keeps the OpenAPI references distinct)."""
+
+
 class PolicyPage(Schema):
-    items = List(Nested(PolicyOut))
+    items = List(Nested(PolicyItem))
     page = Integer()
     per_page = Integer()
     total = Integer()
@@ -185,8 +192,12 @@ class NotificationOut(Schema):
     acknowledged_at = String(allow_none=True)
 
 
+class NotificationItem(NotificationOut):
+    """A list entry (a separate name keeps the OpenAPI references distinct)."""
+
+
 class NotificationPage(Schema):
-    items = List(Nested(NotificationOut))
+    items = List(Nested(NotificationItem))
     page = Integer()
     per_page = Integer()
     total = Integer()
@@ -326,13 +337,13 @@ def _load_notification(actor: Actor, notification_id: int) -> Notification:
 
 
 @bp.get("/catalog")
+@require(Permission.CATALOG_VIEW)
 @bp.input(CatalogQuery, location="query", arg_name="query")
 @bp.output(CatalogOut)
 @bp.doc(
     summary="The caller's catalog: authorized products with its own resolved prices",
     security="BearerAuth",
 )
-@require(Permission.CATALOG_VIEW)
 def catalog(query: dict[str, Any]):
     actor = current_actor()
     brand_id = _brand_id(actor, query["brand"])
@@ -370,10 +381,10 @@ def catalog(query: dict[str, Any]):
 
 
 @bp.get("/prices/<sku>")
+@require(Permission.CATALOG_VIEW)
 @bp.input(PriceQuery, location="query", arg_name="query")
 @bp.output(PriceOut)
 @bp.doc(summary="The caller's price for one SKU, and why", security="BearerAuth")
-@require(Permission.CATALOG_VIEW)
 def price(sku: str, query: dict[str, Any]):
     actor = current_actor()
     brand_id = _brand_id(actor, query["brand"])
@@ -382,8 +393,8 @@ def price(sku: str, query: dict[str, Any]):
     if buyer is None or variant is None:
         raise NotFound()
     explanation = queries.explain(buyer, variant)
-    if not explanation["authorized"] and explanation["excluded_by"] is None:
-        raise NotFound()
+    if not explanation["authorized"] and not queries.is_brand_hq(actor, brand_id):
+        raise NotFound()  # to a buyer, what it may not buy does not exist
     return {
         "sku": variant.sku,
         "price_cents": explanation["price_cents"],
@@ -397,10 +408,10 @@ def price(sku: str, query: dict[str, Any]):
 
 
 @bp.get("/policies")
+@require(Permission.POLICY_VIEW)
 @bp.input(PolicyListQuery, location="query", arg_name="query")
 @bp.output(PolicyPage)
 @bp.doc(summary="The brand's policies (latest version of each)", security="BearerAuth")
-@require(Permission.POLICY_VIEW)
 def list_policies(query: dict[str, Any]):
     result = queries.list_versions(
         current_actor(),
@@ -418,10 +429,10 @@ def list_policies(query: dict[str, Any]):
 
 
 @bp.post("/policies")
+@require(Permission.POLICY_MANAGE)
 @bp.input(PolicyIn, arg_name="body")
 @bp.output(PolicyOut, status_code=201)
 @bp.doc(summary="Write a new policy as a draft (version 1)", security="BearerAuth")
-@require(Permission.POLICY_MANAGE)
 def create_policy(body: dict[str, Any]):
     actor = current_actor()
     if not actor.is_hq:
@@ -432,21 +443,21 @@ def create_policy(body: dict[str, Any]):
 
 
 @bp.get("/policies/<int:version_id>")
+@require(Permission.POLICY_VIEW, load=_load_version)
 @bp.output(PolicyOut)
 @bp.doc(summary="One policy version with its rules and terms", security="BearerAuth")
-@require(Permission.POLICY_VIEW, load=_load_version)
 def get_policy(version: PolicyVersion):
     return _version_json(version, full=True)
 
 
 @bp.put("/policies/<int:version_id>")
+@require(Permission.POLICY_MANAGE, load=_load_version)
 @bp.input(PolicyIn, arg_name="body")
 @bp.output(PolicyOut)
 @bp.doc(
     summary="Replace a draft's content (published versions never change: 409)",
     security="BearerAuth",
 )
-@require(Permission.POLICY_MANAGE, load=_load_version)
 def update_policy(version: PolicyVersion, body: dict[str, Any]):
     services.update_draft(current_actor(), version, _policy_input(body))
     db.session.commit()
@@ -454,9 +465,9 @@ def update_policy(version: PolicyVersion, body: dict[str, Any]):
 
 
 @bp.post("/policies/<int:version_id>/publish")
+@require(Permission.POLICY_PUBLISH, load=_load_version)
 @bp.output(Accepted, status_code=202)
 @bp.doc(summary="Publish a draft; delivery to the network runs as a job", security="BearerAuth")
-@require(Permission.POLICY_PUBLISH, load=_load_version)
 def publish_policy(version: PolicyVersion):
     services.publish_policy(current_actor(), version)
     job_id = version.fanout_job_id
@@ -473,10 +484,10 @@ def publish_policy(version: PolicyVersion):
 
 
 @bp.get("/notifications")
+@require(Permission.INBOX_VIEW)
 @bp.input(NotificationQuery, location="query", arg_name="query")
 @bp.output(NotificationPage)
 @bp.doc(summary="The caller's org's inbox", security="BearerAuth")
-@require(Permission.INBOX_VIEW)
 def list_notifications(query: dict[str, Any]):
     result = queries.list_notifications(
         current_actor(), unread=query["unread"], page=query["page"], per_page=query["per_page"]
@@ -490,10 +501,12 @@ def list_notifications(query: dict[str, Any]):
 
 
 @bp.post("/notifications/<int:notification_id>/ack")
-@bp.output(NotificationOut)
-@bp.doc(summary="Acknowledge a policy on the org's behalf (repeating is harmless)",
-        security="BearerAuth")
 @require(Permission.INBOX_ACK, load=_load_notification)
+@bp.output(NotificationOut)
+@bp.doc(
+    summary="Acknowledge a policy on the org's behalf (repeating is harmless)",
+    security="BearerAuth",
+)
 def ack_notification(notification: Notification):
     services.acknowledge(current_actor(), notification)
     db.session.commit()

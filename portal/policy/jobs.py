@@ -41,7 +41,8 @@ def _mail_admins(version: PolicyVersion, notifications: list[Notification], subj
     return sent
 
 
-@jobs.job(queue=jobs.QUEUE_PUSH, timeout=3600, title="Deliver a policy")
+# Short timeouts: a run whose worker died is taken over once its timeout has passed.
+@jobs.job(queue=jobs.QUEUE_PUSH, timeout=600, title="Deliver a policy")
 def deliver_policy(version_id: int) -> dict[str, Any]:
     """Every targeted org gets one notification, then its admins one e-mail.
 
@@ -76,7 +77,7 @@ def deliver_policy(version_id: int) -> dict[str, Any]:
     return {"targeted": total, "delivered": delivered, "emails": emailed}
 
 
-@jobs.job(queue=jobs.QUEUE_PUSH, timeout=3600, title="Remind about a policy")
+@jobs.job(queue=jobs.QUEUE_PUSH, timeout=600, title="Remind about a policy")
 def remind_unacknowledged(version_id: int) -> dict[str, Any]:
     version = db.session.get(PolicyVersion, version_id)
     if version is None:

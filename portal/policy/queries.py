@@ -291,7 +291,7 @@ class OrderTerms:
     sources: dict[str, PolicyVersion] = field(default_factory=dict)
 
 
-_ORDER_FIELDS = (
+ORDER_FIELDS = (
     "min_order_cents",
     "credit_limit_cents",
     "payment_terms_days",
@@ -308,7 +308,7 @@ def order_terms(buyer: Buyer, at: datetime | None = None) -> OrderTerms:
         credit_limit_cents=buyer.credit_limit_cents, payment_terms_days=buyer.payment_terms_days
     )
     for version in reversed(live_versions(buyer, at)):  # least specific first; later wins
-        for name in _ORDER_FIELDS:
+        for name in ORDER_FIELDS:
             value = getattr(version, name)
             if value is not None:
                 setattr(terms, name, value)
@@ -421,7 +421,10 @@ def authorized_clause(version_ids: list[int]) -> Any:
     """SQL: a product the buyer may see: not excluded and at least one of its SKUs priced."""
     if not version_ids:
         return false()
-    variant_of_product = select(Variant.id).where(Variant.product_id == Product.id)
+    # correlated to the outer products row (auto-correlation stops one level up)
+    variant_of_product = (
+        select(Variant.id).where(Variant.product_id == Product.id).correlate(Product)
+    )
     priced = exists().where(
         PolicyRule.version_id.in_(version_ids),
         PolicyRule.section == Section.PRICE,
@@ -510,7 +513,7 @@ def browse(
         )
     if category:
         stmt = stmt.join(Category, Category.id == Product.category_id).where(
-            Category.code == category
+            Category.code == category.strip().upper()
         )
     if season:
         stmt = stmt.where(Product.season == season)
@@ -562,14 +565,16 @@ def visible_versions(actor: Actor) -> Select[Any]:
 
 
 def list_versions(
-    actor: Actor, *, status: str | None = None, q: str | None = None, page: int = 1,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    q: str | None = None,
+    page: int = 1,
     per_page: int = 50,
 ) -> Page:
     """The latest version of each policy (older versions are reached from it)."""
     newer = aliased(PolicyVersion)
-    latest = (
-        select(func.max(newer.number)).where(newer.policy_id == Policy.id).scalar_subquery()
-    )
+    latest = select(func.max(newer.number)).where(newer.policy_id == Policy.id).scalar_subquery()
     stmt = visible_versions(actor).where(PolicyVersion.number == latest)
     if status:
         stmt = stmt.where(PolicyVersion.status == status)
@@ -594,9 +599,7 @@ def find_policy(brand_id: int, code: str) -> Policy | None:
     ).scalar_one_or_none()
 
 
-def audience_links_by_values(
-    brand_id: int, kind: str, values: Iterable[str]
-) -> Select[Any]:
+def audience_links_by_values(brand_id: int, kind: str, values: Iterable[str]) -> Select[Any]:
     """Links of active buyers that an audience (kind, values) targets."""
     stmt = (
         select(ChannelLink)
@@ -754,11 +757,13 @@ def change_summary(version: PolicyVersion, *, limit: int = 200) -> dict[str, Any
         if old is not None and new is not None and _rule_value(old) == _rule_value(new):
             continue
         rule = new or old
-        changes.append(Change(rule.section, rule.scope, rule_target(rule), values(old), values(new)))
+        changes.append(
+            Change(rule.section, rule.scope, rule_target(rule), values(old), values(new))
+        )
         if len(changes) >= limit:
             break
     terms = []
-    for name in (*_ORDER_FIELDS, "order_window_start", "order_window_end", "rebates"):
+    for name in (*ORDER_FIELDS, "order_window_start", "order_window_end", "rebates"):
         old_value = getattr(before, name) if before else None
         new_value = getattr(version, name)
         if old_value != new_value:
@@ -789,8 +794,10 @@ def affected_prices(
         .where(Variant.brand_id == version.brand_id, Product.status == ProductStatus.ACTIVE)
         .where(or_(*conditions[:500]))
         .options(selectinload(Variant.product))
-        .order_by(case((Variant.id.in_([r.variant_id for r in price_rules if r.variant_id]), 0),
-                       else_=1), Variant.sku)
+        .order_by(
+            case((Variant.id.in_([r.variant_id for r in price_rules if r.variant_id]), 0), else_=1),
+            Variant.sku,
+        )
         .limit(limit)
     )
     variants = list(db.session.execute(stmt).scalars())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -96,7 +96,10 @@ def parse_percent(text: str, where: str) -> int:
         raise ValidationFailed(fields={where: f"Not a percentage: {text!r}."}) from exc
     if not value.is_finite() or value <= 0 or value > 1000:
         raise ValidationFailed(fields={where: "A percentage must be above 0 and at most 1000%."})
-    return int(value * 100)
+    basis_points = value * 100
+    if basis_points != basis_points.to_integral_value():  # never truncate silently
+        raise ValidationFailed(fields={where: "A percentage has at most two decimals."})
+    return int(basis_points)
 
 
 def _amount_or_percent(text: str, where: str) -> tuple[int | None, int | None]:
@@ -124,37 +127,48 @@ def parse_rule_lines(section: str, text: str, *, label: str) -> list[RuleInput]:
     price / floor: ``<scope> <target> <amount or percent>`` e.g. ``category TOPS 55%``,
     ``sku ACME-TEE-BLK-M 89.50``, ``all 60%`` (price only);
     order: ``<scope> <target> <moq> [<multiple>]``; exclude: ``<scope> <target>``.
+    Every bad line is reported (as "<label> line <n>"), not only the first.
     """
     rules = []
+    errors: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         where = f"{label} line {number}"
-        parts = [p for p in _SPLIT.split(line) if p]
-        scope = parts[0].lower()
-        if scope not in tuple(Scope):
-            raise ValidationFailed(
-                fields={where: f"Start with sku, product, category or all, not {parts[0]!r}."}
-            )
-        target, rest = ("", parts[1:]) if scope == Scope.ALL else (
-            (parts[1] if len(parts) > 1 else ""),
-            parts[2:],
-        )
-        rule = RuleInput(section=section, scope=scope, target=target, where=where)
-        if section in (Section.PRICE, Section.FLOOR):
-            if len(rest) != 1:
-                raise ValidationFailed(fields={where: "Give one amount or percentage."})
-            rule.price_cents, rule.percent_bp = _amount_or_percent(rest[0], where)
-        elif section == Section.ORDER:
-            if not 1 <= len(rest) <= 2:
-                raise ValidationFailed(fields={where: "Give the MOQ and optionally a multiple."})
-            rule.moq = _whole(rest[0], where, "MOQ")
-            rule.multiple = _whole(rest[1], where, "The multiple") if len(rest) > 1 else None
-        elif rest:
-            raise ValidationFailed(fields={where: "An exclusion names only what it excludes."})
-        rules.append(rule)
+        try:
+            rules.append(_parse_rule_line(section, line, where))
+        except ValidationFailed as error:
+            errors.update(error.fields)
+    if errors:
+        raise ValidationFailed(fields=errors)
     return rules
+
+
+def _parse_rule_line(section: str, line: str, where: str) -> RuleInput:
+    parts = [p for p in _SPLIT.split(line) if p]
+    scope = parts[0].lower()
+    if scope not in tuple(Scope):
+        raise ValidationFailed(
+            fields={where: f"Start with sku, product, category or all, not {parts[0]!r}."}
+        )
+    if scope == Scope.ALL:
+        target, rest = "", parts[1:]
+    else:
+        target, rest = (parts[1] if len(parts) > 1 else ""), parts[2:]
+    rule = RuleInput(section=section, scope=scope, target=target, where=where)
+    if section in (Section.PRICE, Section.FLOOR):
+        if len(rest) != 1:
+            raise ValidationFailed(fields={where: "Give one amount or percentage."})
+        rule.price_cents, rule.percent_bp = _amount_or_percent(rest[0], where)
+    elif section == Section.ORDER:
+        if not 1 <= len(rest) <= 2:
+            raise ValidationFailed(fields={where: "Give the MOQ and optionally a multiple."})
+        rule.moq = _whole(rest[0], where, "MOQ")
+        rule.multiple = _whole(rest[1], where, "The multiple") if len(rest) > 1 else None
+    elif rest:
+        raise ValidationFailed(fields={where: "An exclusion names only what it excludes."})
+    return rule
 
 
 def parse_rebate_lines(text: str) -> list[dict[str, Any]]:
@@ -190,7 +204,9 @@ def format_rule_lines(version: PolicyVersion, section: str) -> str:
     for rule in version.rules:
         if rule.section != section:
             continue
-        head = rule.scope if rule.scope == Scope.ALL else f"{rule.scope} {queries.rule_target(rule)}"
+        head = (
+            rule.scope if rule.scope == Scope.ALL else f"{rule.scope} {queries.rule_target(rule)}"
+        )
         if section in (Section.PRICE, Section.FLOOR):
             value = (
                 f"{Decimal(rule.percent_bp) / 100:f}%"
@@ -223,9 +239,18 @@ def _ensure_hq(actor: Actor, brand_id: int, permission: Permission) -> None:
     actor.ensure(permission)
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """Naive datetimes (CLI, seed, scripts) are UTC: never compare naive with aware."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _check_fields(brand_id: int, data: PolicyInput) -> dict[str, Any]:
     """Validate everything but the rules; return the version's column values."""
     errors: dict[str, str] = {}
+    start, end = _utc(data.effective_from), _utc(data.effective_to)
+    window = (_utc(data.order_window_start), _utc(data.order_window_end))
     if not data.name.strip():
         errors["name"] = "Give the policy a name."
     if data.audience_kind not in tuple(AudienceKind):
@@ -233,11 +258,10 @@ def _check_fields(brand_id: int, data: PolicyInput) -> dict[str, Any]:
     values = sorted({v.strip() for v in data.audience_values if v.strip()})
     if data.audience_kind != AudienceKind.ALL and not values:
         errors["audience_values"] = "Name at least one level, region or org."
-    if data.effective_from is None:
+    if start is None:
         errors["effective_from"] = "Say when the policy starts."
-    elif data.effective_to is not None and data.effective_to <= data.effective_from:
+    elif end is not None and end <= start:
         errors["effective_to"] = "The end must be after the start."
-    window = (data.order_window_start, data.order_window_end)
     if all(window) and window[1] <= window[0]:
         errors["order_window_end"] = "The ordering window must end after it starts."
     for name in (
@@ -258,7 +282,12 @@ def _check_fields(brand_id: int, data: PolicyInput) -> dict[str, Any]:
     for index, rebate in enumerate(data.rebates):
         if rebate.get("period") not in REBATE_PERIODS:
             errors[f"rebates[{index}]"] = f"The period is one of {', '.join(REBATE_PERIODS)}."
-        elif int(rebate.get("threshold_cents", -1)) < 0 or int(rebate.get("percent_bp", 0)) <= 0:
+            continue
+        try:
+            usable = int(rebate["threshold_cents"]) >= 0 and int(rebate["percent_bp"]) > 0
+        except (KeyError, TypeError, ValueError):
+            usable = False
+        if not usable:
             errors[f"rebates[{index}]"] = "A rebate needs a threshold ≥ 0 and a percentage > 0."
     if errors:
         raise ValidationFailed(fields=errors)
@@ -269,12 +298,12 @@ def _check_fields(brand_id: int, data: PolicyInput) -> dict[str, Any]:
         "audience_values": stored_values,
         "columns": {
             "audience_kind": data.audience_kind,
-            "effective_from": data.effective_from,
-            "effective_to": data.effective_to,
+            "effective_from": start,
+            "effective_to": end,
             "note": data.note.strip(),
             "min_order_cents": data.min_order_cents,
-            "order_window_start": data.order_window_start,
-            "order_window_end": data.order_window_end,
+            "order_window_start": window[0],
+            "order_window_end": window[1],
             "credit_limit_cents": data.credit_limit_cents,
             "payment_terms_days": data.payment_terms_days,
             "outlet_discount_bp": data.outlet_discount_bp,
@@ -314,19 +343,18 @@ def _org_ids(brand_id: int, codes: list[str]) -> list[str]:
 
 def _build_rules(brand_id: int, inputs: list[RuleInput]) -> list[PolicyRule]:
     """Resolve rule targets with one query per kind; refuse unknown codes and bad values,
-    naming the line or item."""
+    naming every bad line or item (nothing is stored unless all are good)."""
+    errors: dict[str, str] = {}
     by_scope: dict[str, set[str]] = {Scope.SKU: set(), Scope.PRODUCT: set(), Scope.CATEGORY: set()}
     for rule in inputs:
         if rule.section not in tuple(Section):
-            raise ValidationFailed(fields={rule.where: f"Unknown section {rule.section!r}."})
-        if rule.scope not in SECTION_SCOPES[rule.section]:
+            errors[rule.where] = f"Unknown section {rule.section!r}."
+        elif rule.scope not in SECTION_SCOPES[rule.section]:
             allowed = ", ".join(SECTION_SCOPES[rule.section])
-            raise ValidationFailed(
-                fields={rule.where: f"A {rule.section} rule applies to: {allowed}."}
-            )
-        if rule.scope != Scope.ALL:
-            if not rule.target.strip():
-                raise ValidationFailed(fields={rule.where: f"Name the {rule.scope}."})
+            errors[rule.where] = f"A {rule.section} rule applies to: {allowed}."
+        elif rule.scope != Scope.ALL and not rule.target.strip():
+            errors[rule.where] = f"Name the {rule.scope}."
+        elif rule.scope != Scope.ALL:
             by_scope[rule.scope].add(rule.target.strip().upper())
     ids = {
         Scope.SKU: _ids(Variant, Variant.sku, brand_id, by_scope[Scope.SKU]),
@@ -336,23 +364,32 @@ def _build_rules(brand_id: int, inputs: list[RuleInput]) -> list[PolicyRule]:
     rules: list[PolicyRule] = []
     seen: set[tuple[str, str, str]] = set()
     for rule in inputs:
+        if rule.where in errors:
+            continue
         target = rule.target.strip().upper() if rule.scope != Scope.ALL else ""
         key = (rule.section, rule.scope, target)
-        if key in seen:
-            raise ValidationFailed(
-                fields={rule.where: f"{rule.scope} {target} appears twice in {rule.section}."}
-            )
-        seen.add(key)
         row = PolicyRule(brand_id=brand_id, section=rule.section, scope=rule.scope)
-        if rule.scope != Scope.ALL:
-            found = ids[rule.scope].get(target)
-            if found is None:
-                raise ValidationFailed(fields={rule.where: f"Unknown {rule.scope}: {target}."})
-            setattr(row, f"{'variant' if rule.scope == Scope.SKU else rule.scope}_id", found)
-        _check_values(rule)
+        try:
+            if key in seen:
+                named = f"{rule.scope} {target}".strip()
+                raise ValidationFailed(
+                    fields={rule.where: f"{named} appears twice in {rule.section}."}
+                )
+            seen.add(key)
+            _check_values(rule)
+            if rule.scope != Scope.ALL:
+                found = ids[rule.scope].get(target)
+                if found is None:
+                    raise ValidationFailed(fields={rule.where: f"Unknown {rule.scope}: {target}."})
+                setattr(row, f"{'variant' if rule.scope == Scope.SKU else rule.scope}_id", found)
+        except ValidationFailed as error:
+            errors.update(error.fields)
+            continue
         row.price_cents, row.percent_bp = rule.price_cents, rule.percent_bp
         row.moq, row.multiple = rule.moq, rule.multiple
         rules.append(row)
+    if errors:
+        raise ValidationFailed(fields=errors)
     return rules
 
 
@@ -390,20 +427,26 @@ def _ids(model: Any, code_col: Any, brand_id: int, codes: set[str]) -> dict[str,
 
 
 def _fill(version: PolicyVersion, brand_id: int, data: PolicyInput) -> None:
+    """Check everything first, then change the version: a refused draft is left as it was."""
     checked = _check_fields(brand_id, data)
     rules = _build_rules(brand_id, data.rules)
-    for name, value in checked["columns"].items():
-        setattr(version, name, value)
-    version.audience = [
-        PolicyAudience(brand_id=brand_id, kind=data.audience_kind, value=value)
-        for value in (checked["audience_values"] or ["*"])
-    ]
-    version.rules = rules
     targets = queries.audience_links_by_values(
         brand_id, data.audience_kind, checked["audience_values"]
     )
     if db.session.execute(targets.limit(1)).first() is None:
         raise AudienceEmpty(fields={"audience_values": AudienceEmpty.message})
+    for name, value in checked["columns"].items():
+        setattr(version, name, value)
+    # Keep the rows of values that stay: the flush inserts before it deletes, so a new row with
+    # a value the version already has would break the (version, value) unique constraint.
+    existing = {a.value: a for a in version.audience}
+    audience = []
+    for value in checked["audience_values"] or ["*"]:
+        row = existing.get(value) or PolicyAudience(brand_id=brand_id, value=value)
+        row.kind = data.audience_kind
+        audience.append(row)
+    version.audience = audience
+    version.rules = rules
 
 
 # -- writing -------------------------------------------------------------------------------------
@@ -437,8 +480,8 @@ def update_draft(actor: Actor, version: PolicyVersion, data: PolicyInput) -> Pol
     _ensure_hq(actor, version.brand_id, Permission.POLICY_MANAGE)
     if not version.is_draft:
         raise PolicyNotEditable()
+    _fill(version, version.brand_id, data)  # checks everything before changing anything
     version.policy.name = data.name.strip() or version.policy.name
-    _fill(version, version.brand_id, data)
     db.session.flush()
     audit.record(
         actor,
@@ -457,7 +500,7 @@ def revise_policy(actor: Actor, version: PolicyVersion) -> PolicyVersion:
     if latest.is_draft:
         return latest
     draft = PolicyVersion(
-        policy_id=latest.policy_id,
+        policy=latest.policy,  # through the relationship, so policy.versions sees the draft
         brand_id=latest.brand_id,
         number=latest.number + 1,
         status=VersionStatus.DRAFT,
@@ -468,6 +511,7 @@ def revise_policy(actor: Actor, version: PolicyVersion) -> PolicyVersion:
         note="",
         rebates=list(latest.rebates or []),
     )
+    db.session.add(draft)  # before anything below can autoflush the policy's versions
     for name in (
         "min_order_cents",
         "order_window_start",
@@ -498,7 +542,6 @@ def revise_policy(actor: Actor, version: PolicyVersion) -> PolicyVersion:
         )
         for r in latest.rules
     ]
-    db.session.add(draft)
     db.session.flush()
     audit.record(
         actor,
@@ -510,9 +553,10 @@ def revise_policy(actor: Actor, version: PolicyVersion) -> PolicyVersion:
     return draft
 
 
-def _overlapping(version: PolicyVersion) -> PolicyVersion | None:
+def _overlapping(version: PolicyVersion, start: datetime) -> PolicyVersion | None:
     """Another policy's published version with the same audience kind, a shared value and an
-    overlapping window: two rules of equal rank would compete, so publishing is refused."""
+    overlapping window [start, effective_to): two rules of equal rank would compete, so
+    publishing is refused."""
     values = [a.value for a in version.audience]
     far = version.effective_to
     stmt = (
@@ -526,7 +570,7 @@ def _overlapping(version: PolicyVersion) -> PolicyVersion | None:
             PolicyAudience.value.in_(values),
             or_(
                 PolicyVersion.effective_to.is_(None),
-                PolicyVersion.effective_to > version.effective_from,
+                PolicyVersion.effective_to > start,
             ),
         )
     )
@@ -547,20 +591,25 @@ def publish_policy(actor: Actor, version: PolicyVersion) -> PolicyVersion:
     now = utcnow()
     if version.effective_to is not None and version.effective_to <= now:
         raise ValidationFailed(fields={"effective_to": "The window has already ended."})
-    if not version.rules and version.min_order_cents is None and version.credit_limit_cents is None:
+    names = (*queries.ORDER_FIELDS, "order_window_start", "order_window_end")
+    terms = [getattr(version, name) for name in names]
+    if not version.rules and not version.rebates and all(value is None for value in terms):
         raise ValidationFailed(fields={"rules": "The policy says nothing yet: add rules or terms."})
     targeted = queries.count_audience(version)
     if targeted == 0:
         raise AudienceEmpty(fields={"audience_values": AudienceEmpty.message})
-    other = _overlapping(version)
+    # A policy never takes effect in the past: it starts when published at the earliest, and it
+    # is that window which must not overlap (a start typed in the past must not collide with a
+    # policy that has ended since).
+    start = max(version.effective_from, now)
+    other = _overlapping(version, start)
     if other is not None:
         raise PolicyOverlap(
             f"{other.policy.code} v{other.number} already targets this audience "
             f"({queries.audience_label(other)}) in an overlapping window.",
             fields={"effective_from": "Overlaps " + other.label},
         )
-    if version.effective_from < now:
-        version.effective_from = now  # a policy never takes effect in the past
+    version.effective_from = start
     version.status = (
         VersionStatus.ACTIVE if version.effective_from <= now else VersionStatus.SCHEDULED
     )
@@ -748,4 +797,3 @@ def admin_emails(org_ids: list[int]) -> dict[int, list[str]]:
         if role == ADMIN_ROLE[OrgKind(kind)]:
             emails.setdefault(org_id, []).append(email)
     return emails
-

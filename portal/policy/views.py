@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from portal.catalog.models import Product
 from portal.core.access import Actor, Permission, current_actor, require
-from portal.core.errors import DomainError, NotFound
+from portal.core.errors import DomainError, NotFound, ValidationFailed
 from portal.core.forms import apply_errors
 from portal.core.jobs import commit
 from portal.core.money import to_cents
@@ -133,9 +133,8 @@ def why(brand: str, sku: str):
     if variant is None:
         raise NotFound()
     explanation = queries.explain(buyer, variant)
-    if not explanation["authorized"] and explanation["excluded_by"] is None:
-        # No price: to this buyer the SKU does not exist.
-        raise NotFound()
+    if not explanation["authorized"] and not queries.is_brand_hq(actor, org.id):
+        raise NotFound()  # to a buyer, what it may not buy does not exist
     return render_template(
         "policy/why.html",
         brand=org,
@@ -180,15 +179,26 @@ def _cents(value: Decimal | None) -> int | None:
 
 
 def _input_from(form: PolicyForm) -> services.PolicyInput:
-    """Form fields to the service's input; the rule text areas are parsed line by line."""
+    """Form fields to the service's input; the rule text areas are parsed line by line, and
+    every bad line of every area is reported at once."""
     rules = []
+    errors: dict[str, str] = {}
     for section, name, label in (
         (Section.PRICE, "prices", "prices"),
         (Section.ORDER, "order_rules", "order_rules"),
         (Section.FLOOR, "floors", "floors"),
         (Section.EXCLUDE, "exclusions", "exclusions"),
     ):
-        rules += services.parse_rule_lines(section, getattr(form, name).data or "", label=label)
+        try:
+            rules += services.parse_rule_lines(section, getattr(form, name).data or "", label=label)
+        except ValidationFailed as error:
+            errors.update(error.fields)
+    try:
+        rebates = services.parse_rebate_lines(form.rebates.data or "")
+    except ValidationFailed as error:
+        errors.update(error.fields)
+    if errors:
+        raise ValidationFailed(fields=errors)
     return services.PolicyInput(
         code=form.code.data or "",
         name=form.name.data or "",
@@ -208,7 +218,7 @@ def _input_from(form: PolicyForm) -> services.PolicyInput:
         outlet_after_days=form.outlet_after_days.data,
         employee_discount_bp=_bp(form.employee_discount.data),
         per_person_limit=form.per_person_limit.data,
-        rebates=services.parse_rebate_lines(form.rebates.data or ""),
+        rebates=rebates,
         rules=rules,
     )
 
@@ -219,7 +229,8 @@ def _apply_line_errors(form: PolicyForm, error: DomainError) -> None:
     for name, message in error.fields.items():
         head = name.split(" ", 1)[0]
         if name != head and hasattr(form, head):
-            fields[head] = f"{name.replace('_', ' ')}: {message}"
+            line = f"{name.replace('_', ' ')}: {message}"
+            fields[head] = f"{fields[head]} {line}" if head in fields else line
         else:
             fields[name] = message
     error.fields = fields
@@ -251,7 +262,9 @@ def _fill_form(form: PolicyForm, version: PolicyVersion) -> None:
     )
     form.payment_terms_days.data = version.payment_terms_days
     form.outlet_discount.data = (
-        Decimal(version.outlet_discount_bp) / 100 if version.outlet_discount_bp is not None else None
+        Decimal(version.outlet_discount_bp) / 100
+        if version.outlet_discount_bp is not None
+        else None
     )
     form.outlet_after_days.data = version.outlet_after_days
     form.employee_discount.data = (
@@ -291,9 +304,7 @@ def policy_new():
 @require(Permission.POLICY_VIEW, load=_load_version)
 def policy_detail(version: PolicyVersion):
     audience_size = queries.count_audience(version)
-    sections = {
-        s: [r for r in version.rules if r.section == s] for s in tuple(Section)
-    }
+    sections = {s: [r for r in version.rules if r.section == s] for s in tuple(Section)}
     return render_template(
         "policy/detail.html",
         version=version,

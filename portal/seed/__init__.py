@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from portal.core.jobs import commit
+from portal.seed.catalog import catalog_summary
 from portal.seed.demo import DEMO_PASSWORD, seed_demo
 
 
@@ -24,6 +25,7 @@ def demo_command() -> None:
     created = seed_demo()
     commit()
     click.echo(f"Demo data ready ({created} new rows).")
+    click.echo(catalog_summary())
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     from portal.seed.demo import DEMO_USERS
 

@@ -8,6 +8,7 @@ from portal.core.access import Actor, OrgKind
 from portal.extensions import db
 from portal.network import services
 from portal.network.models import ChannelLink, Membership, Organization, User
+from portal.seed.catalog import seed_catalog
 
 DEMO_PASSWORD = "demo1234"
 
@@ -280,6 +281,7 @@ def seed_demo() -> int:
             services.add_member(system, org, user, role)
             created += 1
     db.session.flush()
+    created += seed_catalog()  # after the network: policies target its links
     return created
 
 

@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from portal import create_app
 from portal.core import jobs
+from portal.core.db import utcnow
 from portal.core.jobs import JobRun, JobStatus
 from portal.core.mail import deliver_mail
 from portal.extensions import db
@@ -34,7 +36,10 @@ def test_job_enqueued_in_a_rolled_back_transaction_never_runs(app, caplog):
     db.session.rollback()
     jobs.run_inline_pending()
     assert mail_lines(caplog) == []
-    assert db.session.execute(select(JobRun)).first() is None
+    assert (
+        db.session.execute(select(JobRun).where(JobRun.name == deliver_mail.job_name)).first()
+        is None
+    )
 
 
 def test_job_runs_inline_after_commit_and_records_its_result(app, caplog):
@@ -49,6 +54,25 @@ def test_job_runs_inline_after_commit_and_records_its_result(app, caplog):
         100,
         {"to": "a@example.com", "subject": "hello"},
     )
+
+
+def test_a_run_whose_worker_died_is_taken_over_once_its_timeout_has_passed(app, caplog):
+    caplog.set_level(logging.INFO, logger="portal.mail")
+    run = jobs.enqueue(deliver_mail, "a@example.com", "hello", "body", key="mail:killed")
+    db.session.commit()
+    # What a SIGKILLed worker leaves behind: "started", never finished.
+    run.status, run.started_at, run.attempts = JobStatus.STARTED, utcnow(), 1
+    db.session.commit()
+    assert jobs.recover_stale_runs() == []  # may still be running: left alone
+    assert jobs.enqueue(deliver_mail, "a@example.com", "hello", "body", key="mail:killed") is run
+    assert run.status == JobStatus.STARTED
+    run.started_at = utcnow() - timedelta(seconds=app.config["JOB_DEFAULT_TIMEOUT"] + 120)
+    db.session.commit()
+    assert jobs.recover_stale_runs() == ["mail:killed"]
+    jobs.commit()
+    db.session.refresh(run)
+    assert (run.status, run.attempts) == (JobStatus.FINISHED, 2)
+    assert len(mail_lines(caplog)) == 1
 
 
 def test_same_key_twice_is_one_run(app, caplog):
@@ -176,7 +200,10 @@ def test_rq_nothing_reaches_redis_from_a_rolled_back_transaction(rq):
     assert queued("default") == 0
     db.session.rollback()
     assert queued("default") == 0
-    assert db.session.execute(select(JobRun)).first() is None
+    assert (
+        db.session.execute(select(JobRun).where(JobRun.name == deliver_mail.job_name)).first()
+        is None
+    )
 
 
 @pytest.mark.redis

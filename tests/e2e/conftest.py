@@ -49,7 +49,9 @@ def serve_portal(db_path: Path, **overrides) -> Iterator[str]:
         from portal.seed.demo import seed_demo
 
         seed_demo()
-        db.session.commit()
+        from portal.core.jobs import commit
+
+        commit()  # and run the inline jobs it asked for (policy delivery)
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
