@@ -32,10 +32,10 @@ class PolicyForm(FlaskForm):
         _l("Levels, regions or org codes (comma separated)"), validators=[Length(max=2000)]
     )
     effective_from = DateTimeLocalField(
-        _l("Effective from (UTC)"), format=DATETIME_FORMATS, validators=[DataRequired()]
+        _l("Effective from"), format=DATETIME_FORMATS, validators=[DataRequired()]
     )
     effective_to = DateTimeLocalField(
-        _l("Effective until (UTC, empty: open-ended)"),
+        _l("Effective until (empty: open-ended)"),
         format=DATETIME_FORMATS,
         validators=[Optional()],
     )
@@ -45,10 +45,10 @@ class PolicyForm(FlaskForm):
     exclusions = TextAreaField(_l("Not authorized"), validators=[Length(max=50_000)])
     min_order = DecimalField(_l("Minimum order amount"), places=2, validators=[Optional(), AMOUNT])
     order_window_start = DateTimeLocalField(
-        _l("Ordering window opens (UTC)"), format=DATETIME_FORMATS, validators=[Optional()]
+        _l("Ordering window opens"), format=DATETIME_FORMATS, validators=[Optional()]
     )
     order_window_end = DateTimeLocalField(
-        _l("Ordering window closes (UTC)"), format=DATETIME_FORMATS, validators=[Optional()]
+        _l("Ordering window closes"), format=DATETIME_FORMATS, validators=[Optional()]
     )
     credit_limit = DecimalField(_l("Credit limit"), places=2, validators=[Optional(), AMOUNT])
     payment_terms_days = IntegerField(

@@ -74,6 +74,7 @@ def deliver_policy(version_id: int) -> dict[str, Any]:
             notification.emailed_at = now
         jobs.report_progress(total + emailed, total * 2, "e-mailing admins")
         db.session.commit()
+    jobs.report_progress(1, 1, f"delivered to {total} organizations")
     return {"targeted": total, "delivered": delivered, "emails": emailed}
 
 

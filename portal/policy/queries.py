@@ -766,7 +766,7 @@ def change_summary(version: PolicyVersion, *, limit: int = 200) -> dict[str, Any
     for name in (*ORDER_FIELDS, "order_window_start", "order_window_end", "rebates"):
         old_value = getattr(before, name) if before else None
         new_value = getattr(version, name)
-        if old_value != new_value:
+        if old_value != new_value and (old_value or new_value):
             terms.append({"field": name, "before": old_value, "after": new_value})
     return {"previous": before, "changes": changes, "terms": terms}
 

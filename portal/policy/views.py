@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import to_user_timezone, to_utc
 
 from portal.catalog.models import Product
 from portal.core.access import Actor, Permission, current_actor, require
@@ -167,7 +168,12 @@ def policy_list():
 
 
 def _to_utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None else None
+    """People type times in the portal's time zone; the database keeps UTC."""
+    return to_utc(value).replace(tzinfo=UTC) if value is not None else None
+
+
+def _local(value: datetime | None) -> datetime | None:
+    return to_user_timezone(value).replace(tzinfo=None) if value is not None else None
 
 
 def _bp(value: Decimal | None) -> int | None:
@@ -246,8 +252,8 @@ def _fill_form(form: PolicyForm, version: PolicyVersion) -> None:
     form.audience_values.data = (
         "" if version.audience_kind == "all" else ", ".join(queries.audience_values(version))
     )
-    form.effective_from.data = version.effective_from
-    form.effective_to.data = version.effective_to
+    form.effective_from.data = _local(version.effective_from)
+    form.effective_to.data = _local(version.effective_to)
     form.prices.data = services.format_rule_lines(version, Section.PRICE)
     form.order_rules.data = services.format_rule_lines(version, Section.ORDER)
     form.floors.data = services.format_rule_lines(version, Section.FLOOR)
@@ -255,8 +261,8 @@ def _fill_form(form: PolicyForm, version: PolicyVersion) -> None:
     form.min_order.data = (
         from_cents(version.min_order_cents) if version.min_order_cents is not None else None
     )
-    form.order_window_start.data = version.order_window_start
-    form.order_window_end.data = version.order_window_end
+    form.order_window_start.data = _local(version.order_window_start)
+    form.order_window_end.data = _local(version.order_window_end)
     form.credit_limit.data = (
         from_cents(version.credit_limit_cents) if version.credit_limit_cents is not None else None
     )
@@ -285,7 +291,7 @@ def policy_new():
         raise NotFound()
     form = PolicyForm()
     if request.method == "GET":
-        form.effective_from.data = datetime.now(UTC).replace(second=0, microsecond=0)
+        form.effective_from.data = _local(datetime.now(UTC).replace(second=0, microsecond=0))
     if form.validate_on_submit():
         try:
             version = services.create_policy(actor, actor.org_id, _input_from(form))
