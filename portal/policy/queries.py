@@ -336,6 +336,9 @@ def describe_rule(rule: PolicyRule) -> dict[str, Any]:
         "version": version.number,
         "audience": audience_label(version),
         "audience_kind": version.audience_kind,
+        "audience_values": audience_values(version)
+        if version.audience_kind != AudienceKind.ALL
+        else [],
         "scope": rule.scope,
         "target": rule_target(rule),
         "price_cents": rule.price_cents,

@@ -316,7 +316,7 @@ def policy_detail(version: PolicyVersion):
         version=version,
         sections=sections,
         audience_size=audience_size,
-        audience=queries.audience_label(version),
+        audience_values=queries.audience_values(version),
         summary=queries.change_summary(version),
         versions=sorted(version.policy.versions, key=lambda v: v.number, reverse=True),
     )

@@ -55,6 +55,8 @@ def test_hq_imports_publishes_and_a_distributor_acknowledges_and_sees_its_price(
     tmp_path: Path,
 ) -> None:
     sign_in("hq@demo.test")
+    if page.get_by_test_id("lang-en").count():  # the language is remembered per user
+        page.get_by_test_id("lang-en").click()
 
     # Import a small XLSX: checked first, then applied on confirmation.
     page.goto(live_server + "/catalog/imports")
