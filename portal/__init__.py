@@ -125,12 +125,6 @@ def _select_locale() -> str:
     return "zh_Hans_CN" if best in ("zh-CN", "zh") else "en"
 
 
-def _rule_target(rule):
-    from portal.policy.queries import rule_target
-
-    return rule_target(rule)
-
-
 def _register_templating(app: APIFlask) -> None:
     from flask_babel import format_date, format_datetime, get_locale
 
@@ -140,7 +134,6 @@ def _register_templating(app: APIFlask) -> None:
     app.jinja_env.globals.update(
         format_money=format_money,
         format_percent=format_percent,
-        rule_target=_rule_target,
         format_datetime=format_datetime,
         format_date=format_date,
         Permission=Permission,

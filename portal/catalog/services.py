@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.catalog import jobs as catalog_jobs
 from portal.catalog import queries
@@ -471,10 +471,16 @@ def start_import(actor: Actor, brand_id: int, *, filename: str, stream: BinaryIO
 def confirm_import(actor: Actor, imp: CatalogImport) -> CatalogImport:
     """Apply a validated import, whole, in a job. Only a `ready` import can be confirmed."""
     ensure_manages(actor, imp.brand_id)
-    if imp.status != ImportStatus.READY:
+    # Conditional: of two confirmations racing (a double click), only one moves it on.
+    moved = db.session.execute(
+        update(CatalogImport)
+        .where(CatalogImport.id == imp.id, CatalogImport.status == ImportStatus.READY)
+        .values(status=ImportStatus.APPLYING)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
         raise ImportNotReady()
-    imp.status = ImportStatus.APPLYING
-    db.session.flush()
+    db.session.refresh(imp)
     run = jobs.enqueue(
         catalog_jobs.apply_catalog_import,
         imp.id,

@@ -124,7 +124,9 @@ def job_key(name: str, args: tuple[Any, ...]) -> str:
 
 # -- enqueue after commit ------------------------------------------------------------------------
 
-_PENDING = "portal_jobs_pending"  # session.info key: [(transaction, job id, job name)]
+# session.info key: [(transaction, job id, job name, replace)]; `replace` marks a takeover, whose
+# RQ job (left "started" by a dead worker) must be replaced rather than collapsed into.
+_PENDING = "portal_jobs_pending"
 _READY = "portal_jobs_ready"  # inline mode: ids committed and waiting to run in this process
 
 
@@ -152,6 +154,8 @@ def enqueue(
         return run
     if run is not None and run.status == JobStatus.STARTED and not is_stale(run):
         return run
+    # Past here a "started" run is stale: its worker died, and Redis may still say "started".
+    takeover = run is not None and run.status == JobStatus.STARTED
     if run is None:
         run = JobRun(
             id=job_id,
@@ -178,7 +182,7 @@ def enqueue(
         run.message = ""
         run.finished_at = None
     transaction = session.get_nested_transaction() or session.get_transaction()
-    session.info.setdefault(_PENDING, []).append((transaction, job_id, spec.name))
+    session.info.setdefault(_PENDING, []).append((transaction, job_id, spec.name, takeover))
     return run
 
 
@@ -187,14 +191,18 @@ def _on_commit(session: Session) -> None:
     if not pending:
         return
     if _redis_url():
-        for _txn, job_id, spec_name in pending:
+        dispatch: dict[str, tuple[str, bool]] = {}
+        for _txn, job_id, spec_name, replace in pending:
+            replace = replace or dispatch.get(job_id, ("", False))[1]
+            dispatch[job_id] = (spec_name, replace)
+        for job_id, (spec_name, replace) in dispatch.items():
             try:
-                _push_to_rq(job_id, spec_name)
+                _push_to_rq(job_id, spec_name, replace=replace)
             except Exception:  # noqa: BLE001 - the data is committed; the run stays queued
                 # Asking again (same key) dispatches a queued run once more.
                 current_app.logger.exception("could not hand job %s to Redis", job_id)
     else:
-        session.info.setdefault(_READY, []).extend(job_id for _t, job_id, _q in pending)
+        session.info.setdefault(_READY, []).extend(p[1] for p in pending)
 
 
 def _on_soft_rollback(session: Session, previous_transaction: Any) -> None:
@@ -277,22 +285,23 @@ def rq_job_id(job_id: str) -> str:
     return f"{slug}-{hashlib.sha256(job_id.encode()).hexdigest()[:12]}"
 
 
-def _push_to_rq(job_id: str, spec_name: str) -> None:
+# RQ job states in which the job will still run (or is running): another push collapses into it.
+_RQ_LIVE = frozenset(("queued", "started", "scheduled", "deferred"))
+
+
+def _push_to_rq(job_id: str, spec_name: str, *, replace: bool = False) -> None:
+    """Hand a run to RQ. With `replace` (a takeover of a run whose worker died) any RQ job of the
+    same id is deleted first: Redis keeps calling a dead worker's job "started" until RQ's
+    registry cleanup, which then fails it without a retry, and the run would wait forever."""
     from rq import Queue, Retry
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
-    from rq.job import JobStatus as RQStatus
 
     connection = redis_connection()
     rq_id = rq_job_id(job_id)
     try:
         existing = Job.fetch(rq_id, connection=connection)
-        if existing.get_status(refresh=False) in (
-            RQStatus.QUEUED,
-            RQStatus.STARTED,
-            RQStatus.SCHEDULED,
-            RQStatus.DEFERRED,
-        ):
+        if not replace and existing.get_status(refresh=False) in _RQ_LIVE:
             return  # the same job is already waiting or running: collapse
         existing.delete()
     except NoSuchJobError:
@@ -315,7 +324,12 @@ def _push_to_rq(job_id: str, spec_name: str) -> None:
 
 # -- runs whose worker died ----------------------------------------------------------------------
 
-STALE_MARGIN_SECONDS = 60
+# RQ's work-horse monitor kills a job only at `timeout + 60` s and checks every 30 s: a run is
+# taken over well after that, so a live job is never taken over.
+STALE_MARGIN_SECONDS = 180
+# A run "queued" this long while Redis holds no live job for it lost its dispatch (Redis was down
+# at commit time, or RQ failed a dead worker's job for good): recovery dispatches it again.
+LOST_DISPATCH_SECONDS = 600
 
 
 def stale_cutoff(name: str) -> datetime:
@@ -333,10 +347,24 @@ def is_stale(run: JobRun) -> bool:
     )
 
 
+def _live_in_rq(job_ids: list[str]) -> set[str]:
+    """The ids among `job_ids` whose RQ job is queued, scheduled, deferred or started."""
+    from rq.job import Job
+
+    rq_jobs = Job.fetch_many([rq_job_id(j) for j in job_ids], connection=redis_connection())
+    return {
+        job_id
+        for job_id, rq_job in zip(job_ids, rq_jobs, strict=True)
+        if rq_job is not None and rq_job.get_status(refresh=False) in _RQ_LIVE
+    }
+
+
 @job(queue=QUEUE_DEFAULT, retries=0, title="Recover jobs whose worker died")
 def recover_stale_runs() -> list[str]:
-    """Queue again every run whose worker died mid-run (SIGKILL, lost machine). Jobs are safe to
-    run twice, so the new attempt finishes what the dead one left. Runs from the periodic list."""
+    """Queue again every run whose worker died mid-run (SIGKILL, lost machine), replacing the dead
+    worker's RQ job, and, with Redis, dispatch again every run queued for long that Redis has no
+    live job for. Jobs are safe to run twice, so the new attempt finishes what the dead one left.
+    Runs from the periodic list."""
     oldest = utcnow() - timedelta(seconds=STALE_MARGIN_SECONDS)
     started = db.session.execute(
         select(JobRun).where(JobRun.status == JobStatus.STARTED, JobRun.started_at < oldest)
@@ -348,7 +376,31 @@ def recover_stale_runs() -> list[str]:
             continue
         enqueue(spec.func, *run.args, key=run.id, org_id=run.org_id, brand_id=run.brand_id)
         recovered.append(run.id)
+    if _redis_url():  # inline mode runs a queued job right after its commit: none is lost
+        recovered += _redispatch_lost_runs()
     return recovered
+
+
+def _redispatch_lost_runs(chunk: int = 500) -> list[str]:
+    waiting_since = utcnow() - timedelta(seconds=LOST_DISPATCH_SECONDS)
+    waiting = list(
+        db.session.execute(
+            select(JobRun)
+            .where(JobRun.status == JobStatus.QUEUED, JobRun.updated_at < waiting_since)
+            .order_by(JobRun.updated_at)
+        ).scalars()
+    )
+    redispatched = []
+    for start in range(0, len(waiting), chunk):
+        runs = waiting[start : start + chunk]
+        live = _live_in_rq([run.id for run in runs])
+        for run in runs:
+            spec = REGISTRY.get(run.name)
+            if spec is None or run.id in live:
+                continue
+            enqueue(spec.func, *run.args, key=run.id, org_id=run.org_id, brand_id=run.brand_id)
+            redispatched.append(run.id)
+    return redispatched
 
 
 # -- reads ---------------------------------------------------------------------------------------

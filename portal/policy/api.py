@@ -32,6 +32,8 @@ bp = APIBlueprint("api_policy", __name__, url_prefix="/api/v1", tag="Catalog and
 # query string is validated, so a caller learns nothing about objects it may not touch.
 
 
+MAX_CENTS = 10**15  # a bigint holds more; no price or limit needs more
+
 # -- schemas -------------------------------------------------------------------------------------
 
 
@@ -96,17 +98,21 @@ class RuleIn(Schema):
     section = String(required=True, validate=OneOf([s.value for s in Section]))
     scope = String(required=True, validate=OneOf([s.value for s in Scope]))
     target = String(load_default="", validate=Length(max=64))
-    price_cents = Integer(load_default=None, allow_none=True)
+    # Upper bounds here; the rules' own checks (≥ 0, MOQ ≥ 1 ...) name the rule in the error.
+    price_cents = Integer(load_default=None, allow_none=True, validate=Range(max=MAX_CENTS))
     percent_bp = Integer(
-        load_default=None, allow_none=True, metadata={"description": "basis points of MSRP"}
+        load_default=None,
+        allow_none=True,
+        validate=Range(max=100_000),
+        metadata={"description": "basis points of MSRP"},
     )
-    moq = Integer(load_default=None, allow_none=True)
-    multiple = Integer(load_default=None, allow_none=True)
+    moq = Integer(load_default=None, allow_none=True, validate=Range(max=1_000_000))
+    multiple = Integer(load_default=None, allow_none=True, validate=Range(max=1_000_000))
 
 
 class RebateIn(Schema):
-    threshold_cents = Integer(required=True)
-    percent_bp = Integer(required=True)
+    threshold_cents = Integer(required=True, validate=Range(min=0, max=MAX_CENTS))
+    percent_bp = Integer(required=True, validate=Range(min=1, max=10_000))
     period = String(required=True, validate=OneOf(list(services.REBATE_PERIODS)))
 
 
@@ -118,15 +124,15 @@ class PolicyIn(Schema):
     effective_from = AwareDateTime(required=True)
     effective_to = AwareDateTime(load_default=None, allow_none=True)
     note = String(load_default="", validate=Length(max=5000))
-    min_order_cents = Integer(load_default=None, allow_none=True)
+    min_order_cents = Integer(load_default=None, allow_none=True, validate=Range(0, MAX_CENTS))
     order_window_start = AwareDateTime(load_default=None, allow_none=True)
     order_window_end = AwareDateTime(load_default=None, allow_none=True)
-    credit_limit_cents = Integer(load_default=None, allow_none=True)
-    payment_terms_days = Integer(load_default=None, allow_none=True)
-    outlet_discount_bp = Integer(load_default=None, allow_none=True)
-    outlet_after_days = Integer(load_default=None, allow_none=True)
-    employee_discount_bp = Integer(load_default=None, allow_none=True)
-    per_person_limit = Integer(load_default=None, allow_none=True)
+    credit_limit_cents = Integer(load_default=None, allow_none=True, validate=Range(0, MAX_CENTS))
+    payment_terms_days = Integer(load_default=None, allow_none=True, validate=Range(0, 3650))
+    outlet_discount_bp = Integer(load_default=None, allow_none=True, validate=Range(0, 10_000))
+    outlet_after_days = Integer(load_default=None, allow_none=True, validate=Range(0, 3650))
+    employee_discount_bp = Integer(load_default=None, allow_none=True, validate=Range(0, 10_000))
+    per_person_limit = Integer(load_default=None, allow_none=True, validate=Range(1, 100_000))
     rebates = List(Nested(RebateIn), load_default=list)
     rules = List(Nested(RuleIn), load_default=list)
 
@@ -272,11 +278,12 @@ def _version_json(version: PolicyVersion, *, full: bool = False) -> dict[str, An
             "rebates": version.rebates or [],
             "note": version.note,
         }
+        targets = queries.rule_targets(version.rules)
         data["rules"] = [
             {
                 "section": r.section,
                 "scope": r.scope,
-                "target": queries.rule_target(r) if r.scope != Scope.ALL else "",
+                "target": targets[r.id],
                 "price_cents": r.price_cents,
                 "percent_bp": r.percent_bp,
                 "moq": r.moq,
@@ -389,14 +396,11 @@ def price(sku: str, query: dict[str, Any]):
     actor = current_actor()
     brand_id = _brand_id(actor, query["brand"])
     buyer = queries.buyer_for(actor, brand_id, query["as_org"])
-    variant = queries.find_variant(brand_id, sku)
-    if buyer is None or variant is None:
-        raise NotFound()
-    explanation = queries.explain(buyer, variant)
-    if not explanation["authorized"] and not queries.is_brand_hq(actor, brand_id):
-        raise NotFound()  # to a buyer, what it may not buy does not exist
+    if buyer is None:
+        raise NotFound()  # HQ: say whose price, with `as`
+    _variant, explanation = queries.get_explanation(actor, brand_id, buyer, sku)
     return {
-        "sku": variant.sku,
+        "sku": explanation["sku"],
         "price_cents": explanation["price_cents"],
         "currency": explanation["currency"],
         "authorized": explanation["authorized"],

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from portal.core import jobs
 from portal.core.db import utcnow
@@ -25,20 +27,44 @@ def _inbox_link(notification_id: int) -> str:
     return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
 
 
-def _mail_admins(version: PolicyVersion, notifications: list[Notification], subject: str) -> int:
-    emails = services.admin_emails([n.org_id for n in notifications])
+def _mail_admins(
+    version: PolicyVersion,
+    targets: list[tuple[int, int]],
+    subject: str,
+    mark: Callable[[list[int]], None],
+) -> int:
+    """E-mail the admins of each target's org (notification id, org id), then `mark` the
+    notification served. The mark is committed right after each org's mails, so a worker that
+    dies repeats at most the one org it was on. Orgs without admins are marked together; the
+    caller commits them."""
+    emails = services.admin_emails([org_id for _id, org_id in targets])
+    intro = (
+        f"{version.policy.name} ({version.label}) applies to your organization from "
+        f"{version.effective_from:%Y-%m-%d %H:%M} UTC.\n\n"
+    )
     sent = 0
-    for notification in notifications:
-        for address in emails.get(notification.org_id, []):
-            deliver_mail(
-                address,
-                subject,
-                f"{version.policy.name} ({version.label}) applies to your organization from "
-                f"{version.effective_from:%Y-%m-%d %H:%M} UTC.\n\n"
-                f"Read and acknowledge it: {_inbox_link(notification.id)}\n",
-            )
+    for notification_id, org_id in targets:
+        addresses = emails.get(org_id, [])
+        if not addresses:
+            continue
+        for address in addresses:
+            link = _inbox_link(notification_id)
+            deliver_mail(address, subject, f"{intro}Read and acknowledge it: {link}\n")
             sent += 1
+        mark([notification_id])
+        db.session.commit()
+    mark([notification_id for notification_id, org_id in targets if not emails.get(org_id)])
     return sent
+
+
+def _update_notifications(ids: list[int], **values: Any) -> None:
+    if ids:
+        db.session.execute(
+            update(Notification)
+            .where(Notification.id.in_(ids))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
 
 # Short timeouts: a run whose worker died is taken over once its timeout has passed.
@@ -46,8 +72,9 @@ def _mail_admins(version: PolicyVersion, notifications: list[Notification], subj
 def deliver_policy(version_id: int) -> dict[str, Any]:
     """Every targeted org gets one notification, then its admins one e-mail.
 
-    Work is committed batch by batch, and each batch skips orgs already served: a worker that
-    dies half way and the job run again finishes the rest without doubling anything.
+    Notifications are committed batch by batch, and each batch skips orgs already served; each
+    org's e-mails are committed as sent right after sending. A worker that dies half way and the
+    job run again finishes the rest, repeating at most the e-mails of the org it died on.
     """
     version = db.session.get(PolicyVersion, version_id)
     if version is None or version.is_draft:
@@ -66,12 +93,15 @@ def deliver_policy(version_id: int) -> dict[str, Any]:
         done = min(start + BATCH, total)
         jobs.report_progress(done, total * 2, f"delivered to {done} of {total}")
         db.session.commit()
+
+    def mark_emailed(ids: list[int]) -> None:
+        _update_notifications(ids, emailed_at=utcnow())
+
     emailed = 0
-    while batch := services.unemailed(version.id, BATCH):
-        emailed += _mail_admins(version, batch, f"New channel policy: {version.policy.name}")
-        now = utcnow()
-        for notification in batch:
-            notification.emailed_at = now
+    subject = f"New channel policy: {version.policy.name}"
+    while batch := services.unemailed(version_id, BATCH):
+        targets = [(n.id, n.org_id) for n in batch]
+        emailed += _mail_admins(version, targets, subject, mark_emailed)
         jobs.report_progress(total + emailed, total * 2, "e-mailing admins")
         db.session.commit()
     jobs.report_progress(1, 1, f"delivered to {total} organizations")
@@ -79,25 +109,40 @@ def deliver_policy(version_id: int) -> dict[str, Any]:
 
 
 @jobs.job(queue=jobs.QUEUE_PUSH, timeout=600, title="Remind about a policy")
-def remind_unacknowledged(version_id: int) -> dict[str, Any]:
+def remind_unacknowledged(version_id: int, requested_at: str) -> dict[str, Any]:
+    """Remind each org that has not acknowledged, once per request: an org reminded since
+    `requested_at` (ISO time of the request) is skipped, so a re-run after dying half way
+    neither mails nor counts an org twice (bar the one it died on)."""
     version = db.session.get(PolicyVersion, version_id)
     if version is None:
         return {"skipped": "gone"}
+    asked = datetime.fromisoformat(requested_at)
+    asked = asked if asked.tzinfo else asked.replace(tzinfo=UTC)
     pending = list(
         db.session.execute(
-            select(Notification)
-            .where(Notification.version_id == version_id, Notification.acknowledged_at.is_(None))
+            select(Notification.id, Notification.org_id)
+            .where(
+                Notification.version_id == version_id,
+                Notification.acknowledged_at.is_(None),
+                or_(Notification.reminded_at.is_(None), Notification.reminded_at < asked),
+            )
             .order_by(Notification.id)
-        ).scalars()
+        ).tuples()
     )
+
+    def mark_reminded(ids: list[int]) -> None:
+        # Never before the request, even on a worker whose clock lags the web server's.
+        _update_notifications(
+            ids,
+            reminded_at=max(utcnow(), asked),
+            remind_count=Notification.remind_count + 1,
+        )
+
     sent = 0
+    subject = f"Reminder: please acknowledge {version.policy.name}"
     for start in range(0, len(pending), BATCH):
         batch = pending[start : start + BATCH]
-        sent += _mail_admins(version, batch, f"Reminder: please acknowledge {version.policy.name}")
-        now = utcnow()
-        for notification in batch:
-            notification.reminded_at = now
-            notification.remind_count += 1
+        sent += _mail_admins(version, batch, subject, mark_reminded)
         jobs.report_progress(start + len(batch), len(pending), "reminding")
         db.session.commit()
     return {"reminded": len(pending), "emails": sent}

@@ -9,9 +9,10 @@ grows with the policy's size and the page, not with the number of links or SKUs 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, case, exists, false, func, or_, select
@@ -120,9 +121,10 @@ def buying_brands(actor: Actor) -> list[Organization]:
 
 def live_condition(at: datetime) -> Any:
     """Published and inside its window at `at`. Checked on every read, so a stopped scheduler
-    never serves an expired price or hides one that became due."""
+    never serves an expired price or hides one that became due; and a past moment resolves as
+    it did then (an "expired" label only says the window is over)."""
     return and_(
-        PolicyVersion.status.in_(LIVE_STATUSES),
+        PolicyVersion.status != VersionStatus.DRAFT,
         PolicyVersion.effective_from <= at,
         or_(PolicyVersion.effective_to.is_(None), PolicyVersion.effective_to > at),
     )
@@ -189,21 +191,15 @@ class SkuTerms:
         return self.price_cents is not None and self.exclude_rule is None
 
 
-def _rule_matches(rule: PolicyRule, variant: Variant) -> bool:
-    scope = rule.scope
-    if scope == Scope.ALL:
-        return True
-    if scope == Scope.CATEGORY:
-        return rule.category_id == variant.product.category_id
-    if scope == Scope.PRODUCT:
-        return rule.product_id == variant.product_id
-    return rule.variant_id == variant.id
-
-
 def _value_of(rule: PolicyRule, msrp_cents: int) -> int:
     if rule.price_cents is not None:
         return rule.price_cents
     return percent_of(msrp_cents, rule.percent_bp or 0)
+
+
+def _key(rank: dict[int, int], rule: PolicyRule) -> tuple[int, int, int]:
+    """Smaller is more specific: the version's rank first, then the rule's scope."""
+    return (rank[rule.version_id], SCOPE_RANK[Scope(rule.scope)], rule.id)
 
 
 def resolve(
@@ -212,8 +208,9 @@ def resolve(
     """Price and terms of a page of SKUs for one buyer, in two queries whatever the page size.
 
     Per section the winning rule is the one from the most specific live version; inside one
-    version, SKU beats product beats category beats "all". Any live exclusion of the SKU's
-    product or category makes it unauthorized; so does the lack of any price.
+    version, SKU beats product beats category beats "all". An exclusion is a rule like the
+    others: it makes the SKU unauthorized unless a more specific price rule authorizes it (a
+    named store may be sold what its level may not). No price at all: unauthorized too.
     """
     versions = live_versions(buyer, at)
     result = {
@@ -229,12 +226,30 @@ def resolve(
     if not versions or not variants:
         return result
     rank = {v.id: i for i, v in enumerate(versions)}
-    rules = _rules_touching(list(rank), variants)
+    # Rules indexed by what they cover: each SKU looks at four short lists, never at all rules.
+    by_variant: dict[int, list[PolicyRule]] = defaultdict(list)
+    by_product: dict[int, list[PolicyRule]] = defaultdict(list)
+    by_category: dict[int, list[PolicyRule]] = defaultdict(list)
+    for_all: list[PolicyRule] = []
+    for rule in _rules_touching(list(rank), variants):
+        if rule.scope == Scope.SKU:
+            by_variant[rule.variant_id].append(rule)
+        elif rule.scope == Scope.PRODUCT:
+            by_product[rule.product_id].append(rule)
+        elif rule.scope == Scope.CATEGORY:
+            by_category[rule.category_id].append(rule)
+        else:
+            for_all.append(rule)
     for variant in variants:
         terms = result[variant.id]
         matching = sorted(
-            (r for r in rules if _rule_matches(r, variant)),
-            key=lambda r: (rank[r.version_id], SCOPE_RANK[Scope(r.scope)], r.id),
+            [
+                *by_variant.get(variant.id, ()),
+                *by_product.get(variant.product_id, ()),
+                *by_category.get(variant.product.category_id, ()),
+                *for_all,
+            ],
+            key=lambda r: _key(rank, r),
         )
         for rule in matching:
             terms.candidates.setdefault(rule.section, []).append(rule)
@@ -248,7 +263,12 @@ def resolve(
         if floor := terms.candidates.get(Section.FLOOR):
             terms.floor_rule = floor[0]
             terms.floor_cents = _value_of(floor[0], terms.msrp_cents)
-        if excluded := terms.candidates.get(Section.EXCLUDE):
+        excluded = terms.candidates.get(Section.EXCLUDE)
+        # At equal specificity the exclusion wins.
+        if excluded and (
+            terms.price_rule is None
+            or _key(rank, excluded[0])[:2] <= _key(rank, terms.price_rule)[:2]
+        ):
             terms.exclude_rule = excluded[0]
     return result
 
@@ -326,21 +346,29 @@ def order_terms(buyer: Buyer, at: datetime | None = None) -> OrderTerms:
 # -- explanation ---------------------------------------------------------------------------------
 
 
-def describe_rule(rule: PolicyRule) -> dict[str, Any]:
-    """A rule as people read it: which policy, version, audience, what it covers, its value."""
+def describe_rule(rule: PolicyRule, *, reveal_audience: bool = True) -> dict[str, Any]:
+    """A rule as people read it: which policy, version, audience, what it covers, its value.
+
+    A buyer is not told which other orgs a named-org policy also names (`reveal_audience`)."""
     version = db.session.get(PolicyVersion, rule.version_id)
+    named = version.audience_kind == AudienceKind.ORGS
+    values = (
+        []
+        if version.audience_kind == AudienceKind.ALL or (named and not reveal_audience)
+        else audience_values(version)
+    )
     return {
         "rule_id": rule.id,
         "policy": version.policy.code,
         "policy_name": version.policy.name,
         "version": version.number,
-        "audience": audience_label(version),
+        "audience": f"{version.audience_kind}: {', '.join(values)}"
+        if values
+        else version.audience_kind,
         "audience_kind": version.audience_kind,
-        "audience_values": audience_values(version)
-        if version.audience_kind != AudienceKind.ALL
-        else [],
+        "audience_values": values,
         "scope": rule.scope,
-        "target": rule_target(rule),
+        "target": rule_targets([rule]).get(rule.id, ""),
         "price_cents": rule.price_cents,
         "percent_bp": rule.percent_bp,
         "moq": rule.moq,
@@ -348,17 +376,22 @@ def describe_rule(rule: PolicyRule) -> dict[str, Any]:
     }
 
 
-def explain(buyer: Buyer, variant: Variant, at: datetime | None = None) -> dict[str, Any]:
+def explain(
+    buyer: Buyer, variant: Variant, at: datetime | None = None, *, for_hq: bool = False
+) -> dict[str, Any]:
     """Why the buyer pays what it pays for a SKU: the winning rule of each section, the base it
     applied to, the result, and the less specific rules it overrode."""
     terms = resolve_one(buyer, variant, at)
+
+    def describe(rule: PolicyRule) -> dict[str, Any]:
+        return describe_rule(rule, reveal_audience=for_hq)
 
     def section(name: str, winner: PolicyRule | None) -> dict[str, Any] | None:
         if winner is None:
             return None
         return {
-            "rule": describe_rule(winner),
-            "overridden": [describe_rule(r) for r in terms.candidates.get(name, [])[1:]],
+            "rule": describe(winner),
+            "overridden": [describe(r) for r in terms.candidates.get(name, [])[1:]],
         }
 
     price = section(Section.PRICE, terms.price_rule)
@@ -385,18 +418,32 @@ def explain(buyer: Buyer, variant: Variant, at: datetime | None = None) -> dict[
         "price": price,
         "order": section(Section.ORDER, terms.order_rule),
         "floor": floor,
-        "excluded_by": describe_rule(terms.exclude_rule) if terms.exclude_rule else None,
+        "excluded_by": describe(terms.exclude_rule) if terms.exclude_rule else None,
     }
 
 
-def rule_target(rule: PolicyRule) -> str:
-    if rule.scope == Scope.SKU:
-        return db.session.get(Variant, rule.variant_id).sku
-    if rule.scope == Scope.PRODUCT:
-        return db.session.get(Product, rule.product_id).code
-    if rule.scope == Scope.CATEGORY:
-        return db.session.get(Category, rule.category_id).code
-    return "*"
+def rule_targets(rules: Iterable[PolicyRule]) -> dict[int, str]:
+    """What each rule covers, as a code ("" for all): one query per scope, not one per rule."""
+    rules = list(rules)
+    codes: dict[int, str] = {}
+    for scope, model, column, attribute in (
+        (Scope.SKU, Variant, Variant.sku, "variant_id"),
+        (Scope.PRODUCT, Product, Product.code, "product_id"),
+        (Scope.CATEGORY, Category, Category.code, "category_id"),
+    ):
+        wanted = {getattr(r, attribute) for r in rules if r.scope == scope}
+        found: dict[int, str] = {}
+        ids = sorted(wanted)
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            rows = db.session.execute(select(model.id, column).where(model.id.in_(chunk)))
+            found.update({row_id: code for row_id, code in rows})
+        for rule in rules:
+            if rule.scope == scope:
+                codes[rule.id] = found.get(getattr(rule, attribute), "")
+    for rule in rules:
+        codes.setdefault(rule.id, "")
+    return codes
 
 
 def audience_label(version: PolicyVersion) -> str:
@@ -421,33 +468,48 @@ def audience_values(version: PolicyVersion) -> list[str]:
 
 
 def authorized_clause(version_ids: list[int]) -> Any:
-    """SQL: a product the buyer may see: not excluded and at least one of its SKUs priced."""
+    """SQL twin of resolve()'s authorization, for filtering and paging products: a product is
+    listed when one of its SKUs has a price rule that no exclusion at least as specific beats.
+    `version_ids` are ordered most specific first, as live_versions() returns them."""
     if not version_ids:
         return false()
+    price = aliased(PolicyRule, name="price_rule")
+    block = aliased(PolicyRule, name="exclude_rule")
+
+    def specificity(rule: Any) -> Any:
+        version_rank = case({vid: i for i, vid in enumerate(version_ids)}, value=rule.version_id)
+        scope_rank = case({scope.value: r for scope, r in SCOPE_RANK.items()}, value=rule.scope)
+        return version_rank * 10 + scope_rank
+
     # correlated to the outer products row (auto-correlation stops one level up)
     variant_of_product = (
         select(Variant.id).where(Variant.product_id == Product.id).correlate(Product)
     )
-    priced = exists().where(
-        PolicyRule.version_id.in_(version_ids),
-        PolicyRule.section == Section.PRICE,
+    beaten = (
+        exists()
+        .where(
+            block.version_id.in_(version_ids),
+            block.section == Section.EXCLUDE,
+            or_(
+                block.scope == Scope.ALL,
+                block.category_id == Product.category_id,
+                block.product_id == Product.id,
+            ),
+            specificity(block) <= specificity(price),
+        )
+        .correlate(Product, price)
+    )  # two levels down: say what comes from outside
+    return exists().where(
+        price.version_id.in_(version_ids),
+        price.section == Section.PRICE,
         or_(
-            PolicyRule.scope == Scope.ALL,
-            PolicyRule.category_id == Product.category_id,
-            PolicyRule.product_id == Product.id,
-            PolicyRule.variant_id.in_(variant_of_product),
+            price.scope == Scope.ALL,
+            price.category_id == Product.category_id,
+            price.product_id == Product.id,
+            price.variant_id.in_(variant_of_product),
         ),
+        ~beaten,
     )
-    excluded = exists().where(
-        PolicyRule.version_id.in_(version_ids),
-        PolicyRule.section == Section.EXCLUDE,
-        or_(
-            PolicyRule.scope == Scope.ALL,
-            PolicyRule.category_id == Product.category_id,
-            PolicyRule.product_id == Product.id,
-        ),
-    )
-    return and_(priced, ~excluded)
 
 
 @dataclass
@@ -529,9 +591,31 @@ def browse(
 
 
 def find_variant(brand_id: int, sku: str) -> Variant | None:
+    """A SKU of an active product (a retired product has no price for anyone)."""
     return db.session.execute(
-        select(Variant).where(Variant.brand_id == brand_id, Variant.sku == sku.strip().upper())
+        select(Variant)
+        .join(Product, Product.id == Variant.product_id)
+        .where(
+            Variant.brand_id == brand_id,
+            Variant.sku == sku.strip().upper(),
+            Product.status == ProductStatus.ACTIVE,
+        )
     ).scalar_one_or_none()
+
+
+def get_explanation(
+    actor: Actor, brand_id: int, buyer: Buyer, sku: str
+) -> tuple[Variant, dict[str, Any]]:
+    """ "Why this price" for a SKU. To a buyer, a SKU it may not buy does not exist (404); the
+    brand's HQ, looking as that buyer, also sees why it is not authorized."""
+    variant = find_variant(brand_id, sku)
+    if variant is None:
+        raise NotFound()
+    hq = is_brand_hq(actor, brand_id)
+    explanation = explain(buyer, variant, for_hq=hq)
+    if not explanation["authorized"] and not hq:
+        raise NotFound()
+    return variant, explanation
 
 
 def get_offer_product(actor: Actor, brand_id: int, code: str, buyer: Buyer | None) -> Product:
@@ -755,16 +839,17 @@ def change_summary(version: PolicyVersion, *, limit: int = 200) -> dict[str, Any
             "multiple": rule.multiple,
         }
 
+    changed: list[tuple[PolicyRule, PolicyRule | None, PolicyRule | None]] = []
     for key in sorted(set(old_rules) | set(new_rules), key=lambda k: tuple(map(str, k))):
         old, new = old_rules.get(key), new_rules.get(key)
         if old is not None and new is not None and _rule_value(old) == _rule_value(new):
             continue
-        rule = new or old
-        changes.append(
-            Change(rule.section, rule.scope, rule_target(rule), values(old), values(new))
-        )
-        if len(changes) >= limit:
+        changed.append((new or old, old, new))
+        if len(changed) >= limit:
             break
+    targets = rule_targets(rule for rule, _old, _new in changed)
+    for rule, old, new in changed:
+        changes.append(Change(rule.section, rule.scope, targets[rule.id], values(old), values(new)))
     terms = []
     for name in (*ORDER_FIELDS, "order_window_start", "order_window_end", "rebates"):
         old_value = getattr(before, name) if before else None
@@ -774,35 +859,76 @@ def change_summary(version: PolicyVersion, *, limit: int = 200) -> dict[str, Any
     return {"previous": before, "changes": changes, "terms": terms}
 
 
-def affected_prices(
-    buyer: Buyer, version: PolicyVersion, *, limit: int = 20
-) -> list[tuple[Variant, SkuTerms]]:
-    """A sample of the buyer's own resolved prices for SKUs the version's price rules touch."""
-    price_rules = [r for r in version.rules if r.section == Section.PRICE]
-    if not price_rules:
-        return []
-    conditions = []
-    for r in price_rules:
-        if r.scope == Scope.ALL:
-            conditions.append(Variant.brand_id == version.brand_id)
-        elif r.scope == Scope.SKU:
-            conditions.append(Variant.id == r.variant_id)
-        elif r.scope == Scope.PRODUCT:
-            conditions.append(Variant.product_id == r.product_id)
-        else:
-            conditions.append(Product.category_id == r.category_id)
+@dataclass
+class PriceChange:
+    variant: Variant
+    before: SkuTerms
+    after: SkuTerms
+
+
+@dataclass
+class BuyerChanges:
+    """What a version changes for one buyer, in its own resolved terms (never the raw rules,
+    which may name other orgs' deals or products the buyer may not buy)."""
+
+    effective_at: datetime
+    prices: list[PriceChange]
+    terms: list[dict[str, Any]]
+    more: bool  # the version touches more SKUs than are listed
+
+
+def buyer_changes(buyer: Buyer, version: PolicyVersion, *, limit: int = 50) -> BuyerChanges:
+    """Resolve the SKUs the version touches just before it starts and once it is in force, and
+    keep what differs for this buyer and is (or was) authorized for it."""
+    after_at = max(utcnow(), version.effective_from)
+    before_at = version.effective_from - timedelta(microseconds=1)
+    variants = _touched_variants(version, limit + 1)
+    more = len(variants) > limit
+    variants = variants[:limit]
+    before = resolve(buyer, variants, before_at)
+    after = resolve(buyer, variants, after_at)
+    prices = []
+    for variant in variants:
+        old, new = before[variant.id], after[variant.id]
+        if not (old.authorized or new.authorized):
+            continue
+        if _visible_terms(old) != _visible_terms(new):
+            prices.append(PriceChange(variant, old, new))
+    old_terms, new_terms = order_terms(buyer, before_at), order_terms(buyer, after_at)
+    terms = []
+    for name in (*ORDER_FIELDS, "order_window_start", "order_window_end", "rebates"):
+        old_value, new_value = getattr(old_terms, name), getattr(new_terms, name)
+        if old_value != new_value and (old_value or new_value):
+            terms.append({"field": name, "before": old_value, "after": new_value})
+    return BuyerChanges(effective_at=after_at, prices=prices, terms=terms, more=more)
+
+
+def _visible_terms(terms: SkuTerms) -> tuple[Any, ...]:
+    return (terms.authorized, terms.price_cents, terms.moq, terms.multiple, terms.floor_cents)
+
+
+def _touched_variants(version: PolicyVersion, limit: int) -> list[Variant]:
+    """Active SKUs any rule of the version covers (one query, whatever the version's size)."""
+    rules = select(PolicyRule).where(PolicyRule.version_id == version.id).subquery()
     stmt = (
         select(Variant)
         .join(Product, Product.id == Variant.product_id)
-        .where(Variant.brand_id == version.brand_id, Product.status == ProductStatus.ACTIVE)
-        .where(or_(*conditions[:500]))
-        .options(selectinload(Variant.product))
-        .order_by(
-            case((Variant.id.in_([r.variant_id for r in price_rules if r.variant_id]), 0), else_=1),
-            Variant.sku,
+        .where(
+            Variant.brand_id == version.brand_id,
+            Product.status == ProductStatus.ACTIVE,
+            or_(
+                Variant.id.in_(select(rules.c.variant_id).where(rules.c.scope == Scope.SKU)),
+                Variant.product_id.in_(
+                    select(rules.c.product_id).where(rules.c.scope == Scope.PRODUCT)
+                ),
+                Product.category_id.in_(
+                    select(rules.c.category_id).where(rules.c.scope == Scope.CATEGORY)
+                ),
+                exists(select(rules.c.id).where(rules.c.scope == Scope.ALL)),
+            ),
         )
+        .options(selectinload(Variant.product))
+        .order_by(Variant.sku)
         .limit(limit)
     )
-    variants = list(db.session.execute(stmt).scalars())
-    terms = resolve(buyer, variants)
-    return [(v, terms[v.id]) for v in variants if terms[v.id].authorized]
+    return list(db.session.execute(stmt).scalars())

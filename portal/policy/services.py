@@ -201,12 +201,10 @@ def format_rule_lines(version: PolicyVersion, section: str) -> str:
     from portal.core.money import from_cents
 
     lines = []
-    for rule in version.rules:
-        if rule.section != section:
-            continue
-        head = (
-            rule.scope if rule.scope == Scope.ALL else f"{rule.scope} {queries.rule_target(rule)}"
-        )
+    rules = [r for r in version.rules if r.section == section]
+    targets = queries.rule_targets(rules)
+    for rule in rules:
+        head = rule.scope if rule.scope == Scope.ALL else f"{rule.scope} {targets[rule.id]}"
         if section in (Section.PRICE, Section.FLOOR):
             value = (
                 f"{Decimal(rule.percent_bp) / 100:f}%"
@@ -294,6 +292,8 @@ def _check_fields(brand_id: int, data: PolicyInput) -> dict[str, Any]:
     stored_values = values
     if data.audience_kind == AudienceKind.ORGS:
         stored_values = _org_ids(brand_id, values)
+    elif data.audience_kind in (AudienceKind.LEVEL, AudienceKind.REGION):
+        _check_link_values(brand_id, data.audience_kind, values)
     return {
         "audience_values": stored_values,
         "columns": {
@@ -320,6 +320,24 @@ def _check_fields(brand_id: int, data: PolicyInput) -> dict[str, Any]:
             ],
         },
     }
+
+
+def _check_link_values(brand_id: int, kind: str, values: list[str]) -> None:
+    """Every level or region named must exist in the brand's network: a typo ("AA") would
+    otherwise be kept silently and target nobody."""
+    from portal.network.models import ChannelLink
+
+    column = ChannelLink.level if kind == AudienceKind.LEVEL else ChannelLink.region
+    known = set(
+        db.session.execute(
+            select(column).where(ChannelLink.brand_id == brand_id, column.in_(values)).distinct()
+        ).scalars()
+    )
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise AudienceEmpty(
+            fields={"audience_values": f"No distributor or store has {kind} {', '.join(unknown)}."}
+        )
 
 
 def _org_ids(brand_id: int, codes: list[str]) -> list[str]:
@@ -762,6 +780,7 @@ def remind(actor: Actor, version: PolicyVersion) -> jobs.JobRun:
     return jobs.enqueue(
         remind_unacknowledged,
         version.id,
+        utcnow().isoformat(),
         key=f"policy-reminder:{version.id}:{stamp}",
         org_id=actor.org_id,
         brand_id=version.brand_id,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone, to_utc
 
@@ -25,6 +25,8 @@ from portal.policy.forms import PolicyForm
 from portal.policy.models import Notification, PolicyVersion, Section
 
 bp = Blueprint("policy", __name__)
+
+RULES_SHOWN = 200  # per section on a policy's page; the API and the editor have them all
 
 
 # -- loaders -------------------------------------------------------------------------------------
@@ -113,12 +115,13 @@ def offer(loaded: tuple[Organization, Product, Any]):
 @bp.get("/catalog/<brand>/<code>/image")
 @require(Permission.CATALOG_VIEW, load=_load_offer)
 def offer_image(loaded: tuple[Organization, Product, Any]):
-    from flask import current_app
+    from portal.catalog.services import image_file
 
     _brand_org, product, _buyer = loaded
-    if not product.image_path:
-        abort(404)
-    return send_file(f"{current_app.instance_path}/{product.image_path}", max_age=3600)
+    path = image_file(product)
+    if path is None or not path.is_file():
+        raise NotFound()
+    return send_file(path, max_age=3600)
 
 
 @bp.get("/catalog/<brand>/sku/<sku>/why")
@@ -130,12 +133,7 @@ def why(brand: str, sku: str):
     if buyer is None:
         flash(_("Choose whose price to explain with “as seen by”."), "info")
         return redirect(url_for("policy.browse", brand=org.code))
-    variant = queries.find_variant(org.id, sku)
-    if variant is None:
-        raise NotFound()
-    explanation = queries.explain(buyer, variant)
-    if not explanation["authorized"] and not queries.is_brand_hq(actor, org.id):
-        raise NotFound()  # to a buyer, what it may not buy does not exist
+    variant, explanation = queries.get_explanation(actor, org.id, buyer, sku)
     return render_template(
         "policy/why.html",
         brand=org,
@@ -311,10 +309,13 @@ def policy_new():
 def policy_detail(version: PolicyVersion):
     audience_size = queries.count_audience(version)
     sections = {s: [r for r in version.rules if r.section == s] for s in tuple(Section)}
+    shown = {s: rules[:RULES_SHOWN] for s, rules in sections.items()}
     return render_template(
         "policy/detail.html",
         version=version,
-        sections=sections,
+        sections=shown,
+        totals={s: len(rules) for s, rules in sections.items()},
+        targets=queries.rule_targets(r for rules in shown.values() for r in rules),
         audience_size=audience_size,
         audience_values=queries.audience_values(version),
         summary=queries.change_summary(version),
@@ -375,7 +376,7 @@ def policy_reach(version: PolicyVersion):
     from portal.core import jobs
 
     page, per_page = parse_page_args(request.args)
-    run = db.session.get(jobs.JobRun, version.fanout_job_id) if version.fanout_job_id else None
+    run = jobs.get_run(current_actor(), version.fanout_job_id) if version.fanout_job_id else None
     progress = jobs.live_progress(run) if run else (0, "")
     rows = queries.reach(version)
     totals = {
@@ -436,8 +437,7 @@ def inbox_item(notification: Notification):
         "policy/inbox_item.html",
         n=notification,
         version=version,
-        summary=queries.change_summary(version),
-        prices=queries.affected_prices(buyer, version) if buyer else [],
+        changes=queries.buyer_changes(buyer, version) if buyer else None,
         terms=queries.order_terms(buyer) if buyer else None,
         brand=db.session.get(Organization, version.brand_id),
     )

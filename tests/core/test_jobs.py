@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal import create_app
 from portal.core import jobs
@@ -66,13 +66,30 @@ def test_a_run_whose_worker_died_is_taken_over_once_its_timeout_has_passed(app, 
     assert jobs.recover_stale_runs() == []  # may still be running: left alone
     assert jobs.enqueue(deliver_mail, "a@example.com", "hello", "body", key="mail:killed") is run
     assert run.status == JobStatus.STARTED
-    run.started_at = utcnow() - timedelta(seconds=app.config["JOB_DEFAULT_TIMEOUT"] + 120)
+    run.started_at = jobs.stale_cutoff(run.name) - timedelta(seconds=1)
     db.session.commit()
     assert jobs.recover_stale_runs() == ["mail:killed"]
     jobs.commit()
     db.session.refresh(run)
     assert (run.status, run.attempts) == (JobStatus.FINISHED, 2)
     assert len(mail_lines(caplog)) == 1
+
+
+def test_a_run_is_not_taken_over_while_rq_may_still_be_stopping_its_worker(app, caplog):
+    caplog.set_level(logging.INFO, logger="portal.mail")
+    run = jobs.enqueue(deliver_mail, "a@example.com", "hello", "body", key="mail:slow")
+    db.session.commit()
+    # RQ's monitor kills a work horse at `timeout + 60` s, looking every 30 s: by then it may
+    # still be running, and a second delivery must not start the same work beside it.
+    rq_kill_deadline = app.config["JOB_DEFAULT_TIMEOUT"] + 60 + 30
+    run.status, run.attempts = JobStatus.STARTED, 1
+    run.started_at = utcnow() - timedelta(seconds=rq_kill_deadline + 5)
+    db.session.commit()
+    assert jobs.recover_stale_runs() == []
+    assert jobs.execute(run.id) is None  # a duplicate delivery cannot claim it either
+    db.session.refresh(run)
+    assert (run.status, run.attempts) == (JobStatus.STARTED, 1)
+    assert mail_lines(caplog) == []
 
 
 def test_same_key_twice_is_one_run(app, caplog):
@@ -254,3 +271,88 @@ def test_rq_invitation_mail_is_sent_by_the_worker(rq):
     db.session.expire_all()
     runs = db.session.execute(select(JobRun).where(JobRun.org_id == invitation.org_id)).scalars()
     assert [r.status for r in runs] == ["finished"]
+
+
+def rq_job(job_id: str):
+    from rq.job import Job
+
+    return Job.fetch(jobs.rq_job_id(job_id), connection=jobs.redis_connection(REDIS_URL))
+
+
+def leave_as_dead_worker_would(job_id: str) -> None:
+    """A worker took the RQ job and was SIGKILLed: Redis keeps it "started", in the started
+    registry, until RQ's registry cleanup (every ~10 min) fails it for good."""
+    from rq import Queue
+    from rq.executions import Execution
+    from rq.job import JobStatus as RQStatus
+
+    job = rq_job(job_id)
+    connection = jobs.redis_connection(REDIS_URL)
+    Queue(job.origin, connection=connection).remove(job)
+    with connection.pipeline() as pipeline:
+        job.set_status(RQStatus.STARTED, pipeline=pipeline)
+        Execution.create(job, ttl=3600, pipeline=pipeline, worker_name="killed")
+        pipeline.execute()
+    run = db.session.get(JobRun, job_id)
+    run.status, run.attempts = JobStatus.STARTED, 1
+    run.started_at = jobs.stale_cutoff(run.name) - timedelta(seconds=1)
+    db.session.commit()
+
+
+@pytest.mark.redis
+def test_rq_a_run_taken_over_from_a_dead_worker_replaces_its_rq_job_and_runs_once(rq):
+    from rq.registry import StartedJobRegistry
+
+    jobs.enqueue(deliver_mail, "killed@example.com", "s", "b", key="mail:dead-worker")
+    db.session.commit()
+    leave_as_dead_worker_would("mail:dead-worker")
+    assert queued("default") == 0 and rq_job("mail:dead-worker").get_status() == "started"
+
+    assert jobs.recover_stale_runs() == ["mail:dead-worker"]
+    db.session.commit()
+    assert queued("default") == 1  # Redis still said "started": replaced, not collapsed into
+    started = StartedJobRegistry("default", connection=jobs.redis_connection(REDIS_URL))
+    assert started.get_job_ids(cleanup=False) == []  # RQ's cleanup cannot fail the new one
+    result = run_worker(rq, "default")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr.count("to=killed@example.com") == 1
+    db.session.expire_all()
+    run = db.session.get(JobRun, "mail:dead-worker")
+    assert (run.status, run.attempts) == (JobStatus.FINISHED, 2)
+    assert queued("default") == 0
+
+
+@pytest.mark.redis
+def test_rq_a_run_queued_long_without_an_rq_job_is_dispatched_again(rq):
+    from rq import Queue
+    from rq.job import JobStatus as RQStatus
+
+    jobs.enqueue(deliver_mail, "waiting@example.com", "s", "b", key="mail:waiting")
+    jobs.enqueue(deliver_mail, "lost@example.com", "s", "b", key="mail:lost")
+    db.session.commit()
+    long_ago = utcnow() - timedelta(seconds=jobs.LOST_DISPATCH_SECONDS + 1)
+    db.session.execute(
+        update(JobRun)
+        .where(JobRun.id.in_(["mail:waiting", "mail:lost"]))
+        .values(updated_at=long_ago)
+    )
+    db.session.commit()
+    # "waiting" is still in the RQ queue (workers are busy); "lost" is not: RQ failed it for good
+    # (a dead worker's job, cleaned up) while the portal's run stayed queued.
+    lost = rq_job("mail:lost")
+    Queue("default", connection=jobs.redis_connection(REDIS_URL)).remove(lost)
+    lost.set_status(RQStatus.FAILED)
+    assert queued("default") == 1
+
+    assert jobs.recover_stale_runs() == ["mail:lost"]
+    db.session.commit()
+    assert queued("default") == 2
+    assert jobs.recover_stale_runs() == []  # dispatched once, not on every recovery pass
+    db.session.commit()
+    assert queued("default") == 2
+    result = run_worker(rq, "default")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr.count("to=lost@example.com") == 1
+    assert result.stderr.count("to=waiting@example.com") == 1
+    db.session.expire_all()
+    assert [r.status for r in db.session.execute(select(JobRun)).scalars()] == ["finished"] * 2

@@ -148,7 +148,11 @@ def test_bad_policy_bodies_name_the_field_and_store_nothing(client):
             "rules.0",
             "Unknown sku",
         ),
-        ({"audience_kind": "region", "audience_values": ["mars"]}, "audience_values", "matches"),
+        (
+            {"audience_kind": "region", "audience_values": ["mars"]},
+            "audience_values",
+            "region mars",
+        ),
         ({"audience_values": ["ZZZ"]}, "audience_values", "ZZZ"),
         (
             {"effective_to": "2025-01-01T00:00:00+00:00"},

@@ -159,6 +159,94 @@ def test_reminders_go_to_admins_of_orgs_that_have_not_acknowledged(net: Net, cap
     assert mail_to(caplog) == ["boss.a2@example.com"]
 
 
+def mail_fails_once_at_call(monkeypatch, nth: int) -> None:
+    """The mail server goes away on the nth e-mail the policy jobs send (the job dies there)."""
+    real = policy_jobs.deliver_mail
+    calls = 0
+
+    def deliver(to: str, subject: str, body: str):
+        nonlocal calls
+        calls += 1
+        if calls == nth:
+            raise ConnectionError("mail server went away")
+        return real(to, subject, body)
+
+    monkeypatch.setattr(policy_jobs, "deliver_mail", deliver)
+
+
+def one_admin_each(net: Net, *shorts: str) -> list[str]:
+    roles = {"A": Role.DISTRIBUTOR_ADMIN, "B": Role.DISTRIBUTOR_ADMIN, "S": Role.STORE_OWNER}
+    emails = [f"boss.{short.lower()}@example.com" for short in shorts]
+    for short, email in zip(shorts, emails, strict=True):
+        add_member(net, short, email, roles[short[0]])
+    return emails
+
+
+def run_again(job_id: str) -> JobRun:
+    run = db.session.get(JobRun, job_id)
+    assert run.status == JobStatus.FAILED and "mail server went away" in run.error
+    jobs.retry(run)
+    jobs.commit()
+    db.session.refresh(run)
+    assert run.status == JobStatus.FINISHED
+    return run
+
+
+def test_a_delivery_that_died_while_e_mailing_mails_no_org_twice_when_run_again(
+    net: Net, caplog, monkeypatch
+):
+    caplog.set_level(logging.INFO, logger="portal.mail")
+    admins = one_admin_each(net, "A1", "S1", "A2")
+    mail_fails_once_at_call(monkeypatch, 2)  # the first org's e-mail went out, then it died
+    version = net.publish("P-LEVEL-A", kind="level", values=("A",), price="all 50%")
+    jobs.commit()
+    assert len(mail_to(caplog)) == 1
+
+    run = run_again(version.fanout_job_id)
+    assert sorted(mail_to(caplog)) == sorted(admins)  # each admin once, over both attempts
+    assert run.result == {"targeted": 3, "delivered": 0, "emails": 2}
+
+
+def test_a_reminder_that_died_half_way_reminds_each_org_once_when_run_again(
+    net: Net, caplog, monkeypatch
+):
+    caplog.set_level(logging.INFO, logger="portal.mail")
+    admins = one_admin_each(net, "A1", "S1", "A2")
+    version = net.publish("P-LEVEL-A", kind="level", values=("A",), price="all 50%")
+    jobs.commit()
+    version = db.session.get(PolicyVersion, version.id)
+    caplog.clear()
+    monkeypatch.setattr(policy_jobs, "BATCH", 1)
+    mail_fails_once_at_call(monkeypatch, 2)  # the first batch went out, then it died
+
+    run = services.remind(net.hq, version)
+    jobs.commit()
+    run = run_again(run.id)
+    assert sorted(mail_to(caplog)) == sorted(admins)
+    counts = db.session.execute(
+        select(Notification.org_id, Notification.remind_count).where(
+            Notification.version_id == version.id
+        )
+    )
+    assert dict(counts.tuples().all()) == each_once(net, "A1", "S1", "A2")
+
+
+def test_each_reminder_request_reminds_once_and_a_later_one_again(net: Net, caplog):
+    caplog.set_level(logging.INFO, logger="portal.mail")
+    admins = one_admin_each(net, "A1", "A2")
+    version = net.publish("P-LEVEL-A", kind="level", values=("A",), price="all 50%")
+    jobs.commit()
+    caplog.clear()
+    asked = utcnow().isoformat()
+
+    assert policy_jobs.remind_unacknowledged(version.id, asked)["reminded"] == 3
+    assert policy_jobs.remind_unacknowledged(version.id, asked) == {"reminded": 0, "emails": 0}
+    assert sorted(mail_to(caplog)) == sorted(admins)
+    later = (utcnow() + timedelta(minutes=1)).isoformat()
+    assert policy_jobs.remind_unacknowledged(version.id, later) == {"reminded": 3, "emails": 2}
+    assert sorted(mail_to(caplog)) == sorted(admins * 2)
+
+
 # -- real Redis, real RQ worker ------------------------------------------------------------------
 
 

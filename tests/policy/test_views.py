@@ -4,11 +4,13 @@ network's inboxes and HQ's view of the policy's reach."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
 from portal.catalog.models import Category, Product, Variant
+from portal.core.jobs import commit
 from portal.extensions import db
 from portal.policy.models import Notification, Policy, PolicyVersion
 from tests.support.services import org
@@ -119,7 +121,7 @@ def test_policy_form_names_the_bad_line_and_saves_nothing(login):
     response = client.post(
         "/policies/new", data=_policy_form(audience_kind="region", audience_values="mars")
     )
-    assert "matches no active distributor or store" in response.get_data(as_text=True)
+    assert "No distributor or store has region mars" in response.get_data(as_text=True)
     assert db.session.execute(select(func.count(Policy.id))).scalar_one() == before
 
 
@@ -159,7 +161,8 @@ def test_publish_reaches_every_targeted_org_which_reads_and_acknowledges(app, lo
     item = re.search(r'href="(/inbox/\d+)">(?:<strong>)?Winter push', inbox)
     assert item, inbox
     opened = dist.get(item.group(1)).get_data(as_text=True)
-    assert "category TOPS" in opened  # what changed for it
+    changes = opened.split('data-testid="changes"')[1].split("</table>")[0]
+    assert "ACME-" in changes and "¥" in changes  # its own prices for the SKUs it touches
     assert dist.post(item.group(1) + "/ack").status_code == 302
     reach = hq.get(f"/policies/{version_id}/reach").get_data(as_text=True)
     assert 'data-testid="read">1<' in reach
@@ -202,3 +205,45 @@ def test_catalog_search_finds_a_product_by_sku(login):
     page = login("store1@demo.test").get(f"/catalog?brand=ACME&q={sku}")
     assert tee.code in page.get_data(as_text=True)
     assert "1 product" in page.get_data(as_text=True)
+
+
+def test_inbox_shows_only_the_buyers_own_prices_never_another_orgs_deal(app, actor_for):
+    from portal.policy import services
+    from portal.policy.models import Section
+
+    hq = actor_for("hq@demo.test")
+    tee = "ACME-TEE-002-WHT-M"
+    coat = _sku(_product_in("OUTERWEAR"))
+
+    def deal(audience: str, lines: str) -> services.PolicyInput:
+        return services.PolicyInput(
+            code="ACME-DEAL",
+            name="A private deal",
+            audience_kind="orgs",
+            audience_values=[audience],
+            effective_from=datetime(2026, 1, 1, tzinfo=UTC),
+            rules=services.parse_rule_lines(Section.PRICE, lines, label="prices"),
+        )
+
+    v1 = services.create_policy(
+        hq, org("ACME").id, deal("D1", f"sku {tee} 11.11\nsku {coat} 22.22")
+    )
+    services.publish_policy(hq, v1)
+    v2 = services.revise_policy(hq, v1)
+    services.update_draft(hq, v2, deal("D2", f"sku {tee} 33.33"))
+    services.publish_policy(hq, v2)
+    commit()
+
+    client = app.test_client()
+    client.post("/login", data={"email": "dist2@demo.test", "password": "demo1234"})
+    item = db.session.execute(
+        select(Notification).where(
+            Notification.version_id == v2.id, Notification.org_id == org("D2").id
+        )
+    ).scalar_one()
+    page = client.get(f"/inbox/{item.id}").get_data(as_text=True)
+    assert "33.33" in page  # its own new price
+    assert "11.11" not in page  # D1's deal in the previous version
+    assert coat not in page and "22.22" not in page  # outerwear is not authorized for D2
+    why = client.get(f"/catalog/ACME/sku/{tee}/why").get_data(as_text=True)
+    assert "D1" not in why.split("<main")[1]  # nor who else a named-org policy names
