@@ -878,8 +878,8 @@ class BuyerChanges:
 
 
 def buyer_changes(buyer: Buyer, version: PolicyVersion, *, limit: int = 50) -> BuyerChanges:
-    """Resolve the SKUs the version touches just before it starts and once it is in force, and
-    keep what differs for this buyer and is (or was) authorized for it."""
+    """Resolve the SKUs whose rules the version changes, just before it starts and once it is
+    in force, and keep what differs for this buyer and is (or was) authorized for it."""
     after_at = max(utcnow(), version.effective_from)
     before_at = version.effective_from - timedelta(microseconds=1)
     variants = _touched_variants(version, limit + 1)
@@ -907,9 +907,46 @@ def _visible_terms(terms: SkuTerms) -> tuple[Any, ...]:
     return (terms.authorized, terms.price_cents, terms.moq, terms.multiple, terms.floor_cents)
 
 
+def _changed_rules(version: PolicyVersion) -> Any:
+    """The rules that differ from the previous published version (added, changed or removed),
+    as a subquery; all of the version's rules when it is the first."""
+    before = previous_version(version)
+    mine = select(PolicyRule).where(PolicyRule.version_id == version.id)
+    if before is None:
+        return mine.subquery()
+
+    def differs(rule: Any, other_version_id: int) -> Any:
+        twin = aliased(PolicyRule)
+        same = [
+            twin.version_id == other_version_id,
+            *(
+                getattr(twin, name).is_not_distinct_from(getattr(rule, name))
+                for name in (
+                    "section",
+                    "scope",
+                    "variant_id",
+                    "product_id",
+                    "category_id",
+                    "price_cents",
+                    "percent_bp",
+                    "moq",
+                    "multiple",
+                )
+            ),
+        ]
+        return ~exists().where(*same)
+
+    old = aliased(PolicyRule)
+    added = select(PolicyRule).where(
+        PolicyRule.version_id == version.id, differs(PolicyRule, before.id)
+    )
+    removed = select(old).where(old.version_id == before.id, differs(old, version.id))
+    return added.union_all(removed).subquery()
+
+
 def _touched_variants(version: PolicyVersion, limit: int) -> list[Variant]:
-    """Active SKUs any rule of the version covers (one query, whatever the version's size)."""
-    rules = select(PolicyRule).where(PolicyRule.version_id == version.id).subquery()
+    """Active SKUs that a changed rule of the version covers (one query, whatever its size)."""
+    rules = _changed_rules(version)
     stmt = (
         select(Variant)
         .join(Product, Product.id == Variant.product_id)

@@ -299,6 +299,29 @@ def test_publishing_v2_ends_v1_where_v2_starts_and_v1_stays_readable(net: Net):
     assert [(v.policy.code, v.number) for v in listed] == [("P-ALL", 2)]
 
 
+def test_buyer_changes_list_the_skus_whose_rules_changed_in_the_buyers_own_prices(net: Net):
+    v1 = net.publish("P-ALL", price="all 50%")
+    v2 = services.revise_policy(net.hq, v1)
+    services.update_draft(
+        net.hq,
+        v2,
+        services.PolicyInput(
+            code="P-ALL",
+            name="Policy P-ALL",
+            effective_from=utcnow(),
+            rules=services.parse_rule_lines(Section.PRICE, "all 50%\nproduct TEE 80", label="p"),
+        ),
+    )
+    services.publish_policy(net.hq, v2)
+
+    changes = queries.buyer_changes(net.buyer("A1"), v2)
+    assert [(c.variant.sku, c.before.price_cents, c.after.price_cents) for c in changes.prices] == [
+        (net.variants["TEE-BLK-L"].sku, 9950, 8000),
+        (net.variants["TEE-BLK-M"].sku, 9950, 8000),
+    ]
+    assert changes.terms == [] and not changes.more
+
+
 def test_a_scheduled_v2_leaves_v1_in_force_until_it_starts(net: Net):
     v1 = net.publish("P-ALL", price="all 50%")
     v2 = services.revise_policy(net.hq, v1)
