@@ -76,6 +76,7 @@ def _register_models() -> None:
     import portal.catalog.models  # noqa: F401
     import portal.core.audit  # noqa: F401
     import portal.core.jobs  # noqa: F401
+    import portal.inventory.models  # noqa: F401
     import portal.network.models  # noqa: F401
     import portal.policy.jobs  # noqa: F401
     import portal.policy.models  # noqa: F401
@@ -87,6 +88,8 @@ def _register_blueprints(app: APIFlask) -> None:
     from portal.catalog import views as catalog_views
     from portal.core import api as core_api
     from portal.core import views as core_views
+    from portal.inventory import api as inventory_api
+    from portal.inventory import views as inventory_views
     from portal.network import api as network_api
     from portal.network import views as network_views
     from portal.policy import api as policy_api
@@ -98,10 +101,12 @@ def _register_blueprints(app: APIFlask) -> None:
         network_views.bp,
         catalog_views.bp,
         policy_views.bp,
+        inventory_views.bp,
         core_api.bp,
         auth_api.bp,
         network_api.bp,
         policy_api.bp,
+        inventory_api.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
@@ -176,6 +181,8 @@ def _register_security_headers(app: APIFlask) -> None:
 
 
 def _register_cli(app: APIFlask) -> None:
+    from portal.inventory.cli import inventory_cli
     from portal.seed import seed_cli
 
     app.cli.add_command(seed_cli)
+    app.cli.add_command(inventory_cli)

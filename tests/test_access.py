@@ -11,6 +11,7 @@ from portal.catalog.models import CatalogImport, Product
 from portal.core.access import ROLE_PERMISSIONS, Permission, Role, route_access
 from portal.core.jobs import JobRun
 from portal.extensions import db
+from portal.inventory.models import Location
 from portal.network.models import ChannelLink, Membership, User
 from portal.policy.models import Notification, PolicyVersion
 from tests.support.services import actor_for, org
@@ -65,6 +66,12 @@ OBJECT_ROUTES = {
     "api_policy.update_policy": ("PUT", "/api/v1/policies/{version}"),
     "api_policy.publish_policy": ("POST", "/api/v1/policies/{version}/publish"),
     "api_policy.ack_notification": ("POST", "/api/v1/notifications/{notification}/ack"),
+    "inventory.location_detail": ("GET", "/stock/{location}"),
+    "inventory.location_moves": ("GET", "/stock/{location}/moves"),
+    "inventory.location_adjust": ("POST", "/stock/{location}/adjust"),
+    "inventory.location_count": ("POST", "/stock/{location}/count"),
+    "inventory.location_damage": ("POST", "/stock/{location}/damage"),
+    "api_inventory.list_stock": ("GET", "/api/v1/stock?location={location}"),
 }
 
 # Routes without an object: allowed when the role has the permission, else 403.
@@ -92,6 +99,10 @@ PLAIN_ROUTES = {
     "api_policy.list_policies": ("GET", "/api/v1/policies"),
     "api_policy.create_policy": ("POST", "/api/v1/policies"),
     "api_policy.list_notifications": ("GET", "/api/v1/notifications"),
+    "inventory.location_list": ("GET", "/stock"),
+    "api_inventory.list_locations": ("GET", "/api/v1/locations"),
+    # The location is in the body: another org's location is a 404 in tests/inventory/test_api.py.
+    "api_inventory.create_adjustment": ("POST", "/api/v1/stock/adjustments"),
 }
 
 # Routes whose "other org's object" is a product or price the caller is not authorized for:
@@ -167,6 +178,9 @@ def _foreign(persona: str) -> dict[str, object]:
     )
     db.session.add(upload)
     db.session.flush()
+    location = db.session.execute(
+        select(Location).where(Location.org_id == target.id, Location.is_default.is_(True))
+    ).scalar_one()
     return {
         "org": org_code,
         "brand": org(brand).id,
@@ -177,6 +191,7 @@ def _foreign(persona: str) -> dict[str, object]:
         "key": key.id,
         "version": version.id,
         "notification": notification.id,
+        "location": location.code,
     }
 
 
@@ -239,6 +254,11 @@ def test_signed_out_visitor_is_sent_to_login_or_gets_401(client):
         ("buyer1@demo.test", "GET", "/orgs/S1/edit"),
         ("merch@demo.test", "POST", "/orgs/S1/suspend"),
         ("store1@demo.test", "GET", "/orgs/S1/edit"),
+        ("staff1@demo.test", "POST", "/stock/S1-SHELF/adjust"),
+        ("buyer1@demo.test", "POST", "/stock/D1-WH/count"),
+        # Stock below one's org is read-only, whatever the role may do at home.
+        ("hq@demo.test", "POST", "/stock/D1-WH/adjust"),
+        ("dist1@demo.test", "POST", "/stock/S1-SHELF/damage"),
     ],
 )
 def test_own_object_but_role_lacks_the_action_is_forbidden(app, login, email, method, url):

@@ -66,6 +66,8 @@ class Permission(enum.StrEnum):
     POLICY_PUBLISH = "policy.publish"  # publish to the network, remind
     INBOX_VIEW = "inbox.view"
     INBOX_ACK = "inbox.ack"  # acknowledge a policy on the org's behalf
+    STOCK_VIEW = "stock.view"  # one's own stock, and read-only the stock below one's org
+    STOCK_ADJUST = "stock.adjust"  # counts, damage, found, uploads at one's own locations
 
 
 _EVERYONE = {
@@ -74,6 +76,7 @@ _EVERYONE = {
     Permission.JOBS_VIEW,
     Permission.CATALOG_VIEW,
     Permission.INBOX_VIEW,
+    Permission.STOCK_VIEW,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -97,6 +100,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PEOPLE_MANAGE,
             Permission.API_KEYS_MANAGE,
             Permission.INBOX_ACK,
+            Permission.STOCK_ADJUST,
         }
     ),
     Role.DISTRIBUTOR_BUYER: frozenset(_EVERYONE | {Permission.PEOPLE_VIEW, Permission.INBOX_ACK}),
@@ -107,6 +111,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PEOPLE_MANAGE,
             Permission.API_KEYS_MANAGE,
             Permission.INBOX_ACK,
+            Permission.STOCK_ADJUST,
         }
     ),
     Role.STORE_STAFF: frozenset(_EVERYONE),
@@ -120,6 +125,8 @@ API_KEY_SCOPES: tuple[Permission, ...] = (
     Permission.INBOX_VIEW,
     Permission.INBOX_ACK,
     Permission.POLICY_VIEW,
+    Permission.STOCK_VIEW,
+    Permission.STOCK_ADJUST,
 )
 
 

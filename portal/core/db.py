@@ -73,5 +73,9 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn) -> None:
+    # IMMEDIATE: a transaction takes SQLite's write lock when it starts, so concurrent writers
+    # queue behind busy_timeout instead of failing with "database is locked" when one that has
+    # already read tries to write. SQLite has one writer anyway; the embedded default trades
+    # concurrency for requests that never fail on a lock (PostgreSQL is for real load).
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

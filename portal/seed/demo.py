@@ -9,6 +9,7 @@ from portal.extensions import db
 from portal.network import services
 from portal.network.models import ChannelLink, Membership, Organization, User
 from portal.seed.catalog import seed_catalog
+from portal.seed.stock import seed_stock
 
 DEMO_PASSWORD = "demo1234"
 
@@ -282,6 +283,7 @@ def seed_demo() -> int:
             created += 1
     db.session.flush()
     created += seed_catalog()  # after the network: policies target its links
+    created += seed_stock()  # after the catalog: opening stock of its SKUs
     return created
 
 

@@ -22,7 +22,7 @@ from tests.conftest import need
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-TIMEOUT_MS = 5_000
+TIMEOUT_MS = 10_000  # generous: CI machines are busy
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -75,7 +75,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def browser():
     need("chromium")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=TIMEOUT_MS)  # assertions wait as long as actions do
 
     playwright = sync_playwright().start()
     try:

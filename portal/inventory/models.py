@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    DDL,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.catalog.models import Variant
+from portal.core.db import TimestampMixin, enum_check
+from portal.extensions import db
+from portal.network.models import Organization
+
+
+class LocationKind(enum.StrEnum):
+    WAREHOUSE = "warehouse"
+    STORE = "store"
+
+
+class Grade(enum.StrEnum):
+    A = "A"  # sellable
+    B = "B"  # slightly damaged: the employee tier only
+
+
+class MoveReason(enum.StrEnum):
+    RECEIPT = "receipt"  # goods in from outside the network (production, opening stock)
+    SHIPMENT = "shipment"  # goods out to a buyer
+    TRANSFER = "transfer"
+    ADJUSTMENT = "adjustment"
+    COUNT = "count"  # a stock count corrected the level
+    DAMAGE = "damage"  # grade A -> grade B
+    FOUND = "found"
+    SALE = "sale"
+    RETURN = "return"
+    PUSH = "push"
+    UPLOAD = "upload"  # a level set from another system's file
+    RESERVE = "reserve"  # an order holds units
+    RELEASE = "release"  # a hold is given back (cancel, reject)
+
+
+class Location(TimestampMixin, db.Model):
+    """A place that holds stock: an org's warehouse or a store's shelf."""
+
+    __tablename__ = "locations"
+    __table_args__ = (CheckConstraint(enum_check("kind", tuple(LocationKind)), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20), default=LocationKind.WAREHOUSE)
+    is_default: Mapped[bool] = mapped_column(default=True)
+
+    org: Mapped[Organization] = relationship()
+
+
+class StockLevel(db.Model):
+    """On hand and reserved units of one SKU and grade at one location: the ledger's running sum.
+
+    The CHECK constraints are the last line of defence; services move levels only through
+    conditional updates that cannot cross them."""
+
+    __tablename__ = "stock_levels"
+    __table_args__ = (
+        UniqueConstraint("location_id", "variant_id", "grade"),
+        CheckConstraint(enum_check("grade", tuple(Grade)), name="grade"),
+        CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+        CheckConstraint("reserved <= on_hand", name="reserved_within_on_hand"),
+        Index("ix_stock_levels_brand_id_variant_id", "brand_id", "variant_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"))
+    grade: Mapped[str] = mapped_column(String(1), default=Grade.A)
+    on_hand: Mapped[int] = mapped_column(BigInteger, default=0)
+    reserved: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    location: Mapped[Location] = relationship()
+    variant: Mapped[Variant] = relationship()
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class StockMove(TimestampMixin, db.Model):
+    """One change to one level, never edited or deleted: the ledger levels are summed from."""
+
+    __tablename__ = "stock_moves"
+    __table_args__ = (
+        CheckConstraint(enum_check("reason", tuple(MoveReason)), name="reason"),
+        CheckConstraint(enum_check("grade", tuple(Grade)), name="grade"),
+        Index("ix_stock_moves_location_id_variant_id", "location_id", "variant_id"),
+        Index("ix_stock_moves_reference", "reference"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"))
+    grade: Mapped[str] = mapped_column(String(1))
+    on_hand_delta: Mapped[int] = mapped_column(BigInteger, default=0)
+    reserved_delta: Mapped[int] = mapped_column(BigInteger, default=0)
+    reason: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str] = mapped_column(String(80), default="")
+    note: Mapped[str] = mapped_column(String(500), default="")
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+
+    location: Mapped[Location] = relationship()
+    variant: Mapped[Variant] = relationship()
+
+
+@event.listens_for(StockMove, "before_update")
+@event.listens_for(StockMove, "before_delete")
+def _ledger_is_append_only(mapper: Any, connection: Any, target: StockMove) -> None:
+    raise RuntimeError("stock_moves is append-only: write a correcting move instead")
+
+
+# The database refuses too, whatever the client (psql, a script): triggers on both backends.
+# Migration 0003 creates the same triggers; these cover databases made by create_all (tests).
+APPEND_ONLY_PG = (
+    "CREATE FUNCTION stock_moves_append_only() RETURNS trigger AS $$ BEGIN "
+    "RAISE EXCEPTION 'stock_moves is append-only'; END $$ LANGUAGE plpgsql",
+    "CREATE TRIGGER stock_moves_append_only BEFORE UPDATE OR DELETE ON stock_moves "
+    "FOR EACH ROW EXECUTE FUNCTION stock_moves_append_only()",
+)
+APPEND_ONLY_SQLITE = tuple(
+    f"CREATE TRIGGER stock_moves_no_{verb.lower()} BEFORE {verb} ON stock_moves "
+    "BEGIN SELECT RAISE(ABORT, 'stock_moves is append-only'); END"
+    for verb in ("UPDATE", "DELETE")
+)
+for _statement in APPEND_ONLY_PG:
+    event.listen(
+        StockMove.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql")
+    )
+for _statement in APPEND_ONLY_SQLITE:
+    event.listen(StockMove.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))

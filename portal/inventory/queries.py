@@ -1,0 +1,195 @@
+"""Scoped reads of stock. A location is seen by its own org and by the orgs above it; of a
+location that carries several brands, an org above it sees only the levels of the brands in
+which it is above (LUMI's HQ never sees ACME stock at a shared distributor)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from portal.catalog.models import Product, Variant
+from portal.core.access import Actor, OrgKind, org_visible
+from portal.core.errors import NotFound
+from portal.core.pagination import Page, paginate
+from portal.extensions import db
+from portal.inventory.models import Location, StockLevel, StockMove
+from portal.network.models import ChannelLink, Organization, User
+
+
+def visible_locations(actor: Actor) -> Select[Any]:
+    return (
+        select(Location)
+        .join(Organization, Organization.id == Location.org_id)
+        .where(org_visible(actor, Location.org_id))
+        .options(selectinload(Location.org))
+        .order_by(Organization.kind, Location.code)
+    )
+
+
+def list_locations(
+    actor: Actor, *, q: str | None = None, page: int = 1, per_page: int = 50
+) -> Page:
+    stmt = visible_locations(actor)
+    if q:
+        like = f"%{q.strip()}%"
+        stmt = stmt.where(
+            or_(Location.code.ilike(like), Location.name.ilike(like), Organization.code.ilike(like))
+        )
+    return paginate(stmt, page, per_page)
+
+
+def get_location(actor: Actor, code: str) -> Location:
+    location = db.session.execute(
+        visible_locations(actor).where(Location.code == code.strip().upper())
+    ).scalar_one_or_none()
+    if location is None:
+        raise NotFound()
+    return location
+
+
+def find_own_location(actor: Actor) -> Location | None:
+    return db.session.execute(
+        select(Location).where(Location.org_id == actor.org_id, Location.is_default.is_(True))
+    ).scalar_one_or_none()
+
+
+def visible_levels(actor: Actor, location: Location) -> Select[Any]:
+    """Levels of a location the actor may see: all for its own org; for an org above, only the
+    brands in which it is above."""
+    stmt = (
+        select(StockLevel)
+        .join(Variant, Variant.id == StockLevel.variant_id)
+        .join(Product, Product.id == Variant.product_id)
+        .where(StockLevel.location_id == location.id)
+        .options(selectinload(StockLevel.variant).selectinload(Variant.product))
+    )
+    if not actor.is_system and location.org_id != actor.org_id:
+        stmt = stmt.where(org_visible(actor, location.org_id, StockLevel.brand_id))
+    return stmt
+
+
+def list_levels(
+    actor: Actor,
+    location: Location,
+    *,
+    q: str | None = None,
+    grade: str | None = None,
+    only_available: bool = False,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page:
+    stmt = visible_levels(actor, location)
+    if q:
+        text = q.strip()
+        like = f"%{text}%"
+        stmt = stmt.where(
+            or_(Variant.sku.ilike(like), Product.code.ilike(like), Product.name.ilike(like))
+        )
+    if grade:
+        stmt = stmt.where(StockLevel.grade == grade)
+    if only_available:
+        stmt = stmt.where(StockLevel.on_hand - StockLevel.reserved > 0)
+    return paginate(stmt.order_by(Variant.sku, StockLevel.grade), page, per_page)
+
+
+def location_totals(actor: Actor, location: Location) -> dict[str, int]:
+    """Units on hand, reserved and available at a location (what the actor may see of it)."""
+    levels = visible_levels(actor, location).subquery()
+    row = db.session.execute(
+        select(
+            func.coalesce(func.sum(levels.c.on_hand), 0),
+            func.coalesce(func.sum(levels.c.reserved), 0),
+            func.count(levels.c.id),
+        )
+    ).one()
+    return {"on_hand": int(row[0]), "reserved": int(row[1]), "skus": int(row[2])}
+
+
+def find_variant(brand_ids: list[int], sku: str) -> Variant | None:
+    return db.session.execute(
+        select(Variant).where(Variant.brand_id.in_(brand_ids), Variant.sku == sku.strip().upper())
+    ).scalar_one_or_none()
+
+
+def carried_brand_ids(location: Location) -> list[int]:
+    """The brands whose SKUs a location may hold: its org's own brand (HQ), or every brand the
+    org buys in (a ChannelLink with the org as buyer)."""
+    org = location.org
+    if org.kind == OrgKind.BRAND:
+        return [org.id]
+    stmt = select(ChannelLink.brand_id).where(ChannelLink.buyer_org_id == org.id).distinct()
+    return sorted(db.session.execute(stmt).scalars())
+
+
+def find_stockable_variant(location: Location, sku: str) -> Variant | None:
+    """The SKU, if it is one of a brand the location carries; None otherwise (unknown or not
+    carried here look the same, so a store learns nothing of brands it does not carry)."""
+    if not (sku or "").strip():
+        return None
+    return find_variant(carried_brand_ids(location), sku)
+
+
+def find_level(location: Location, variant: Variant, grade: str) -> StockLevel | None:
+    """The level as the database has it now (services change levels with bulk UPDATEs)."""
+    return db.session.execute(
+        select(StockLevel)
+        .where(
+            StockLevel.location_id == location.id,
+            StockLevel.variant_id == variant.id,
+            StockLevel.grade == grade,
+        )
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def list_moves(
+    actor: Actor,
+    location: Location,
+    *,
+    sku: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page:
+    """A location's ledger, newest first; an org above it sees the moves of its own brands only
+    (the same rule as `visible_levels`)."""
+    stmt = (
+        select(StockMove)
+        .join(Variant, Variant.id == StockMove.variant_id)
+        .where(StockMove.location_id == location.id)
+        .options(selectinload(StockMove.variant))
+    )
+    if not actor.is_system and location.org_id != actor.org_id:
+        stmt = stmt.where(org_visible(actor, location.org_id, StockMove.brand_id))
+    if sku:
+        stmt = stmt.where(Variant.sku.ilike(f"%{sku.strip()}%"))
+    return paginate(stmt.order_by(StockMove.id.desc()), page, per_page)
+
+
+def move_authors(moves: list[StockMove]) -> dict[int, str]:
+    """Who made each move of a page, by move id: the person's name, else the org whose API key
+    it was; system moves (opening stock, jobs) are left out."""
+    user_ids = {m.actor_user_id for m in moves if m.actor_user_id is not None}
+    org_ids = {m.actor_org_id for m in moves if m.actor_org_id is not None}
+    users = (
+        dict(db.session.execute(select(User.id, User.name).where(User.id.in_(user_ids))).all())
+        if user_ids
+        else {}
+    )
+    orgs = (
+        dict(
+            db.session.execute(
+                select(Organization.id, Organization.code).where(Organization.id.in_(org_ids))
+            ).all()
+        )
+        if org_ids
+        else {}
+    )
+    authors = {}
+    for move in moves:
+        if move.actor_user_id in users:
+            authors[move.id] = users[move.actor_user_id]
+        elif move.actor_org_id in orgs:
+            authors[move.id] = orgs[move.actor_org_id]
+    return authors

@@ -1,0 +1,366 @@
+"""Every change to stock goes through `apply_moves`: one conditional UPDATE per level, taken in a
+fixed order, and one ledger row per change, in the caller's transaction.
+
+The conditional UPDATE (`... WHERE on_hand + d >= 0 AND on_hand + d - (reserved + r) >= 0`) is
+what makes overselling impossible on PostgreSQL and SQLite alike: of two buyers racing for the
+last unit, the second one's UPDATE matches no row once the first has committed (PostgreSQL
+re-checks the condition after the row lock is released). Levels are touched in (location, SKU,
+grade) order, so two transactions never wait on each other in a cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import BigInteger, bindparam, func, insert, select, text, update
+
+from portal.catalog.models import Variant
+from portal.core import audit
+from portal.core.access import Actor, Permission
+from portal.core.errors import PermissionDenied, ValidationFailed
+from portal.extensions import db
+from portal.inventory.errors import InsufficientStock
+from portal.inventory.models import Grade, Location, LocationKind, MoveReason, StockLevel, StockMove
+
+MAX_QUANTITY = 10_000_000  # no single move of a SKU is larger; anything above is a typo
+
+
+# The two statements every line runs, built once: building them per line with literal values
+# cost several times more than running them (and SQLAlchemy caches no compiled form of a dialect
+# `on_conflict_do_nothing()`, so the insert is plain SQL both SQLite and PostgreSQL accept).
+_LEVELS = StockLevel.__table__
+_DH = bindparam("dh", type_=BigInteger)
+_DR = bindparam("dr", type_=BigInteger)
+_UPDATE_LEVEL = (
+    update(_LEVELS)
+    .where(
+        _LEVELS.c.location_id == bindparam("loc"),
+        _LEVELS.c.variant_id == bindparam("var"),
+        _LEVELS.c.grade == bindparam("gr"),
+        _LEVELS.c.on_hand + _DH >= 0,
+        _LEVELS.c.reserved + _DR >= 0,
+        _LEVELS.c.on_hand + _DH - (_LEVELS.c.reserved + _DR) >= 0,
+    )
+    .values(on_hand=_LEVELS.c.on_hand + _DH, reserved=_LEVELS.c.reserved + _DR)
+)
+_INSERT_LEVEL = text(
+    "INSERT INTO stock_levels (brand_id, location_id, variant_id, grade, on_hand, reserved) "
+    "VALUES (:brand_id, :location_id, :variant_id, :grade, 0, 0) ON CONFLICT DO NOTHING"
+)
+
+
+@dataclass(frozen=True)
+class MoveLine:
+    """One change to one level. `where` names it in errors ("lines.3")."""
+
+    location_id: int
+    variant_id: int
+    on_hand_delta: int = 0
+    reserved_delta: int = 0
+    grade: str = Grade.A
+    where: str = "qty"
+
+
+def apply_moves(
+    actor: Actor,
+    lines: Iterable[MoveLine],
+    *,
+    reason: str,
+    reference: str = "",
+    note: str = "",
+) -> list[StockMove]:
+    """Change levels and write the ledger, all or nothing (raises InsufficientStock naming the
+    line and the quantity available; the caller's transaction then rolls back)."""
+    if reason not in tuple(MoveReason):
+        raise ValueError(f"unknown stock move reason {reason!r}")
+    merged: dict[tuple[int, int, str], list] = {}
+    for line in lines:
+        if line.grade not in tuple(Grade):
+            raise ValidationFailed(fields={line.where: "The grade is A or B."})
+        for delta in (line.on_hand_delta, line.reserved_delta):
+            if not isinstance(delta, int) or abs(delta) > MAX_QUANTITY:
+                raise ValidationFailed(fields={line.where: "Not a usable quantity."})
+        key = (line.location_id, line.variant_id, line.grade)
+        entry = merged.setdefault(key, [0, 0, line.where])
+        entry[0] += line.on_hand_delta
+        entry[1] += line.reserved_delta
+    brands = _brands_of({variant_id for _loc, variant_id, _g in merged})
+    connection = db.session.connection()  # the session's own; its per-statement work is skipped
+    moves = []
+    for key in sorted(merged):  # a fixed order: no lock cycles between transactions
+        location_id, variant_id, grade = key
+        on_hand_delta, reserved_delta, where = merged[key]
+        if on_hand_delta == 0 and reserved_delta == 0:
+            continue
+        if on_hand_delta > 0:
+            _ensure_level(brands[variant_id], location_id, variant_id, grade)
+        changed = connection.execute(
+            _UPDATE_LEVEL,
+            {
+                "loc": location_id,
+                "var": variant_id,
+                "gr": grade,
+                "dh": on_hand_delta,
+                "dr": reserved_delta,
+            },
+        )
+        if changed.rowcount != 1:
+            have = available(location_id, variant_id, grade)
+            raise InsufficientStock(
+                f"Only {have} available.",
+                fields={where: f"Only {have} available."},
+                available=have,
+            )
+        moves.append(
+            {
+                "brand_id": brands[variant_id],
+                "location_id": location_id,
+                "variant_id": variant_id,
+                "grade": grade,
+                "on_hand_delta": on_hand_delta,
+                "reserved_delta": reserved_delta,
+                "reason": reason,
+                "reference": reference[:80],
+                "note": note[:500],
+                "actor_user_id": actor.user_id,
+                "actor_org_id": actor.org_id,
+            }
+        )
+    if not moves:
+        return []
+    # One multi-row INSERT ... RETURNING: the rows come back as session objects, in order.
+    return list(
+        db.session.scalars(
+            insert(StockMove).returning(StockMove, sort_by_parameter_order=True), moves
+        )
+    )
+
+
+def _brands_of(variant_ids: set[int]) -> dict[int, int]:
+    rows = db.session.execute(
+        select(Variant.id, Variant.brand_id).where(Variant.id.in_(variant_ids))
+    ).all()
+    found = {variant_id: brand_id for variant_id, brand_id in rows}
+    missing = variant_ids - set(found)
+    if missing:
+        raise ValidationFailed(fields={"sku": "Unknown SKU."})
+    return found
+
+
+def _ensure_level(brand_id: int, location_id: int, variant_id: int, grade: str) -> None:
+    """Create the level row at zero if it is missing (concurrent callers: one wins, quietly)."""
+    db.session.connection().execute(
+        _INSERT_LEVEL,
+        {
+            "brand_id": brand_id,
+            "location_id": location_id,
+            "variant_id": variant_id,
+            "grade": grade,
+        },
+    )
+
+
+def available(location_id: int, variant_id: int, grade: str = Grade.A) -> int:
+    value = db.session.execute(
+        select(StockLevel.on_hand - StockLevel.reserved).where(
+            StockLevel.location_id == location_id,
+            StockLevel.variant_id == variant_id,
+            StockLevel.grade == grade,
+        )
+    ).scalar_one_or_none()
+    return int(value or 0)
+
+
+# -- locations -----------------------------------------------------------------------------------
+
+
+def ensure_default_location(org_id: int, *, code: str, name: str, kind: str) -> Location:
+    """An org's default location (its warehouse, or a store's shelf), created on first use."""
+    location = db.session.execute(
+        select(Location).where(Location.org_id == org_id, Location.is_default.is_(True))
+    ).scalar_one_or_none()
+    if location is None:
+        if kind not in tuple(LocationKind):
+            raise ValueError(kind)
+        location = Location(org_id=org_id, code=code, name=name, kind=kind, is_default=True)
+        db.session.add(location)
+        db.session.flush()
+    return location
+
+
+# -- what people do ------------------------------------------------------------------------------
+
+ADJUST_REASONS = (MoveReason.ADJUSTMENT, MoveReason.FOUND, MoveReason.RECEIPT)
+
+
+def may_adjust(actor: Actor, location: Location) -> bool:
+    """Whether the actor may change stock at this location: only the org holding it, with a role
+    that adjusts stock. Pages use it to decide whether to offer the forms at all."""
+    if actor.is_system:
+        return True
+    return location.org_id == actor.org_id and actor.can(Permission.STOCK_ADJUST)
+
+
+def _ensure_own(actor: Actor, location: Location) -> None:
+    """Only the org that holds a location changes its stock; those above it only look (the
+    scoped loader has already turned anyone else's location into a 404)."""
+    if not actor.is_system and location.org_id != actor.org_id:
+        raise PermissionDenied("Only the organization holding this stock can change it.")
+    actor.ensure(Permission.STOCK_ADJUST)
+
+
+def _check_grade(grade: str) -> None:
+    if grade not in tuple(Grade):
+        raise ValidationFailed(fields={"grade": "The grade is A or B."})
+
+
+def _check_note(note: str) -> str:
+    note = (note or "").strip()
+    if not note:
+        raise ValidationFailed(fields={"note": "Say why (a count, damage, goods found...)."})
+    return note
+
+
+def adjust_stock(
+    actor: Actor,
+    location: Location,
+    variant: Variant,
+    *,
+    delta: int,
+    reason: str = MoveReason.ADJUSTMENT,
+    grade: str = Grade.A,
+    note: str,
+) -> StockMove:
+    """Add or remove units at one's own location with a required reason; never below what
+    orders hold (InsufficientStock)."""
+    _ensure_own(actor, location)
+    note = _check_note(note)
+    if reason not in ADJUST_REASONS:
+        raise ValidationFailed(fields={"reason": "Use adjustment, found or receipt."})
+    _check_grade(grade)
+    if not isinstance(delta, int) or delta == 0 or abs(delta) > MAX_QUANTITY:
+        raise ValidationFailed(fields={"delta": "A whole number of units, not zero."})
+    (move,) = apply_moves(
+        actor,
+        [MoveLine(location.id, variant.id, on_hand_delta=delta, grade=grade, where="delta")],
+        reason=reason,
+        note=note,
+    )
+    audit.record(
+        actor, "stock.adjusted", org_id=location.org_id, sku=variant.sku, delta=delta, note=note
+    )
+    return move
+
+
+def count_stock(
+    actor: Actor, location: Location, variant: Variant, *, counted: int, grade: str, note: str
+) -> StockMove | None:
+    """Set the level to what was counted; the ledger gets the difference."""
+    _ensure_own(actor, location)
+    note = _check_note(note)
+    if not isinstance(counted, int) or not 0 <= counted <= MAX_QUANTITY:
+        raise ValidationFailed(fields={"counted": "A whole number of units, 0 or more."})
+    _check_grade(grade)
+    # Read under the row lock (PostgreSQL): a move committing meanwhile is waited for, not
+    # overwritten by a difference computed from the level before it.
+    current = db.session.execute(
+        select(StockLevel.on_hand)
+        .where(
+            StockLevel.location_id == location.id,
+            StockLevel.variant_id == variant.id,
+            StockLevel.grade == grade,
+        )
+        .with_for_update()
+    ).scalar_one_or_none()
+    current = current or 0
+    if counted == current:
+        return None
+    (move,) = apply_moves(
+        actor,
+        [MoveLine(location.id, variant.id, counted - current, grade=grade, where="counted")],
+        reason=MoveReason.COUNT,
+        note=note,
+    )
+    return move
+
+
+def mark_damaged(
+    actor: Actor, location: Location, variant: Variant, *, qty: int, note: str
+) -> list[StockMove]:
+    """Move units from grade A to grade B (sold only in the employee tier)."""
+    _ensure_own(actor, location)
+    note = _check_note(note)
+    if not isinstance(qty, int) or not 0 < qty <= MAX_QUANTITY:
+        raise ValidationFailed(fields={"qty": "A whole number of units above zero."})
+    return apply_moves(
+        actor,
+        [
+            MoveLine(location.id, variant.id, -qty, grade=Grade.A, where="qty"),
+            MoveLine(location.id, variant.id, qty, grade=Grade.B, where="qty"),
+        ],
+        reason=MoveReason.DAMAGE,
+        note=note,
+    )
+
+
+# -- the proof -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    location_id: int
+    variant_id: int
+    grade: str
+    on_hand: int
+    reserved: int
+    ledger_on_hand: int
+    ledger_reserved: int
+
+
+def check_ledger() -> list[Disagreement]:
+    """Levels that differ from their ledger sums, or hold more than they have, in one pass."""
+    sums = (
+        select(
+            StockMove.location_id,
+            StockMove.variant_id,
+            StockMove.grade,
+            func.sum(StockMove.on_hand_delta).label("on_hand"),
+            func.sum(StockMove.reserved_delta).label("reserved"),
+        )
+        .group_by(StockMove.location_id, StockMove.variant_id, StockMove.grade)
+        .subquery()
+    )
+    joined = select(
+        StockLevel.location_id,
+        StockLevel.variant_id,
+        StockLevel.grade,
+        StockLevel.on_hand,
+        StockLevel.reserved,
+        func.coalesce(sums.c.on_hand, 0),
+        func.coalesce(sums.c.reserved, 0),
+    ).outerjoin(
+        sums,
+        (sums.c.location_id == StockLevel.location_id)
+        & (sums.c.variant_id == StockLevel.variant_id)
+        & (sums.c.grade == StockLevel.grade),
+    )
+    bad = [
+        Disagreement(*row)
+        for row in db.session.execute(joined)
+        if row[3] != row[5] or row[4] != row[6] or row[3] - row[4] < 0
+    ]
+    # Ledger rows whose level is missing altogether.
+    orphans = select(sums).where(
+        ~select(StockLevel.id)
+        .where(
+            StockLevel.location_id == sums.c.location_id,
+            StockLevel.variant_id == sums.c.variant_id,
+            StockLevel.grade == sums.c.grade,
+        )
+        .exists()
+    )
+    for location_id, variant_id, grade, on_hand, reserved in db.session.execute(orphans):
+        if on_hand or reserved:
+            bad.append(Disagreement(location_id, variant_id, grade, 0, 0, on_hand, reserved))
+    return bad

@@ -1,0 +1,215 @@
+"""Pages: the stock of every location the actor can see, one location's levels with the forms that
+change them (only for the org holding it), and its ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+
+from portal.catalog.models import Variant
+from portal.core.access import Actor, Permission, current_actor, require
+from portal.core.errors import DomainError, PermissionDenied, ValidationFailed
+from portal.core.forms import apply_errors
+from portal.core.pagination import parse_page_args
+from portal.extensions import db
+from portal.inventory import queries, services
+from portal.inventory.forms import AdjustForm, CountForm, DamageForm
+from portal.inventory.models import Grade, Location, LocationKind, MoveReason
+
+bp = Blueprint("inventory", __name__)
+
+FORMS = {"adjust": AdjustForm, "count": CountForm, "damage": DamageForm}
+
+KIND_LABELS = {LocationKind.WAREHOUSE: _l("Warehouse"), LocationKind.STORE: _l("Store shelf")}
+GRADE_LABELS = {Grade.A: _l("A (sellable)"), Grade.B: _l("B (slightly damaged)")}
+REASON_LABELS = {
+    MoveReason.RECEIPT: _l("Receipt"),
+    MoveReason.SHIPMENT: _l("Shipment"),
+    MoveReason.TRANSFER: _l("Transfer"),
+    MoveReason.ADJUSTMENT: _l("Adjustment"),
+    MoveReason.COUNT: _l("Count"),
+    MoveReason.DAMAGE: _l("Damage"),
+    MoveReason.FOUND: _l("Found"),
+    MoveReason.SALE: _l("Sale"),
+    MoveReason.RETURN: _l("Return"),
+    MoveReason.PUSH: _l("Push"),
+    MoveReason.UPLOAD: _l("Upload"),
+    MoveReason.RESERVE: _l("Reserved for an order"),
+    MoveReason.RELEASE: _l("Released"),
+}
+
+
+@bp.context_processor
+def _labels() -> dict[str, Any]:
+    return {
+        "kind_labels": KIND_LABELS,
+        "grade_labels": GRADE_LABELS,
+        "reason_labels": REASON_LABELS,
+    }
+
+
+def _load_location(actor: Actor, code: str) -> Location:
+    return queries.get_location(actor, code)
+
+
+def _ensure_permitted(location: Location) -> None:
+    """Orgs above a location only look: refused before any form is read."""
+    if not services.may_adjust(current_actor(), location):
+        raise PermissionDenied(_("Only the organization holding this stock can change it."))
+
+
+def _variant(location: Location, sku: str) -> Variant:
+    variant = queries.find_stockable_variant(location, sku)
+    if variant is None:
+        raise ValidationFailed(fields={"sku": _("No SKU %(sku)s is carried here.", sku=sku)})
+    return variant
+
+
+# -- pages ---------------------------------------------------------------------------------------
+
+
+@bp.get("/stock")
+@require(Permission.STOCK_VIEW)
+def location_list():
+    """Every visible location with its totals. The actor's own org comes first: it is the only
+    one of its kind an actor sees (brand < distributor < store), and the list is ordered by kind."""
+    actor = current_actor()
+    page, per_page = parse_page_args(request.args, default_per_page=25)
+    result = queries.list_locations(
+        actor, q=request.args.get("q") or None, page=page, per_page=per_page
+    )
+    totals = {location.id: queries.location_totals(actor, location) for location in result.items}
+    return render_template("inventory/locations.html", page=result, totals=totals)
+
+
+def _render_location(
+    location: Location, forms: dict[str, FlaskForm] | None = None, status: int = 200
+) -> tuple[str, int]:
+    actor = current_actor()
+    permitted = services.may_adjust(actor, location)
+    page, per_page = parse_page_args(request.args)
+    grade = request.args.get("grade") or None
+    levels = queries.list_levels(
+        actor,
+        location,
+        q=request.args.get("q") or None,
+        grade=grade if grade in tuple(Grade) else None,
+        only_available=request.args.get("available") == "1",
+        page=page,
+        per_page=per_page,
+    )
+    forms = forms or {}
+    if permitted:
+        for name, form_class in FORMS.items():
+            forms.setdefault(name, form_class(prefix=name, formdata=None))
+    body = render_template(
+        "inventory/location.html",
+        location=location,
+        page=levels,
+        totals=queries.location_totals(actor, location),
+        permitted=permitted,
+        forms=forms,
+    )
+    return body, status
+
+
+@bp.get("/stock/<code>")
+@require(Permission.STOCK_VIEW, load=_load_location)
+def location_detail(location: Location):
+    return _render_location(location)
+
+
+@bp.get("/stock/<code>/moves")
+@require(Permission.STOCK_VIEW, load=_load_location)
+def location_moves(location: Location):
+    actor = current_actor()
+    page, per_page = parse_page_args(request.args)
+    moves = queries.list_moves(
+        actor, location, sku=request.args.get("sku") or None, page=page, per_page=per_page
+    )
+    return render_template(
+        "inventory/moves.html",
+        location=location,
+        page=moves,
+        authors=queries.move_authors(moves.items),
+    )
+
+
+# -- changes (the org holding the location only) -------------------------------------------------
+
+
+def _submit(location: Location, name: str, change: Any) -> Any:
+    """Validate the named form, make the change, commit; on any refusal show the page again with
+    the errors on the form and nothing changed."""
+    _ensure_permitted(location)
+    form = FORMS[name](prefix=name)
+    if form.validate_on_submit():
+        try:
+            message = change(form, _variant(location, form.sku.data))
+            db.session.commit()
+            flash(message, "success")
+            return redirect(url_for("inventory.location_detail", code=location.code))
+        except PermissionDenied:
+            raise
+        except DomainError as error:
+            db.session.rollback()
+            apply_errors(form, error)
+    return _render_location(location, forms={name: form}, status=422)
+
+
+@bp.post("/stock/<code>/adjust")
+@require(Permission.STOCK_ADJUST, load=_load_location)
+def location_adjust(location: Location):
+    def change(form: AdjustForm, variant: Variant) -> str:
+        services.adjust_stock(
+            current_actor(),
+            location,
+            variant,
+            delta=form.delta.data,
+            reason=form.reason.data,
+            grade=form.grade.data,
+            note=form.note.data,
+        )
+        return _("%(sku)s adjusted by %(delta)+d.", sku=variant.sku, delta=form.delta.data)
+
+    return _submit(location, "adjust", change)
+
+
+@bp.post("/stock/<code>/count")
+@require(Permission.STOCK_ADJUST, load=_load_location)
+def location_count(location: Location):
+    def change(form: CountForm, variant: Variant) -> str:
+        move = services.count_stock(
+            current_actor(),
+            location,
+            variant,
+            counted=form.counted.data,
+            grade=form.grade.data,
+            note=form.note.data,
+        )
+        if move is None:
+            return _("%(sku)s: the count matches; nothing changed.", sku=variant.sku)
+        return _(
+            "%(sku)s counted: %(counted)s on hand (%(delta)+d).",
+            sku=variant.sku,
+            counted=form.counted.data,
+            delta=move.on_hand_delta,
+        )
+
+    return _submit(location, "count", change)
+
+
+@bp.post("/stock/<code>/damage")
+@require(Permission.STOCK_ADJUST, load=_load_location)
+def location_damage(location: Location):
+    def change(form: DamageForm, variant: Variant) -> str:
+        services.mark_damaged(
+            current_actor(), location, variant, qty=form.qty.data, note=form.note.data
+        )
+        return _("%(qty)s × %(sku)s moved to grade B.", qty=form.qty.data, sku=variant.sku)
+
+    return _submit(location, "damage", change)
