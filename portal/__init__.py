@@ -45,7 +45,9 @@ def create_app(config: str | type[Config] | None = None, **overrides: Any) -> AP
 
     _register_models()
     from portal.core import access, errors, jobs
+    from portal.core import db as core_db
 
+    core_db.init_app(app)  # first: it decides how the request's transaction begins
     errors.init_app(app)
     from portal.auth.web import load_request_actor
 

@@ -42,7 +42,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_locations_org_id'), ['org_id'], unique=False)
 
     op.create_table('stock_levels',
-    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('brand_id', sa.Integer(), nullable=False),
     sa.Column('location_id', sa.Integer(), nullable=False),
     sa.Column('variant_id', sa.Integer(), nullable=False),
@@ -63,7 +63,7 @@ def upgrade():
         batch_op.create_index('ix_stock_levels_brand_id_variant_id', ['brand_id', 'variant_id'], unique=False)
 
     op.create_table('stock_moves',
-    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('brand_id', sa.Integer(), nullable=False),
     sa.Column('location_id', sa.Integer(), nullable=False),
     sa.Column('variant_id', sa.Integer(), nullable=False),
@@ -87,7 +87,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stock_moves'))
     )
     with op.batch_alter_table('stock_moves', schema=None) as batch_op:
-        batch_op.create_index('ix_stock_moves_location_id_variant_id', ['location_id', 'variant_id'], unique=False)
+        batch_op.create_index('ix_stock_moves_location_id_id', ['location_id', 'id'], unique=False)
+        batch_op.create_index('ix_stock_moves_location_id_variant_id_id', ['location_id', 'variant_id', 'id'], unique=False)
         batch_op.create_index('ix_stock_moves_reference', ['reference'], unique=False)
 
     # The ledger is append-only in the database too (the same triggers as
@@ -115,7 +116,8 @@ def downgrade():
         op.execute("DROP FUNCTION IF EXISTS stock_moves_append_only()")
     with op.batch_alter_table('stock_moves', schema=None) as batch_op:
         batch_op.drop_index('ix_stock_moves_reference')
-        batch_op.drop_index('ix_stock_moves_location_id_variant_id')
+        batch_op.drop_index('ix_stock_moves_location_id_variant_id_id')
+        batch_op.drop_index('ix_stock_moves_location_id_id')
 
     op.drop_table('stock_moves')
     with op.batch_alter_table('stock_levels', schema=None) as batch_op:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event
@@ -71,11 +74,39 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
+# Whether the current unit of work will write: requests other than GET/HEAD/OPTIONS, jobs,
+# and code that says so with `writing()`. Only SQLite cares (see _sqlite_begin).
+_write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "portal_write_intent", default=False
+)
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """Declare that the transaction about to start will write (SQLite: BEGIN IMMEDIATE)."""
+    token = _write_intent.set(True)
+    try:
+        yield
+    finally:
+        _write_intent.reset(token)
+
+
+def set_write_intent(value: bool) -> None:
+    _write_intent.set(value)
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn) -> None:
-    # IMMEDIATE: a transaction takes SQLite's write lock when it starts, so concurrent writers
-    # queue behind busy_timeout instead of failing with "database is locked" when one that has
-    # already read tries to write. SQLite has one writer anyway; the embedded default trades
-    # concurrency for requests that never fail on a lock (PostgreSQL is for real load).
+    # A writing transaction takes SQLite's write lock when it starts (IMMEDIATE), so concurrent
+    # writers queue behind busy_timeout instead of failing with "database is locked" when one
+    # that has already read tries to write. Reads stay DEFERRED and run beside a writer (WAL).
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+
+
+def init_app(app) -> None:
+    @app.before_request
+    def declare_write_intent() -> None:
+        from flask import request
+
+        set_write_intent(request.method not in ("GET", "HEAD", "OPTIONS"))

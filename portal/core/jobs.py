@@ -39,7 +39,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import JSON
 
 from portal.core.access import Actor
-from portal.core.db import TimestampMixin, UTCDateTime, enum_check, utcnow
+from portal.core.db import TimestampMixin, UTCDateTime, enum_check, utcnow, writing
 from portal.core.errors import NotFound, ValidationFailed
 from portal.extensions import db
 
@@ -467,6 +467,11 @@ def execute(job_id: str) -> Any:
 
 
 def _execute(job_id: str) -> Any:
+    with writing():  # a job's transactions write (SQLite: take the write lock up front)
+        return _execute_run(job_id)
+
+
+def _execute_run(job_id: str) -> Any:
     session = db.session
     run = session.get(JobRun, job_id)
     if run is None:

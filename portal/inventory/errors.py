@@ -8,8 +8,3 @@ from portal.core.errors import DomainError
 class InsufficientStock(DomainError):
     code = "insufficient_stock"
     message = "Not enough stock available."
-
-
-class LedgerMismatch(DomainError):
-    code = "ledger_mismatch"
-    message = "Stock levels and the ledger disagree."

@@ -9,6 +9,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    Integer,
     String,
     UniqueConstraint,
     event,
@@ -63,6 +64,10 @@ class Location(TimestampMixin, db.Model):
     org: Mapped[Organization] = relationship()
 
 
+# 64-bit ids where rows are counted in millions (SQLite needs INTEGER for its rowid alias).
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
 class StockLevel(db.Model):
     """On hand and reserved units of one SKU and grade at one location: the ledger's running sum.
 
@@ -79,7 +84,7 @@ class StockLevel(db.Model):
         Index("ix_stock_levels_brand_id_variant_id", "brand_id", "variant_id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     brand_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
     variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"))
@@ -102,11 +107,14 @@ class StockMove(TimestampMixin, db.Model):
     __table_args__ = (
         CheckConstraint(enum_check("reason", tuple(MoveReason)), name="reason"),
         CheckConstraint(enum_check("grade", tuple(Grade)), name="grade"),
-        Index("ix_stock_moves_location_id_variant_id", "location_id", "variant_id"),
+        Index("ix_stock_moves_location_id_variant_id_id", "location_id", "variant_id", "id"),
+        Index(
+            "ix_stock_moves_location_id_id", "location_id", "id"
+        ),  # a location's ledger, newest first
         Index("ix_stock_moves_reference", "reference"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     brand_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
     variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"))

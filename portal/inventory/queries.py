@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.catalog.models import Product, Variant
 from portal.core.access import Actor, OrgKind, org_visible
-from portal.core.errors import NotFound
+from portal.core.errors import NotFound, ValidationFailed
 from portal.core.pagination import Page, paginate
 from portal.extensions import db
 from portal.inventory.models import Location, StockLevel, StockMove
@@ -47,12 +47,6 @@ def get_location(actor: Actor, code: str) -> Location:
     if location is None:
         raise NotFound()
     return location
-
-
-def find_own_location(actor: Actor) -> Location | None:
-    return db.session.execute(
-        select(Location).where(Location.org_id == actor.org_id, Location.is_default.is_(True))
-    ).scalar_one_or_none()
 
 
 def visible_levels(actor: Actor, location: Location) -> Select[Any]:
@@ -108,9 +102,21 @@ def location_totals(actor: Actor, location: Location) -> dict[str, int]:
 
 
 def find_variant(brand_ids: list[int], sku: str) -> Variant | None:
-    return db.session.execute(
-        select(Variant).where(Variant.brand_id.in_(brand_ids), Variant.sku == sku.strip().upper())
-    ).scalar_one_or_none()
+    """SKU codes are unique per brand: two carried brands may share one (ValidationFailed)."""
+    found = (
+        db.session.execute(
+            select(Variant).where(
+                Variant.brand_id.in_(brand_ids), Variant.sku == sku.strip().upper()
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if len(found) > 1:
+        raise ValidationFailed(
+            fields={"sku": "Several brands carried here use this SKU code; ask HQ to rename one."}
+        )
+    return found[0] if found else None
 
 
 def carried_brand_ids(location: Location) -> list[int]:

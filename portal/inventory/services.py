@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, bindparam, func, insert, select, text, update
+from sqlalchemy import BigInteger, bindparam, func, insert, or_, select, text, update
 
 from portal.catalog.models import Variant
 from portal.core import audit
@@ -70,8 +70,22 @@ def apply_moves(
     reference: str = "",
     note: str = "",
 ) -> list[StockMove]:
-    """Change levels and write the ledger, all or nothing (raises InsufficientStock naming the
-    line and the quantity available; the caller's transaction then rolls back)."""
+    """Change levels and write the ledger, all or nothing: on InsufficientStock (naming the line
+    and the quantity available) nothing of this call stays, even if the caller catches the error
+    and commits. Pass every line of one operation in one call: the fixed lock order holds
+    within a call."""
+    with db.session.begin_nested():
+        return _apply_moves(actor, lines, reason=reason, reference=reference, note=note)
+
+
+def _apply_moves(
+    actor: Actor,
+    lines: Iterable[MoveLine],
+    *,
+    reason: str,
+    reference: str,
+    note: str,
+) -> list[StockMove]:
     if reason not in tuple(MoveReason):
         raise ValueError(f"unknown stock move reason {reason!r}")
     merged: dict[tuple[int, int, str], list] = {}
@@ -79,7 +93,7 @@ def apply_moves(
         if line.grade not in tuple(Grade):
             raise ValidationFailed(fields={line.where: "The grade is A or B."})
         for delta in (line.on_hand_delta, line.reserved_delta):
-            if not isinstance(delta, int) or abs(delta) > MAX_QUANTITY:
+            if not isinstance(delta, int) or isinstance(delta, bool) or abs(delta) > MAX_QUANTITY:
                 raise ValidationFailed(fields={line.where: "Not a usable quantity."})
         key = (line.location_id, line.variant_id, line.grade)
         entry = merged.setdefault(key, [0, 0, line.where])
@@ -215,6 +229,14 @@ def _check_grade(grade: str) -> None:
         raise ValidationFailed(fields={"grade": "The grade is A or B."})
 
 
+def _ensure_carried(location: Location, variant: Variant) -> None:
+    """A location holds only SKUs of brands its org carries (its own brand, or one it buys)."""
+    from portal.inventory.queries import carried_brand_ids
+
+    if variant.brand_id not in carried_brand_ids(location):
+        raise ValidationFailed(fields={"sku": "This location does not carry that brand."})
+
+
 def _check_note(note: str) -> str:
     note = (note or "").strip()
     if not note:
@@ -236,6 +258,7 @@ def adjust_stock(
     orders hold (InsufficientStock)."""
     _ensure_own(actor, location)
     note = _check_note(note)
+    _ensure_carried(location, variant)
     if reason not in ADJUST_REASONS:
         raise ValidationFailed(fields={"reason": "Use adjustment, found or receipt."})
     _check_grade(grade)
@@ -262,8 +285,11 @@ def count_stock(
     if not isinstance(counted, int) or not 0 <= counted <= MAX_QUANTITY:
         raise ValidationFailed(fields={"counted": "A whole number of units, 0 or more."})
     _check_grade(grade)
+    _ensure_carried(location, variant)
     # Read under the row lock (PostgreSQL): a move committing meanwhile is waited for, not
-    # overwritten by a difference computed from the level before it.
+    # overwritten by a difference computed from the level before it. The row is created first,
+    # so there is always a row to lock, even for a SKU never stocked here.
+    _ensure_level(variant.brand_id, location.id, variant.id, grade)
     current = db.session.execute(
         select(StockLevel.on_hand)
         .where(
@@ -291,6 +317,7 @@ def mark_damaged(
     """Move units from grade A to grade B (sold only in the employee tier)."""
     _ensure_own(actor, location)
     note = _check_note(note)
+    _ensure_carried(location, variant)
     if not isinstance(qty, int) or not 0 < qty <= MAX_QUANTITY:
         raise ValidationFailed(fields={"qty": "A whole number of units above zero."})
     return apply_moves(
@@ -331,24 +358,36 @@ def check_ledger() -> list[Disagreement]:
         .group_by(StockMove.location_id, StockMove.variant_id, StockMove.grade)
         .subquery()
     )
-    joined = select(
-        StockLevel.location_id,
-        StockLevel.variant_id,
-        StockLevel.grade,
-        StockLevel.on_hand,
-        StockLevel.reserved,
-        func.coalesce(sums.c.on_hand, 0),
-        func.coalesce(sums.c.reserved, 0),
-    ).outerjoin(
-        sums,
-        (sums.c.location_id == StockLevel.location_id)
-        & (sums.c.variant_id == StockLevel.variant_id)
-        & (sums.c.grade == StockLevel.grade),
+    ledger_on_hand = func.coalesce(sums.c.on_hand, 0)
+    ledger_reserved = func.coalesce(sums.c.reserved, 0)
+    # Compared in the database: only disagreeing rows come back, whatever the size.
+    joined = (
+        select(
+            StockLevel.location_id,
+            StockLevel.variant_id,
+            StockLevel.grade,
+            StockLevel.on_hand,
+            StockLevel.reserved,
+            ledger_on_hand,
+            ledger_reserved,
+        )
+        .outerjoin(
+            sums,
+            (sums.c.location_id == StockLevel.location_id)
+            & (sums.c.variant_id == StockLevel.variant_id)
+            & (sums.c.grade == StockLevel.grade),
+        )
+        .where(
+            or_(
+                StockLevel.on_hand != ledger_on_hand,
+                StockLevel.reserved != ledger_reserved,
+                StockLevel.on_hand - StockLevel.reserved < 0,
+            )
+        )
     )
     bad = [
-        Disagreement(*row)
-        for row in db.session.execute(joined)
-        if row[3] != row[5] or row[4] != row[6] or row[3] - row[4] < 0
+        Disagreement(loc, var, grade, int(on), int(res), int(l_on), int(l_res))
+        for loc, var, grade, on, res, l_on, l_res in db.session.execute(joined)
     ]
     # Ledger rows whose level is missing altogether.
     orphans = select(sums).where(
@@ -362,5 +401,7 @@ def check_ledger() -> list[Disagreement]:
     )
     for location_id, variant_id, grade, on_hand, reserved in db.session.execute(orphans):
         if on_hand or reserved:
-            bad.append(Disagreement(location_id, variant_id, grade, 0, 0, on_hand, reserved))
+            bad.append(
+                Disagreement(location_id, variant_id, grade, 0, 0, int(on_hand), int(reserved))
+            )
     return bad

@@ -19,6 +19,7 @@ from sqlalchemy import event, select
 from portal import create_app
 from portal.catalog.models import Variant
 from portal.core.access import Actor
+from portal.core.db import writing
 from portal.extensions import db
 from portal.inventory import services
 from portal.inventory.errors import InsufficientStock
@@ -105,7 +106,8 @@ def run_buyers(race: Race, orders: list[list[tuple[str, int]]]) -> list[tuple[st
     start = threading.Barrier(len(orders))
 
     def buy(index: int) -> tuple[str, object]:
-        with race.app.app_context():
+        # Each buyer is a writing unit of work, as a POST request or a job is.
+        with race.app.app_context(), writing():
             lines = [
                 MoveLine(race.location_id, race.variant_ids[sku], reserved_delta=qty)
                 for sku, qty in orders[index]

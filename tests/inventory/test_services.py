@@ -21,6 +21,7 @@ from tests.support.policy import hq_actor
 SYSTEM = Actor.system()
 TEE = "TEE-BLK-M"
 TEE_L = "TEE-BLK-L"
+POLO = "POLO-WHT-M"
 
 
 def reserve(stock: Stock, location, sku: str, qty: int, *, where: str = "qty"):
@@ -81,6 +82,19 @@ def test_reserve_beyond_available_names_the_line_and_the_quantity_available(stoc
     assert error.value.fields == {"lines.2": "Only 6 available."}
     assert stock.level(stock.hq_wh, TEE) == (10, 4)
     assert len(stock.moves()) == 2  # the receipt and the first hold, nothing for the refused one
+
+
+def test_a_refused_multi_line_move_leaves_nothing_even_if_the_caller_commits(stock):
+    stock.receive(stock.hq_wh, TEE, 5)
+    lines = [
+        services.MoveLine(stock.hq_wh.id, stock.variant(TEE).id, reserved_delta=2),
+        services.MoveLine(stock.hq_wh.id, stock.variant(POLO).id, reserved_delta=1, where="l.2"),
+    ]
+    with pytest.raises(InsufficientStock):
+        services.apply_moves(Actor.system(), lines, reason=MoveReason.RESERVE)
+    db.session.commit()  # a caller that collects line errors and goes on
+    assert stock.level(stock.hq_wh, TEE) == (5, 0)
+    assert check_ledger() == []
 
 
 def test_reserving_a_sku_never_received_there_reports_zero_available(stock):
