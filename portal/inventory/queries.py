@@ -101,6 +101,32 @@ def location_totals(actor: Actor, location: Location) -> dict[str, int]:
     return {"on_hand": int(row[0]), "reserved": int(row[1]), "skus": int(row[2])}
 
 
+def totals_for(actor: Actor, locations: list[Location]) -> dict[int, dict[str, int]]:
+    """location_totals for a page of locations in one grouped query."""
+    ids = [location.id for location in locations]
+    empty = {"on_hand": 0, "reserved": 0, "skus": 0}
+    if not ids:
+        return {}
+    stmt = (
+        select(
+            StockLevel.location_id,
+            func.sum(StockLevel.on_hand),
+            func.sum(StockLevel.reserved),
+            func.count(StockLevel.id),
+        )
+        .join(Location, Location.id == StockLevel.location_id)
+        .where(StockLevel.location_id.in_(ids))
+        .group_by(StockLevel.location_id)
+    )
+    if not actor.is_system:
+        own = Location.org_id == actor.org_id
+        stmt = stmt.where(or_(own, org_visible(actor, Location.org_id, StockLevel.brand_id)))
+    totals = {location_id: dict(empty) for location_id in ids}
+    for location_id, on_hand, reserved, skus in db.session.execute(stmt):
+        totals[location_id] = {"on_hand": int(on_hand), "reserved": int(reserved), "skus": skus}
+    return totals
+
+
 def find_variant(brand_ids: list[int], sku: str) -> Variant | None:
     """SKU codes are unique per brand: two carried brands may share one (ValidationFailed)."""
     found = (

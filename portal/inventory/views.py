@@ -82,7 +82,7 @@ def location_list():
     result = queries.list_locations(
         actor, q=request.args.get("q") or None, page=page, per_page=per_page
     )
-    totals = {location.id: queries.location_totals(actor, location) for location in result.items}
+    totals = queries.totals_for(actor, result.items)
     return render_template("inventory/locations.html", page=result, totals=totals)
 
 

@@ -3,6 +3,7 @@ in which it is above); the org holding a location adjusts, counts and marks dama
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from portal.catalog.models import Variant
@@ -258,3 +259,14 @@ def test_a_count_sets_the_level_and_damage_moves_units_to_grade_b(app, login):
 def test_pages_of_a_location_link_to_the_same_location(login):
     page = login("store1@demo.test").get("/stock/S1-SHELF?per_page=1").get_data(as_text=True)
     assert 'href="/stock/S1-SHELF?per_page=1&amp;page=2"' in page
+
+
+@pytest.mark.parametrize("email", ["hq@demo.test", "hq2@demo.test", "dist1@demo.test"])
+def test_the_stock_list_totals_match_each_locations_own_totals(app, actor_for, email):
+    from portal.inventory import queries
+
+    actor = actor_for(email)
+    locations = queries.list_locations(actor, per_page=200).items
+    grouped = queries.totals_for(actor, locations)
+    assert grouped == {loc.id: queries.location_totals(actor, loc) for loc in locations}
+    assert any(t["skus"] for t in grouped.values())
