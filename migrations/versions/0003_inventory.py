@@ -40,6 +40,13 @@ def upgrade():
     )
     with op.batch_alter_table('locations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_locations_org_id'), ['org_id'], unique=False)
+        batch_op.create_index(
+            'uq_locations_org_id_default',
+            ['org_id'],
+            unique=True,
+            postgresql_where=sa.text('is_default'),
+            sqlite_where=sa.text('is_default'),
+        )
 
     op.create_table('stock_levels',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -125,6 +132,7 @@ def downgrade():
 
     op.drop_table('stock_levels')
     with op.batch_alter_table('locations', schema=None) as batch_op:
+        batch_op.drop_index('uq_locations_org_id_default')
         batch_op.drop_index(batch_op.f('ix_locations_org_id'))
 
     op.drop_table('locations')

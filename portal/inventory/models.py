@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -52,7 +53,17 @@ class Location(TimestampMixin, db.Model):
     """A place that holds stock: an org's warehouse or a store's shelf."""
 
     __tablename__ = "locations"
-    __table_args__ = (CheckConstraint(enum_check("kind", tuple(LocationKind)), name="kind"),)
+    __table_args__ = (
+        CheckConstraint(enum_check("kind", tuple(LocationKind)), name="kind"),
+        # One default location per org (the one orders ship from and to).
+        Index(
+            "uq_locations_org_id_default",
+            "org_id",
+            unique=True,
+            postgresql_where=text("is_default"),
+            sqlite_where=text("is_default"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, bindparam, func, insert, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from portal.catalog.models import Variant
 from portal.core import audit
@@ -191,15 +192,27 @@ def available(location_id: int, variant_id: int, grade: str = Grade.A) -> int:
 
 def ensure_default_location(org_id: int, *, code: str, name: str, kind: str) -> Location:
     """An org's default location (its warehouse, or a store's shelf), created on first use."""
-    location = db.session.execute(
-        select(Location).where(Location.org_id == org_id, Location.is_default.is_(True))
-    ).scalar_one_or_none()
-    if location is None:
-        if kind not in tuple(LocationKind):
-            raise ValueError(kind)
-        location = Location(org_id=org_id, code=code, name=name, kind=kind, is_default=True)
-        db.session.add(location)
-        db.session.flush()
+
+    def find() -> Location | None:
+        return db.session.execute(
+            select(Location).where(Location.org_id == org_id, Location.is_default.is_(True))
+        ).scalar_one_or_none()
+
+    location = find()
+    if location is not None:
+        return location
+    if kind not in tuple(LocationKind):
+        raise ValueError(kind)
+    try:
+        with db.session.begin_nested():  # two first uses at once: one insert wins
+            location = Location(
+                org_id=org_id, code=code.strip().upper(), name=name, kind=kind, is_default=True
+            )
+            db.session.add(location)
+    except IntegrityError:
+        location = find()
+        if location is None:
+            raise
     return location
 
 
@@ -270,9 +283,7 @@ def adjust_stock(
         reason=reason,
         note=note,
     )
-    audit.record(
-        actor, "stock.adjusted", org_id=location.org_id, sku=variant.sku, delta=delta, note=note
-    )
+    _audit(actor, "stock.adjusted", location, variant, delta=delta, grade=grade, note=note)
     return move
 
 
@@ -308,6 +319,7 @@ def count_stock(
         reason=MoveReason.COUNT,
         note=note,
     )
+    _audit(actor, "stock.counted", location, variant, counted=counted, grade=grade, note=note)
     return move
 
 
@@ -320,7 +332,7 @@ def mark_damaged(
     _ensure_carried(location, variant)
     if not isinstance(qty, int) or not 0 < qty <= MAX_QUANTITY:
         raise ValidationFailed(fields={"qty": "A whole number of units above zero."})
-    return apply_moves(
+    moves = apply_moves(
         actor,
         [
             MoveLine(location.id, variant.id, -qty, grade=Grade.A, where="qty"),
@@ -328,6 +340,20 @@ def mark_damaged(
         ],
         reason=MoveReason.DAMAGE,
         note=note,
+    )
+    _audit(actor, "stock.damaged", location, variant, qty=qty, note=note)
+    return moves
+
+
+def _audit(actor: Actor, action: str, location: Location, variant: Variant, **details) -> None:
+    audit.record(
+        actor,
+        action,
+        org_id=location.org_id,
+        brand_id=variant.brand_id,
+        location=location.code,
+        sku=variant.sku,
+        **details,
     )
 
 
