@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from portal.catalog.models import Category, Product, Variant
 from portal.core import audit, jobs
@@ -597,6 +597,17 @@ def _overlapping(version: PolicyVersion, start: datetime) -> PolicyVersion | Non
     return db.session.execute(stmt.limit(1)).scalar_one_or_none()
 
 
+PUBLISH_LOCK_SPACE = 3  # first key of PostgreSQL advisory locks taken while publishing
+
+
+def _lock_brand_publishing(brand_id: int) -> None:
+    """Publishes of one brand run one at a time, so two overlapping policies published at the
+    same moment cannot both pass the overlap check. PostgreSQL: a transaction-scoped advisory
+    lock; SQLite: a writing transaction already holds the only write lock."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(PUBLISH_LOCK_SPACE, brand_id)))
+
+
 def publish_policy(actor: Actor, version: PolicyVersion) -> PolicyVersion:
     """Freeze a draft and push it to its audience (a fan-out job on the push queue).
 
@@ -620,6 +631,7 @@ def publish_policy(actor: Actor, version: PolicyVersion) -> PolicyVersion:
     # is that window which must not overlap (a start typed in the past must not collide with a
     # policy that has ended since).
     start = max(version.effective_from, now)
+    _lock_brand_publishing(version.brand_id)
     other = _overlapping(version, start)
     if other is not None:
         raise PolicyOverlap(
