@@ -98,13 +98,6 @@ def get_product(actor: Actor, product_id: int) -> Product:
     return product
 
 
-def get_variant(actor: Actor, variant_id: int) -> Variant:
-    variant = db.session.get(Variant, variant_id)
-    if variant is None or not manages_brand(actor, variant.brand_id):
-        raise NotFound()
-    return variant
-
-
 def find_product_by_code(brand_id: int, code: str) -> Product | None:
     stmt = select(Product).where(Product.brand_id == brand_id, Product.code == code)
     return db.session.execute(stmt).scalar_one_or_none()

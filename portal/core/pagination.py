@@ -32,6 +32,16 @@ class Page:
     def has_next(self) -> bool:
         return self.page < self.pages
 
+    def as_json(self, items: list[Any], **extra: Any) -> dict[str, Any]:
+        """The API's page envelope around already serialized items."""
+        return {
+            **extra,
+            "items": items,
+            "page": self.page,
+            "per_page": self.per_page,
+            "total": self.total,
+        }
+
 
 def parse_page_args(args: Any, *, default_per_page: int = 50) -> tuple[int, int]:
     try:

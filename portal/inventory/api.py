@@ -158,12 +158,7 @@ def list_locations(query: dict[str, Any]):
     result = queries.list_locations(
         current_actor(), q=query["q"], page=query["page"], per_page=query["per_page"]
     )
-    return {
-        "items": [_location_json(location) for location in result.items],
-        "page": result.page,
-        "per_page": result.per_page,
-        "total": result.total,
-    }
+    return result.as_json([_location_json(location) for location in result.items])
 
 
 @bp.get("/stock")
@@ -188,13 +183,7 @@ def list_stock(query: dict[str, Any]):
         page=query["page"],
         per_page=query["per_page"],
     )
-    return {
-        "location": location.code,
-        "items": [_level_json(level) for level in result.items],
-        "page": result.page,
-        "per_page": result.per_page,
-        "total": result.total,
-    }
+    return result.as_json([_level_json(level) for level in result.items], location=location.code)
 
 
 @bp.post("/stock/adjustments")

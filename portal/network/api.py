@@ -104,12 +104,7 @@ def list_orgs(query: dict):
         brand_id=brand_id,
         q=query["q"],
     )
-    return {
-        "items": [org_json(o) for o in result.items],
-        "page": result.page,
-        "per_page": result.per_page,
-        "total": result.total,
-    }
+    return result.as_json([org_json(o) for o in result.items])
 
 
 @bp.get("/<code>")

@@ -216,15 +216,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _brand_id(actor: Actor, code: str | None) -> int:
-    brands = queries.buying_brands(actor)
-    if code:
-        brands = [b for b in brands if b.code == code.strip().upper()]
-    if not brands:
-        raise NotFound()
-    return brands[0].id
-
-
 def _variant_json(variant: Any, terms: queries.SkuTerms | None) -> dict[str, Any]:
     data = {
         "sku": variant.sku,
@@ -353,7 +344,7 @@ def _load_notification(actor: Actor, notification_id: int) -> Notification:
 )
 def catalog(query: dict[str, Any]):
     actor = current_actor()
-    brand_id = _brand_id(actor, query["brand"])
+    brand_id = queries.get_buying_brand(actor, query["brand"]).id
     buyer = queries.buyer_for(actor, brand_id, query["as_org"])
     result = queries.browse(
         actor,
@@ -384,7 +375,7 @@ def catalog(query: dict[str, Any]):
             }
         )
     page = result.page
-    return {"items": items, "page": page.page, "per_page": page.per_page, "total": page.total}
+    return page.as_json(items)
 
 
 @bp.get("/prices/<sku>")
@@ -394,7 +385,7 @@ def catalog(query: dict[str, Any]):
 @bp.doc(summary="The caller's price for one SKU, and why", security="BearerAuth")
 def price(sku: str, query: dict[str, Any]):
     actor = current_actor()
-    brand_id = _brand_id(actor, query["brand"])
+    brand_id = queries.get_buying_brand(actor, query["brand"]).id
     buyer = queries.buyer_for(actor, brand_id, query["as_org"])
     if buyer is None:
         raise NotFound()  # HQ: say whose price, with `as`
@@ -424,12 +415,7 @@ def list_policies(query: dict[str, Any]):
         page=query["page"],
         per_page=query["per_page"],
     )
-    return {
-        "items": [_version_json(v) for v in result.items],
-        "page": result.page,
-        "per_page": result.per_page,
-        "total": result.total,
-    }
+    return result.as_json([_version_json(v) for v in result.items])
 
 
 @bp.post("/policies")
@@ -439,8 +425,6 @@ def list_policies(query: dict[str, Any]):
 @bp.doc(summary="Write a new policy as a draft (version 1)", security="BearerAuth")
 def create_policy(body: dict[str, Any]):
     actor = current_actor()
-    if not actor.is_hq:
-        raise NotFound()
     version = services.create_policy(actor, actor.org_id, _policy_input(body))
     db.session.commit()
     return _version_json(version, full=True)
@@ -496,12 +480,7 @@ def list_notifications(query: dict[str, Any]):
     result = queries.list_notifications(
         current_actor(), unread=query["unread"], page=query["page"], per_page=query["per_page"]
     )
-    return {
-        "items": [_notification_json(n) for n in result.items],
-        "page": result.page,
-        "per_page": result.per_page,
-        "total": result.total,
-    }
+    return result.as_json([_notification_json(n) for n in result.items])
 
 
 @bp.post("/notifications/<int:notification_id>/ack")

@@ -116,6 +116,17 @@ def buying_brands(actor: Actor) -> list[Organization]:
     return list(db.session.execute(stmt).scalars())
 
 
+def get_buying_brand(actor: Actor, code: str | None = None) -> Organization:
+    """A brand whose catalog the actor may browse, by code (the first one without a code);
+    any other brand is a 404."""
+    brands = buying_brands(actor)
+    if code:
+        brands = [b for b in brands if b.code == code.strip().upper()]
+    if not brands:
+        raise NotFound()
+    return brands[0]
+
+
 # -- live versions -------------------------------------------------------------------------------
 
 
@@ -203,7 +214,11 @@ def _key(rank: dict[int, int], rule: PolicyRule) -> tuple[int, int, int]:
 
 
 def resolve(
-    buyer: Buyer, variants: Sequence[Variant], at: datetime | None = None
+    buyer: Buyer,
+    variants: Sequence[Variant],
+    at: datetime | None = None,
+    *,
+    versions: list[PolicyVersion] | None = None,
 ) -> dict[int, SkuTerms]:
     """Price and terms of a page of SKUs for one buyer, in two queries whatever the page size.
 
@@ -211,8 +226,10 @@ def resolve(
     version, SKU beats product beats category beats "all". An exclusion is a rule like the
     others: it makes the SKU unauthorized unless a more specific price rule authorizes it (a
     named store may be sold what its level may not). No price at all: unauthorized too.
+    `versions`: the buyer's live versions when the caller already has them.
     """
-    versions = live_versions(buyer, at)
+    if versions is None:
+        versions = live_versions(buyer, at)
     result = {
         v.id: SkuTerms(
             variant_id=v.id,
@@ -322,12 +339,16 @@ ORDER_FIELDS = (
 )
 
 
-def order_terms(buyer: Buyer, at: datetime | None = None) -> OrderTerms:
+def order_terms(
+    buyer: Buyer, at: datetime | None = None, *, versions: list[PolicyVersion] | None = None
+) -> OrderTerms:
     """Credit terms fall back to the link's own when no live policy sets them."""
+    if versions is None:
+        versions = live_versions(buyer, at)
     terms = OrderTerms(
         credit_limit_cents=buyer.credit_limit_cents, payment_terms_days=buyer.payment_terms_days
     )
-    for version in reversed(live_versions(buyer, at)):  # least specific first; later wins
+    for version in reversed(versions):  # least specific first; later wins
         for name in ORDER_FIELDS:
             value = getattr(version, name)
             if value is not None:
@@ -346,10 +367,13 @@ def order_terms(buyer: Buyer, at: datetime | None = None) -> OrderTerms:
 # -- explanation ---------------------------------------------------------------------------------
 
 
-def describe_rule(rule: PolicyRule, *, reveal_audience: bool = True) -> dict[str, Any]:
+def describe_rule(
+    rule: PolicyRule, *, target: str | None = None, reveal_audience: bool = True
+) -> dict[str, Any]:
     """A rule as people read it: which policy, version, audience, what it covers, its value.
 
-    A buyer is not told which other orgs a named-org policy also names (`reveal_audience`)."""
+    A buyer is not told which other orgs a named-org policy also names (`reveal_audience`).
+    `target`: the rule's code when the caller looked several up at once (rule_targets)."""
     version = db.session.get(PolicyVersion, rule.version_id)
     named = version.audience_kind == AudienceKind.ORGS
     values = (
@@ -362,13 +386,11 @@ def describe_rule(rule: PolicyRule, *, reveal_audience: bool = True) -> dict[str
         "policy": version.policy.code,
         "policy_name": version.policy.name,
         "version": version.number,
-        "audience": f"{version.audience_kind}: {', '.join(values)}"
-        if values
-        else version.audience_kind,
+        "audience": _audience_text(version.audience_kind, values),
         "audience_kind": version.audience_kind,
         "audience_values": values,
         "scope": rule.scope,
-        "target": rule_targets([rule]).get(rule.id, ""),
+        "target": rule_targets([rule])[rule.id] if target is None else target,
         "price_cents": rule.price_cents,
         "percent_bp": rule.percent_bp,
         "moq": rule.moq,
@@ -382,9 +404,10 @@ def explain(
     """Why the buyer pays what it pays for a SKU: the winning rule of each section, the base it
     applied to, the result, and the less specific rules it overrode."""
     terms = resolve_one(buyer, variant, at)
+    targets = rule_targets(r for rules in terms.candidates.values() for r in rules)
 
     def describe(rule: PolicyRule) -> dict[str, Any]:
-        return describe_rule(rule, reveal_audience=for_hq)
+        return describe_rule(rule, target=targets[rule.id], reveal_audience=for_hq)
 
     def section(name: str, winner: PolicyRule | None) -> dict[str, Any] | None:
         if winner is None:
@@ -447,11 +470,13 @@ def rule_targets(rules: Iterable[PolicyRule]) -> dict[int, str]:
 
 
 def audience_label(version: PolicyVersion) -> str:
-    kind = version.audience_kind
-    if kind == AudienceKind.ALL:
-        return "all"
-    values = audience_values(version)
-    return f"{kind}: {', '.join(values)}"
+    values = [] if version.audience_kind == AudienceKind.ALL else audience_values(version)
+    return _audience_text(version.audience_kind, values)
+
+
+def _audience_text(kind: str, values: list[str]) -> str:
+    """ "all", "level: A, B", or the kind alone when the values are withheld."""
+    return f"{kind}: {', '.join(values)}" if values else kind
 
 
 def audience_values(version: PolicyVersion) -> list[str]:
@@ -528,6 +553,7 @@ class CatalogPage:
     page: Page
     terms: dict[int, SkuTerms]  # by variant id; empty for HQ's unfiltered view
     buyer: Buyer | None
+    versions: list[PolicyVersion]  # the buyer's live versions, for whatever else the page shows
 
     def offer(self, product: Product) -> ProductOffer:
         priced = [self.terms[v.id] for v in product.variants if v.id in self.terms]
@@ -586,8 +612,8 @@ def browse(
     terms: dict[int, SkuTerms] = {}
     if buyer is not None:
         variants = [v for p in result.items for v in p.variants]
-        terms = resolve(buyer, variants)
-    return CatalogPage(page=result, terms=terms, buyer=buyer)
+        terms = resolve(buyer, variants, versions=versions)
+    return CatalogPage(page=result, terms=terms, buyer=buyer, versions=versions)
 
 
 def find_variant(brand_id: int, sku: str) -> Variant | None:

@@ -11,6 +11,7 @@ from flask import Blueprint, flash, redirect, render_template, request, send_fil
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone, to_utc
 
+from portal.catalog import queries as catalog_queries
 from portal.catalog.models import Product
 from portal.core.access import Actor, Permission, current_actor, require
 from portal.core.errors import DomainError, NotFound, ValidationFailed
@@ -40,21 +41,8 @@ def _load_notification(actor: Actor, notification_id: int) -> Notification:
     return queries.get_notification(actor, notification_id)
 
 
-def _brand(actor: Actor, code: str | None) -> Organization:
-    """A brand the actor buys from (or is): 404 for any other."""
-    brands = queries.buying_brands(actor)
-    if not brands:
-        raise NotFound()
-    if not code:
-        return brands[0]
-    for brand in brands:
-        if brand.code == code.strip().upper():
-            return brand
-    raise NotFound()
-
-
 def _load_offer(actor: Actor, brand: str, code: str) -> tuple[Organization, Product, Any]:
-    org = _brand(actor, brand)
+    org = queries.get_buying_brand(actor, brand)
     buyer = queries.buyer_for(actor, org.id, request.args.get("as"))
     return org, queries.get_offer_product(actor, org.id, code, buyer), buyer
 
@@ -66,7 +54,7 @@ def _load_offer(actor: Actor, brand: str, code: str) -> tuple[Organization, Prod
 @require(Permission.CATALOG_VIEW)
 def browse():
     actor = current_actor()
-    brand = _brand(actor, request.args.get("brand"))
+    brand = queries.get_buying_brand(actor, request.args.get("brand"))
     as_org = (request.args.get("as") or "").strip().upper() or None
     buyer = queries.buyer_for(actor, brand.id, as_org)
     page, per_page = parse_page_args(request.args, default_per_page=24)
@@ -80,8 +68,6 @@ def browse():
         page=page,
         per_page=per_page,
     )
-    from portal.catalog.queries import list_categories, list_seasons
-
     return render_template(
         "policy/browse.html",
         brand=brand,
@@ -89,9 +75,9 @@ def browse():
         result=result,
         buyer=buyer,
         as_org=as_org,
-        categories=list_categories(brand.id),
-        seasons=list_seasons(brand.id),
-        terms=queries.order_terms(buyer) if buyer else None,
+        categories=catalog_queries.list_categories(brand.id),
+        seasons=catalog_queries.list_seasons(brand.id),
+        terms=queries.order_terms(buyer, versions=result.versions) if buyer else None,
     )
 
 
@@ -100,7 +86,7 @@ def browse():
 def offer(loaded: tuple[Organization, Product, Any]):
     brand, product, buyer = loaded
     terms = queries.resolve(buyer, product.variants) if buyer else {}
-    grid = _grid(product)
+    grid = catalog_queries.variant_grid(product)
     return render_template(
         "policy/offer.html",
         brand=brand,
@@ -128,7 +114,7 @@ def offer_image(loaded: tuple[Organization, Product, Any]):
 @require(Permission.CATALOG_VIEW)
 def why(brand: str, sku: str):
     actor = current_actor()
-    org = _brand(actor, brand)
+    org = queries.get_buying_brand(actor, brand)
     buyer = queries.buyer_for(actor, org.id, request.args.get("as"))
     if buyer is None:
         flash(_("Choose whose price to explain with “as seen by”."), "info")
@@ -142,12 +128,6 @@ def why(brand: str, sku: str):
         x=explanation,
         as_org=request.args.get("as"),
     )
-
-
-def _grid(product: Product) -> dict[str, Any]:
-    from portal.catalog.queries import variant_grid
-
-    return variant_grid(product)
 
 
 # -- HQ: policies --------------------------------------------------------------------------------
@@ -285,8 +265,6 @@ def _fill_form(form: PolicyForm, version: PolicyVersion) -> None:
 @require(Permission.POLICY_MANAGE)
 def policy_new():
     actor = current_actor()
-    if not actor.is_hq:
-        raise NotFound()
     form = PolicyForm()
     if request.method == "GET":
         form.effective_from.data = _local(datetime.now(UTC).replace(second=0, microsecond=0))
