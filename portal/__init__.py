@@ -78,8 +78,10 @@ def _register_models() -> None:
     import portal.catalog.models  # noqa: F401
     import portal.core.audit  # noqa: F401
     import portal.core.jobs  # noqa: F401
+    import portal.finance.models  # noqa: F401
     import portal.inventory.models  # noqa: F401
     import portal.network.models  # noqa: F401
+    import portal.ordering.models  # noqa: F401
     import portal.policy.jobs  # noqa: F401
     import portal.policy.models  # noqa: F401
 
@@ -90,10 +92,14 @@ def _register_blueprints(app: APIFlask) -> None:
     from portal.catalog import views as catalog_views
     from portal.core import api as core_api
     from portal.core import views as core_views
+    from portal.finance import api as finance_api
+    from portal.finance import views as finance_views
     from portal.inventory import api as inventory_api
     from portal.inventory import views as inventory_views
     from portal.network import api as network_api
     from portal.network import views as network_views
+    from portal.ordering import api as ordering_api
+    from portal.ordering import views as ordering_views
     from portal.policy import api as policy_api
     from portal.policy import views as policy_views
 
@@ -104,11 +110,15 @@ def _register_blueprints(app: APIFlask) -> None:
         catalog_views.bp,
         policy_views.bp,
         inventory_views.bp,
+        ordering_views.bp,
+        finance_views.bp,
         core_api.bp,
         auth_api.bp,
         network_api.bp,
         policy_api.bp,
         inventory_api.bp,
+        ordering_api.bp,
+        finance_api.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

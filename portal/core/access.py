@@ -68,6 +68,13 @@ class Permission(enum.StrEnum):
     INBOX_ACK = "inbox.ack"  # acknowledge a policy on the org's behalf
     STOCK_VIEW = "stock.view"  # one's own stock, and read-only the stock below one's org
     STOCK_ADJUST = "stock.adjust"  # counts, damage, found, uploads at one's own locations
+    STOCK_PUSH = "stock.push"  # allocate new-season stock down the network (HQ)
+    ORDER_VIEW = "orders.view"  # orders one's org placed or receives, and those below it
+    ORDER_PLACE = "orders.place"  # carts, templates, submit, cancel, receive, request returns
+    ORDER_APPROVE = "orders.approve"  # the buyer org's own approvals and purchasing rules
+    ORDER_FULFIL = "orders.fulfil"  # the supplier's side: confirm, reject, ship, returns
+    FINANCE_VIEW = "finance.view"  # accounts, balances, statements
+    FINANCE_MANAGE = "finance.manage"  # record payments and adjustments (the supplier)
 
 
 _EVERYONE = {
@@ -77,6 +84,7 @@ _EVERYONE = {
     Permission.CATALOG_VIEW,
     Permission.INBOX_VIEW,
     Permission.STOCK_VIEW,
+    Permission.ORDER_VIEW,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -89,6 +97,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.POLICY_VIEW,
             Permission.POLICY_MANAGE,
             Permission.INBOX_ACK,
+            Permission.STOCK_PUSH,
+            Permission.ORDER_FULFIL,
+            Permission.FINANCE_VIEW,
         }
     ),
     Role.DISTRIBUTOR_ADMIN: frozenset(
@@ -101,9 +112,23 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.API_KEYS_MANAGE,
             Permission.INBOX_ACK,
             Permission.STOCK_ADJUST,
+            Permission.ORDER_PLACE,
+            Permission.ORDER_APPROVE,
+            Permission.ORDER_FULFIL,
+            Permission.FINANCE_VIEW,
+            Permission.FINANCE_MANAGE,
         }
     ),
-    Role.DISTRIBUTOR_BUYER: frozenset(_EVERYONE | {Permission.PEOPLE_VIEW, Permission.INBOX_ACK}),
+    Role.DISTRIBUTOR_BUYER: frozenset(
+        _EVERYONE
+        | {
+            Permission.PEOPLE_VIEW,
+            Permission.INBOX_ACK,
+            Permission.ORDER_PLACE,
+            Permission.ORDER_FULFIL,
+            Permission.FINANCE_VIEW,
+        }
+    ),
     Role.STORE_OWNER: frozenset(
         _EVERYONE
         | {
@@ -112,9 +137,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.API_KEYS_MANAGE,
             Permission.INBOX_ACK,
             Permission.STOCK_ADJUST,
+            Permission.ORDER_PLACE,
+            Permission.ORDER_APPROVE,
+            Permission.FINANCE_VIEW,
         }
     ),
-    Role.STORE_STAFF: frozenset(_EVERYONE),
+    Role.STORE_STAFF: frozenset(_EVERYONE | {Permission.ORDER_PLACE}),
 }
 
 # What an org-level API key may be granted: read and integration scopes, never people or keys.
@@ -127,6 +155,10 @@ API_KEY_SCOPES: tuple[Permission, ...] = (
     Permission.POLICY_VIEW,
     Permission.STOCK_VIEW,
     Permission.STOCK_ADJUST,
+    Permission.ORDER_VIEW,
+    Permission.ORDER_PLACE,
+    Permission.ORDER_FULFIL,
+    Permission.FINANCE_VIEW,
 )
 
 

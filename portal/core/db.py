@@ -6,6 +6,7 @@ import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Engine
@@ -110,3 +111,38 @@ def init_app(app) -> None:
         from flask import request
 
         set_write_intent(request.method not in ("GET", "HEAD", "OPTIONS"))
+
+
+def append_only_ddl(table: str) -> dict[str, tuple[str, ...]]:
+    """Trigger statements, per dialect, that make the database refuse UPDATE and DELETE on a
+    ledger table whatever the client (psql, a script). Migrations run the same statements."""
+    return {
+        "postgresql": (
+            f"CREATE FUNCTION {table}_append_only() RETURNS trigger AS $$ BEGIN "
+            f"RAISE EXCEPTION '{table} is append-only'; END $$ LANGUAGE plpgsql",
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()",
+        ),
+        "sqlite": tuple(
+            f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+            for verb in ("UPDATE", "DELETE")
+        ),
+    }
+
+
+def make_append_only(model: type) -> None:
+    """A ledger: the ORM refuses to update or delete its rows, and so does the database (the
+    triggers cover databases made by create_all; migrations create the same ones)."""
+    from sqlalchemy import DDL
+
+    table = model.__table__  # type: ignore[attr-defined]
+
+    def refuse(mapper: Any, connection: Any, target: Any) -> None:
+        raise RuntimeError(f"{table.name} is append-only: write a correcting entry instead")
+
+    event.listen(model, "before_update", refuse)
+    event.listen(model, "before_delete", refuse)
+    for dialect, statements in append_only_ddl(table.name).items():
+        for statement in statements:
+            event.listen(table, "after_create", DDL(statement).execute_if(dialect=dialect))

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy import (
-    DDL,
     BigInteger,
     CheckConstraint,
     ForeignKey,
@@ -12,13 +11,12 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
-    event,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.catalog.models import Variant
-from portal.core.db import TimestampMixin, enum_check
+from portal.core.db import TimestampMixin, UTCDateTime, enum_check, make_append_only
 from portal.extensions import db
 from portal.network.models import Organization
 
@@ -142,28 +140,45 @@ class StockMove(TimestampMixin, db.Model):
     variant: Mapped[Variant] = relationship()
 
 
-@event.listens_for(StockMove, "before_update")
-@event.listens_for(StockMove, "before_delete")
-def _ledger_is_append_only(mapper: Any, connection: Any, target: StockMove) -> None:
-    raise RuntimeError("stock_moves is append-only: write a correcting move instead")
+make_append_only(StockMove)
 
 
-# The database refuses too, whatever the client (psql, a script): triggers on both backends.
-# Migration 0003 creates the same triggers; these cover databases made by create_all (tests).
-APPEND_ONLY_PG = (
-    "CREATE FUNCTION stock_moves_append_only() RETURNS trigger AS $$ BEGIN "
-    "RAISE EXCEPTION 'stock_moves is append-only'; END $$ LANGUAGE plpgsql",
-    "CREATE TRIGGER stock_moves_append_only BEFORE UPDATE OR DELETE ON stock_moves "
-    "FOR EACH ROW EXECUTE FUNCTION stock_moves_append_only()",
-)
-APPEND_ONLY_SQLITE = tuple(
-    f"CREATE TRIGGER stock_moves_no_{verb.lower()} BEFORE {verb} ON stock_moves "
-    "BEGIN SELECT RAISE(ABORT, 'stock_moves is append-only'); END"
-    for verb in ("UPDATE", "DELETE")
-)
-for _statement in APPEND_ONLY_PG:
-    event.listen(
-        StockMove.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql")
+class AllocationStatus(enum.StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"  # what was left went back to the pool
+    CANCELLED = "cancelled"  # HQ took it back early
+
+
+class Allocation(TimestampMixin, db.Model):
+    """A quota: units of one SKU set aside at the supplier's location for one recipient until
+    `expires_at`. The units stay reserved at that location while the quota is open; orders
+    against it take their reservation over, and what is left at expiry returns to the pool."""
+
+    __tablename__ = "allocations"
+    __table_args__ = (
+        CheckConstraint(enum_check("status", tuple(AllocationStatus)), name="status"),
+        CheckConstraint("qty > 0", name="qty_positive"),
+        CheckConstraint("used_qty >= 0 AND used_qty <= qty", name="used_within_qty"),
+        Index("ix_allocations_recipient_org_id_variant_id", "recipient_org_id", "variant_id"),
+        Index("ix_allocations_status_expires_at", "status", "expires_at"),
     )
-for _statement in APPEND_ONLY_SQLITE:
-    event.listen(StockMove.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    recipient_org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"))
+    qty: Mapped[int] = mapped_column(BigInteger)
+    used_qty: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(20), default=AllocationStatus.ACTIVE)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reference: Mapped[str] = mapped_column(String(80), default="")  # the push it came from
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    recipient: Mapped[Organization] = relationship(foreign_keys=[recipient_org_id])
+    location: Mapped[Location] = relationship()
+    variant: Mapped[Variant] = relationship()
+
+    @property
+    def remaining(self) -> int:
+        return self.qty - self.used_qty
