@@ -10,19 +10,29 @@ grade) order, so two transactions never wait on each other in a cycle.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from flask import current_app
 from sqlalchemy import BigInteger, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.catalog.models import Variant
-from portal.core import audit
-from portal.core.access import Actor, Permission
+from portal.core import audit, jobs
+from portal.core.access import Actor, OrgKind, Permission
 from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
-from portal.inventory.errors import InsufficientStock
+from portal.inventory.errors import InsufficientStock, StockUploadNotReady, StockUploadRejected
 from portal.inventory.models import Grade, Location, LocationKind, MoveReason, StockLevel, StockMove
+from portal.network.models import Organization
+
+if TYPE_CHECKING:
+    from portal.inventory.upload import StockUpload
 
 MAX_QUANTITY = 10_000_000  # no single move of a SKU is larger; anything above is a typo
 
@@ -216,6 +226,19 @@ def ensure_default_location(org_id: int, *, code: str, name: str, kind: str) -> 
     return location
 
 
+def location_code(org: Organization) -> str:
+    """The code of an org's default location: its warehouse, or a store's shelf."""
+    suffix = "SHELF" if org.kind == OrgKind.STORE else "WH"
+    return f"{org.code}-{suffix}"
+
+
+def default_location(org: Organization) -> Location:
+    """Where an org's orders ship from and land: its default location, made on first use."""
+    kind = LocationKind.STORE if org.kind == OrgKind.STORE else LocationKind.WAREHOUSE
+    name = f"{org.name} shelf" if kind == LocationKind.STORE else f"{org.name} warehouse"
+    return ensure_default_location(org.id, code=location_code(org), name=name, kind=kind)
+
+
 # -- what people do ------------------------------------------------------------------------------
 
 ADJUST_REASONS = (MoveReason.ADJUSTMENT, MoveReason.FOUND, MoveReason.RECEIPT)
@@ -355,6 +378,102 @@ def _audit(actor: Actor, action: str, location: Location, variant: Variant, **de
         sku=variant.sku,
         **details,
     )
+
+
+# -- stock uploads -------------------------------------------------------------------------------
+
+
+def start_stock_upload(actor: Actor, location: Location, filename: str, data: bytes) -> StockUpload:
+    """Store a stock file for one's own location and check it in a job (after commit).
+
+    Only the org holding the location, with a role that adjusts stock (PermissionDenied).
+    Raises StockUploadRejected (field "file") for a type other than CSV or XLSX, an empty file
+    or one too large."""
+    from portal.inventory import jobs as inventory_jobs  # it imports upload.py, which imports us
+    from portal.inventory.upload import EXTENSIONS, MAX_UPLOAD_BYTES, StockUpload, UploadStatus
+
+    _ensure_own(actor, location)
+    name = os.path.basename((filename or "").replace("\\", "/")).strip()[:255]
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if ext not in EXTENSIONS:
+        raise StockUploadRejected(fields={"file": "Upload a .csv or .xlsx file."})
+    if not data:
+        raise StockUploadRejected(fields={"file": "The file is empty."})
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise StockUploadRejected(fields={"file": "The file is too large."})
+    relative = f"stock-uploads/{location.org_id}/{uuid.uuid4().hex}.{ext}"
+    target = Path(current_app.instance_path) / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(target.name + ".part")
+    temporary.write_bytes(data)
+    os.replace(temporary, target)  # the job never reads half a file
+    upload = StockUpload(
+        org_id=location.org_id,
+        location_id=location.id,
+        user_id=actor.user_id,
+        filename=name,
+        stored_path=relative,
+        sha256=hashlib.sha256(data).hexdigest(),
+        status=UploadStatus.VALIDATING,
+        errors=[],
+        summary={},
+    )
+    db.session.add(upload)
+    db.session.flush()
+    run = jobs.enqueue(
+        inventory_jobs.validate_stock_upload,
+        upload.id,
+        org_id=location.org_id,
+        user_id=actor.user_id,
+        title=f"Validate stock file {name}",
+    )
+    upload.job_id = run.id
+    audit.record(
+        actor,
+        "stock.upload_started",
+        org_id=location.org_id,
+        location=location.code,
+        upload_id=upload.id,
+        file=name,
+        bytes=len(data),
+    )
+    return upload
+
+
+def confirm_stock_upload(actor: Actor, upload: StockUpload) -> StockUpload:
+    """Apply a checked upload, whole, in a job. Only a `ready` one (StockUploadNotReady), by the
+    org holding its location (PermissionDenied)."""
+    from portal.inventory import jobs as inventory_jobs
+    from portal.inventory.upload import StockUpload, UploadStatus
+
+    _ensure_own(actor, upload.location)
+    # Conditional: of two confirmations racing (a double click), only one moves it on.
+    moved = db.session.execute(
+        update(StockUpload)
+        .where(StockUpload.id == upload.id, StockUpload.status == UploadStatus.READY)
+        .values(status=UploadStatus.APPLYING)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        raise StockUploadNotReady()
+    db.session.refresh(upload)
+    run = jobs.enqueue(
+        inventory_jobs.apply_stock_upload,
+        upload.id,
+        org_id=upload.org_id,
+        user_id=actor.user_id,
+        title=f"Apply stock file {upload.filename}",
+    )
+    upload.job_id = run.id
+    audit.record(
+        actor,
+        "stock.upload_confirmed",
+        org_id=upload.org_id,
+        location=upload.location.code,
+        upload_id=upload.id,
+        file=upload.filename,
+    )
+    return upload
 
 
 # -- the proof -----------------------------------------------------------------------------------

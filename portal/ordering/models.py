@@ -238,8 +238,8 @@ class OrderEvent(db.Model):
     actor_org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    actor_user: Mapped[User | None] = relationship()
-    actor_org: Mapped[Organization | None] = relationship()
+    actor_user: Mapped[User | None] = relationship(foreign_keys=[actor_user_id])
+    actor_org: Mapped[Organization | None] = relationship(foreign_keys=[actor_org_id])
 
 
 make_append_only(OrderEvent)
@@ -346,19 +346,13 @@ class ReturnLine(db.Model):
     order_line: Mapped[OrderLine] = relationship()
 
 
-class IdempotencyStatus(enum.StrEnum):
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
-
-
 class IdempotencyKey(db.Model):
-    """A request an org has made under its own key: a replay gets the stored response, the same
-    key with another body is refused, the same key while the first is running waits its turn."""
+    """A request an org made under its own key, written with its outcome in the request's own
+    transaction: a replay gets the stored response, the same key with another body is refused."""
 
     __tablename__ = "idempotency_keys"
     __table_args__ = (
         UniqueConstraint("org_id", "key"),
-        CheckConstraint(enum_check("status", tuple(IdempotencyStatus)), name="status"),
         Index("ix_idempotency_keys_created_at", "created_at"),
     )
 
@@ -366,8 +360,7 @@ class IdempotencyKey(db.Model):
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     key: Mapped[str] = mapped_column(String(255))
     request_hash: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(20), default=IdempotencyStatus.IN_PROGRESS)
-    response_status: Mapped[int | None] = mapped_column(Integer)
-    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    response_status: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any]] = mapped_column(JSON)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,4 +1,4 @@
-"""/api/v1/catalog, /prices, /policies and /notifications: the caller's catalog at its own prices,
+"""/api/v1/prices, /policies and /notifications: the caller's own prices,
 why a price is what it is, HQ's policies, and every org's inbox."""
 
 from __future__ import annotations
@@ -35,50 +35,6 @@ bp = APIBlueprint("api_policy", __name__, url_prefix="/api/v1", tag="Catalog and
 MAX_CENTS = 10**15  # a bigint holds more; no price or limit needs more
 
 # -- schemas -------------------------------------------------------------------------------------
-
-
-class CatalogQuery(Schema):
-    brand = String(load_default=None, validate=Length(max=32))
-    q = String(load_default=None, validate=Length(max=100))
-    category = String(load_default=None, validate=Length(max=40))
-    season = String(load_default=None, validate=Length(max=20))
-    as_org = String(
-        load_default=None,
-        data_key="as",
-        validate=Length(max=32),
-        metadata={"description": "HQ only: see the catalog as this org"},
-    )
-    page = Integer(load_default=1, validate=Range(min=1))
-    per_page = Integer(load_default=24, validate=Range(min=1, max=200))
-
-
-class VariantOut(Schema):
-    sku = String()
-    color = String()
-    size = String()
-    barcode = String()
-    price_cents = Integer(allow_none=True)
-    currency = String()
-    moq = Integer()
-    multiple = Integer()
-    case_pack = Integer()
-    floor_price_cents = Integer(allow_none=True)
-
-
-class ProductOut(Schema):
-    code = String()
-    name = String()
-    category = String()
-    season = String()
-    msrp_cents = Integer()
-    variants = List(Nested(VariantOut))
-
-
-class CatalogOut(Schema):
-    items = List(Nested(ProductOut))
-    page = Integer()
-    per_page = Integer()
-    total = Integer()
 
 
 class PriceQuery(Schema):
@@ -216,29 +172,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _variant_json(variant: Any, terms: queries.SkuTerms | None) -> dict[str, Any]:
-    data = {
-        "sku": variant.sku,
-        "color": variant.color,
-        "size": variant.size,
-        "barcode": variant.barcode,
-        "currency": variant.product.currency,
-        "case_pack": variant.case_pack,
-        "price_cents": None,
-        "moq": 1,
-        "multiple": 1,
-        "floor_price_cents": None,
-    }
-    if terms is not None:
-        data.update(
-            price_cents=terms.price_cents,
-            moq=terms.moq,
-            multiple=terms.multiple,
-            floor_price_cents=terms.floor_cents,
-        )
-    return data
-
-
 def _version_json(version: PolicyVersion, *, full: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": version.id,
@@ -332,50 +265,6 @@ def _load_notification(actor: Actor, notification_id: int) -> Notification:
 
 
 # -- catalog and prices --------------------------------------------------------------------------
-
-
-@bp.get("/catalog")
-@require(Permission.CATALOG_VIEW)
-@bp.input(CatalogQuery, location="query", arg_name="query")
-@bp.output(CatalogOut)
-@bp.doc(
-    summary="The caller's catalog: authorized products with its own resolved prices",
-    security="BearerAuth",
-)
-def catalog(query: dict[str, Any]):
-    actor = current_actor()
-    brand_id = queries.get_buying_brand(actor, query["brand"]).id
-    buyer = queries.buyer_for(actor, brand_id, query["as_org"])
-    result = queries.browse(
-        actor,
-        brand_id,
-        buyer=buyer,
-        q=query["q"],
-        category=query["category"],
-        season=query["season"],
-        page=query["page"],
-        per_page=query["per_page"],
-    )
-    items = []
-    for product in result.page.items:
-        variants = []
-        for variant in product.variants:
-            terms = result.terms.get(variant.id) if buyer else None
-            if buyer is not None and (terms is None or not terms.authorized):
-                continue
-            variants.append(_variant_json(variant, terms))
-        items.append(
-            {
-                "code": product.code,
-                "name": product.name,
-                "category": product.category.code,
-                "season": product.season,
-                "msrp_cents": product.msrp_cents,
-                "variants": variants,
-            }
-        )
-    page = result.page
-    return page.as_json(items)
 
 
 @bp.get("/prices/<sku>")

@@ -18,17 +18,12 @@ from portal.catalog.models import Variant
 from portal.core.access import Actor, OrgKind
 from portal.extensions import db
 from portal.inventory import services
-from portal.inventory.models import Grade, LocationKind, MoveReason, StockMove
+from portal.inventory.models import Grade, MoveReason, StockMove
 from portal.inventory.services import MoveLine
 from portal.network.models import ChannelLink, Organization
 
 OPENING_REFERENCE = "opening-stock"
 GRADE_B_AT = "ACME-WH"
-
-
-def location_code(org: Organization) -> str:
-    suffix = "SHELF" if org.kind == OrgKind.STORE else "WH"
-    return f"{org.code}-{suffix}"
 
 
 def _quantity(kind: str, index: int, org_id: int) -> int:
@@ -57,11 +52,7 @@ def seed_stock() -> int:
     orgs = db.session.execute(select(Organization).order_by(Organization.id)).scalars()
     written = 0
     for org in orgs:
-        kind = LocationKind.STORE if org.kind == OrgKind.STORE else LocationKind.WAREHOUSE
-        name = f"{org.name} shelf" if kind == LocationKind.STORE else f"{org.name} warehouse"
-        location = services.ensure_default_location(
-            org.id, code=location_code(org), name=name, kind=kind
-        )
+        location = services.default_location(org)
         stocked = db.session.execute(
             select(StockMove.id).where(StockMove.location_id == location.id).limit(1)
         ).first()

@@ -1,0 +1,207 @@
+"""Quotas: stock set aside at a supplier's location for one recipient until a date.
+
+Allocating reserves the units at the location (the pool shrinks at once). An order against the
+quota takes the reservation over (the quota's `used_qty` grows, the level does not move); a
+cancelled order gives it back while the quota is open. At expiry, what is left is released to
+the pool by `expire_allocations` (a periodic job), once: the status changes conditionally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from portal.core import audit
+from portal.core.access import Actor, Permission
+from portal.core.db import utcnow
+from portal.core.errors import PermissionDenied, ValidationFailed
+from portal.extensions import db
+from portal.inventory.models import Allocation, AllocationStatus, Location, MoveReason
+from portal.inventory.services import MAX_QUANTITY, MoveLine, apply_moves
+
+
+@dataclass(frozen=True)
+class QuotaLine:
+    recipient_org_id: int
+    variant_id: int
+    qty: int
+    where: str = "qty"
+
+
+def allocate(
+    actor: Actor,
+    location: Location,
+    lines: Iterable[QuotaLine],
+    *,
+    expires_at: datetime,
+    reference: str,
+) -> list[Allocation]:
+    """Set stock aside for recipients (HQ, at its own location): all lines or none, and
+    InsufficientStock naming the line when the pool is short."""
+    if not actor.is_system:
+        actor.ensure(Permission.STOCK_PUSH)
+        if location.org_id != actor.org_id:
+            raise PermissionDenied("Quotas are set aside at one's own location.")
+    lines = list(lines)
+    if expires_at <= utcnow():
+        raise ValidationFailed(fields={"expires_at": "The expiry must be in the future."})
+    for line in lines:
+        if not isinstance(line.qty, int) or not 0 < line.qty <= MAX_QUANTITY:
+            raise ValidationFailed(fields={line.where: "A whole number of units above zero."})
+    apply_moves(
+        actor,
+        [
+            MoveLine(location.id, ln.variant_id, reserved_delta=ln.qty, where=ln.where)
+            for ln in lines
+        ],
+        reason=MoveReason.PUSH,
+        reference=reference,
+        note="quota set aside",
+    )
+    brand_of = _brands(location)
+    allocations = [
+        Allocation(
+            brand_id=brand_of,
+            recipient_org_id=ln.recipient_org_id,
+            location_id=location.id,
+            variant_id=ln.variant_id,
+            qty=ln.qty,
+            expires_at=expires_at,
+            reference=reference[:80],
+            created_by_user_id=actor.user_id,
+        )
+        for ln in lines
+    ]
+    db.session.add_all(allocations)
+    db.session.flush()
+    audit.record(
+        actor,
+        "stock.quotas_allocated",
+        org_id=location.org_id,
+        brand_id=brand_of,
+        reference=reference,
+        lines=len(allocations),
+        units=sum(ln.qty for ln in lines),
+    )
+    return allocations
+
+
+def _brands(location: Location) -> int:
+    return location.org_id  # quotas are set aside by HQ: the brand is the location's org
+
+
+def open_quotas(
+    recipient_org_id: int,
+    location_id: int,
+    variant_ids: Iterable[int],
+    *,
+    at: datetime | None = None,
+) -> dict[int, list[Allocation]]:
+    """Open quotas per SKU at a location for a recipient, oldest expiry first."""
+    at = at or utcnow()
+    stmt = (
+        select(Allocation)
+        .where(
+            Allocation.location_id == location_id,
+            Allocation.recipient_org_id == recipient_org_id,
+            Allocation.variant_id.in_(list(variant_ids)),
+            Allocation.status == AllocationStatus.ACTIVE,
+            Allocation.expires_at > at,
+        )
+        .order_by(Allocation.expires_at, Allocation.id)
+    )
+    found: dict[int, list[Allocation]] = {}
+    for allocation in db.session.execute(stmt).scalars():
+        found.setdefault(allocation.variant_id, []).append(allocation)
+    return found
+
+
+def allocated_variant_ids(location_id: int, variant_ids: Iterable[int]) -> set[int]:
+    """SKUs under allocation at a location: only quota holders may order them."""
+    stmt = select(Allocation.variant_id).where(
+        Allocation.location_id == location_id,
+        Allocation.variant_id.in_(list(variant_ids)),
+        Allocation.status == AllocationStatus.ACTIVE,
+        Allocation.expires_at > utcnow(),
+    )
+    return set(db.session.execute(stmt).scalars())
+
+
+def draw(allocation_id: int, qty: int) -> bool:
+    """Use `qty` of an open quota; False when it has not that much left (or has closed). One
+    conditional UPDATE: two orders racing for the last units of a quota cannot both win."""
+    changed = db.session.execute(
+        update(Allocation)
+        .where(
+            Allocation.id == allocation_id,
+            Allocation.status == AllocationStatus.ACTIVE,
+            Allocation.expires_at > utcnow(),
+            Allocation.used_qty + qty <= Allocation.qty,
+        )
+        .values(used_qty=Allocation.used_qty + qty)
+        .execution_options(synchronize_session=False)
+    )
+    return changed.rowcount == 1
+
+
+def give_back(allocation_id: int, qty: int) -> bool:
+    """Return units of a cancelled order to its quota if the quota is still open (True); a
+    closed quota has released its units already, so the caller releases the order's hold."""
+    changed = db.session.execute(
+        update(Allocation)
+        .where(
+            Allocation.id == allocation_id,
+            Allocation.status == AllocationStatus.ACTIVE,
+            Allocation.expires_at > utcnow(),
+            Allocation.used_qty >= qty,
+        )
+        .values(used_qty=Allocation.used_qty - qty)
+        .execution_options(synchronize_session=False)
+    )
+    return changed.rowcount == 1
+
+
+def expire_allocations(actor: Actor, *, at: datetime | None = None, limit: int = 1000) -> int:
+    """Close quotas past their expiry and release what was left to the pool; returns how many
+    closed. Safe to run twice and beside orders: a quota is closed by a conditional UPDATE
+    before its units are released, so nothing draws on it afterwards."""
+    at = at or utcnow()
+    due = list(
+        db.session.execute(
+            select(Allocation.id)
+            .where(Allocation.status == AllocationStatus.ACTIVE, Allocation.expires_at <= at)
+            .order_by(Allocation.id)
+            .limit(limit)
+        ).scalars()
+    )
+    closed = 0
+    for allocation_id in due:
+        row = db.session.execute(
+            update(Allocation)
+            .where(Allocation.id == allocation_id, Allocation.status == AllocationStatus.ACTIVE)
+            .values(status=AllocationStatus.EXPIRED)
+            .returning(
+                Allocation.location_id,
+                Allocation.variant_id,
+                Allocation.qty,
+                Allocation.used_qty,
+                Allocation.reference,
+            )
+            .execution_options(synchronize_session=False)
+        ).first()
+        if row is None:
+            continue
+        location_id, variant_id, qty, used, reference = row
+        if qty - used > 0:
+            apply_moves(
+                actor,
+                [MoveLine(location_id, variant_id, reserved_delta=-(qty - used))],
+                reason=MoveReason.RELEASE,
+                reference=reference or f"quota:{allocation_id}",
+                note="quota expired",
+            )
+        closed += 1
+    return closed

@@ -1,0 +1,122 @@
+"""Idempotent requests (DESIGN §9): a client that retries a POST with the same Idempotency-Key
+gets the first response back and never a second order.
+
+The key's row is written in the same transaction as the order, so it exists exactly when the
+order does. While the first request runs, it holds a transaction-scoped advisory lock on the key
+(PostgreSQL): a duplicate arriving meanwhile gets 409 at once instead of queueing. On SQLite
+writers take turns (BEGIN IMMEDIATE), so a duplicate simply waits and then replays.
+Keys are scoped to the caller's org and kept `RETENTION` (pruned by a periodic job).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, text
+
+from portal.core.db import utcnow
+from portal.core.errors import DomainError, ValidationFailed
+from portal.extensions import db
+from portal.ordering.errors import IdempotencyInProgress, IdempotencyKeyReused
+from portal.ordering.models import IdempotencyKey
+
+RETENTION = timedelta(hours=48)  # at least the 24 hours promised to clients
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def request_hash(payload: Any) -> str:
+    return hashlib.sha256(
+        json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+    ).hexdigest()
+
+
+def _lock_id(org_id: int, key: str) -> int:
+    digest = hashlib.sha256(f"{org_id}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _find(org_id: int, key: str) -> IdempotencyKey | None:
+    return db.session.execute(
+        select(IdempotencyKey)
+        .where(IdempotencyKey.org_id == org_id, IdempotencyKey.key == key)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def _replay(row: IdempotencyKey, digest: str) -> Response:
+    if row.request_hash != digest:
+        raise IdempotencyKeyReused()
+    return Response(row.response_status, row.response_body, replayed=True)
+
+
+def run_once(
+    org_id: int,
+    key: str,
+    payload: Any,
+    work: Callable[[], tuple[int, dict[str, Any], int | None]],
+) -> Response:
+    """Run `work` once per (org, key): it returns (status, body, order id) and must not commit.
+    A DomainError from `work` is stored as its error response too (a replay gets the same
+    answer), its partial writes undone. The caller commits."""
+    key = (key or "").strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ValidationFailed(
+            fields={"Idempotency-Key": f"A key of 1 to {MAX_KEY_LENGTH} characters."}
+        )
+    digest = request_hash(payload)
+    if db.session.get_bind().dialect.name == "postgresql":
+        locked = db.session.execute(
+            text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": _lock_id(org_id, key)}
+        ).scalar_one()
+        if not locked:
+            row = _find(org_id, key)
+            if row is not None and row.request_hash != digest:
+                raise IdempotencyKeyReused()
+            raise IdempotencyInProgress()
+    row = _find(org_id, key)
+    if row is not None:
+        if row.created_at > utcnow() - RETENTION:
+            return _replay(row, digest)
+        db.session.delete(row)  # an expired key the pruning job has not reached yet
+        db.session.flush()
+    try:
+        with db.session.begin_nested():
+            status, body, order_id = work()
+    except DomainError as error:
+        status = error.status
+        body = {"error": {"code": error.code, "message": error.message, "fields": error.fields}}
+        body["error"].update(error.extra)
+        order_id = None
+    db.session.add(
+        IdempotencyKey(
+            org_id=org_id,
+            key=key,
+            request_hash=digest,
+            response_status=status,
+            response_body=body,
+            order_id=order_id,
+            created_at=utcnow(),
+        )
+    )
+    db.session.flush()
+    return Response(status, body)
+
+
+def prune_keys() -> int:
+    """Forget keys older than the retention period."""
+    result = db.session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - RETENTION)
+    )
+    return result.rowcount or 0
