@@ -81,6 +81,7 @@ def _register_models() -> None:
     import portal.finance.models  # noqa: F401
     import portal.inventory.models  # noqa: F401
     import portal.network.models  # noqa: F401
+    import portal.ordering.jobs  # noqa: F401
     import portal.ordering.models  # noqa: F401
     import portal.policy.jobs  # noqa: F401
     import portal.policy.models  # noqa: F401
@@ -99,6 +100,7 @@ def _register_blueprints(app: APIFlask) -> None:
     from portal.network import api as network_api
     from portal.network import views as network_views
     from portal.ordering import api as ordering_api
+    from portal.ordering import push_views
     from portal.ordering import views as ordering_views
     from portal.policy import api as policy_api
     from portal.policy import views as policy_views
@@ -111,6 +113,7 @@ def _register_blueprints(app: APIFlask) -> None:
         policy_views.bp,
         inventory_views.bp,
         ordering_views.bp,
+        push_views.bp,
         finance_views.bp,
         core_api.bp,
         auth_api.bp,

@@ -26,6 +26,8 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic("prune-expired-tokens", "portal.auth.jobs.prune_expired_tokens", 3600),
     Periodic("policy-states", "portal.policy.jobs.advance_policy_states", 60),
     Periodic("recover-stale-jobs", "portal.core.jobs.recover_stale_runs", 300),
+    Periodic("expire-quotas", "portal.ordering.jobs.expire_quotas", 300),
+    Periodic("prune-idempotency-keys", "portal.ordering.jobs.prune_idempotency_keys", 3600),
 )
 
 
@@ -50,6 +52,7 @@ def start_periodic(app: Flask) -> None:
     from rq.cron import CronScheduler
 
     import portal.auth.jobs  # noqa: F401 - registers the job functions
+    import portal.ordering.jobs  # noqa: F401
     import portal.policy.jobs  # noqa: F401
 
     scheduler = CronScheduler(connection=jobs.redis_connection(app.config["REDIS_URL"]))

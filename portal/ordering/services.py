@@ -360,7 +360,20 @@ def place_order(
     each), then stock reserved for all lines at once, prices snapshotted with their policy
     version. Over the credit limit the order waits for the supplier (`awaiting_approval`);
     above the buyer org's own approval amount or a buyer's monthly limit it waits for the org's
-    admin (`pending_buyer_approval`)."""
+    admin (`pending_buyer_approval`). All or nothing, even if the caller catches the error."""
+    with db.session.begin_nested():
+        return _place_order(actor, link, requests, po_number=po_number, note=note, kind=kind)
+
+
+def _place_order(
+    actor: Actor,
+    link: ChannelLink,
+    requests: Sequence[LineRequest],
+    *,
+    po_number: str = "",
+    note: str = "",
+    kind: OrderKind = OrderKind.B2B,
+) -> Order:
     if not actor.is_system:
         actor.ensure(Permission.ORDER_PLACE)
         if actor.org_id != link.buyer_org_id:
@@ -1341,3 +1354,206 @@ def delete_template(actor: Actor, template: Any) -> None:
             raise NotFound()
     db.session.delete(template)
     db.session.flush()
+
+
+# -- stock push ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PushRow:
+    """One allocation as HQ typed it: a recipient org, a SKU and a quantity."""
+
+    recipient: str
+    sku: str
+    qty: Any
+    row: int  # 1-based, for messages
+
+
+def parse_push_rows(text: str) -> list[PushRow]:
+    """Lines of `RECIPIENT SKU QTY` separated by spaces, tabs, commas or semicolons."""
+    rows = []
+    for number, raw in enumerate((text or "").splitlines(), start=1):
+        cells = [c for c in raw.replace(",", " ").replace(";", " ").split() if c]
+        if not cells:
+            continue
+        cells += [""] * (3 - len(cells))
+        rows.append(PushRow(cells[0].upper(), cells[1].upper(), cells[2], number))
+    return rows
+
+
+@dataclass
+class PushResult:
+    orders: list[Order] = field(default_factory=list)
+    quotas: list[Any] = field(default_factory=list)
+
+    @property
+    def units(self) -> int:
+        return sum(o.total_qty for o in self.orders) + sum(q.qty for q in self.quotas)
+
+
+def push_stock(
+    actor: Actor,
+    brand: Organization,
+    rows: Sequence[PushRow],
+    *,
+    as_quotas: bool,
+    expires_at: datetime | None = None,
+    note: str = "",
+) -> PushResult:
+    """HQ sends new-season stock down the network from its own warehouse, all rows or none:
+    either as push orders (one per recipient, confirmed at once, shipped like any order and
+    invoiced at the recipient's own prices) or as quotas the recipients order against until
+    `expires_at`. Every bad row is named (`rows.<n>`)."""
+    with db.session.begin_nested():
+        return _push_stock(
+            actor, brand, rows, as_quotas=as_quotas, expires_at=expires_at, note=note
+        )
+
+
+def _push_stock(
+    actor: Actor,
+    brand: Organization,
+    rows: Sequence[PushRow],
+    *,
+    as_quotas: bool,
+    expires_at: datetime | None,
+    note: str,
+) -> PushResult:
+    if not actor.is_system:
+        actor.ensure(Permission.STOCK_PUSH)
+        if actor.org_id != brand.id:
+            raise PermissionDenied("Only the brand's HQ pushes its stock.")
+    if as_quotas and expires_at is None:
+        raise ValidationFailed(fields={"expires_at": "A quota needs an expiry date."})
+    if not rows:
+        raise ValidationFailed(fields={"rows": "Add at least one line: recipient, SKU, quantity."})
+    errors: dict[str, str] = {}
+    links = {
+        org.code: link
+        for link, org in db.session.execute(
+            select(ChannelLink, Organization)
+            .join(Organization, Organization.id == ChannelLink.buyer_org_id)
+            .where(
+                ChannelLink.brand_id == brand.id,
+                Organization.code.in_({r.recipient for r in rows}),
+            )
+        ).all()
+    }
+    variants = {
+        v.sku: v
+        for v in db.session.execute(
+            select(Variant)
+            .where(Variant.brand_id == brand.id, Variant.sku.in_({r.sku for r in rows}))
+            .options(selectinload(Variant.product).selectinload(Product.category))
+        ).scalars()
+    }
+    wanted: dict[tuple[str, str], int] = {}
+    for r in rows:
+        key = f"rows.{r.row}"
+        qty = _whole_number(r.qty)
+        if r.recipient not in links:
+            errors[key] = f"Line {r.row}: {r.recipient or '?'} is not in this brand's network."
+        elif r.sku not in variants:
+            errors[key] = f"Line {r.row}: no SKU {r.sku or '?'}."
+        elif qty is None or not 0 < qty <= MAX_LINE_QTY:
+            errors[key] = f"Line {r.row}: the quantity must be a whole number above zero."
+        else:
+            wanted[(r.recipient, r.sku)] = wanted.get((r.recipient, r.sku), 0) + qty
+    if errors:
+        raise ValidationFailed("Some lines cannot be pushed.", fields=errors)
+    source = stock.default_location(brand)
+    reference = f"push:{utcnow():%Y%m%d%H%M%S}"
+    result = PushResult()
+    if as_quotas:
+        result.quotas = allocations.allocate(
+            actor,
+            source,
+            [
+                allocations.QuotaLine(
+                    links[code].buyer_org_id, variants[sku].id, qty, where=f"{code} {sku}"
+                )
+                for (code, sku), qty in sorted(wanted.items())
+            ],
+            expires_at=expires_at,
+            reference=reference,
+        )
+        return result
+    by_recipient: dict[str, list[tuple[Variant, int]]] = {}
+    for (code, sku), qty in sorted(wanted.items()):
+        by_recipient.setdefault(code, []).append((variants[sku], qty))
+    for code, lines in by_recipient.items():
+        result.orders.append(
+            _push_order(actor, brand, links[code], source, lines, note=note, reference=reference)
+        )
+    return result
+
+
+def _push_order(
+    actor: Actor,
+    brand: Organization,
+    link: ChannelLink,
+    source: Any,
+    lines: list[tuple[Variant, int]],
+    *,
+    note: str,
+    reference: str,
+) -> Order:
+    """One recipient's push order: the brand ships it whoever the recipient's usual supplier is,
+    priced at the recipient's own resolved prices; confirmed at once (HQ decided it)."""
+    buyer = _buyer(link)
+    terms = policy.resolve(buyer, [v for v, _q in lines])
+    unpriced = [v.sku for v, _q in lines if terms[v.id].price_cents is None]
+    if unpriced:
+        raise ValidationFailed(
+            fields={"rows": f"{link.buyer.code} has no price for {', '.join(unpriced)}."}
+        )
+    now = utcnow()
+    order = Order(
+        number=f"tmp-{secrets.token_hex(8)}",
+        brand_id=brand.id,
+        buyer_org_id=link.buyer_org_id,
+        supplier_org_id=brand.id,
+        link_id=link.id,
+        kind=OrderKind.PUSH,
+        status=OrderStatus.CONFIRMED,
+        currency=brand.currency,
+        source_location_id=source.id,
+        destination_location_id=stock.default_location(link.buyer).id,
+        note=note[:500],
+        placed_by_user_id=actor.user_id,
+        submitted_at=now,
+        confirmed_at=now,
+    )
+    db.session.add(order)
+    db.session.flush()
+    order.number = f"{brand.code}-{order.id:07d}"
+    for variant, qty in lines:
+        t = terms[variant.id]
+        order.lines.append(
+            OrderLine(
+                brand_id=brand.id,
+                variant_id=variant.id,
+                sku=variant.sku,
+                qty=qty,
+                unit_price_cents=t.price_cents,
+                msrp_cents=t.msrp_cents,
+                line_total_cents=t.price_cents * qty,
+                policy_version_id=t.price_rule.version_id if t.price_rule else None,
+            )
+        )
+    order.total_cents = sum(line.line_total_cents for line in order.lines)
+    order.total_qty = sum(qty for _v, qty in lines)
+    stock.apply_moves(
+        actor,
+        [
+            stock.MoveLine(source.id, v.id, reserved_delta=q, where=f"{link.buyer.code} {v.sku}")
+            for v, q in lines
+        ],
+        reason=MoveReason.PUSH,
+        reference=order.number,
+        note=reference,
+    )
+    finance.commit_credit(finance.lock_account(link), order.total_cents)
+    db.session.flush()
+    _event(actor, order, "pushed", "", order.status, total_cents=order.total_cents, push=reference)
+    return order

@@ -1,0 +1,29 @@
+"""Ordering housekeeping: forget idempotency keys past their retention, give expired quotas back
+to the pool. Both are safe to run twice and beside live orders."""
+
+from __future__ import annotations
+
+from portal.core import jobs
+from portal.core.access import Actor
+from portal.extensions import db
+from portal.inventory import allocations
+from portal.ordering import idempotency
+
+
+@jobs.job(queue=jobs.QUEUE_DEFAULT, title="Forget old idempotency keys")
+def prune_idempotency_keys() -> dict[str, int]:
+    removed = idempotency.prune_keys()
+    db.session.commit()
+    return {"removed": removed}
+
+
+@jobs.job(queue=jobs.QUEUE_DEFAULT, timeout=1800, title="Return expired quotas to the pool")
+def expire_quotas() -> dict[str, int]:
+    """Closes due quotas in batches, each batch its own transaction, until none is left."""
+    closed = 0
+    while True:
+        batch = allocations.expire_allocations(Actor.system(), limit=500)
+        db.session.commit()
+        closed += batch
+        if batch < 500:
+            return {"closed": closed}
