@@ -9,6 +9,7 @@ from portal.extensions import db
 from portal.network import services
 from portal.network.models import ChannelLink, Membership, Organization, User
 from portal.seed.catalog import seed_catalog
+from portal.seed.orders import seed_orders
 from portal.seed.stock import seed_stock
 
 DEMO_PASSWORD = "demo1234"
@@ -284,6 +285,7 @@ def seed_demo() -> int:
     db.session.flush()
     created += seed_catalog()  # after the network: policies target its links
     created += seed_stock()  # after the catalog: opening stock of its SKUs
+    created += seed_orders()  # after the stock: orders reserve and ship it
     return created
 
 
