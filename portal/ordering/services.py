@@ -768,11 +768,11 @@ def buyer_approve_order(actor: Actor, order: Order, *, note: str = "") -> Order:
 def reject_order(actor: Actor, order: Order, *, reason: str) -> Order:
     """The supplier refuses an order before shipping it, or the buyer org's admin declines one
     held for its approval; every reservation is released."""
-    reason = _required(reason, "reason")
     if order.status == OrderStatus.PENDING_BUYER_APPROVAL:
         _as_buyer(actor, order, Permission.ORDER_APPROVE)
     else:
         _as_supplier(actor, order)
+    reason = _required(reason, "reason")
     lock_order(order)
     allowed = (*REJECTABLE, OrderStatus.PENDING_BUYER_APPROVAL)
     _expect(order, allowed, "rejected")
@@ -793,8 +793,8 @@ def cancel_order(actor: Actor, order: Order, *, reason: str = "") -> Order:
 
 def close_order(actor: Actor, order: Order, *, reason: str) -> Order:
     """The supplier ends a partly shipped order: what is left unshipped is released."""
-    reason = _required(reason, "reason")
     _as_supplier(actor, order)
+    reason = _required(reason, "reason")
     lock_order(order)
     _expect(order, (OrderStatus.PARTIALLY_SHIPPED,), "closed")
     received_all = all(s.status == ShipmentStatus.RECEIVED for s in shipments_of(order))

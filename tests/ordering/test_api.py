@@ -241,3 +241,32 @@ def test_openapi_documents_the_orders_api(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     assert "/api/v1/orders" in spec["paths"]
     assert "Idempotency-Key" in spec["paths"]["/api/v1/orders"]["post"]["description"]
+
+
+def test_each_side_does_only_its_own_steps(client, store1):
+    """A buyer never ships or approves; the supplier never cancels or receives for the buyer;
+    C1's order over its credit line waits and C1 cannot approve it."""
+    variant = orderable(client, store1)
+    number = client.post(
+        "/api/v1/orders",
+        json={"brand": "ACME", "lines": [{"sku": variant["sku"], "qty": units(variant)}]},
+        headers=store1,
+    ).get_json()["number"]
+    dist = bearer(client, "dist1@demo.test")
+    ship = {"lines": [{"sku": variant["sku"], "qty": 1}]}
+    assert (
+        client.post(f"/api/v1/orders/{number}/ship", json=ship, headers=store1).status_code == 403
+    )
+    assert client.post(f"/api/v1/orders/{number}/cancel", json={}, headers=dist).status_code == 403
+    assert (
+        client.post(f"/api/v1/orders/{number}/reject", json={}, headers=store1).status_code == 403
+    )
+    chain = bearer(client, "chain1@demo.test")
+    held = client.get("/api/v1/orders?status=awaiting_approval&side=buying", headers=chain)
+    (order,) = held.get_json()["items"]
+    assert order["buyer"] == "C1"
+    refused = client.post(f"/api/v1/orders/{order['number']}/approve", headers=chain)
+    assert refused.status_code == 403
+    hq = bearer(client, "hq@demo.test")
+    approved = client.post(f"/api/v1/orders/{order['number']}/approve", headers=hq)
+    assert approved.get_json()["status"] == "confirmed"
