@@ -79,6 +79,7 @@ def _register_models() -> None:
     import portal.core.audit  # noqa: F401
     import portal.core.jobs  # noqa: F401
     import portal.finance.models  # noqa: F401
+    import portal.inventory.jobs  # noqa: F401
     import portal.inventory.models  # noqa: F401
     import portal.network.models  # noqa: F401
     import portal.ordering.jobs  # noqa: F401

@@ -1,19 +1,29 @@
 """/api/v1/locations and /api/v1/stock: the locations the caller can see, their stock levels, and
-adjustments at the caller's own locations (an ERP or POS keeping the portal's stock in step)."""
+adjustments and stock files at the caller's own locations (an ERP or POS keeping the portal's stock
+in step)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Boolean, Integer, List, Nested, String
+from apiflask.fields import Boolean, Dict, File, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range, Regexp
+from flask import url_for
 
 from portal.core.access import Permission, current_actor, require
 from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
-from portal.inventory import queries, services
-from portal.inventory.models import Grade, Location, LocationKind, StockLevel, StockMove
+from portal.inventory import queries, services, upload
+from portal.inventory.models import (
+    Grade,
+    Location,
+    LocationKind,
+    StockLevel,
+    StockMove,
+    StockUpload,
+    UploadStatus,
+)
 
 bp = APIBlueprint("api_inventory", __name__, url_prefix="/api/v1", tag="Stock")
 
@@ -218,3 +228,109 @@ def create_adjustment(body: dict[str, Any]):
     db.session.commit()
     level = queries.find_level(location, variant, move.grade)
     return {"move": _move_json(move, variant.sku), "level": _level_json(level)}
+
+
+# -- stock files ---------------------------------------------------------------------------------
+
+
+class StockUploadIn(Schema):
+    location = String(
+        required=True,
+        validate=Length(min=1, max=40),
+        metadata={"description": "code of one of the caller's locations: rows without one"},
+    )
+    file = File(
+        required=True,
+        metadata={"description": "CSV (UTF-8 or GBK) or XLSX: sku, on_hand, grade, location"},
+    )
+
+
+class UploadErrorOut(Schema):
+    row = Integer(metadata={"description": "spreadsheet row, header = 1"})
+    column = String()
+    reason = String()
+
+
+class StockUploadOut(Schema):
+    id = Integer()
+    location = String()
+    filename = String()
+    status = String(metadata={"enum": [s.value for s in UploadStatus]})
+    total_rows = Integer()
+    error_count = Integer()
+    errors = List(Nested(UploadErrorOut), metadata={"description": "the first 1000"})
+    summary = Dict(
+        metadata={
+            "description": "rows_changed, rows_unchanged, units_added, units_removed; "
+            "failure when failed"
+        }
+    )
+    job_id = String(allow_none=True)
+    job_url = String(allow_none=True)
+    created_at = String()
+    applied_at = String(allow_none=True)
+
+
+def _upload_json(stock_upload: StockUpload) -> dict[str, Any]:
+    job_id = stock_upload.job_id
+    return {
+        "id": stock_upload.id,
+        "location": stock_upload.location.code,
+        "filename": stock_upload.filename,
+        "status": stock_upload.status,
+        "total_rows": stock_upload.total_rows,
+        "error_count": stock_upload.error_count,
+        "errors": stock_upload.errors,
+        "summary": stock_upload.summary,
+        "job_id": job_id,
+        "job_url": url_for("api_jobs.get", job_id=job_id) if job_id else None,
+        "created_at": stock_upload.created_at.isoformat(),
+        "applied_at": stock_upload.applied_at.isoformat() if stock_upload.applied_at else None,
+    }
+
+
+@bp.post("/stock/uploads")
+@require(Permission.STOCK_ADJUST)
+@bp.input(StockUploadIn, location="form_and_files", arg_name="body")
+@bp.output(StockUploadOut, status_code=202)
+@bp.doc(
+    summary="Upload a stock file setting on-hand levels at the caller's own locations",
+    description="multipart/form-data. The file is checked by a job (follow `job_url`, then GET "
+    "the upload): `ready` with a summary, or `invalid` with errors by row and column. Confirm a "
+    "ready upload to apply it, whole or not at all. Errors: 404 for a location the caller cannot "
+    "see; 403 for one below the caller's org; 422 `stock_upload_rejected` naming `file`.",
+    security="BearerAuth",
+)
+def create_stock_upload(body: dict[str, Any]):
+    actor = current_actor()
+    location = queries.get_location(actor, body["location"])
+    if not services.may_adjust(actor, location):
+        raise PermissionDenied("Only the organization holding this stock can change it.")
+    file = body["file"]
+    data = file.stream.read(upload.MAX_UPLOAD_BYTES + 1)
+    stock_upload = services.start_stock_upload(actor, location, file.filename or "", data)
+    db.session.commit()
+    return _upload_json(stock_upload)
+
+
+@bp.get("/stock/uploads/<int:upload_id>")
+@require(Permission.STOCK_ADJUST, load=queries.get_stock_upload)
+@bp.output(StockUploadOut)
+@bp.doc(summary="A stock file's status, errors and summary", security="BearerAuth")
+def get_stock_upload(stock_upload: StockUpload):
+    return _upload_json(stock_upload)
+
+
+@bp.post("/stock/uploads/<int:upload_id>/confirm")
+@require(Permission.STOCK_ADJUST, load=queries.get_stock_upload)
+@bp.output(StockUploadOut, status_code=202)
+@bp.doc(
+    summary="Apply a ready stock file, whole, in a job",
+    description="Errors: 409 `stock_upload_not_ready` unless the upload is `ready` (confirming "
+    "twice applies once).",
+    security="BearerAuth",
+)
+def confirm_stock_upload(stock_upload: StockUpload):
+    services.confirm_stock_upload(current_actor(), stock_upload)
+    db.session.commit()
+    return _upload_json(stock_upload)

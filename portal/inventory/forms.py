@@ -1,9 +1,11 @@
-"""Stock forms: adjust, count and mark damaged, each for one SKU typed by its code."""
+"""Stock forms: adjust, count and mark damaged, each for one SKU typed by its code; and the stock
+file upload."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
@@ -59,3 +61,7 @@ class DamageForm(_SkuNoteForm):
         _l("Units damaged (grade A → B)"),
         validators=[InputRequired(), NumberRange(min=1, max=MAX_QUANTITY)],
     )
+
+
+class StockUploadForm(FlaskForm):
+    file = FileField(_l("Stock file (.csv or .xlsx)"), validators=[FileRequired()])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import JSON
 
 from portal.catalog.models import Variant
 from portal.core.db import TimestampMixin, UTCDateTime, enum_check, make_append_only
@@ -182,3 +184,47 @@ class Allocation(TimestampMixin, db.Model):
     @property
     def remaining(self) -> int:
         return self.qty - self.used_qty
+
+
+class UploadStatus(enum.StrEnum):
+    VALIDATING = "validating"
+    INVALID = "invalid"  # row errors: nothing can be applied
+    READY = "ready"  # checked, waiting for confirmation
+    APPLYING = "applying"
+    APPLIED = "applied"
+    FAILED = "failed"  # refused or broken at apply time: nothing was applied
+
+
+class StockUpload(TimestampMixin, db.Model):
+    """One uploaded stock file of an org: checked by a job, confirmed, then applied whole or not
+    at all."""
+
+    __tablename__ = "stock_uploads"
+    __table_args__ = (
+        CheckConstraint(enum_check("status", tuple(UploadStatus)), name="status"),
+        Index("ix_stock_uploads_location_id_id", "location_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    # The location rows without a `location` cell go to (the one the upload page was opened on).
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    stored_path: Mapped[str] = mapped_column(String(255))  # relative to instance/
+    sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default=UploadStatus.VALIDATING)
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    # [{"row": 3, "column": "on_hand", "reason": "..."}], capped; error_count has the full number
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # {"rows_changed", "rows_unchanged", "units_added", "units_removed"}, or {"failure": "..."}
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    job_id: Mapped[str | None] = mapped_column(String(160))
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    location: Mapped[Location] = relationship()
+
+    @property
+    def is_busy(self) -> bool:
+        return self.status in (UploadStatus.VALIDATING, UploadStatus.APPLYING)

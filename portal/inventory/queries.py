@@ -14,7 +14,7 @@ from portal.core.access import Actor, OrgKind, org_visible
 from portal.core.errors import NotFound, ValidationFailed
 from portal.core.pagination import Page, paginate
 from portal.extensions import db
-from portal.inventory.models import Location, StockLevel, StockMove
+from portal.inventory.models import Location, StockLevel, StockMove, StockUpload
 from portal.network.models import ChannelLink, Organization, User
 
 
@@ -225,3 +225,40 @@ def move_authors(moves: list[StockMove]) -> dict[int, str]:
         elif move.actor_org_id in orgs:
             authors[move.id] = orgs[move.actor_org_id]
     return authors
+
+
+# -- stock uploads -------------------------------------------------------------------------------
+
+
+def find_stock_upload(actor: Actor, upload_id: int, *, lock: bool = False) -> StockUpload | None:
+    """An upload of the actor's own org (any, for the system); `lock` takes its row lock and
+    reads it afresh (a job about to act on it)."""
+
+    stmt = select(StockUpload).where(StockUpload.id == upload_id)
+    if not actor.is_system:
+        stmt = stmt.where(StockUpload.org_id == actor.org_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return db.session.execute(stmt).scalar_one_or_none()
+
+
+def get_stock_upload(actor: Actor, upload_id: int) -> StockUpload:
+    """An upload of the actor's own org; anyone else's, even an org's below, is a 404."""
+    upload = find_stock_upload(actor, upload_id)
+    if upload is None:
+        raise NotFound()
+    return upload
+
+
+def list_stock_uploads(actor: Actor, location: Location, *, limit: int = 20) -> list[StockUpload]:
+    """The latest uploads made at one of the actor's own locations, newest first."""
+
+    if not actor.is_system and location.org_id != actor.org_id:
+        return []
+    stmt = (
+        select(StockUpload)
+        .where(StockUpload.location_id == location.id)
+        .order_by(StockUpload.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.execute(stmt).scalars())

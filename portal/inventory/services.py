@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import BigInteger, bindparam, func, insert, or_, select, text, update
@@ -28,11 +27,17 @@ from portal.core.access import Actor, OrgKind, Permission
 from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.inventory.errors import InsufficientStock, StockUploadNotReady, StockUploadRejected
-from portal.inventory.models import Grade, Location, LocationKind, MoveReason, StockLevel, StockMove
+from portal.inventory.models import (
+    Grade,
+    Location,
+    LocationKind,
+    MoveReason,
+    StockLevel,
+    StockMove,
+    StockUpload,
+    UploadStatus,
+)
 from portal.network.models import Organization
-
-if TYPE_CHECKING:
-    from portal.inventory.upload import StockUpload
 
 MAX_QUANTITY = 10_000_000  # no single move of a SKU is larger; anything above is a typo
 
@@ -390,7 +395,7 @@ def start_stock_upload(actor: Actor, location: Location, filename: str, data: by
     Raises StockUploadRejected (field "file") for a type other than CSV or XLSX, an empty file
     or one too large."""
     from portal.inventory import jobs as inventory_jobs  # it imports upload.py, which imports us
-    from portal.inventory.upload import EXTENSIONS, MAX_UPLOAD_BYTES, StockUpload, UploadStatus
+    from portal.inventory.upload import EXTENSIONS, MAX_UPLOAD_BYTES
 
     _ensure_own(actor, location)
     name = os.path.basename((filename or "").replace("\\", "/")).strip()[:255]
@@ -444,7 +449,6 @@ def confirm_stock_upload(actor: Actor, upload: StockUpload) -> StockUpload:
     """Apply a checked upload, whole, in a job. Only a `ready` one (StockUploadNotReady), by the
     org holding its location (PermissionDenied)."""
     from portal.inventory import jobs as inventory_jobs
-    from portal.inventory.upload import StockUpload, UploadStatus
 
     _ensure_own(actor, upload.location)
     # Conditional: of two confirmations racing (a double click), only one moves it on.

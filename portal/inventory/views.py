@@ -1,24 +1,27 @@
 """Pages: the stock of every location the actor can see, one location's levels with the forms that
-change them (only for the org holding it), and its ledger."""
+change them (only for the org holding it), its ledger, and the stock files that set its levels."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
 from portal.catalog.models import Variant
+from portal.core import jobs
 from portal.core.access import Actor, Permission, current_actor, require
-from portal.core.errors import DomainError, PermissionDenied, ValidationFailed
+from portal.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from portal.core.forms import apply_errors
 from portal.core.pagination import parse_page_args
 from portal.extensions import db
-from portal.inventory import queries, services
-from portal.inventory.forms import AdjustForm, CountForm, DamageForm
-from portal.inventory.models import Grade, Location, LocationKind, MoveReason
+from portal.inventory import jobs as inventory_jobs  # noqa: F401 - registers the upload jobs
+from portal.inventory import queries, services, upload
+from portal.inventory.errors import StockUploadNotReady
+from portal.inventory.forms import AdjustForm, CountForm, DamageForm, StockUploadForm
+from portal.inventory.models import Grade, Location, LocationKind, MoveReason, StockUpload
 
 bp = Blueprint("inventory", __name__)
 
@@ -213,3 +216,102 @@ def location_damage(location: Location):
         return _("%(qty)s × %(sku)s moved to grade B.", qty=form.qty.data, sku=variant.sku)
 
     return _submit(location, "damage", change)
+
+
+# -- stock files (the org holding the location only) --------------------------------------------
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SHOWN_ERRORS = 200
+
+
+def _download(data: bytes, filename: str, mimetype: str) -> Response:
+    return Response(
+        data,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.route("/stock/<code>/uploads/new", methods=["GET", "POST"])
+@require(Permission.STOCK_ADJUST, load=_load_location)
+def upload_new(location: Location):
+    _ensure_permitted(location)
+    actor = current_actor()
+    form = StockUploadForm()
+    if form.validate_on_submit():
+        file = form.file.data
+        data = file.stream.read(upload.MAX_UPLOAD_BYTES + 1)
+        try:
+            started = services.start_stock_upload(actor, location, file.filename or "", data)
+        except PermissionDenied:
+            raise
+        except DomainError as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            db.session.commit()
+            return redirect(url_for("inventory.upload_detail", upload_id=started.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "inventory/upload_new.html",
+        form=form,
+        location=location,
+        uploads=queries.list_stock_uploads(actor, location),
+        columns=upload.COLUMNS,
+        required=upload.REQUIRED_COLUMNS,
+    ), status
+
+
+@bp.get("/stock/uploads/template.csv")
+@require(Permission.STOCK_ADJUST)
+def upload_template_csv():
+    return _download(upload.template_csv(), "stock-template.csv", "text/csv; charset=utf-8")
+
+
+@bp.get("/stock/uploads/template.xlsx")
+@require(Permission.STOCK_ADJUST)
+def upload_template_xlsx():
+    return _download(upload.template_xlsx(), "stock-template.xlsx", XLSX)
+
+
+@bp.get("/stock/uploads/<int:upload_id>")
+@require(Permission.STOCK_ADJUST, load=queries.get_stock_upload)
+def upload_detail(stock_upload: StockUpload):
+    run = progress = message = None
+    if stock_upload.is_busy and stock_upload.job_id:
+        try:
+            run = jobs.get_run(current_actor(), stock_upload.job_id)
+        except NotFound:
+            run = None
+        if run is not None:
+            progress, message = jobs.live_progress(run)
+    return render_template(
+        "inventory/upload.html",
+        upload=stock_upload,
+        location=stock_upload.location,
+        run=run,
+        progress=progress,
+        message=message,
+        shown_errors=stock_upload.errors[:SHOWN_ERRORS],
+    )
+
+
+@bp.get("/stock/uploads/<int:upload_id>/errors.xlsx")
+@require(Permission.STOCK_ADJUST, load=queries.get_stock_upload)
+def upload_errors(stock_upload: StockUpload):
+    return _download(
+        upload.errors_xlsx(stock_upload.errors), f"stock-upload-{stock_upload.id}-errors.xlsx", XLSX
+    )
+
+
+@bp.post("/stock/uploads/<int:upload_id>/confirm")
+@require(Permission.STOCK_ADJUST, load=queries.get_stock_upload)
+def upload_confirm(stock_upload: StockUpload):
+    try:
+        services.confirm_stock_upload(current_actor(), stock_upload)
+    except StockUploadNotReady:
+        db.session.rollback()
+        flash(_("Only a checked stock file without errors can be applied."), "error")
+    else:
+        db.session.commit()
+    return redirect(url_for("inventory.upload_detail", upload_id=stock_upload.id))

@@ -1,0 +1,566 @@
+"""Stock upload: on-hand levels from another system's file (CSV in UTF-8 or GBK, or XLSX), set at
+the uploading org's own locations, for stores and distributors that keep stock elsewhere.
+
+One row per (location, SKU, grade) gives the level to set, as a count does. The file is checked in
+a job (every problem named by row and column), confirmed, then applied in a second job in one
+transaction: each changed row's difference goes to the ledger with reason `upload`, or nothing
+does. Rows are looked up in batches, never one query per row. The file is read with the catalog
+import's reader (`portal.catalog.importer`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from portal.catalog.importer import UnreadableFile, errors_xlsx, file_sha256, read_table
+from portal.catalog.models import Variant
+from portal.core import audit
+from portal.core.access import Actor
+from portal.core.db import utcnow
+from portal.extensions import db
+from portal.inventory.models import (
+    Grade,
+    Location,
+    MoveReason,
+    StockLevel,
+    StockUpload,
+    UploadStatus,
+)
+from portal.inventory.queries import carried_brand_ids
+from portal.inventory.services import MAX_QUANTITY, MoveLine, apply_moves
+
+__all__ = ["StockUpload", "UploadStatus", "errors_xlsx"]
+
+# -- the file ------------------------------------------------------------------------------------
+
+COLUMNS = ("sku", "grade", "on_hand", "location")
+REQUIRED_COLUMNS = ("sku", "on_hand")
+EXAMPLE_ROWS = (
+    ("ACME-HOD-001-BLK-M", "A", "12", ""),
+    ("ACME-JNS-001-IND-32", "B", "0", ""),
+)
+EXTENSIONS = ("csv", "tsv", "txt", "xlsx")
+MAX_UPLOAD_BYTES = 32 * 1024 * 1024  # the request limit (MAX_CONTENT_LENGTH) bites first
+MAX_STORED_ERRORS = 1000
+PROGRESS_EVERY = 1000
+BATCH = 1000  # rows looked up per query, and lines per apply_moves call
+WHOLE_NUMBER = re.compile(r"^\d+$")
+
+Progress = Callable[[int, int, str], None]
+Key = tuple[int, int, str]  # (location id, variant id, grade): the order levels are locked in
+
+
+def _no_progress(done: int, total: int, message: str = "") -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What rows are checked against: the uploading org's locations and the brands it carries."""
+
+    default_location_id: int
+    locations: dict[str, int]  # code -> id, the org's own only
+    brand_ids: tuple[int, ...]
+
+
+@dataclass(slots=True)
+class Row:
+    """A row that passed every check."""
+
+    row: int
+    location_id: int
+    variant_id: int
+    brand_id: int
+    sku: str
+    grade: str
+    on_hand: int  # the level to set
+
+    @property
+    def key(self) -> Key:
+        return (self.location_id, self.variant_id, self.grade)
+
+
+@dataclass
+class CheckedFile:
+    rows: list[Row] = field(default_factory=list)
+    # (on_hand, reserved) of the rows' levels as they were read; a missing level is absent
+    current: dict[Key, tuple[int, int]] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    error_count: int = 0
+    total_rows: int = 0
+
+    def error(self, row: int, column: str, reason: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_STORED_ERRORS:
+            self.errors.append({"row": row, "column": column, "reason": reason})
+
+
+@dataclass(slots=True)
+class _Parsed:
+    """A data row as read, with the problems found so far (column, reason) in column order."""
+
+    row: int
+    sku: str
+    grade: str
+    on_hand: int | None
+    location_id: int | None
+    problems: list[tuple[str, str]]
+    variant_id: int | None = None
+    brand_id: int | None = None
+
+
+def _header(cells: list[str], checked: CheckedFile) -> dict[str, int]:
+    """Known columns by position, names compared without case; other columns are ignored."""
+    index: dict[str, int] = {}
+    for position, raw in enumerate(cells):
+        name = (raw or "").strip().lstrip("\ufeff")
+        key = name.lower().replace(" ", "_")
+        if key not in COLUMNS:
+            continue
+        if key in index:
+            checked.error(1, name, "This column appears twice.")
+        else:
+            index[key] = position
+    for column in REQUIRED_COLUMNS:
+        if column not in index:
+            checked.error(1, column, "Required column is missing.")
+    return index
+
+
+def _parse(row_no: int, values: dict[str, str], context: Context) -> _Parsed:
+    problems: list[tuple[str, str]] = []
+    sku = values["sku"].upper()
+    if not sku:
+        problems.append(("sku", "Required."))
+    elif len(sku) > 64:
+        problems.append(("sku", "At most 64 characters."))
+    grade = values["grade"].upper() or Grade.A
+    if grade not in tuple(Grade):
+        problems.append(("grade", f"The grade is A or B, not {values['grade']}."))
+    on_hand = None
+    raw = values["on_hand"]
+    if not raw:
+        problems.append(("on_hand", "Required."))
+    elif not WHOLE_NUMBER.match(raw):
+        problems.append(("on_hand", f"A whole number of units, 0 or more, not {raw}."))
+    elif int(raw) > MAX_QUANTITY:
+        problems.append(("on_hand", f"At most {MAX_QUANTITY}."))
+    else:
+        on_hand = int(raw)
+    location_id: int | None = context.default_location_id
+    code = values["location"].upper()
+    if code:
+        location_id = context.locations.get(code)
+        if location_id is None:
+            # Another org's location and no location at all read the same: nothing is learnt.
+            problems.append(("location", f"{values['location']} is not one of your locations."))
+    return _Parsed(row_no, sku, grade, on_hand, location_id, problems)
+
+
+def _find_variants(brand_ids: tuple[int, ...], skus: set[str]) -> dict[str, list[tuple[int, int]]]:
+    """SKU -> [(variant id, brand id)] among the carried brands (two brands may share a code)."""
+    found: dict[str, list[tuple[int, int]]] = {}
+    if not skus or not brand_ids:
+        return found
+    rows = db.session.execute(
+        select(Variant.sku, Variant.id, Variant.brand_id).where(
+            Variant.brand_id.in_(brand_ids), Variant.sku.in_(sorted(skus))
+        )
+    )
+    for sku, variant_id, brand_id in rows:
+        found.setdefault(sku, []).append((variant_id, brand_id))
+    return found
+
+
+def _read_levels(keys: Iterable[Key]) -> dict[Key, tuple[int, int]]:
+    """(on_hand, reserved) of the existing levels among `keys`, in one query."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    rows = db.session.execute(
+        select(
+            StockLevel.location_id,
+            StockLevel.variant_id,
+            StockLevel.grade,
+            StockLevel.on_hand,
+            StockLevel.reserved,
+        ).where(
+            StockLevel.location_id.in_(sorted({k[0] for k in wanted})),
+            StockLevel.variant_id.in_(sorted({k[1] for k in wanted})),
+        )
+    )
+    levels = {}
+    for location_id, variant_id, grade, on_hand, reserved in rows:
+        key = (location_id, variant_id, grade)
+        if key in wanted:
+            levels[key] = (int(on_hand), int(reserved))
+    return levels
+
+
+def _below_reserved(sku: str, reserved: int) -> tuple[str, str]:
+    return (
+        "on_hand",
+        f"Orders hold {reserved} units of {sku} here: on hand cannot be set below that.",
+    )
+
+
+def _check_batch(
+    batch: list[_Parsed], context: Context, seen: dict[Key, int], checked: CheckedFile
+) -> None:
+    """Look a batch's SKUs and levels up (one query each), then record its rows in row order."""
+    variants = _find_variants(
+        context.brand_ids, {p.sku for p in batch if p.sku and not _has(p, "sku")}
+    )
+    keys: list[Key] = []
+    for parsed in batch:
+        if parsed.sku and not _has(parsed, "sku"):
+            found = variants.get(parsed.sku, [])
+            if not found:
+                parsed.problems.insert(
+                    0, ("sku", f"Unknown SKU, or not of a brand carried here: {parsed.sku}.")
+                )
+            elif len(found) > 1:
+                parsed.problems.insert(
+                    0,
+                    ("sku", "Several brands carried here use this SKU code; ask HQ to rename one."),
+                )
+            else:
+                parsed.variant_id, parsed.brand_id = found[0]
+        if parsed.problems:
+            continue  # a row is compared with others once it is fine on its own
+        assert parsed.location_id is not None and parsed.variant_id is not None
+        key = (parsed.location_id, parsed.variant_id, parsed.grade)
+        first = seen.setdefault(key, parsed.row)
+        if first != parsed.row:
+            parsed.problems.append(
+                (
+                    "sku",
+                    f"{parsed.sku} grade {parsed.grade} at this location is also on row {first}.",
+                )
+            )
+        else:
+            keys.append(key)
+    levels = _read_levels(keys)
+    for parsed in batch:
+        if parsed.problems:
+            for column, reason in parsed.problems:
+                checked.error(parsed.row, column, reason)
+            continue
+        assert parsed.location_id is not None and parsed.on_hand is not None
+        assert parsed.variant_id is not None and parsed.brand_id is not None
+        row = Row(
+            parsed.row,
+            parsed.location_id,
+            parsed.variant_id,
+            parsed.brand_id,
+            parsed.sku,
+            parsed.grade,
+            parsed.on_hand,
+        )
+        level = levels.get(row.key)
+        if level is not None and row.on_hand < level[1]:
+            checked.error(row.row, *_below_reserved(row.sku, level[1]))
+            continue
+        checked.rows.append(row)
+        if level is not None:
+            checked.current[row.key] = level
+
+
+def _has(parsed: _Parsed, column: str) -> bool:
+    return any(c == column for c, _reason in parsed.problems)
+
+
+def check_file(
+    rows: Iterable[list[str]],
+    context: Context,
+    *,
+    total: int = 0,
+    progress: Progress = _no_progress,
+) -> CheckedFile:
+    """Check every row against the org's locations, the brands it carries and what orders hold
+    now (errors name the spreadsheet row, header = 1, and the column)."""
+    checked = CheckedFile()
+    index: dict[str, int] = {}
+    positions: list[tuple[str, int]] = []
+    width = 0
+    seen: dict[Key, int] = {}
+    batch: list[_Parsed] = []
+    for row_no, cells in enumerate(rows, start=1):
+        if row_no == 1:
+            index = _header(cells, checked)
+            if checked.error_count:
+                return checked
+            # Absent optional columns read the empty cell appended to every row.
+            positions = [(c, index.get(c, -1)) for c in COLUMNS]
+            width = max(index.values()) + 1
+            continue
+        if not any(c.strip() for c in cells if c):
+            continue  # blank lines are not rows
+        checked.total_rows += 1
+        if checked.total_rows % PROGRESS_EVERY == 0:
+            progress(checked.total_rows, total, f"{checked.total_rows} rows checked")
+        if len(cells) < width:
+            cells = [*cells, *[""] * (width - len(cells))]
+        cells.append("")
+        values = {c: (cells[i] or "").strip() for c, i in positions}
+        batch.append(_parse(row_no, values, context))
+        if len(batch) >= BATCH:
+            _check_batch(batch, context, seen, checked)
+            batch = []
+    _check_batch(batch, context, seen, checked)
+    if not index:
+        checked.error(1, "", "The file is empty.")
+    elif checked.total_rows == 0:
+        checked.error(2, "", "The file has no rows below its header.")
+    return checked
+
+
+def summarize(rows: list[Row], current: dict[Key, tuple[int, int]]) -> dict[str, int]:
+    """What applying the rows would change, measured against `current` levels."""
+    changed = added = removed = 0
+    for row in rows:
+        delta = row.on_hand - current.get(row.key, (0, 0))[0]
+        if delta:
+            changed += 1
+            added += max(delta, 0)
+            removed += max(-delta, 0)
+    return {
+        "rows_changed": changed,
+        "rows_unchanged": len(rows) - changed,
+        "units_added": added,
+        "units_removed": removed,
+    }
+
+
+# -- the two steps the jobs run ------------------------------------------------------------------
+
+
+def stored_file(upload: StockUpload) -> Path:
+    return Path(current_app.instance_path) / upload.stored_path
+
+
+def context_for(upload: StockUpload) -> Context:
+    locations = dict(
+        db.session.execute(
+            select(Location.code, Location.id).where(Location.org_id == upload.org_id)
+        )
+        .tuples()
+        .all()
+    )
+    return Context(upload.location_id, locations, tuple(carried_brand_ids(upload.location)))
+
+
+def acting_for(upload: StockUpload) -> Actor:
+    """The system, acting for the uploader: the ledger and the audit trail name who uploaded."""
+    return replace(Actor.system(), org_id=upload.org_id, user_id=upload.user_id)
+
+
+def _check_stored(upload: StockUpload, progress: Progress) -> CheckedFile:
+    try:
+        rows, total = read_table(stored_file(upload))
+        return check_file(rows, context_for(upload), total=total, progress=progress)
+    except UnreadableFile as exc:
+        checked = CheckedFile()
+        checked.error(1, "", str(exc))
+        return checked
+    except csv.Error as exc:
+        checked = CheckedFile()
+        checked.error(1, "", f"Not a readable CSV file: {exc}.")
+        return checked
+
+
+def _record_errors(upload: StockUpload, checked: CheckedFile) -> None:
+    upload.total_rows = checked.total_rows
+    upload.error_count = checked.error_count
+    upload.errors = checked.errors
+
+
+def validate_upload(upload: StockUpload, *, progress: Progress = _no_progress) -> StockUpload:
+    """Check the stored file and preview its changes: status becomes `invalid` or `ready`."""
+    checked = _check_stored(upload, progress)
+    _record_errors(upload, checked)
+    upload.summary = summarize(checked.rows, checked.current)
+    upload.status = UploadStatus.INVALID if checked.error_count else UploadStatus.READY
+    return upload
+
+
+class _Refused(Exception):
+    """Rows that cannot be applied to the levels as they are under lock."""
+
+    def __init__(self, checked: CheckedFile) -> None:
+        super().__init__(f"{checked.error_count} rows refused")
+        self.checked = checked
+
+
+def apply_upload(
+    actor: Actor, upload: StockUpload, *, progress: Progress = _no_progress
+) -> StockUpload:
+    """Check the file again against stock as it is now, then set every level it names, whole or
+    not at all.
+
+    Anything found now (a SKU no longer carried, orders holding more than a row's count since
+    the check) or going wrong while writing makes the upload `failed` with the reason and its
+    rows' errors; nothing is applied then.
+    """
+    path = stored_file(upload)
+    if not path.exists() or file_sha256(path) != upload.sha256:
+        _fail(upload, "The stored file is missing or changed since it was checked.")
+        return upload
+    checked = _check_stored(upload, progress)
+    if checked.error_count:
+        _record_errors(upload, checked)
+        _fail(upload, "The file no longer passes its checks (see the errors); nothing was applied.")
+        return upload
+    try:
+        with db.session.begin_nested():
+            summary = _write(actor, upload, checked, progress)
+    except _Refused as refused:
+        _record_errors(upload, refused.checked)
+        _fail(upload, "Orders took stock since the check (see the errors); nothing was applied.")
+        return upload
+    except Exception as exc:  # noqa: BLE001 - anything: nothing was applied, say so
+        current_app.logger.exception("stock upload %s failed", upload.id)
+        _fail(
+            upload, f"Nothing was applied: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        )
+        return upload
+    upload.total_rows = checked.total_rows
+    upload.error_count = 0
+    upload.errors = []
+    upload.summary = summary
+    upload.status = UploadStatus.APPLIED
+    upload.applied_at = utcnow()
+    audit.record(
+        actor,
+        "stock.uploaded",
+        org_id=upload.org_id,
+        location=upload.location.code,
+        upload_id=upload.id,
+        file=upload.filename,
+        rows=checked.total_rows,
+        **summary,
+    )
+    return upload
+
+
+def _write(
+    actor: Actor, upload: StockUpload, checked: CheckedFile, progress: Progress
+) -> dict[str, int]:
+    rows = sorted(checked.rows, key=lambda r: r.key)
+    # A level missing at the check and set to 0 needs nothing: not even a row to lock.
+    levels = _lock_levels([r for r in rows if r.on_hand > 0 or r.key in checked.current])
+    refused = CheckedFile()
+    lines = []
+    for row in rows:
+        on_hand, reserved = levels.get(row.key, (0, 0))
+        if row.on_hand < reserved:
+            column, reason = _below_reserved(row.sku, reserved)
+            refused.error(row.row, column, reason)
+        elif row.on_hand != on_hand:
+            lines.append(
+                MoveLine(
+                    row.location_id,
+                    row.variant_id,
+                    on_hand_delta=row.on_hand - on_hand,
+                    grade=row.grade,
+                    where=f"row {row.row}",
+                )
+            )
+    if refused.error_count:
+        refused.errors.sort(key=lambda e: e["row"])
+        refused.total_rows = checked.total_rows
+        raise _Refused(refused)
+    reference = f"upload:{upload.id}"
+    note = f"Stock file {upload.filename}"
+    for done, batch in enumerate(_batches(lines), start=1):
+        apply_moves(actor, batch, reason=MoveReason.UPLOAD, reference=reference, note=note)
+        written = min(done * BATCH, len(lines))
+        progress(written, len(lines), f"{written} of {len(lines)} levels set")
+    return summarize(rows, levels)
+
+
+def _lock_levels(rows: list[Row]) -> dict[Key, tuple[int, int]]:
+    """Lock the levels the rows set, creating missing ones at zero, and read them as locked.
+
+    Taken in (location, SKU, grade) order, the order apply_moves takes them in, so no two
+    transactions wait on each other in a cycle: a no-op upsert locks an existing row (PostgreSQL;
+    SQLite has the whole database locked already) and returns its values after any move
+    committing meanwhile, so no difference is computed from a level that has since moved."""
+    dialect = db.session.connection().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = StockLevel.__table__
+    levels: dict[Key, tuple[int, int]] = {}
+    for batch in _batches(rows):
+        stmt = insert(table).values(
+            [
+                {
+                    "brand_id": r.brand_id,
+                    "location_id": r.location_id,
+                    "variant_id": r.variant_id,
+                    "grade": r.grade,
+                    "on_hand": 0,
+                    "reserved": 0,
+                }
+                for r in batch
+            ]
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.location_id, table.c.variant_id, table.c.grade],
+            set_={"on_hand": table.c.on_hand},
+        ).returning(
+            table.c.location_id,
+            table.c.variant_id,
+            table.c.grade,
+            table.c.on_hand,
+            table.c.reserved,
+        )
+        for location_id, variant_id, grade, on_hand, reserved in db.session.execute(stmt):
+            levels[(location_id, variant_id, grade)] = (int(on_hand), int(reserved))
+    return levels
+
+
+def _batches(items: list[Any], size: int | None = None) -> Iterator[list[Any]]:
+    size = size or BATCH
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _fail(upload: StockUpload, reason: str) -> None:
+    upload.status = UploadStatus.FAILED
+    upload.summary = {**(upload.summary or {}), "failure": reason}
+
+
+# -- downloads -----------------------------------------------------------------------------------
+
+
+def template_csv() -> bytes:
+    """The header and two example rows, UTF-8 with a BOM so Excel shows Chinese correctly."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(EXAMPLE_ROWS)
+    return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
+
+
+def template_xlsx() -> bytes:
+    import openpyxl
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("stock")
+    sheet.append(list(COLUMNS))
+    for sku, grade, on_hand, location in EXAMPLE_ROWS:
+        sheet.append([sku, grade, int(on_hand), location])  # a number, as a spreadsheet holds it
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
