@@ -213,6 +213,7 @@ def upgrade():
         batch_op.create_index('ix_account_entries_account_id_id', ['account_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_account_entries_order_id'), ['order_id'], unique=False)
         batch_op.create_index('ix_account_entries_reference', ['reference'], unique=False)
+        batch_op.create_index('uq_account_entries_payment_reference', ['account_id', 'reference'], unique=True, postgresql_where=sa.text("kind = 'payment'"), sqlite_where=sa.text("kind = 'payment'"))
 
     op.create_table('allocations',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -430,6 +431,7 @@ def downgrade():
 
     op.drop_table('allocations')
     with op.batch_alter_table('account_entries', schema=None) as batch_op:
+        batch_op.drop_index('uq_account_entries_payment_reference', postgresql_where=sa.text("kind = 'payment'"), sqlite_where=sa.text("kind = 'payment'"))
         batch_op.drop_index('ix_account_entries_reference')
         batch_op.drop_index(batch_op.f('ix_account_entries_order_id'))
         batch_op.drop_index('ix_account_entries_account_id_id')

@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.db import TimestampMixin, UTCDateTime, enum_check, make_append_only
@@ -57,6 +57,15 @@ class AccountEntry(TimestampMixin, db.Model):
         ),
         Index("ix_account_entries_account_id_id", "account_id", "id"),
         Index("ix_account_entries_reference", "reference"),
+        # One payment per bank reference on an account, whatever races the application loses.
+        Index(
+            "uq_account_entries_payment_reference",
+            "account_id",
+            "reference",
+            unique=True,
+            postgresql_where=text("kind = 'payment'"),
+            sqlite_where=text("kind = 'payment'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -163,6 +163,15 @@ def may_manage(actor: Actor, account: Account) -> bool:
     return actor.org_id == account.supplier_org_id and actor.can(Permission.FINANCE_MANAGE)
 
 
+def may_manage_link(actor: Actor, link: ChannelLink, account: Account | None = None) -> bool:
+    """`may_manage` for a link, also before its account exists (then the link's supplier)."""
+    if account is not None:
+        return may_manage(actor, account)
+    if actor.is_system:
+        return True
+    return actor.org_id == link.supplier_org_id and actor.can(Permission.FINANCE_MANAGE)
+
+
 def _ensure_manager(actor: Actor, account: Account) -> None:
     if not may_manage(actor, account):
         raise PermissionDenied("Only the supplier records payments on this account.")
@@ -187,6 +196,9 @@ def record_payment(
     reference = (reference or "").strip()
     if not reference:
         raise ValidationFailed(fields={"reference": "The payment's reference (bank, receipt)."})
+    # Payments of one account take turns (PostgreSQL row lock; SQLite writers are serialized), so
+    # two recordings of one transfer at once cannot both pass the duplicate check below.
+    db.session.execute(select(Account.id).where(Account.id == account.id).with_for_update())
     duplicate = db.session.execute(
         select(AccountEntry.id).where(
             AccountEntry.account_id == account.id,
