@@ -418,6 +418,7 @@ def _place_order(
     order.number = f"{link.brand.code}-{order.id:07d}"
     total = 0
     moves = []
+    drawn: list[tuple[CheckedLine, OrderLine]] = []
     by_index = {}
     for ln in sorted(q.lines, key=lambda x: x.index):
         t = q.terms[ln.variant.id]
@@ -436,13 +437,16 @@ def _place_order(
         order.lines.append(line)
         by_index[ln.index] = line
         if ln.variant.id in quotas:
-            line.quota_id = _draw_quota(quotas[ln.variant.id], ln)
+            drawn.append((ln, line))
         else:
             moves.append(
                 stock.MoveLine(
                     source.id, ln.variant.id, reserved_delta=ln.qty, where=f"lines.{ln.index}"
                 )
             )
+    # Quotas are drawn in SKU order, like levels: two orders never wait on each other in a cycle.
+    for ln, line in sorted(drawn, key=lambda pair: pair[0].variant.id):
+        line.quota_id = _draw_quota(quotas[ln.variant.id], ln)
     order.total_cents = total
     order.total_qty = sum(ln.qty for ln in q.lines)
     try:
