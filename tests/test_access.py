@@ -11,8 +11,8 @@ from portal.catalog.models import CatalogImport, Product
 from portal.core.access import ROLE_PERMISSIONS, Permission, Role, route_access
 from portal.core.jobs import JobRun
 from portal.extensions import db
-from portal.inventory.models import Location
-from portal.network.models import ChannelLink, Membership, User
+from portal.inventory.models import Location, StockUpload, UploadStatus  # stock uploads
+from portal.network.models import ChannelLink, Membership, Organization, User
 from portal.policy.models import Notification, PolicyVersion
 from tests.support.services import actor_for, org
 
@@ -72,6 +72,51 @@ OBJECT_ROUTES = {
     "inventory.location_count": ("POST", "/stock/{location}/count"),
     "inventory.location_damage": ("POST", "/stock/{location}/damage"),
     "api_inventory.list_stock": ("GET", "/api/v1/stock?location={location}"),
+    # -- stock uploads (tests/inventory/test_upload.py): {stock_upload} is made in _foreign --
+    "inventory.upload_new": ("GET", "/stock/{location}/uploads/new"),
+    "inventory.upload_detail": ("GET", "/stock/uploads/{stock_upload}"),
+    "inventory.upload_errors": ("GET", "/stock/uploads/{stock_upload}/errors.xlsx"),
+    "inventory.upload_confirm": ("POST", "/stock/uploads/{stock_upload}/confirm"),
+    "api_inventory.get_stock_upload": ("GET", "/api/v1/stock/uploads/{stock_upload}"),
+    "api_inventory.confirm_stock_upload": ("POST", "/api/v1/stock/uploads/{stock_upload}/confirm"),
+    # -- end of stock uploads --
+    # -- finance (tests/finance/): accounts are addressed by channel link, {account} in _foreign --
+    "finance.account_detail": ("GET", "/accounts/{account}"),
+    "finance.account_payment": ("POST", "/accounts/{account}/payments"),
+    "finance.account_adjustment": ("POST", "/accounts/{account}/adjustments"),
+    "finance.account_statement": ("GET", "/accounts/{account}/statement"),
+    "finance.account_statement_csv": ("GET", "/accounts/{account}/statement.csv"),
+    "finance.account_statement_xlsx": ("GET", "/accounts/{account}/statement.xlsx"),
+    "api_finance.list_entries": ("GET", "/api/v1/accounts/{account}/entries"),
+    "api_finance.create_payment": ("POST", "/api/v1/accounts/{account}/payments"),
+    # -- end of finance --
+    # -- orders API (tests/ordering/test_api.py): {order} is made in _foreign_order --
+    "api_ordering.get_order": ("GET", "/api/v1/orders/{order}"),
+    "api_ordering.approve": ("POST", "/api/v1/orders/{order}/approve"),
+    "api_ordering.reject": ("POST", "/api/v1/orders/{order}/reject"),
+    "api_ordering.cancel": ("POST", "/api/v1/orders/{order}/cancel"),
+    "api_ordering.ship": ("POST", "/api/v1/orders/{order}/ship"),
+    "api_ordering.receive": ("POST", "/api/v1/orders/{order}/receive"),
+    # -- end of orders API --
+    # -- ordering pages (tests/ordering/test_views.py): {order} from _foreign_order, {template}
+    # from _foreign_template; shipment and return 1 need not exist: the order is a 404 first --
+    "ordering.order_detail": ("GET", "/orders/{order}"),
+    "ordering.order_approve": ("POST", "/orders/{order}/approve"),
+    "ordering.order_reject": ("POST", "/orders/{order}/reject"),
+    "ordering.order_buyer_approve": ("POST", "/orders/{order}/buyer-approve"),
+    "ordering.order_buyer_reject": ("POST", "/orders/{order}/buyer-reject"),
+    "ordering.order_cancel": ("POST", "/orders/{order}/cancel"),
+    "ordering.order_ship": ("POST", "/orders/{order}/ship"),
+    "ordering.order_close": ("POST", "/orders/{order}/close"),
+    "ordering.order_return": ("POST", "/orders/{order}/return"),
+    "ordering.order_reorder": ("POST", "/orders/{order}/reorder"),
+    "ordering.shipment_receive": ("POST", "/orders/{order}/shipments/1/receive"),
+    "ordering.return_approve": ("POST", "/orders/{order}/returns/1/approve"),
+    "ordering.return_reject": ("POST", "/orders/{order}/returns/1/reject"),
+    "ordering.return_receive": ("POST", "/orders/{order}/returns/1/receive"),
+    "ordering.template_apply": ("POST", "/order-templates/{template}/apply"),
+    "ordering.template_delete": ("POST", "/order-templates/{template}/delete"),
+    # -- end of ordering pages --
 }
 
 # Routes without an object: allowed when the role has the permission, else 403.
@@ -95,7 +140,6 @@ PLAIN_ROUTES = {
     "policy.policy_list": ("GET", "/policies"),
     "policy.policy_new": ("GET", "/policies/new"),
     "policy.inbox": ("GET", "/inbox"),
-    "api_policy.catalog": ("GET", "/api/v1/catalog"),
     "api_policy.list_policies": ("GET", "/api/v1/policies"),
     "api_policy.create_policy": ("POST", "/api/v1/policies"),
     "api_policy.list_notifications": ("GET", "/api/v1/notifications"),
@@ -103,6 +147,39 @@ PLAIN_ROUTES = {
     "api_inventory.list_locations": ("GET", "/api/v1/locations"),
     # The location is in the body: another org's location is a 404 in tests/inventory/test_api.py.
     "api_inventory.create_adjustment": ("POST", "/api/v1/stock/adjustments"),
+    # -- stock uploads (tests/inventory/test_upload.py) --
+    "inventory.upload_template_csv": ("GET", "/stock/uploads/template.csv"),
+    "inventory.upload_template_xlsx": ("GET", "/stock/uploads/template.xlsx"),
+    # The location is in the body: another org's location is a 404 in test_upload.py.
+    "api_inventory.create_stock_upload": ("POST", "/api/v1/stock/uploads"),
+    # -- end of stock uploads --
+    # -- finance (tests/finance/) --
+    "finance.account_list": ("GET", "/accounts"),
+    "api_finance.list_accounts": ("GET", "/api/v1/accounts"),
+    # -- end of finance --
+    # -- orders API and stock push --
+    "api_ordering.catalog": ("GET", "/api/v1/catalog"),
+    "api_ordering.place_order": ("POST", "/api/v1/orders"),
+    "api_ordering.list_orders": ("GET", "/api/v1/orders"),
+    "push.push": ("GET", "/stock/push"),
+    "push.quotas": ("GET", "/stock/quotas"),
+    # -- end of orders API and stock push --
+    # -- ordering pages (tests/ordering/test_views.py): the actor's own org's carts load after
+    # the permission check, so a brand it does not buy (HQ's own) is a 404 only then --
+    "ordering.order_list": ("GET", "/orders"),
+    "ordering.order_approve_many": ("POST", "/orders/approve"),
+    "ordering.pick_list": ("GET", "/orders/pick-list"),
+    "ordering.pick_list_csv": ("GET", "/orders/pick-list.csv"),
+    "ordering.purchasing_rules": ("GET", "/orders/rules"),
+    "ordering.cart_list": ("GET", "/cart"),
+    "ordering.cart_detail": ("GET", "/cart/ACME"),
+    "ordering.cart_quantities": ("POST", "/cart/ACME/quantities"),
+    "ordering.cart_submit": ("POST", "/cart/ACME/submit"),
+    "ordering.cart_quick": ("POST", "/cart/ACME/quick"),
+    "ordering.cart_upload": ("POST", "/cart/ACME/upload"),
+    "ordering.cart_clear": ("POST", "/cart/ACME/clear"),
+    "ordering.template_save": ("POST", "/cart/ACME/templates"),
+    # -- end of ordering pages --
 }
 
 # Routes whose "other org's object" is a product or price the caller is not authorized for:
@@ -112,6 +189,8 @@ CATALOG_ROUTES = {
     "policy.offer_image": "test_unauthorized_product_is_not_found",
     "policy.why": "test_price_explanation_of_unauthorized_sku_is_not_found",
     "api_policy.price": "test_price_explanation_of_unauthorized_sku_is_not_found",
+    # -- ordering pages: the grid of a product one may not order (tests/ordering/test_views.py)
+    "ordering.order_grid": "test_grid_is_not_found_for_a_brand_one_does_not_buy",
 }
 
 PUBLIC_ROUTES = {
@@ -192,7 +271,118 @@ def _foreign(persona: str) -> dict[str, object]:
         "version": version.id,
         "notification": notification.id,
         "location": location.code,
+        "stock_upload": _foreign_stock_upload(location),  # stock uploads
+        "account": _foreign_account(target, org(brand)),  # finance
+        "order": _foreign_order(target, org(brand), location),  # orders
+        "template": _foreign_template(target, org(brand)),  # ordering pages
     }
+
+
+# -- ordering pages (tests/ordering/test_views.py) -----------------------------------------------
+
+
+def _foreign_template(buyer: Organization, brand: Organization) -> int:
+    """An order template saved by an org the persona cannot see."""
+    from portal.ordering.models import OrderTemplate
+
+    template = OrderTemplate(brand_id=brand.id, buyer_org_id=buyer.id, name="foreign", lines=[])
+    db.session.add(template)
+    db.session.flush()
+    return template.id
+
+
+# -- end of ordering pages -----------------------------------------------------------------------
+
+
+def _foreign_order(buyer: Organization, brand: Organization, destination: Location) -> str:
+    """An order placed by an org the persona cannot see (written directly: only its visibility
+    is under test)."""
+    from portal.inventory.services import default_location
+    from portal.ordering.models import Order
+
+    link = db.session.get(ChannelLink, _link_id(buyer, brand))
+    order = Order(
+        number=f"{brand.code}-FOREIGN",
+        brand_id=brand.id,
+        buyer_org_id=buyer.id,
+        supplier_org_id=link.supplier_org_id,
+        link_id=link.id,
+        status="submitted",
+        currency="CNY",
+        source_location_id=default_location(link.supplier).id,
+        destination_location_id=destination.id,
+    )
+    db.session.add(order)
+    db.session.flush()
+    return order.number
+
+
+# -- stock uploads (tests/inventory/test_upload.py) ----------------------------------------------
+
+
+def _foreign_stock_upload(location: Location) -> int:
+    """A stock file uploaded by the org holding `location`."""
+    stock_upload = StockUpload(
+        org_id=location.org_id,
+        location_id=location.id,
+        filename="x.csv",
+        stored_path="stock-uploads/x.csv",
+        sha256="0" * 64,
+        status=UploadStatus.READY,
+        errors=[{"row": 2, "column": "sku", "reason": "x"}],
+        summary={"rows_changed": 1},
+    )
+    db.session.add(stock_upload)
+    db.session.flush()
+    return stock_upload.id
+
+
+# -- end of stock uploads ------------------------------------------------------------------------
+
+
+# -- finance (tests/finance/) ----------------------------------------------------------------------
+
+
+def _link_id(buyer: Organization, brand: Organization) -> int:
+    return db.session.execute(
+        select(ChannelLink.id).where(
+            ChannelLink.buyer_org_id == buyer.id, ChannelLink.brand_id == brand.id
+        )
+    ).scalar_one()
+
+
+def _foreign_account(buyer: Organization, brand: Organization) -> int:
+    """The channel link (the finance pages' address) of an org the persona cannot see, with an
+    account and an entry, so the pages would have something to show."""
+    from portal.finance import services as finance
+
+    link = db.session.get(ChannelLink, _link_id(buyer, brand))
+    finance.post_invoice(
+        actor_for("hq2@demo.test" if brand.code == "LUMI" else "hq@demo.test"),
+        finance.ensure_account(link),
+        amount_cents=100,
+        reference="shipment:x",
+    )
+    return link.id
+
+
+@pytest.mark.parametrize(
+    ("email", "buyer", "path"),
+    [
+        ("store1@demo.test", "S1", "payments"),  # the buyer itself
+        ("buyer1@demo.test", "S1", "adjustments"),  # the supplier, a role without finance.manage
+        ("hq@demo.test", "S1", "payments"),  # above the supplier: reads only
+        ("dist1@demo.test", "D1", "payments"),  # D1's own account with ACME: ACME records
+    ],
+)
+def test_an_account_one_may_read_but_not_record_on_is_forbidden(app, login, email, buyer, path):
+    link_id = _link_id(org(buyer), org("ACME"))
+    client = login(email)
+    assert client.get(f"/accounts/{link_id}").status_code == 200
+    assert client.post(f"/accounts/{link_id}/{path}", data={}).status_code == 403
+
+
+# -- end of finance ------------------------------------------------------------------------------
 
 
 def _open(client, email: str, method: str, url: str):

@@ -217,11 +217,16 @@ def buyer_links(actor: Actor) -> list[ChannelLink]:
     )
 
 
-def find_cart(actor: Actor, brand_id: int) -> Cart | None:
+def find_cart(actor: Actor, link: ChannelLink) -> Cart | None:
+    """The actor's org's cart for the link's brand and its current supplier."""
     return (
         db.session.execute(
             select(Cart)
-            .where(Cart.buyer_org_id == actor.org_id, Cart.brand_id == brand_id)
+            .where(
+                Cart.buyer_org_id == actor.org_id,
+                Cart.brand_id == link.brand_id,
+                Cart.supplier_org_id == link.supplier_org_id,
+            )
             .options(
                 selectinload(Cart.lines)
                 .selectinload(CartLine.variant)
@@ -322,3 +327,50 @@ def list_quotas(actor: Actor, *, brand_id: int | None = None, active_only: bool 
     if active_only:
         stmt = stmt.where(Allocation.status == AllocationStatus.ACTIVE)
     return list(db.session.execute(stmt.order_by(Allocation.expires_at, Allocation.id)).scalars())
+
+
+# -- pages (read-only helpers for the ordering views) --------------------------------------------
+
+
+def supplies_anyone(actor: Actor) -> bool:
+    """Whether the actor's org is the supplier on any channel link (it has a selling side)."""
+    if actor.org_id is None:
+        return False
+    return (
+        db.session.execute(
+            select(ChannelLink.id).where(ChannelLink.supplier_org_id == actor.org_id).limit(1)
+        ).first()
+        is not None
+    )
+
+
+def get_supplied_orders(actor: Actor, numbers: Iterable[str]) -> list[Order]:
+    """Orders by number that the actor's org supplies (others are left out), with their lines'
+    SKUs and products loaded: the supplier's pick list."""
+    wanted = [n.strip().upper() for n in numbers if n and n.strip()]
+    if not wanted or actor.org_id is None:
+        return []
+    stmt = (
+        select(Order)
+        .where(Order.supplier_org_id == actor.org_id, Order.number.in_(wanted))
+        .options(
+            selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product)
+        )
+        .order_by(Order.id)
+    )
+    return list(db.session.execute(stmt).scalars())
+
+
+def version_labels(order: Order) -> dict[int, str]:
+    """Labels ("ACME-BASE v2") of the policy versions that priced an order and its lines."""
+    from portal.policy.models import Policy, PolicyVersion
+
+    ids = {order.policy_version_id, *(line.policy_version_id for line in order.lines)} - {None}
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(PolicyVersion.id, Policy.code, PolicyVersion.number)
+        .join(Policy, Policy.id == PolicyVersion.policy_id)
+        .where(PolicyVersion.id.in_(ids), PolicyVersion.brand_id == order.brand_id)
+    ).all()
+    return {version_id: f"{code} v{number}" for version_id, code, number in rows}

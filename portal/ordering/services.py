@@ -295,6 +295,20 @@ def quote(
     return result
 
 
+def preview(link: ChannelLink, requests: Sequence[LineRequest]) -> Quote:
+    """What submitting would say now, stock and quotas included (read without locks: a cart
+    shows it; submit checks again under locks)."""
+    q = quote(link, requests)
+    if q.lines:
+        location = _source(link)
+        quotas = allocations.open_quotas(
+            link.buyer_org_id, location.id, [ln.variant.id for ln in q.lines]
+        )
+        flagged = {p.line for p in q.problems}
+        q.problems += [p for p in _stock_problems(q, location.id, quotas) if p.line not in flagged]
+    return q
+
+
 def _day(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d") if value else "…"
 
@@ -705,6 +719,22 @@ def permitted_actions(actor: Actor, order: Order) -> OrderActions:
         close=supplier and status == OrderStatus.PARTIALLY_SHIPPED,
         receive=buyer and pending_receipt,
         request_return=buyer and returnable,
+    )
+
+
+@dataclass(frozen=True)
+class ReturnActions:
+    decide: bool = False  # approve or refuse the request (the supplier)
+    receive: bool = False  # the goods are back (the supplier)
+
+
+def permitted_return_actions(actor: Actor, order: Order, ret: ReturnRequest) -> ReturnActions:
+    supplier = actor.is_system or (
+        actor.org_id == order.supplier_org_id and actor.can(Permission.ORDER_FULFIL)
+    )
+    return ReturnActions(
+        decide=supplier and ret.status == ReturnStatus.REQUESTED,
+        receive=supplier and ret.status == ReturnStatus.APPROVED,
     )
 
 

@@ -238,3 +238,10 @@ def test_store_orders_from_its_distributor(shop):
 def test_staff_role_without_place_permission(shop):
     with pytest.raises(PermissionDenied):
         shop.order("S1", [("TEE-BLK-M", 1)], actor=shop.buyer("A1", Role.DISTRIBUTOR_ADMIN))
+
+
+def test_preview_reports_stock_and_quota_problems_before_submit(shop):
+    requests = services.parse_lines([("POLO-WHT-M", 11), ("TEE-BLK-M", 2)])
+    problems = services.preview(shop.net.links["A1"], requests).problems
+    assert [(p.line, p.code, p.available) for p in problems] == [(0, "insufficient_stock", 10)]
+    assert shop.level("HQ", "POLO-WHT-M") == (10, 0)  # a preview holds nothing

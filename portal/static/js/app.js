@@ -6,3 +6,47 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 });
+
+// Forms marked data-once send once: their buttons are disabled right after the first submit
+// (after the browser has read the clicked button's name and value), so a double click does not
+// post twice. The server also refuses a replay; this spares the round trip.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (event.defaultPrevented || !form.hasAttribute || !form.hasAttribute("data-once")) {
+    return;
+  }
+  if (form.getAttribute("data-sent")) {
+    event.preventDefault();
+    return;
+  }
+  var submitter = event.submitter;
+  var method = ((submitter && submitter.getAttribute("formmethod")) || form.method || "get");
+  if (method.toLowerCase() === "get") {
+    // A GET (the pick list) leaves the page's form usable and carries no CSRF token in its URL.
+    var token = form.querySelector('input[name="csrf_token"]');
+    if (token) {
+      token.disabled = true;
+      window.setTimeout(function () { token.disabled = false; }, 0);
+    }
+    return;
+  }
+  form.setAttribute("data-sent", "1");
+  window.setTimeout(function () {
+    form.querySelectorAll('button[type="submit"], input[type="submit"]').forEach(function (b) {
+      b.disabled = true;
+    });
+  }, 0);
+});
+
+// Coming back with the browser's back button restores the page as it was left: sendable again.
+window.addEventListener("pageshow", function (event) {
+  if (!event.persisted) {
+    return;
+  }
+  document.querySelectorAll("form[data-sent]").forEach(function (form) {
+    form.removeAttribute("data-sent");
+    form.querySelectorAll('button[type="submit"], input[type="submit"]').forEach(function (b) {
+      b.disabled = false;
+    });
+  });
+});
