@@ -173,35 +173,30 @@ def expire_allocations(actor: Actor, *, at: datetime | None = None, limit: int =
         db.session.execute(
             select(Allocation.id)
             .where(Allocation.status == AllocationStatus.ACTIVE, Allocation.expires_at <= at)
-            .order_by(Allocation.id)
+            .order_by(Allocation.variant_id, Allocation.id)  # the order orders draw them in
             .limit(limit)
         ).scalars()
     )
     closed = 0
+    releases = []
     for allocation_id in due:
         row = db.session.execute(
             update(Allocation)
             .where(Allocation.id == allocation_id, Allocation.status == AllocationStatus.ACTIVE)
             .values(status=AllocationStatus.EXPIRED)
             .returning(
-                Allocation.location_id,
-                Allocation.variant_id,
-                Allocation.qty,
-                Allocation.used_qty,
-                Allocation.reference,
+                Allocation.location_id, Allocation.variant_id, Allocation.qty, Allocation.used_qty
             )
             .execution_options(synchronize_session=False)
         ).first()
         if row is None:
             continue
-        location_id, variant_id, qty, used, reference = row
+        location_id, variant_id, qty, used = row
         if qty - used > 0:
-            apply_moves(
-                actor,
-                [MoveLine(location_id, variant_id, reserved_delta=-(qty - used))],
-                reason=MoveReason.RELEASE,
-                reference=reference or f"quota:{allocation_id}",
-                note="quota expired",
-            )
+            releases.append(MoveLine(location_id, variant_id, reserved_delta=-(qty - used)))
         closed += 1
+    # All the batch's units in one call: levels are locked in one fixed order.
+    apply_moves(
+        actor, releases, reason=MoveReason.RELEASE, reference="quota-expiry", note="quota expired"
+    )
     return closed

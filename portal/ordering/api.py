@@ -8,7 +8,7 @@ from typing import Any
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Integer, List, Nested, Raw, String
 from apiflask.validators import Length, OneOf, Range
-from flask import request
+from flask import jsonify, request
 
 from portal.core.access import Actor, Permission, current_actor, require
 from portal.core.errors import ValidationFailed
@@ -411,6 +411,11 @@ def place_order(body: dict[str, Any]):
     response = idempotency.run_once(actor.org_id, key, body, work)
     db.session.commit()
     headers = {"Idempotent-Replayed": "true"} if response.replayed else {}
+    if response.status >= 400:  # an error body is not an order: a Response skips the schema
+        error = jsonify(response.body)
+        error.status_code = response.status
+        error.headers.update(headers)
+        return error
     return response.body, response.status, headers
 
 

@@ -181,6 +181,8 @@ def pick_list(orders: Sequence[Order]) -> list[PickRow]:
     """What to take off the shelves for these orders: open quantities per SKU, in SKU order."""
     rows: dict[str, dict[str, Any]] = {}
     for order in orders:
+        if not order.is_open:  # closed short: what is left will never ship
+            continue
         for line in order.lines:
             if line.open_qty <= 0:
                 continue

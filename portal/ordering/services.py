@@ -9,6 +9,7 @@ row is locked while credit is checked, so two orders of one buyer are checked in
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ from portal.policy import queries as policy
 
 MAX_LINES = 2000  # lines in one order
 MAX_LINE_QTY = 1_000_000  # units of one SKU in one order: anything above is a typo
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,12}")  # ASCII digits only ("²" is a digit to Python)
 
 
 # -- input ---------------------------------------------------------------------------------------
@@ -103,10 +105,8 @@ def _whole_number(value: Any) -> int | None:
         return value
     if isinstance(value, float):
         return int(value) if value.is_integer() else None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit() or (text.startswith("-") and text[1:].isdigit()):
-            return int(text)
+    if isinstance(value, str) and WHOLE_NUMBER.fullmatch(value.strip()):
+        return int(value.strip())
     return None
 
 
@@ -335,7 +335,7 @@ def _stock_problems(quote_: Quote, location_id: int, quotas: dict[int, list]) ->
     for ln in quote_.lines:
         sku = ln.variant.sku
         if ln.variant.id in allocated or ln.variant.id in quotas:
-            left = sum(a.remaining for a in quotas.get(ln.variant.id, []))
+            left = _quota_left(quotas.get(ln.variant.id, []))
             if ln.qty > left:
                 problems.append(
                     Problem(
@@ -512,7 +512,7 @@ def _draw_quota(quotas: list, ln: CheckedLine) -> int:
     for allocation in quotas:
         if allocation.remaining >= ln.qty and allocations.draw(allocation.id, ln.qty):
             return allocation.id
-    left = sum(a.remaining for a in quotas)
+    left = _quota_left(quotas)
     raise refuse(
         [
             Problem(
@@ -524,6 +524,11 @@ def _draw_quota(quotas: list, ln: CheckedLine) -> int:
             )
         ]
     )
+
+
+def _quota_left(quotas: list) -> int:
+    """What one line may draw: a line takes its units from a single quota."""
+    return max((a.remaining for a in quotas), default=0)
 
 
 def _apply_credit_check(order: Order, account: Any, link: ChannelLink) -> None:
@@ -714,7 +719,7 @@ def permitted_actions(actor: Actor, order: Order) -> OrderActions:
         reject=supplier and status in REJECTABLE and not shipped,
         buyer_approve=buyer_admin and status == OrderStatus.PENDING_BUYER_APPROVAL,
         buyer_reject=buyer_admin and status == OrderStatus.PENDING_BUYER_APPROVAL,
-        cancel=buyer and status in CANCELLABLE and not shipped,
+        cancel=buyer and status in CANCELLABLE and not shipped and order.kind != OrderKind.PUSH,
         ship=supplier and status in SHIPPABLE,
         close=supplier and status == OrderStatus.PARTIALLY_SHIPPED,
         receive=buyer and pending_receipt,
@@ -802,12 +807,12 @@ def buyer_approve_order(actor: Actor, order: Order, *, note: str = "") -> Order:
 def reject_order(actor: Actor, order: Order, *, reason: str) -> Order:
     """The supplier refuses an order before shipping it, or the buyer org's admin declines one
     held for its approval; every reservation is released."""
+    lock_order(order)  # the side that may reject depends on the status as it is now
     if order.status == OrderStatus.PENDING_BUYER_APPROVAL:
         _as_buyer(actor, order, Permission.ORDER_APPROVE)
     else:
         _as_supplier(actor, order)
     reason = _required(reason, "reason")
-    lock_order(order)
     allowed = (*REJECTABLE, OrderStatus.PENDING_BUYER_APPROVAL)
     _expect(order, allowed, "rejected")
     if order.has_shipments:
@@ -820,6 +825,8 @@ def cancel_order(actor: Actor, order: Order, *, reason: str = "") -> Order:
     _as_buyer(actor, order)
     lock_order(order)
     _expect(order, CANCELLABLE, "cancelled")
+    if order.kind == OrderKind.PUSH:
+        raise OrderStateConflict("A push order is the brand's: ask HQ to reject it instead.")
     if order.has_shipments:
         raise OrderStateConflict("Part of the order has shipped: it can no longer be cancelled.")
     return _close(actor, order, OrderStatus.CANCELLED, "cancelled", reason)
@@ -841,7 +848,8 @@ def _close(actor: Actor, order: Order, status: str, kind: str, reason: str) -> O
     and the credit its unshipped part committed."""
     moves = []
     released_cents = 0
-    for line in order.lines:
+    # Quotas are given back in SKU order, as orders draw them (no lock cycle).
+    for line in sorted(order.lines, key=lambda ln: ln.variant_id):
         left = line.open_qty
         if left <= 0:
             continue
@@ -1487,6 +1495,13 @@ def _push_stock(
         qty = _whole_number(r.qty)
         if r.recipient not in links:
             errors[key] = f"Line {r.row}: {r.recipient or '?'} is not in this brand's network."
+        elif links[r.recipient].supplier_org_id != brand.id:
+            # The brand ships and bills only its direct buyers; a distributor's store is
+            # supplied (and billed) by its distributor.
+            errors[key] = (
+                f"Line {r.row}: {r.recipient} buys from {links[r.recipient].supplier.code}; "
+                "push to its supplier instead."
+            )
         elif r.sku not in variants:
             errors[key] = f"Line {r.row}: no SKU {r.sku or '?'}."
         elif qty is None or not 0 < qty <= MAX_LINE_QTY:
@@ -1512,12 +1527,32 @@ def _push_stock(
             reference=reference,
         )
         return result
+    # Every unit in one call (levels locked in one fixed order), then the orders, then the
+    # accounts in id order: a push never holds one lock while waiting for an earlier one.
+    stock.apply_moves(
+        actor,
+        [
+            stock.MoveLine(source.id, variants[sku].id, reserved_delta=qty, where=f"{code} {sku}")
+            for (code, sku), qty in sorted(wanted.items())
+        ],
+        reason=MoveReason.PUSH,
+        reference=reference,
+        note=note,
+    )
     by_recipient: dict[str, list[tuple[Variant, int]]] = {}
     for (code, sku), qty in sorted(wanted.items()):
         by_recipient.setdefault(code, []).append((variants[sku], qty))
-    for code, lines in by_recipient.items():
+    for code in sorted(by_recipient, key=lambda c: links[c].id):
         result.orders.append(
-            _push_order(actor, brand, links[code], source, lines, note=note, reference=reference)
+            _push_order(
+                actor,
+                brand,
+                links[code],
+                source,
+                by_recipient[code],
+                note=note,
+                reference=reference,
+            )
         )
     return result
 
@@ -1532,8 +1567,8 @@ def _push_order(
     note: str,
     reference: str,
 ) -> Order:
-    """One recipient's push order: the brand ships it whoever the recipient's usual supplier is,
-    priced at the recipient's own resolved prices; confirmed at once (HQ decided it)."""
+    """One recipient's push order (its units are reserved by the caller), priced at the
+    recipient's own resolved prices; confirmed at once (HQ decided it)."""
     buyer = _buyer(link)
     terms = policy.resolve(buyer, [v for v, _q in lines])
     unpriced = [v.sku for v, _q in lines if terms[v.id].price_cents is None]
@@ -1577,16 +1612,6 @@ def _push_order(
         )
     order.total_cents = sum(line.line_total_cents for line in order.lines)
     order.total_qty = sum(qty for _v, qty in lines)
-    stock.apply_moves(
-        actor,
-        [
-            stock.MoveLine(source.id, v.id, reserved_delta=q, where=f"{link.buyer.code} {v.sku}")
-            for v, q in lines
-        ],
-        reason=MoveReason.PUSH,
-        reference=order.number,
-        note=reference,
-    )
     finance.commit_credit(finance.lock_account(link), order.total_cents)
     db.session.flush()
     _event(actor, order, "pushed", "", order.status, total_cents=order.total_cents, push=reference)

@@ -176,6 +176,8 @@ def test_a_refusal_is_replayed_too(client, store1):
     replay = client.post("/api/v1/orders", json=body, headers=headers)
     assert first.status_code == replay.status_code == 422
     assert first.get_json() == replay.get_json()
+    error = first.get_json()["error"]
+    assert (error["code"], list(error["fields"])) == ("unknown_sku", ["lines.0"])
 
 
 def test_lifecycle_through_the_api(client, store1):

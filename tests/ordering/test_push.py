@@ -14,7 +14,7 @@ from portal.inventory import services as stock
 from portal.inventory.errors import InsufficientStock
 from portal.inventory.models import Allocation, AllocationStatus
 from portal.ordering import jobs, services
-from portal.ordering.errors import OrderRefused
+from portal.ordering.errors import OrderRefused, OrderStateConflict
 from portal.ordering.models import OrderKind, OrderStatus
 
 
@@ -32,7 +32,7 @@ def test_parse_accepts_tabs_commas_and_spaces():
 
 
 def test_push_orders_one_per_recipient_confirmed_at_recipient_prices(shop):
-    result = push(shop, "POA1 TEE-BLK-M 10\nPOS1 TEE-BLK-L 4\nPOA1 POLO-WHT-M 2", as_quotas=False)
+    result = push(shop, "POA1 TEE-BLK-M 10\nPOA2 TEE-BLK-L 4\nPOA1 POLO-WHT-M 2", as_quotas=False)
     assert len(result.orders) == 2
     a1 = next(o for o in result.orders if o.buyer_org_id == shop.net.org_id("A1"))
     assert (a1.kind, a1.status, a1.supplier_org_id) == (
@@ -44,13 +44,29 @@ def test_push_orders_one_per_recipient_confirmed_at_recipient_prices(shop):
         "TEE-BLK-M": 9950,
         "POLO-WHT-M": 14950,
     }
-    s1 = next(o for o in result.orders if o.buyer_org_id == shop.net.org_id("S1"))
-    assert s1.supplier_org_id == shop.net.brand.id  # the brand ships, past the distributor
     assert shop.level("HQ", "TEE-BLK-M") == (100, 10)
-    shipment = services.ship_order(shop.hq, s1, {"TEE-BLK-L": 4})
-    services.receive_shipment(shop.buyer("S1"), s1, shipment)
-    assert shop.level("S1", "TEE-BLK-L") == (4, 0)
+    assert shop.committed("A1") == a1.total_cents
+    a2 = next(o for o in result.orders if o.buyer_org_id == shop.net.org_id("A2"))
+    with pytest.raises(OrderStateConflict):  # HQ's order: the recipient cannot cancel it
+        services.cancel_order(shop.buyer("A2"), a2)
+    shipment = services.ship_order(shop.hq, a2, {"TEE-BLK-L": 4})
+    services.receive_shipment(shop.buyer("A2"), a2, shipment)
+    assert shop.level("A2", "TEE-BLK-L") == (4, 0)
+    assert shop.balance("A2") == 4 * 9950
     assert stock.check_ledger() == []
+
+
+def test_push_to_a_distributors_store_goes_to_its_distributor(shop):
+    for as_quotas in (False, True):
+        with pytest.raises(ValidationFailed) as excinfo:
+            push(
+                shop,
+                "POS1 TEE-BLK-L 4",
+                as_quotas=as_quotas,
+                expires_at=utcnow() + timedelta(days=3),
+            )
+        assert "POA1" in excinfo.value.fields["rows.1"]
+    assert shop.level("HQ", "TEE-BLK-L") == (100, 0)
 
 
 def test_push_refuses_every_bad_line_and_changes_nothing(shop):

@@ -42,6 +42,8 @@ def test_submit_reserves_stock_and_snapshots_prices(shop):
         ([("TEE-BLK-M", -3)], "invalid_quantity", "lines.0"),
         ([("TEE-BLK-M", 1.5)], "invalid_quantity", "lines.0"),
         ([("TEE-BLK-M", "2x")], "invalid_quantity", "lines.0"),
+        ([("TEE-BLK-M", "²")], "invalid_quantity", "lines.0"),
+        ([("TEE-BLK-M", "9" * 5000)], "invalid_quantity", "lines.0"),
         ([("TEE-BLK-M", 10**9)], "invalid_quantity", "lines.0"),
         ([("TEE-BLK-M", 1), ("RUN-BLK-42", 8)], "not_multiple", "lines.1"),
         ([("POLO-WHT-M", 11)], "insufficient_stock", "lines.0"),
