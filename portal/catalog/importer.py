@@ -29,6 +29,7 @@ from portal.core.access import Actor
 from portal.core.db import utcnow
 from portal.core.errors import ValidationFailed
 from portal.core.money import to_cents
+from portal.core.spreadsheets import csv_bytes, xlsx_bytes
 from portal.extensions import db
 from portal.network.models import Organization
 
@@ -766,30 +767,14 @@ def _fail(imp: CatalogImport, reason: str) -> None:
 
 
 def template_csv() -> bytes:
-    """The header and two example rows, UTF-8 with a BOM so Excel shows Chinese correctly."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(EXAMPLE_ROWS)
-    return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
-
-
-def _xlsx(rows: Iterable[Iterable[Any]], title: str) -> bytes:
-    import openpyxl
-
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet(title)
-    for row in rows:
-        sheet.append(list(row))
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    """The header and two example rows."""
+    return csv_bytes([COLUMNS, *EXAMPLE_ROWS])
 
 
 def template_xlsx() -> bytes:
-    return _xlsx([COLUMNS, *EXAMPLE_ROWS], "catalog")
+    return xlsx_bytes([COLUMNS, *EXAMPLE_ROWS], "catalog")
 
 
 def errors_xlsx(errors: list[dict[str, Any]]) -> bytes:
     rows = [(e.get("row"), e.get("column", ""), e.get("reason", "")) for e in errors]
-    return _xlsx([("row", "column", "reason"), *rows], "errors")
+    return xlsx_bytes([("row", "column", "reason"), *rows], "errors")

@@ -15,7 +15,7 @@ from portal.core.errors import NotFound
 from portal.core.pagination import Page, paginate
 from portal.extensions import db
 from portal.finance.models import Account, AccountEntry
-from portal.network.models import ChannelLink, Organization, User
+from portal.network.models import ChannelLink, Organization
 from portal.policy import queries as policy_queries
 
 
@@ -294,31 +294,3 @@ def order_numbers(entries: list[AccountEntry]) -> dict[int, str]:
         select(orders.c.id, orders.c.number).where(orders.c.id.in_(order_ids))
     )
     return {order_id: number for order_id, number in rows}
-
-
-def entry_authors(entries: list[AccountEntry]) -> dict[int, str]:
-    """Who recorded each entry, by entry id: the person's name, else the org (an API key's);
-    system entries (invoices posted by shipments run as jobs) are left out."""
-    user_ids = {e.actor_user_id for e in entries if e.actor_user_id is not None}
-    org_ids = {e.actor_org_id for e in entries if e.actor_org_id is not None}
-    users = (
-        dict(db.session.execute(select(User.id, User.name).where(User.id.in_(user_ids))).all())
-        if user_ids
-        else {}
-    )
-    orgs = (
-        dict(
-            db.session.execute(
-                select(Organization.id, Organization.code).where(Organization.id.in_(org_ids))
-            ).all()
-        )
-        if org_ids
-        else {}
-    )
-    authors = {}
-    for entry in entries:
-        if entry.actor_user_id in users:
-            authors[entry.id] = users[entry.actor_user_id]
-        elif entry.actor_org_id in orgs:
-            authors[entry.id] = orgs[entry.actor_org_id]
-    return authors

@@ -4,8 +4,6 @@ BOM, so Excel in China shows Chinese correctly) and XLSX."""
 
 from __future__ import annotations
 
-import codecs
-import csv
 import io
 import re
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.core.errors import ValidationFailed
 from portal.core.money import MINOR_UNITS, from_cents
+from portal.core.spreadsheets import csv_bytes
 from portal.extensions import db
 from portal.finance import queries
 from portal.finance.models import AccountEntry, EntryKind
@@ -234,27 +233,14 @@ def export_rows(statement: Statement, orders: dict[int, str]) -> list[list[Any]]
     return rows
 
 
-# Text a spreadsheet would run as a formula (a note typed as "=HYPERLINK(...)"): CSV cells get a
-# leading apostrophe, XLSX cells are written as plain strings.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _csv_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def to_csv(statement: Statement, orders: dict[int, str]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    for row in export_rows(statement, orders):
-        writer.writerow([_csv_cell(value) for value in row])
-    return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
+    return csv_bytes(
+        [[_csv_cell(value) for value in row] for row in export_rows(statement, orders)]
+    )
 
 
 def to_xlsx(statement: Statement, orders: dict[int, str]) -> bytes:

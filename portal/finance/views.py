@@ -128,7 +128,7 @@ def _render_account(
         page=entries,
         running=queries.balances_after(entries.items),
         orders=_order_links(entries.items),
-        authors=queries.entry_authors(entries.items),
+        authors=network_queries.actor_names(entries.items),
         permitted=permitted,
         is_buyer=line.link.buyer_org_id == actor.org_id,
         forms=forms,

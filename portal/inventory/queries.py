@@ -15,7 +15,7 @@ from portal.core.errors import NotFound, ValidationFailed
 from portal.core.pagination import Page, paginate
 from portal.extensions import db
 from portal.inventory.models import Location, StockLevel, StockMove, StockUpload
-from portal.network.models import ChannelLink, Organization, User
+from portal.network.models import ChannelLink, Organization
 
 
 def visible_locations(actor: Actor) -> Select[Any]:
@@ -197,34 +197,6 @@ def list_moves(
     if sku:
         stmt = stmt.where(Variant.sku.ilike(f"%{sku.strip()}%"))
     return paginate(stmt.order_by(StockMove.id.desc()), page, per_page)
-
-
-def move_authors(moves: list[StockMove]) -> dict[int, str]:
-    """Who made each move of a page, by move id: the person's name, else the org whose API key
-    it was; system moves (opening stock, jobs) are left out."""
-    user_ids = {m.actor_user_id for m in moves if m.actor_user_id is not None}
-    org_ids = {m.actor_org_id for m in moves if m.actor_org_id is not None}
-    users = (
-        dict(db.session.execute(select(User.id, User.name).where(User.id.in_(user_ids))).all())
-        if user_ids
-        else {}
-    )
-    orgs = (
-        dict(
-            db.session.execute(
-                select(Organization.id, Organization.code).where(Organization.id.in_(org_ids))
-            ).all()
-        )
-        if org_ids
-        else {}
-    )
-    authors = {}
-    for move in moves:
-        if move.actor_user_id in users:
-            authors[move.id] = users[move.actor_user_id]
-        elif move.actor_org_id in orgs:
-            authors[move.id] = orgs[move.actor_org_id]
-    return authors
 
 
 # -- stock uploads -------------------------------------------------------------------------------

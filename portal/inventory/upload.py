@@ -10,9 +10,7 @@ import's reader (`portal.catalog.importer`).
 
 from __future__ import annotations
 
-import codecs
 import csv
-import io
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -28,6 +26,7 @@ from portal.catalog.models import Variant
 from portal.core import audit
 from portal.core.access import Actor
 from portal.core.db import utcnow
+from portal.core.spreadsheets import csv_bytes, xlsx_bytes
 from portal.extensions import db
 from portal.inventory.models import (
     Grade,
@@ -545,22 +544,11 @@ def _fail(upload: StockUpload, reason: str) -> None:
 
 
 def template_csv() -> bytes:
-    """The header and two example rows, UTF-8 with a BOM so Excel shows Chinese correctly."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(EXAMPLE_ROWS)
-    return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
+    """The header and two example rows."""
+    return csv_bytes([COLUMNS, *EXAMPLE_ROWS])
 
 
 def template_xlsx() -> bytes:
-    import openpyxl
-
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("stock")
-    sheet.append(list(COLUMNS))
-    for sku, grade, on_hand, location in EXAMPLE_ROWS:
-        sheet.append([sku, grade, int(on_hand), location])  # a number, as a spreadsheet holds it
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    # on_hand as a number, as a spreadsheet holds it
+    rows = [(sku, grade, int(on_hand), loc) for sku, grade, on_hand, loc in EXAMPLE_ROWS]
+    return xlsx_bytes([COLUMNS, *rows], "stock")

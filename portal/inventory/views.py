@@ -22,6 +22,7 @@ from portal.inventory import queries, services, upload
 from portal.inventory.errors import StockUploadNotReady
 from portal.inventory.forms import AdjustForm, CountForm, DamageForm, StockUploadForm
 from portal.inventory.models import Grade, Location, LocationKind, MoveReason, StockUpload
+from portal.network import queries as network_queries
 
 bp = Blueprint("inventory", __name__)
 
@@ -138,7 +139,7 @@ def location_moves(location: Location):
         "inventory/moves.html",
         location=location,
         page=moves,
-        authors=queries.move_authors(moves.items),
+        authors=network_queries.actor_names(moves.items),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,3 +213,29 @@ def count_orgs_by_kind(actor: Actor, brand_id: int | None = None) -> dict[str, i
     sub = visible_orgs(actor, brand_id=brand_id).order_by(None).subquery()
     rows = db.session.execute(select(sub.c.kind, func.count()).group_by(sub.c.kind)).all()
     return {kind: n for kind, n in rows}
+
+
+def actor_names(rows: Sequence[Any]) -> dict[int, str]:
+    """Who wrote each ledger row of a page (stock moves, account entries), by row id: the
+    person's name, else the org whose API key it was; system rows (jobs, seeds) are left out."""
+    user_ids = {r.actor_user_id for r in rows if r.actor_user_id is not None}
+    org_ids = {r.actor_org_id for r in rows if r.actor_org_id is not None}
+    users: dict[int, str] = {}
+    orgs: dict[int, str] = {}
+    if user_ids:
+        users = dict(
+            db.session.execute(select(User.id, User.name).where(User.id.in_(user_ids))).all()
+        )
+    if org_ids:
+        orgs = dict(
+            db.session.execute(
+                select(Organization.id, Organization.code).where(Organization.id.in_(org_ids))
+            ).all()
+        )
+    names = {}
+    for row in rows:
+        if row.actor_user_id in users:
+            names[row.id] = users[row.actor_user_id]
+        elif row.actor_org_id in orgs:
+            names[row.id] = orgs[row.actor_org_id]
+    return names

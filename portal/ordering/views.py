@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -24,6 +22,7 @@ from portal.core.errors import DomainError, PermissionDenied, ValidationFailed
 from portal.core.forms import apply_errors
 from portal.core.money import MINOR_UNITS, format_money, from_cents, to_cents
 from portal.core.pagination import parse_page_args
+from portal.core.spreadsheets import csv_bytes
 from portal.extensions import db
 from portal.finance import queries as finance_queries
 from portal.network import queries as network_queries
@@ -708,13 +707,14 @@ def pick_list():
 @require(Permission.ORDER_FULFIL)
 def pick_list_csv():
     _orders, rows = _pick_rows()
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["sku", "product", "color", "size", "qty", "orders"])
-    for row in rows:
-        writer.writerow([row.sku, row.product, row.color, row.size, row.qty, " ".join(row.orders)])
+    body = csv_bytes(
+        [
+            ("sku", "product", "color", "size", "qty", "orders"),
+            *((r.sku, r.product, r.color, r.size, r.qty, " ".join(r.orders)) for r in rows),
+        ]
+    )
     return Response(
-        "\ufeff" + out.getvalue(),  # a BOM, so Excel opens it as UTF-8
+        body,
         mimetype="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="pick-list.csv"'},
     )
