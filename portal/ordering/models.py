@@ -50,7 +50,6 @@ OPEN_STATUSES = (
     OrderStatus.CONFIRMED,
     OrderStatus.PARTIALLY_SHIPPED,
 )
-CLOSED_STATUSES = (OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.REJECTED)
 
 
 class Cart(TimestampMixin, db.Model):
@@ -167,10 +166,6 @@ class Order(TimestampMixin, db.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
-    @property
-    def holds_stock(self) -> bool:
         return self.status in OPEN_STATUSES
 
     @property

@@ -110,12 +110,6 @@ def get_orders(actor: Actor, numbers: Iterable[str]) -> list[Order]:
     return list(db.session.execute(stmt).scalars())
 
 
-def count_by_status(actor: Actor, *, side: str) -> dict[str, int]:
-    column = Order.buyer_org_id if side == "buying" else Order.supplier_org_id
-    stmt = select(Order.status, func.count()).where(column == actor.org_id).group_by(Order.status)
-    return {status: count for status, count in db.session.execute(stmt)}
-
-
 def order_events(order: Order) -> list[OrderEvent]:
     return list(
         db.session.execute(
