@@ -71,6 +71,10 @@ class Config:
 
     JOB_DEFAULT_TIMEOUT = _int("JOB_DEFAULT_TIMEOUT", 600)
     JOB_RESULT_TTL = _int("JOB_RESULT_TTL", 7 * 24 * 3600)
+    # Replenishment: locations computed per statement, and a pause between locations (keeps a
+    # network-wide run from crowding out orders at peak; tests use it to stop a run mid-way).
+    REPLENISHMENT_BATCH = _int("REPLENISHMENT_BATCH", 200)
+    REPLENISHMENT_PAUSE_MS = _int("REPLENISHMENT_PAUSE_MS", 0)
 
     # APIFlask / OpenAPI
     SYNC_LOCAL_SPEC = None

@@ -86,6 +86,8 @@ def _register_models() -> None:
     import portal.ordering.models  # noqa: F401
     import portal.policy.jobs  # noqa: F401
     import portal.policy.models  # noqa: F401
+    import portal.replenishment.jobs  # noqa: F401
+    import portal.replenishment.models  # noqa: F401
 
 
 def _register_blueprints(app: APIFlask) -> None:

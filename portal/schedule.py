@@ -28,6 +28,8 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic("recover-stale-jobs", "portal.core.jobs.recover_stale_runs", 300),
     Periodic("expire-quotas", "portal.ordering.jobs.expire_quotas", 300),
     Periodic("prune-idempotency-keys", "portal.ordering.jobs.prune_idempotency_keys", 3600),
+    Periodic("nightly-replenishment", "portal.replenishment.jobs.nightly_replenishment", 86400),
+    Periodic("mark-aged-stock", "portal.replenishment.jobs.mark_aged_stock", 86400),
 )
 
 
@@ -54,6 +56,7 @@ def start_periodic(app: Flask) -> None:
     import portal.auth.jobs  # noqa: F401 - registers the job functions
     import portal.ordering.jobs  # noqa: F401
     import portal.policy.jobs  # noqa: F401
+    import portal.replenishment.jobs  # noqa: F401
 
     scheduler = CronScheduler(connection=jobs.redis_connection(app.config["REDIS_URL"]))
     for entry in PERIODIC:

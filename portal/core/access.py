@@ -75,6 +75,7 @@ class Permission(enum.StrEnum):
     ORDER_FULFIL = "orders.fulfil"  # the supplier's side: confirm, reject, ship, returns
     FINANCE_VIEW = "finance.view"  # accounts, balances, statements
     FINANCE_MANAGE = "finance.manage"  # record payments and adjustments (the supplier)
+    REPLENISHMENT_MANAGE = "replenishment.manage"  # rules, runs, auto-submit (HQ and owners)
 
 
 _EVERYONE = {
@@ -100,6 +101,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.STOCK_PUSH,
             Permission.ORDER_FULFIL,
             Permission.FINANCE_VIEW,
+            Permission.REPLENISHMENT_MANAGE,
         }
     ),
     Role.DISTRIBUTOR_ADMIN: frozenset(
@@ -117,6 +119,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ORDER_FULFIL,
             Permission.FINANCE_VIEW,
             Permission.FINANCE_MANAGE,
+            Permission.REPLENISHMENT_MANAGE,
         }
     ),
     Role.DISTRIBUTOR_BUYER: frozenset(
@@ -140,6 +143,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ORDER_PLACE,
             Permission.ORDER_APPROVE,
             Permission.FINANCE_VIEW,
+            Permission.REPLENISHMENT_MANAGE,
         }
     ),
     Role.STORE_STAFF: frozenset(_EVERYONE | {Permission.ORDER_PLACE}),

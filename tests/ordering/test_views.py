@@ -16,7 +16,7 @@ from portal.extensions import db
 from portal.network import services as network
 from portal.ordering import queries, services
 from portal.ordering.models import IdempotencyKey, Order, OrderStatus, OrderTemplate
-from tests.ordering.conftest import Shop
+from tests.support.shop import Shop
 
 PASSWORD = "order-pages-1"
 

@@ -1,0 +1,429 @@
+"""The replenishment computation: what each location should order, for many locations at once.
+
+One SQL statement per batch of locations does the arithmetic for every (location, SKU) pair: the
+rule in force (the location's own override for the SKU, else HQ's most specific default for its
+level and the SKU's category), the units sold or shipped out over the velocity window, what is
+inbound on open orders, and from those the reorder point and the target. Only the pairs that
+need an order come back. Python then does what needs the channel policy: authorization, MOQ and
+multiples (rounded up with the case pack), the buyer's quotas and what the supplier has.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Float, and_, case, cast, func, or_, select, union
+from sqlalchemy.orm import aliased, selectinload
+
+from portal.catalog.models import Product, Variant
+from portal.core.db import utcnow
+from portal.extensions import db
+from portal.inventory import allocations
+from portal.inventory.models import Grade, Location, MoveReason, StockLevel, StockMove
+from portal.network.models import ChannelLink, Organization
+from portal.ordering import queries as ordering_queries
+from portal.ordering.models import Order, OrderLine, OrderStatus
+from portal.policy import queries as policy
+from portal.replenishment.models import ReplenishmentRule
+
+VELOCITY_DAYS = 28  # the sales window velocity is averaged over
+INBOUND_STATUSES = (
+    OrderStatus.PENDING_BUYER_APPROVAL,
+    OrderStatus.SUBMITTED,
+    OrderStatus.AWAITING_APPROVAL,
+    OrderStatus.CONFIRMED,
+    OrderStatus.PARTIALLY_SHIPPED,
+    OrderStatus.SHIPPED,
+)
+
+
+@dataclass
+class Need:
+    """One (location, SKU) below its reorder point, with the figures that say so."""
+
+    location_id: int
+    variant_id: int
+    rule_id: int
+    mode: str  # "min_max" or "cover"
+    on_hand: int
+    reserved: int
+    inbound: int
+    velocity: float  # units per day
+    reorder_point: float
+    target: float
+    rule: dict[str, Any]
+
+    @property
+    def position(self) -> int:
+        return self.on_hand + self.inbound - self.reserved
+
+    @property
+    def raw_qty(self) -> int:
+        return max(math.ceil(self.target - self.position - 1e-9), 0)
+
+
+@dataclass
+class ProposedLine:
+    variant: Variant
+    qty: int
+    unit_price_cents: int | None
+    reason: dict[str, Any]
+
+
+@dataclass
+class Proposal:
+    """What one location should order from its supplier today."""
+
+    location: Location
+    link: ChannelLink
+    lines: list[ProposedLine] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # SKUs needed but not proposed
+
+
+def needs(brand_id: int, location_ids: Sequence[int], *, at: datetime | None = None) -> list[Need]:
+    """Every (location, SKU) of the brand at these locations that is at or below its reorder
+    point and under its target, in one statement."""
+    if not location_ids:
+        return []
+    at = at or utcnow()
+    since = at - timedelta(days=VELOCITY_DAYS)
+    loc_ids = list(location_ids)
+
+    # The pairs to look at: every stocked SKU, and every SKU with an override (even at zero).
+    stocked = select(StockLevel.location_id, StockLevel.variant_id).where(
+        StockLevel.brand_id == brand_id,
+        StockLevel.grade == Grade.A,
+        StockLevel.location_id.in_(loc_ids),
+    )
+    overridden = select(ReplenishmentRule.location_id, ReplenishmentRule.variant_id).where(
+        ReplenishmentRule.brand_id == brand_id, ReplenishmentRule.location_id.in_(loc_ids)
+    )
+    pairs = union(stocked, overridden).subquery("pairs")
+
+    level = aliased(StockLevel)
+    sold = (
+        select(
+            StockMove.location_id,
+            StockMove.variant_id,
+            func.sum(-StockMove.on_hand_delta).label("units"),
+        )
+        .where(
+            StockMove.location_id.in_(loc_ids),
+            StockMove.brand_id == brand_id,
+            StockMove.reason.in_((MoveReason.SALE, MoveReason.SHIPMENT)),
+            StockMove.on_hand_delta < 0,
+            StockMove.created_at >= since,
+        )
+        .group_by(StockMove.location_id, StockMove.variant_id)
+        .subquery("sold")
+    )
+    inbound = (
+        select(
+            Order.destination_location_id.label("location_id"),
+            OrderLine.variant_id,
+            func.sum(OrderLine.qty - OrderLine.received_qty).label("units"),
+        )
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .where(
+            Order.destination_location_id.in_(loc_ids),
+            Order.brand_id == brand_id,
+            Order.status.in_(INBOUND_STATUSES),
+        )
+        .group_by(Order.destination_location_id, OrderLine.variant_id)
+        .subquery("inbound")
+    )
+    override = aliased(ReplenishmentRule)
+    default = aliased(ReplenishmentRule)
+    # HQ's most specific default for the location's level and the SKU's category.
+    best_default = (
+        select(default.id)
+        .where(
+            default.brand_id == brand_id,
+            default.location_id.is_(None),
+            or_(default.level == ChannelLink.level, default.level == ""),
+            or_(default.category_id == Product.category_id, default.category_id.is_(None)),
+        )
+        .order_by((default.level == "").asc(), default.category_id.is_(None).asc())
+        .limit(1)
+        .correlate(ChannelLink, Product)
+        .scalar_subquery()
+    )
+    rule = aliased(ReplenishmentRule)
+    rule_id = func.coalesce(override.id, best_default)
+    on_hand = func.coalesce(level.on_hand, 0)
+    reserved = func.coalesce(level.reserved, 0)
+    inbound_units = func.coalesce(inbound.c.units, 0)
+    velocity = cast(func.coalesce(sold.c.units, 0), Float) / VELOCITY_DAYS
+    position = on_hand + inbound_units - reserved
+    is_cover = rule.cover_days.is_not(None)
+    reorder_point = case(
+        (is_cover, velocity * rule.lead_days + rule.safety_qty),
+        else_=cast(func.coalesce(rule.min_qty, 0), Float),
+    )
+    target = case(
+        (is_cover, velocity * (rule.cover_days + rule.lead_days) + rule.safety_qty),
+        else_=cast(rule.max_qty, Float),
+    )
+    rows = (
+        select(
+            pairs.c.location_id,
+            pairs.c.variant_id,
+            rule.id.label("rule_id"),
+            on_hand.label("on_hand"),
+            reserved.label("reserved"),
+            inbound_units.label("inbound"),
+            velocity.label("velocity"),
+            reorder_point.label("reorder_point"),
+            target.label("target"),
+            rule.min_qty,
+            rule.max_qty,
+            rule.cover_days,
+            rule.lead_days,
+            rule.safety_qty,
+        )
+        .select_from(pairs)
+        .join(Location, Location.id == pairs.c.location_id)
+        .join(
+            ChannelLink,
+            and_(ChannelLink.buyer_org_id == Location.org_id, ChannelLink.brand_id == brand_id),
+        )
+        .join(Variant, Variant.id == pairs.c.variant_id)
+        .join(Product, Product.id == Variant.product_id)
+        .outerjoin(
+            level,
+            and_(
+                level.location_id == pairs.c.location_id,
+                level.variant_id == pairs.c.variant_id,
+                level.grade == Grade.A,
+            ),
+        )
+        .outerjoin(
+            override,
+            and_(
+                override.location_id == pairs.c.location_id,
+                override.variant_id == pairs.c.variant_id,
+            ),
+        )
+        .join(rule, rule.id == rule_id)
+        .outerjoin(
+            sold,
+            and_(
+                sold.c.location_id == pairs.c.location_id, sold.c.variant_id == pairs.c.variant_id
+            ),
+        )
+        .outerjoin(
+            inbound,
+            and_(
+                inbound.c.location_id == pairs.c.location_id,
+                inbound.c.variant_id == pairs.c.variant_id,
+            ),
+        )
+        .where(Product.status == "active", position <= reorder_point, target - position >= 1)
+        .order_by(pairs.c.location_id, pairs.c.variant_id)
+    )
+    result = []
+    for row in db.session.execute(rows):
+        mode = "cover" if row.cover_days is not None else "min_max"
+        result.append(
+            Need(
+                location_id=row.location_id,
+                variant_id=row.variant_id,
+                rule_id=row.rule_id,
+                mode=mode,
+                on_hand=int(row.on_hand),
+                reserved=int(row.reserved),
+                inbound=int(row.inbound),
+                velocity=float(row.velocity),
+                reorder_point=float(row.reorder_point),
+                target=float(row.target),
+                rule={
+                    "min": row.min_qty,
+                    "max": row.max_qty,
+                    "cover_days": row.cover_days,
+                    "lead_days": row.lead_days,
+                    "safety": row.safety_qty,
+                },
+            )
+        )
+    return result
+
+
+def _step(case_pack: int, multiple: int) -> int:
+    return math.lcm(max(case_pack, 1), max(multiple, 1))
+
+
+def round_up(qty: int, *, case_pack: int, multiple: int, moq: int) -> int:
+    """At least the MOQ, in whole case packs and order multiples."""
+    step = _step(case_pack, multiple)
+    qty = max(qty, moq)
+    return math.ceil(qty / step) * step
+
+
+def round_down(qty: int, *, case_pack: int, multiple: int, moq: int) -> int:
+    """The most that fits under a cap in whole steps; 0 when that is below the MOQ."""
+    step = _step(case_pack, multiple)
+    qty = (qty // step) * step
+    return qty if qty >= moq else 0
+
+
+class Supply:
+    """What suppliers have left to promise during one run (shared across its locations, so two
+    stores of one distributor are not both promised the same units)."""
+
+    def __init__(self) -> None:
+        self._free: dict[tuple[int, int], int] = {}
+
+    def load(self, location_id: int, variant_ids: Sequence[int]) -> None:
+        missing = [v for v in variant_ids if (location_id, v) not in self._free]
+        if not missing:
+            return
+        location = db.session.get(Location, location_id)
+        for variant_id, free in ordering_queries.free_at(location, missing).items():
+            self._free[(location_id, variant_id)] = free
+
+    def free(self, location_id: int, variant_id: int) -> int:
+        return self._free.get((location_id, variant_id), 0)
+
+    def take(self, location_id: int, variant_id: int, qty: int) -> None:
+        self._free[(location_id, variant_id)] = self.free(location_id, variant_id) - qty
+
+
+def propose(
+    brand_id: int,
+    location_ids: Sequence[int],
+    *,
+    supply: Supply | None = None,
+    at: datetime | None = None,
+) -> list[Proposal]:
+    """Turn the needs of these locations into order proposals, one per location with lines."""
+    supply = supply or Supply()
+    found = needs(brand_id, location_ids, at=at)
+    if not found:
+        return []
+    by_location: dict[int, list[Need]] = defaultdict(list)
+    for need in found:
+        by_location[need.location_id].append(need)
+    locations = {
+        loc.id: loc
+        for loc in db.session.execute(
+            select(Location).where(Location.id.in_(list(by_location)))
+        ).scalars()
+    }
+    links = {
+        link.buyer_org_id: link
+        for link in db.session.execute(
+            select(ChannelLink)
+            .where(
+                ChannelLink.brand_id == brand_id,
+                ChannelLink.buyer_org_id.in_({loc.org_id for loc in locations.values()}),
+            )
+            .options(selectinload(ChannelLink.buyer), selectinload(ChannelLink.supplier))
+        ).scalars()
+    }
+    variants = {
+        v.id: v
+        for v in db.session.execute(
+            select(Variant)
+            .where(Variant.id.in_({n.variant_id for n in found}))
+            .options(selectinload(Variant.product).selectinload(Product.category))
+        ).scalars()
+    }
+    sources = _supplier_locations({link.supplier_org_id for link in links.values()})
+    proposals = []
+    for location_id in sorted(by_location):
+        location = locations[location_id]
+        link = links[location.org_id]
+        source = sources.get(link.supplier_org_id)
+        wanted = by_location[location_id]
+        proposal = Proposal(location=location, link=link)
+        buyer = policy.Buyer.of(link, link.buyer.code)
+        terms = policy.resolve(buyer, [variants[n.variant_id] for n in wanted], at)
+        variant_ids = [n.variant_id for n in wanted]
+        allocated: set[int] = set()
+        quotas: dict[int, list] = {}
+        if source is not None:
+            supply.load(source, variant_ids)
+            allocated = allocations.allocated_variant_ids(source, variant_ids)
+            quotas = allocations.open_quotas(link.buyer_org_id, source, variant_ids, at=at)
+        for need in wanted:
+            variant = variants[need.variant_id]
+            t = terms[need.variant_id]
+            reason = {
+                "rule": need.mode,
+                "rule_id": need.rule_id,
+                **need.rule,
+                "velocity": round(need.velocity, 2),
+                "on_hand": need.on_hand,
+                "reserved": need.reserved,
+                "inbound": need.inbound,
+                "position": need.position,
+                "reorder_point": round(need.reorder_point, 1),
+                "target": round(need.target, 1),
+                "needed": need.raw_qty,
+            }
+            if not t.authorized:
+                proposal.skipped.append({"sku": variant.sku, "why": "not_authorized", **reason})
+                continue
+            steps = {"case_pack": variant.case_pack, "multiple": t.multiple, "moq": t.moq}
+            qty = round_up(need.raw_qty, **steps)
+            cap = None
+            if source is None:
+                cap = 0
+            elif need.variant_id in allocated or need.variant_id in quotas:
+                cap = max((a.remaining for a in quotas.get(need.variant_id, [])), default=0)
+                reason["capped_by"] = "quota"
+            if source is not None:
+                free = supply.free(source, need.variant_id)
+                if cap is None or free < cap:
+                    cap = free
+                    reason["capped_by"] = "supplier"
+            if cap is not None and qty > cap:
+                qty = round_down(cap, **steps)
+                reason["capped"] = True
+            else:
+                reason.pop("capped_by", None)
+            if qty <= 0:
+                proposal.skipped.append({"sku": variant.sku, "why": "supplier_short", **reason})
+                continue
+            if source is not None and need.variant_id not in quotas:
+                supply.take(source, need.variant_id, qty)
+            proposal.lines.append(ProposedLine(variant, qty, t.price_cents, reason))
+        if proposal.lines:
+            proposals.append(proposal)
+    return proposals
+
+
+def _supplier_locations(org_ids: set[int]) -> dict[int, int]:
+    rows = db.session.execute(
+        select(Location.org_id, Location.id).where(
+            Location.org_id.in_(org_ids), Location.is_default.is_(True)
+        )
+    ).all()
+    return {org_id: location_id for org_id, location_id in rows}
+
+
+def scope_locations(
+    brand_id: int, *, region: str | None = None, org_ids: Sequence[int] | None = None
+) -> list[int]:
+    """The default locations of the brand's buyers (all, one region's, or the named orgs')."""
+    stmt = (
+        select(Location.id)
+        .join(ChannelLink, ChannelLink.buyer_org_id == Location.org_id)
+        .join(Organization, Organization.id == Location.org_id)
+        .where(
+            ChannelLink.brand_id == brand_id,
+            Location.is_default.is_(True),
+            Organization.status == "active",
+        )
+        .order_by(Location.id)
+    )
+    if region:
+        stmt = stmt.where(ChannelLink.region == region)
+    if org_ids is not None:
+        stmt = stmt.where(Location.org_id.in_(list(org_ids)))
+    return list(db.session.execute(stmt).scalars())

@@ -1,0 +1,208 @@
+"""Replenishment jobs on the `replenishment` queue. A run has a key (brand, scope, code, business
+day): enqueueing it again collapses into the same run, and running it again (a retry, or a
+takeover after its worker was killed) skips every location that already has its suggestion for
+the day. Each location's suggestion is committed on its own, whole."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, delete, func, insert, select
+
+from portal.core import jobs
+from portal.core.db import utcnow
+from portal.extensions import db
+from portal.inventory.models import Grade, MoveReason, StockLevel, StockMove
+from portal.network.models import Organization
+from portal.policy.models import AudienceKind, PolicyVersion
+from portal.policy.queries import live_condition
+from portal.replenishment import engine, services
+from portal.replenishment.models import OutletMark
+
+SCOPES = ("location", "region", "brand")
+
+
+def run_key(brand_id: int, scope: str, code: str, business_date: date) -> str:
+    return f"replenishment:{brand_id}:{scope}:{code or '-'}:{business_date.isoformat()}"
+
+
+def _locations(brand_id: int, scope: str, code: str) -> list[int]:
+    if scope == "brand":
+        return engine.scope_locations(brand_id)
+    if scope == "region":
+        return engine.scope_locations(brand_id, region=code)
+    org_id = db.session.execute(
+        select(Organization.id).where(Organization.code == code)
+    ).scalar_one_or_none()
+    return engine.scope_locations(brand_id, org_ids=[org_id] if org_id else [])
+
+
+@jobs.job(queue=jobs.QUEUE_REPLENISHMENT, timeout=3600, retries=2, title="Replenishment run")
+def run_replenishment(brand_id: int, scope: str, code: str, business_day: str) -> dict[str, Any]:
+    started = time.monotonic()
+    business_date = date.fromisoformat(business_day)
+    run_id = run_key(brand_id, scope, code, business_date)
+    location_ids = _locations(brand_id, scope, code)
+    auto = services.auto_submit_locations(brand_id, location_ids)
+    batch_size = max(1, current_app.config["REPLENISHMENT_BATCH"])
+    pause = current_app.config["REPLENISHMENT_PAUSE_MS"] / 1000
+    supply = engine.Supply()
+    written = skipped = submitted = units = 0
+    done = 0
+    for start in range(0, len(location_ids), batch_size):
+        batch = location_ids[start : start + batch_size]
+        for proposal in engine.propose(brand_id, batch, supply=supply):
+            suggestion = services.write_suggestion(
+                proposal, brand_id=brand_id, business_date=business_date, run_id=run_id
+            )
+            if suggestion is None:
+                skipped += 1
+            else:
+                written += 1
+                units += sum(line.qty for line in suggestion.lines)
+                if proposal.location.id in auto:
+                    services.auto_submit(suggestion)
+                    submitted += suggestion.status == "submitted"
+            db.session.commit()  # one location at a time: a killed run leaves whole ones
+            if pause:
+                time.sleep(pause)
+        done += len(batch)
+        jobs.report_progress(done, len(location_ids), f"{done} of {len(location_ids)} locations")
+        db.session.commit()
+    return {
+        "locations": len(location_ids),
+        "suggestions": written,
+        "already_there": skipped,
+        "auto_submitted": submitted,
+        "units": units,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def request_run(
+    brand_id: int,
+    scope: str,
+    code: str = "",
+    *,
+    business_date: date | None = None,
+    user_id: int | None = None,
+    org_id: int | None = None,
+):
+    """Enqueue (after commit) the run of a scope for a business day; the same run asked for
+    twice is one run."""
+    if scope not in SCOPES:
+        raise ValueError(scope)
+    business_date = business_date or utcnow().date()
+    return jobs.enqueue(
+        run_replenishment,
+        brand_id,
+        scope,
+        code,
+        business_date.isoformat(),
+        key=run_key(brand_id, scope, code, business_date),
+        brand_id=brand_id,
+        org_id=org_id,
+        user_id=user_id,
+        title=f"Replenishment: {scope} {code}".strip(),
+    )
+
+
+@jobs.job(queue=jobs.QUEUE_REPLENISHMENT, timeout=3600, title="Nightly replenishment")
+def nightly_replenishment() -> dict[str, int]:
+    """Every brand's whole network, for today (periodic)."""
+    brands = list(
+        db.session.execute(select(Organization.id).where(Organization.kind == "brand")).scalars()
+    )
+    for brand_id in brands:
+        request_run(brand_id, "brand")
+    db.session.commit()
+    return {"brands": len(brands)}
+
+
+@jobs.job(queue=jobs.QUEUE_REPLENISHMENT, timeout=3600, title="Mark aged and grade-B stock")
+def mark_aged_stock() -> dict[str, int]:
+    """Per brand: grade-A units first received longer ago than the brand-wide policy's
+    `outlet_after_days` become outlet-eligible; grade-B units go to the employee tier. The marks
+    are rebuilt whole, in one statement per tier (stored for the storefronts)."""
+    now = utcnow()
+    marked = 0
+    db.session.execute(delete(OutletMark))
+    brands = db.session.execute(select(Organization.id).where(Organization.kind == "brand"))
+    for (brand_id,) in brands.all():
+        after_days = db.session.execute(
+            select(PolicyVersion.outlet_after_days)
+            .where(
+                PolicyVersion.brand_id == brand_id,
+                PolicyVersion.audience_kind == AudienceKind.ALL,
+                PolicyVersion.outlet_after_days.is_not(None),
+                live_condition(now),
+            )
+            .order_by(PolicyVersion.effective_from.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if after_days is not None:
+            first_in = (
+                select(
+                    StockMove.location_id,
+                    StockMove.variant_id,
+                    func.min(StockMove.created_at).label("first_in"),
+                )
+                .where(
+                    StockMove.brand_id == brand_id,
+                    StockMove.grade == Grade.A,
+                    StockMove.on_hand_delta > 0,
+                    StockMove.reason != MoveReason.RETURN,
+                )
+                .group_by(StockMove.location_id, StockMove.variant_id)
+                .subquery()
+            )
+            aged = (
+                select(
+                    StockLevel.brand_id,
+                    StockLevel.location_id,
+                    StockLevel.variant_id,
+                    StockLevel.grade,
+                    db.literal("outlet"),
+                    StockLevel.on_hand - StockLevel.reserved,
+                    db.literal(now),
+                )
+                .join(
+                    first_in,
+                    and_(
+                        first_in.c.location_id == StockLevel.location_id,
+                        first_in.c.variant_id == StockLevel.variant_id,
+                    ),
+                )
+                .where(
+                    StockLevel.brand_id == brand_id,
+                    StockLevel.grade == Grade.A,
+                    StockLevel.on_hand - StockLevel.reserved > 0,
+                    first_in.c.first_in < now - timedelta(days=after_days),
+                )
+            )
+            marked += _insert_marks(aged)
+        grade_b = select(
+            StockLevel.brand_id,
+            StockLevel.location_id,
+            StockLevel.variant_id,
+            StockLevel.grade,
+            db.literal("employee"),
+            StockLevel.on_hand - StockLevel.reserved,
+            db.literal(now),
+        ).where(
+            StockLevel.brand_id == brand_id,
+            StockLevel.grade == Grade.B,
+            StockLevel.on_hand - StockLevel.reserved > 0,
+        )
+        marked += _insert_marks(grade_b)
+    db.session.commit()
+    return {"marked": marked}
+
+
+def _insert_marks(rows) -> int:
+    columns = ["brand_id", "location_id", "variant_id", "grade", "tier", "units", "marked_at"]
+    result = db.session.execute(insert(OutletMark).from_select(columns, rows))
+    return result.rowcount or 0

@@ -1,0 +1,426 @@
+"""Replenishment use cases: rules, sell-out reports, writing a run's suggestions, and turning a
+suggestion into an order through the normal submit checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal.catalog.models import Category, Variant
+from portal.core import audit
+from portal.core.access import Actor, Permission
+from portal.core.db import utcnow
+from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from portal.extensions import db
+from portal.inventory import services as stock
+from portal.inventory.models import Location, MoveReason
+from portal.network.models import ChannelLink, Organization
+from portal.ordering import services as ordering
+from portal.ordering.errors import OrderRefused
+from portal.replenishment.engine import Proposal
+from portal.replenishment.models import (
+    LocationSetting,
+    ReplenishmentRule,
+    SalesReport,
+    Suggestion,
+    SuggestionLine,
+    SuggestionStatus,
+)
+
+MAX_RULE_QTY = 1_000_000
+MAX_DAYS = 365
+
+
+# -- rules ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleInput:
+    min_qty: int | None = None
+    max_qty: int | None = None
+    cover_days: int | None = None
+    lead_days: int = 0
+    safety_qty: int = 0
+    review_days: int = 7
+    owners_may_override: bool = True
+
+
+def _check_rule(data: RuleInput) -> None:
+    errors: dict[str, str] = {}
+
+    def whole(name: str, value: Any, *, low: int, high: int, optional: bool) -> None:
+        if value is None and optional:
+            return
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            errors[name] = f"A whole number from {low} to {high}."
+
+    whole("min_qty", data.min_qty, low=0, high=MAX_RULE_QTY, optional=True)
+    whole("max_qty", data.max_qty, low=0, high=MAX_RULE_QTY, optional=True)
+    whole("cover_days", data.cover_days, low=1, high=MAX_DAYS, optional=True)
+    whole("lead_days", data.lead_days, low=0, high=MAX_DAYS, optional=False)
+    whole("safety_qty", data.safety_qty, low=0, high=MAX_RULE_QTY, optional=False)
+    whole("review_days", data.review_days, low=1, high=MAX_DAYS, optional=False)
+    if not errors:
+        if data.max_qty is None and data.cover_days is None:
+            errors["max_qty"] = "Give a maximum, or days of cover."
+        if data.min_qty is not None and data.max_qty is not None and data.max_qty < data.min_qty:
+            errors["max_qty"] = "The maximum cannot be below the minimum."
+    if errors:
+        raise ValidationFailed(fields=errors)
+
+
+def _apply(rule: ReplenishmentRule, data: RuleInput, actor: Actor) -> None:
+    rule.min_qty = data.min_qty
+    rule.max_qty = data.max_qty
+    rule.cover_days = data.cover_days
+    rule.lead_days = data.lead_days
+    rule.safety_qty = data.safety_qty
+    rule.review_days = data.review_days
+    rule.updated_by_user_id = actor.user_id
+
+
+def set_default_rule(
+    actor: Actor,
+    brand: Organization,
+    *,
+    level: str,
+    category: Category | None,
+    data: RuleInput,
+) -> ReplenishmentRule:
+    """HQ's default for a store level ("" for every level) and a category (None: every one)."""
+    if not actor.is_system:
+        actor.ensure(Permission.REPLENISHMENT_MANAGE)
+        if not (actor.is_hq and actor.org_id == brand.id):
+            raise PermissionDenied("Only the brand's HQ sets default rules.")
+    if category is not None and category.brand_id != brand.id:
+        raise NotFound()
+    _check_rule(data)
+    level = (level or "").strip()
+    category_id = category.id if category else None
+    same_category = (
+        ReplenishmentRule.category_id == category_id
+        if category_id
+        else ReplenishmentRule.category_id.is_(None)
+    )
+    rule = db.session.execute(
+        select(ReplenishmentRule).where(
+            ReplenishmentRule.brand_id == brand.id,
+            ReplenishmentRule.location_id.is_(None),
+            ReplenishmentRule.level == level,
+            same_category,
+        )
+    ).scalar_one_or_none() or ReplenishmentRule(
+        brand_id=brand.id, level=level, category_id=category_id
+    )
+    _apply(rule, data, actor)
+    rule.owners_may_override = data.owners_may_override
+    db.session.add(rule)
+    db.session.flush()
+    audit.record(actor, "replenishment.default_set", brand_id=brand.id, rule_id=rule.id)
+    return rule
+
+
+def may_override(actor: Actor, location: Location, brand_id: int) -> bool:
+    """HQ always; the location's own org when HQ's defaults let owners override."""
+    if actor.is_system or (actor.is_hq and actor.org_id == brand_id):
+        return True
+    if actor.org_id != location.org_id or not actor.can(Permission.REPLENISHMENT_MANAGE):
+        return False
+    locked = db.session.execute(
+        select(ReplenishmentRule.id).where(
+            ReplenishmentRule.brand_id == brand_id,
+            ReplenishmentRule.location_id.is_(None),
+            ReplenishmentRule.owners_may_override.is_(False),
+        )
+    ).first()
+    return locked is None
+
+
+def set_location_rule(
+    actor: Actor, location: Location, variant: Variant, data: RuleInput
+) -> ReplenishmentRule:
+    """An override for one SKU at one location."""
+    if not may_override(actor, location, variant.brand_id):
+        raise PermissionDenied("HQ's rules for this brand cannot be changed here.")
+    _check_rule(data)
+    rule = db.session.execute(
+        select(ReplenishmentRule).where(
+            ReplenishmentRule.location_id == location.id,
+            ReplenishmentRule.variant_id == variant.id,
+        )
+    ).scalar_one_or_none() or ReplenishmentRule(
+        brand_id=variant.brand_id, location_id=location.id, variant_id=variant.id
+    )
+    _apply(rule, data, actor)
+    db.session.add(rule)
+    db.session.flush()
+    audit.record(
+        actor,
+        "replenishment.override_set",
+        org_id=location.org_id,
+        brand_id=variant.brand_id,
+        location=location.code,
+        sku=variant.sku,
+    )
+    return rule
+
+
+def set_auto_submit(actor: Actor, location: Location, brand_id: int, *, on: bool) -> None:
+    if not may_override(actor, location, brand_id):
+        raise PermissionDenied("Only the location's org or HQ decides this.")
+    setting = db.session.execute(
+        select(LocationSetting).where(
+            LocationSetting.location_id == location.id, LocationSetting.brand_id == brand_id
+        )
+    ).scalar_one_or_none() or LocationSetting(location_id=location.id, brand_id=brand_id)
+    setting.auto_submit = on
+    db.session.add(setting)
+    db.session.flush()
+
+
+def auto_submit_locations(brand_id: int, location_ids: Sequence[int]) -> set[int]:
+    return set(
+        db.session.execute(
+            select(LocationSetting.location_id).where(
+                LocationSetting.brand_id == brand_id,
+                LocationSetting.location_id.in_(list(location_ids)),
+                LocationSetting.auto_submit.is_(True),
+            )
+        ).scalars()
+    )
+
+
+# -- sell-out reports ----------------------------------------------------------------------------
+
+
+def _report_hash(location: Location, sold_at: datetime, lines: list[dict[str, Any]]) -> str:
+    payload = json.dumps(
+        [location.code, sold_at.isoformat(), sorted((ln["sku"], ln["qty"]) for ln in lines)],
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def record_sales(
+    actor: Actor,
+    location: Location,
+    *,
+    external_id: str,
+    sold_at: datetime,
+    lines: Sequence[dict[str, Any]],
+) -> tuple[SalesReport, bool]:
+    """A store's POS reports what it sold: the units leave the shelf as `sale` moves, which
+    replenishment counts as velocity. Idempotent by the report's own id: the same report again
+    returns the first one (False: nothing new); the same id with other content is refused."""
+    if not actor.is_system:
+        actor.ensure(Permission.STOCK_ADJUST)
+        if location.org_id != actor.org_id:
+            raise PermissionDenied("Sales are reported for one's own locations.")
+    external_id = (external_id or "").strip()
+    if not external_id or len(external_id) > 80:
+        raise ValidationFailed(fields={"id": "The report's own id, up to 80 characters."})
+    if sold_at > utcnow():
+        raise ValidationFailed(fields={"sold_at": "Sales cannot be in the future."})
+    if not lines:
+        raise ValidationFailed(fields={"lines": "Report at least one line."})
+    from portal.inventory.queries import find_stockable_variant
+
+    errors: dict[str, str] = {}
+    merged: dict[int, tuple[Variant, int]] = {}
+    clean = []
+    for index, line in enumerate(lines):
+        sku = str(line.get("sku") or "").strip().upper()
+        qty = line.get("qty")
+        variant = find_stockable_variant(location, sku) if sku else None
+        if variant is None:
+            errors[f"lines.{index}.sku"] = f"{sku or '?'} is not carried at this location."
+        elif not isinstance(qty, int) or isinstance(qty, bool) or not 0 < qty <= MAX_RULE_QTY:
+            errors[f"lines.{index}.qty"] = "A whole number of units above zero."
+        else:
+            previous = merged.get(variant.id, (variant, 0))[1]
+            merged[variant.id] = (variant, previous + qty)
+            clean.append({"sku": variant.sku, "qty": qty})
+    if errors:
+        raise ValidationFailed(fields=errors)
+    digest = _report_hash(location, sold_at, clean)
+    existing = db.session.execute(
+        select(SalesReport).where(
+            SalesReport.org_id == location.org_id, SalesReport.external_id == external_id
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        if existing.request_hash != digest:
+            raise DuplicateReport()
+        return existing, False
+    report = SalesReport(
+        org_id=location.org_id,
+        external_id=external_id,
+        location_id=location.id,
+        sold_at=sold_at,
+        request_hash=digest,
+        lines=clean,
+        units=sum(qty for _v, qty in merged.values()),
+        created_by_user_id=actor.user_id,
+        created_at=utcnow(),
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(report)
+            db.session.flush()
+            stock.apply_moves(
+                actor,
+                [
+                    stock.MoveLine(location.id, vid, -qty, where=f"lines.{i}")
+                    for i, (vid, (_v, qty)) in enumerate(sorted(merged.items()))
+                ],
+                reason=MoveReason.SALE,
+                reference=f"sales:{external_id}"[:80],
+            )
+    except IntegrityError:  # the same report arriving twice at once: the first one stands
+        existing = db.session.execute(
+            select(SalesReport).where(
+                SalesReport.org_id == location.org_id, SalesReport.external_id == external_id
+            )
+        ).scalar_one()
+        if existing.request_hash != digest:
+            raise DuplicateReport() from None
+        return existing, False
+    return report, True
+
+
+class DuplicateReport(Conflict):
+    code = "duplicate_report"
+    message = "A different report with this id was already received."
+
+
+# -- suggestions ---------------------------------------------------------------------------------
+
+
+def write_suggestion(
+    proposal: Proposal, *, brand_id: int, business_date: date, run_id: str | None
+) -> Suggestion | None:
+    """Store one location's proposal for the day, or nothing if the day already has one (a
+    repeated or resumed run). All of it or none: lines go in with their header."""
+    existing = db.session.execute(
+        select(Suggestion.id).where(
+            Suggestion.location_id == proposal.location.id,
+            Suggestion.brand_id == brand_id,
+            Suggestion.business_date == business_date,
+        )
+    ).first()
+    if existing:
+        return None
+    suggestion = Suggestion(
+        brand_id=brand_id,
+        location_id=proposal.location.id,
+        buyer_org_id=proposal.link.buyer_org_id,
+        supplier_org_id=proposal.link.supplier_org_id,
+        business_date=business_date,
+        run_id=run_id,
+    )
+    for line in proposal.lines:
+        suggestion.lines.append(
+            SuggestionLine(
+                variant_id=line.variant.id,
+                qty=line.qty,
+                suggested_qty=line.qty,
+                unit_price_cents=line.unit_price_cents,
+                reason=line.reason,
+            )
+        )
+    suggestion.total_cents = sum((ln.unit_price_cents or 0) * ln.qty for ln in proposal.lines)
+    try:
+        with db.session.begin_nested():
+            db.session.add(suggestion)
+    except IntegrityError:  # another run wrote the same day first
+        return None
+    return suggestion
+
+
+def _ensure_buyer(actor: Actor, suggestion: Suggestion) -> None:
+    if actor.is_system:
+        return
+    actor.ensure(Permission.ORDER_PLACE)
+    if actor.org_id != suggestion.buyer_org_id:
+        raise PermissionDenied("Only the buying organization orders its suggestion.")
+
+
+def _ensure_open(suggestion: Suggestion) -> None:
+    if suggestion.status != SuggestionStatus.OPEN:
+        raise Conflict(f"This suggestion is {suggestion.status} already.")
+
+
+def edit_suggestion(actor: Actor, suggestion: Suggestion, quantities: dict[int, Any]) -> None:
+    """The buyer changes quantities ({line id: qty}); 0 drops a line from the order."""
+    _ensure_buyer(actor, suggestion)
+    _ensure_open(suggestion)
+    lines = {line.id: line for line in suggestion.lines}
+    errors = {}
+    for line_id, raw in quantities.items():
+        line = lines.get(line_id)
+        if line is None:
+            continue
+        qty = ordering._whole_number(raw)
+        if qty is None or not 0 <= qty <= ordering.MAX_LINE_QTY:
+            errors[f"qty_{line_id}"] = "A whole number of units, 0 or more."
+        else:
+            line.qty = qty
+    if errors:
+        raise ValidationFailed("Some quantities are not whole numbers.", fields=errors)
+    suggestion.total_cents = sum((ln.unit_price_cents or 0) * ln.qty for ln in suggestion.lines)
+    db.session.flush()
+
+
+def submit_suggestion(actor: Actor, suggestion: Suggestion):
+    """Place the suggestion as a replenishment order through every normal submit check."""
+    from portal.ordering.models import OrderKind
+
+    _ensure_buyer(actor, suggestion)
+    _ensure_open(suggestion)
+    link = db.session.execute(
+        select(ChannelLink).where(
+            ChannelLink.brand_id == suggestion.brand_id,
+            ChannelLink.buyer_org_id == suggestion.buyer_org_id,
+        )
+    ).scalar_one()
+    requests = [
+        ordering.LineRequest(line.variant.sku, line.qty, index)
+        for index, line in enumerate(suggestion.lines)
+        if line.qty > 0
+    ]
+    order = ordering.place_order(
+        actor,
+        link,
+        requests,
+        po_number=f"REPL-{suggestion.business_date:%Y%m%d}",
+        kind=OrderKind.REPLENISHMENT,
+    )
+    suggestion.status = SuggestionStatus.SUBMITTED
+    suggestion.order_id = order.id
+    suggestion.problem = ""
+    db.session.flush()
+    return order
+
+
+def auto_submit(suggestion: Suggestion) -> None:
+    """The job submits for a location marked auto-submit; a refusal stays on the suggestion
+    for the buyer to see and fix."""
+    suggestion.auto_submit = True
+    try:
+        submit_suggestion(Actor.system(), suggestion)
+    except OrderRefused as error:
+        suggestion.problem = error.message[:500]
+
+
+def dismiss_suggestion(actor: Actor, suggestion: Suggestion) -> None:
+    _ensure_buyer(actor, suggestion)
+    _ensure_open(suggestion)
+    suggestion.status = SuggestionStatus.DISMISSED
+    db.session.flush()
