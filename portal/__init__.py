@@ -107,6 +107,8 @@ def _register_blueprints(app: APIFlask) -> None:
     from portal.ordering import views as ordering_views
     from portal.policy import api as policy_api
     from portal.policy import views as policy_views
+    from portal.replenishment import api as replenishment_api
+    from portal.replenishment import views as replenishment_views
 
     blueprints = (
         core_views.bp,
@@ -118,6 +120,7 @@ def _register_blueprints(app: APIFlask) -> None:
         ordering_views.bp,
         push_views.bp,
         finance_views.bp,
+        replenishment_views.bp,
         core_api.bp,
         auth_api.bp,
         network_api.bp,
@@ -125,6 +128,7 @@ def _register_blueprints(app: APIFlask) -> None:
         inventory_api.bp,
         ordering_api.bp,
         finance_api.bp,
+        replenishment_api.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
