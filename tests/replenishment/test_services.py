@@ -1,0 +1,198 @@
+"""Suggestions written by a run, edited and submitted by the buyer; sell-out reports; aging."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.core.db import utcnow
+from portal.core.errors import Conflict, PermissionDenied, ValidationFailed
+from portal.extensions import db
+from portal.inventory import services as stock
+from portal.inventory.models import StockMove
+from portal.ordering.errors import OrderRefused
+from portal.ordering.models import OrderKind
+from portal.replenishment import engine, jobs, services
+from portal.replenishment.models import OutletMark, Suggestion, SuggestionStatus
+from portal.replenishment.services import RuleInput
+
+TODAY = date(2026, 11, 23)
+
+
+def rule(shop, short: str, sku: str, **fields):
+    return services.set_location_rule(
+        shop.hq, shop.locations[short], shop.net.variants[sku], RuleInput(**fields)
+    )
+
+
+def write(shop, short: str, day: date = TODAY) -> Suggestion | None:
+    (proposal,) = engine.propose(shop.net.brand.id, [shop.locations[short].id])
+    return services.write_suggestion(
+        proposal, brand_id=shop.net.brand.id, business_date=day, run_id="test"
+    )
+
+
+def count_suggestions(shop) -> int:
+    return db.session.execute(
+        select(func.count(Suggestion.id)).where(Suggestion.brand_id == shop.net.brand.id)
+    ).scalar_one()
+
+
+def test_one_suggestion_per_location_and_day(shop):
+    rule(shop, "S1", "TEE-BLK-M", min_qty=0, max_qty=6)
+    first = write(shop, "S1")
+    assert first is not None and first.lines[0].qty == 6
+    assert write(shop, "S1") is None  # the same day again: nothing
+    assert write(shop, "S1", TODAY + timedelta(days=1)) is not None
+    assert count_suggestions(shop) == 2
+
+
+def test_the_buyer_edits_and_submits_through_the_order_checks(shop):
+    rule(shop, "S1", "TEE-BLK-M", min_qty=0, max_qty=6)
+    suggestion = write(shop, "S1")
+    (line,) = suggestion.lines
+    with pytest.raises(PermissionDenied):
+        services.edit_suggestion(shop.buyer("A1"), suggestion, {line.id: 3})
+    services.edit_suggestion(shop.buyer("S1"), suggestion, {line.id: 4})
+    assert (line.qty, line.suggested_qty) == (4, 6)
+    order = services.submit_suggestion(shop.buyer("S1"), suggestion)
+    assert (order.kind, order.lines[0].qty) == (OrderKind.REPLENISHMENT, 4)
+    assert suggestion.status == SuggestionStatus.SUBMITTED
+    assert shop.level("A1", "TEE-BLK-M") == (20, 4)
+    with pytest.raises(Conflict):
+        services.submit_suggestion(shop.buyer("S1"), suggestion)
+
+
+def test_a_refused_submit_changes_nothing(shop):
+    rule(shop, "S1", "TEE-BLK-M", min_qty=0, max_qty=6)
+    suggestion = write(shop, "S1")
+    (line,) = suggestion.lines
+    services.edit_suggestion(shop.buyer("S1"), suggestion, {line.id: 21})  # A1 has 20
+    with pytest.raises(OrderRefused) as excinfo:
+        services.submit_suggestion(shop.buyer("S1"), suggestion)
+    assert excinfo.value.code == "insufficient_stock"
+    assert suggestion.status == SuggestionStatus.OPEN
+    assert shop.level("A1", "TEE-BLK-M") == (20, 0)
+    with pytest.raises(ValidationFailed):
+        services.edit_suggestion(shop.buyer("S1"), suggestion, {line.id: -1})
+
+
+def test_auto_submit_places_the_order_or_records_why_not(shop):
+    rule(shop, "S1", "TEE-BLK-M", min_qty=0, max_qty=6)
+    services.set_auto_submit(shop.admin("S1"), shop.locations["S1"], shop.net.brand.id, on=True)
+    suggestion = write(shop, "S1")
+    services.auto_submit(suggestion)
+    assert suggestion.status == SuggestionStatus.SUBMITTED and suggestion.order_id
+    shop.net.publish("PO-MIN", kind="region", values=("north",), min_order_cents=10**7)
+    shop.receive("A1", "TEE-BLK-L", 10)
+    rule(shop, "S1", "TEE-BLK-L", min_qty=0, max_qty=3)
+    refused = write(shop, "S1", TODAY + timedelta(days=1))
+    services.auto_submit(refused)
+    assert refused.status == SuggestionStatus.OPEN
+    assert "at least" in refused.problem
+
+
+def test_run_job_inline_is_idempotent(shop):
+    rule(shop, "S1", "TEE-BLK-M", min_qty=0, max_qty=6)
+    rule(shop, "A1", "POLO-WHT-M", min_qty=0, max_qty=4)
+    db.session.commit()
+    first = jobs.run_replenishment(shop.net.brand.id, "brand", "", TODAY.isoformat())
+    assert first["suggestions"] == 2
+    again = jobs.run_replenishment(shop.net.brand.id, "brand", "", TODAY.isoformat())
+    assert (again["suggestions"], again["already_there"]) == (0, 2)
+    assert count_suggestions(shop) == 2
+
+
+def test_sales_report_moves_stock_once(shop):
+    shop.receive("S1", "TEE-BLK-M", 10)
+    lines = [{"sku": "tee-blk-m", "qty": 3}]
+    sold_at = utcnow() - timedelta(hours=1)
+    report, new = services.record_sales(
+        shop.admin("S1"), shop.locations["S1"], external_id="POS-1", sold_at=sold_at, lines=lines
+    )
+    assert new and report.units == 3
+    again, new = services.record_sales(
+        shop.admin("S1"), shop.locations["S1"], external_id="POS-1", sold_at=sold_at, lines=lines
+    )
+    assert (again.id, new) == (report.id, False)
+    assert shop.level("S1", "TEE-BLK-M") == (7, 0)
+    with pytest.raises(Conflict) as excinfo:
+        services.record_sales(
+            shop.admin("S1"),
+            shop.locations["S1"],
+            external_id="POS-1",
+            sold_at=sold_at,
+            lines=[{"sku": "TEE-BLK-M", "qty": 4}],
+        )
+    assert excinfo.value.code == "duplicate_report"
+
+
+@pytest.mark.parametrize(
+    ("lines", "field"),
+    [
+        ([{"sku": "NOPE", "qty": 1}], "lines.0.sku"),
+        ([{"sku": "TEE-BLK-M", "qty": 0}], "lines.0.qty"),
+        ([], "lines"),
+    ],
+)
+def test_bad_sales_reports_change_nothing(shop, lines, field):
+    shop.receive("S1", "TEE-BLK-M", 10)
+    before = db.session.execute(select(func.count(StockMove.id))).scalar_one()
+    with pytest.raises(ValidationFailed) as excinfo:
+        services.record_sales(
+            shop.admin("S1"), shop.locations["S1"], external_id="X", sold_at=utcnow(), lines=lines
+        )
+    assert field in excinfo.value.fields
+    assert db.session.execute(select(func.count(StockMove.id))).scalar_one() == before
+
+
+def test_sales_for_another_orgs_location_are_refused(shop):
+    with pytest.raises(PermissionDenied):
+        services.record_sales(
+            shop.admin("A1"),
+            shop.locations["S1"],
+            external_id="X",
+            sold_at=utcnow(),
+            lines=[{"sku": "TEE-BLK-M", "qty": 1}],
+        )
+
+
+def test_owner_overrides_only_where_hq_allows(shop):
+    from portal.replenishment.services import set_default_rule
+
+    rule_input = RuleInput(min_qty=0, max_qty=3)
+    services.set_location_rule(
+        shop.admin("S1"), shop.locations["S1"], shop.net.variants["TEE-BLK-M"], rule_input
+    )
+    set_default_rule(
+        shop.hq,
+        shop.net.brand,
+        level="",
+        category=None,
+        data=RuleInput(min_qty=0, max_qty=3, owners_may_override=False),
+    )
+    with pytest.raises(PermissionDenied):
+        services.set_location_rule(
+            shop.admin("S1"), shop.locations["S1"], shop.net.variants["TEE-BLK-M"], rule_input
+        )
+    with pytest.raises(PermissionDenied):  # never someone else's location
+        services.set_location_rule(
+            shop.admin("A1"), shop.locations["S1"], shop.net.variants["TEE-BLK-M"], rule_input
+        )
+
+
+def test_aging_marks_grade_b_for_the_employee_tier(shop):
+    shop.receive("HQ", "TOTE-RED-OS", 5)
+    stock.mark_damaged(
+        shop.hq, shop.locations["HQ"], shop.net.variants["TOTE-RED-OS"], qty=2, note="scuffed"
+    )
+    db.session.commit()
+    jobs.mark_aged_stock()
+    marks = (
+        db.session.execute(select(OutletMark).where(OutletMark.brand_id == shop.net.brand.id))
+        .scalars()
+        .all()
+    )
+    assert [(m.tier, m.grade, m.units) for m in marks] == [("employee", "B", 2)]
