@@ -10,6 +10,7 @@ from portal.network import services
 from portal.network.models import ChannelLink, Membership, Organization, User
 from portal.seed.catalog import seed_catalog
 from portal.seed.orders import seed_orders
+from portal.seed.replenishment import seed_replenishment
 from portal.seed.stock import seed_stock
 
 DEMO_PASSWORD = "demo1234"
@@ -286,6 +287,7 @@ def seed_demo() -> int:
     created += seed_catalog()  # after the network: policies target its links
     created += seed_stock()  # after the catalog: opening stock of its SKUs
     created += seed_orders()  # after the stock: orders reserve and ship it
+    created += seed_replenishment()  # after the orders: they count as inbound
     return created
 
 
