@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import and_, delete, func, insert, select
@@ -23,6 +24,11 @@ from portal.replenishment import engine, services
 from portal.replenishment.models import OutletMark
 
 SCOPES = ("location", "region", "brand")
+
+
+def business_today() -> date:
+    """Today in the portal's time zone: one business day is one local day, whatever UTC says."""
+    return utcnow().astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
 
 
 def run_key(brand_id: int, scope: str, code: str, business_date: date) -> str:
@@ -95,7 +101,7 @@ def request_run(
     twice is one run."""
     if scope not in SCOPES:
         raise ValueError(scope)
-    business_date = business_date or utcnow().date()
+    business_date = business_date or business_today()
     return jobs.enqueue(
         run_replenishment,
         brand_id,

@@ -3,6 +3,7 @@ its stores' (before they reach it), HQ its whole brand. Another org's suggestion
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -10,13 +11,15 @@ from typing import Any
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from portal.catalog.models import Variant
 from portal.core.access import Actor, org_visible
 from portal.core.errors import NotFound
 from portal.core.jobs import JobRun
 from portal.core.pagination import Page, paginate
 from portal.extensions import db
 from portal.inventory.models import Location
-from portal.network.models import ChannelLink
+from portal.network.models import ChannelLink, Organization
+from portal.ordering.models import Order
 from portal.replenishment.models import (
     LocationSetting,
     ReplenishmentRule,
@@ -187,3 +190,164 @@ def recent_runs(brand_id: int, *, limit: int = 20) -> list[JobRun]:
             .limit(limit)
         ).scalars()
     )
+
+
+def load_lines(suggestions: list[Suggestion]) -> None:
+    """Load the lines (with their SKUs) and the suppliers of a page of suggestions at once,
+    rather than one query per suggestion."""
+    ids = [s.id for s in suggestions]
+    if ids:
+        db.session.execute(
+            select(Suggestion)
+            .where(Suggestion.id.in_(ids))
+            .options(
+                selectinload(Suggestion.lines).selectinload(SuggestionLine.variant),
+                selectinload(Suggestion.supplier),
+            )
+        ).scalars().all()
+
+
+def order_numbers(suggestions: list[Suggestion]) -> dict[int, str]:
+    """The number of the order each submitted suggestion became, by suggestion id."""
+    from portal.ordering.models import Order
+
+    order_ids = {s.order_id for s in suggestions if s.order_id}
+    if not order_ids:
+        return {}
+    numbers = dict(
+        db.session.execute(select(Order.id, Order.number).where(Order.id.in_(order_ids))).all()
+    )
+    return {s.id: numbers[s.order_id] for s in suggestions if s.order_id in numbers}
+
+
+# -- for the pages (portal/replenishment/views.py) -----------------------------------------------
+
+
+def list_supplied_suggestions(
+    actor: Actor, *, status: str | None = None, page: int = 1, per_page: int = 50
+) -> Page:
+    """Suggestions the actor's org will receive as orders (a distributor's stores'), before they
+    reach it."""
+    stmt = (
+        visible_suggestions(actor)
+        .where(Suggestion.supplier_org_id == actor.org_id)
+        .options(selectinload(Suggestion.location), selectinload(Suggestion.buyer))
+    )
+    if status:
+        stmt = stmt.where(Suggestion.status == status)
+    stmt = stmt.order_by(Suggestion.business_date.desc(), Suggestion.id.desc())
+    return paginate(stmt, page, per_page)
+
+
+def line_totals(suggestion_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Per suggestion: how many lines and units it proposes (0-unit lines not counted)."""
+    if not suggestion_ids:
+        return {}
+    rows = db.session.execute(
+        select(
+            SuggestionLine.suggestion_id,
+            func.count(SuggestionLine.id),
+            func.coalesce(func.sum(SuggestionLine.qty), 0),
+        )
+        .where(SuggestionLine.suggestion_id.in_(suggestion_ids), SuggestionLine.qty > 0)
+        .group_by(SuggestionLine.suggestion_id)
+    ).all()
+    return {sid: (int(lines), int(units)) for sid, lines, units in rows}
+
+
+def lines_of(suggestion: Suggestion) -> list[SuggestionLine]:
+    """The suggestion's lines with their SKU and product, in one round trip each."""
+    return list(
+        db.session.execute(
+            select(SuggestionLine)
+            .where(SuggestionLine.suggestion_id == suggestion.id)
+            .options(selectinload(SuggestionLine.variant).selectinload(Variant.product))
+            .order_by(SuggestionLine.id)
+        ).scalars()
+    )
+
+
+def order_number(order_id: int | None) -> str | None:
+    """The number of the order a suggestion became (seen by whoever sees the suggestion)."""
+    if order_id is None:
+        return None
+    return db.session.execute(select(Order.number).where(Order.id == order_id)).scalar()
+
+
+def orgs_by_id(org_ids: Iterable[int]) -> dict[int, Organization]:
+    """Brands and suppliers named on the pages (their code, name and currency)."""
+    ids = sorted(set(org_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(select(Organization).where(Organization.id.in_(ids))).scalars()
+    return {org.id: org for org in rows}
+
+
+def find_default_location(org_id: int) -> Location | None:
+    """The org's default location if it has one (read-only: the service makes it on first use)."""
+    return db.session.execute(
+        select(Location).where(Location.org_id == org_id, Location.is_default.is_(True))
+    ).scalar_one_or_none()
+
+
+def regions(brand_id: int) -> list[str]:
+    """The regions of the brand's network (HQ runs one at a time)."""
+    return list(
+        db.session.execute(
+            select(ChannelLink.region)
+            .where(ChannelLink.brand_id == brand_id, ChannelLink.region != "")
+            .distinct()
+            .order_by(ChannelLink.region)
+        ).scalars()
+    )
+
+
+def levels(brand_id: int) -> list[str]:
+    """The store levels of the brand's network (HQ's defaults are per level)."""
+    return list(
+        db.session.execute(
+            select(ChannelLink.level)
+            .where(ChannelLink.brand_id == brand_id, ChannelLink.level != "")
+            .distinct()
+            .order_by(ChannelLink.level)
+        ).scalars()
+    )
+
+
+@dataclass(frozen=True)
+class BelowMin:
+    locations: int  # locations with at least one SKU below its minimum
+    lines: int  # suggestion lines whose SKU was below its minimum
+
+
+def below_min(brand_id: int, business_date: date, *, by: str = "region") -> dict[str, BelowMin]:
+    """Per region (or supplier id, as a string, like `overview`): suggestion lines whose stock
+    position was under the rule's minimum (days-of-cover rules: under the reorder point)."""
+    group = ChannelLink.region if by == "region" else Suggestion.supplier_org_id
+    position = SuggestionLine.reason["position"].as_float()
+    minimum = func.coalesce(
+        SuggestionLine.reason["min"].as_float(), SuggestionLine.reason["reorder_point"].as_float()
+    )
+    stmt = (
+        select(
+            group.label("key"),
+            func.count(func.distinct(Suggestion.location_id)),
+            func.count(SuggestionLine.id),
+        )
+        .join(SuggestionLine, SuggestionLine.suggestion_id == Suggestion.id)
+        .join(
+            ChannelLink,
+            (ChannelLink.buyer_org_id == Suggestion.buyer_org_id)
+            & (ChannelLink.brand_id == Suggestion.brand_id),
+        )
+        .where(
+            Suggestion.brand_id == brand_id,
+            Suggestion.business_date == business_date,
+            position < minimum,
+        )
+        .group_by(group)
+    )
+    return {
+        str(key or ""): BelowMin(int(locations), int(lines))
+        for key, locations, lines in db.session.execute(stmt)
+    }

@@ -234,6 +234,7 @@ def record_sales(
 
     errors: dict[str, str] = {}
     merged: dict[int, tuple[Variant, int]] = {}
+    first_index: dict[int, int] = {}  # a short SKU is named by its first line in the report
     clean = []
     for index, line in enumerate(lines):
         sku = str(line.get("sku") or "").strip().upper()
@@ -246,6 +247,7 @@ def record_sales(
         else:
             previous = merged.get(variant.id, (variant, 0))[1]
             merged[variant.id] = (variant, previous + qty)
+            first_index.setdefault(variant.id, index)
             clean.append({"sku": variant.sku, "qty": qty})
     if errors:
         raise ValidationFailed(fields=errors)
@@ -277,8 +279,8 @@ def record_sales(
             stock.apply_moves(
                 actor,
                 [
-                    stock.MoveLine(location.id, vid, -qty, where=f"lines.{i}")
-                    for i, (vid, (_v, qty)) in enumerate(sorted(merged.items()))
+                    stock.MoveLine(location.id, vid, -qty, where=f"lines.{first_index[vid]}")
+                    for vid, (_v, qty) in sorted(merged.items())
                 ],
                 reason=MoveReason.SALE,
                 reference=f"sales:{external_id}"[:80],
