@@ -9,16 +9,13 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import AwareDateTime, Boolean, Date, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 from flask import url_for
-from sqlalchemy import select
 
 from portal.core import jobs as core_jobs
-from portal.core.access import Actor, Permission, current_actor, require
-from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
+from portal.core.access import Permission, current_actor, require
+from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.inventory import queries as inventory_queries
 from portal.inventory import services as inventory_services
-from portal.network import queries as network_queries
-from portal.network.models import ChannelLink, Organization
 from portal.policy import queries as policy_queries
 from portal.replenishment import jobs, queries, services
 from portal.replenishment.models import SalesReport, Suggestion, SuggestionStatus
@@ -173,39 +170,6 @@ def _report_json(report: SalesReport, *, replayed: bool) -> dict[str, Any]:
     }
 
 
-def _run_code(actor: Actor, brand: Organization, scope: str, code: str) -> str:
-    """The canonical code of a run the actor may ask for (the run's key uses it): HQ runs any
-    scope of its brand; a distributor or store only its own org's location. An org, location or
-    region the caller cannot see in the brand is a 404; one it sees but may not run, a 403."""
-    code = code.strip()
-    is_hq = policy_queries.is_brand_hq(actor, brand.id)
-    if scope == "brand":
-        if not is_hq:
-            raise PermissionDenied("Only the brand's HQ runs the whole network.")
-        return ""
-    if not code:
-        raise ValidationFailed(fields={"code": f"Name the {scope} to run."})
-    if scope == "region":
-        if not is_hq:
-            raise PermissionDenied("Only the brand's HQ runs a region.")
-        known = db.session.execute(
-            select(ChannelLink.id)
-            .where(ChannelLink.brand_id == brand.id, ChannelLink.region == code)
-            .limit(1)
-        ).first()
-        if known is None:
-            raise NotFound(f"No region {code!r} in the network.")
-        return code
-    org = network_queries.find_org(actor, code)
-    if org is None:
-        org = inventory_queries.get_location(actor, code).org
-    if network_queries.find_link(actor, brand.id, org) is None:
-        raise NotFound()
-    if not is_hq and org.id != actor.org_id:
-        raise PermissionDenied("Run replenishment for your own organization only.")
-    return org.code
-
-
 # -- routes --------------------------------------------------------------------------------------
 
 
@@ -258,7 +222,7 @@ def request_run(body: dict[str, Any]):
     if not actor.is_hq and not body["brand"]:
         raise ValidationFailed(fields={"brand": "Name the brand to run replenishment for."})
     brand = policy_queries.get_buying_brand(actor, body["brand"])
-    code = _run_code(actor, brand, body["scope"], body["code"])
+    code = services.run_code(actor, brand, body["scope"], body["code"])
     run = jobs.request_run(
         brand.id, body["scope"], code, user_id=actor.user_id, org_id=actor.org_id
     )

@@ -19,11 +19,14 @@ from portal.core.access import Actor, Permission
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from portal.extensions import db
+from portal.inventory import queries as inventory_queries
 from portal.inventory import services as stock
 from portal.inventory.models import Location, MoveReason
+from portal.network import queries as network_queries
 from portal.network.models import ChannelLink, Organization
 from portal.ordering import services as ordering
 from portal.ordering.errors import OrderRefused
+from portal.policy import queries as policy_queries
 from portal.replenishment.engine import Proposal
 from portal.replenishment.models import (
     LocationSetting,
@@ -195,6 +198,42 @@ def auto_submit_locations(brand_id: int, location_ids: Sequence[int]) -> set[int
             )
         ).scalars()
     )
+
+
+# -- runs ----------------------------------------------------------------------------------------
+
+
+def run_code(actor: Actor, brand: Organization, scope: str, code: str) -> str:
+    """The canonical code of a run the actor may ask for (the run's key uses it): HQ runs any
+    scope of its brand; a distributor or store only its own org's location. An org, location or
+    region the caller cannot see in the brand is a 404; one it sees but may not run, a 403."""
+    code = code.strip()
+    is_hq = policy_queries.is_brand_hq(actor, brand.id)
+    if scope == "brand":
+        if not is_hq:
+            raise PermissionDenied("Only the brand's HQ runs the whole network.")
+        return ""
+    if not code:
+        raise ValidationFailed(fields={"code": f"Name the {scope} to run."})
+    if scope == "region":
+        if not is_hq:
+            raise PermissionDenied("Only the brand's HQ runs a region.")
+        known = db.session.execute(
+            select(ChannelLink.id)
+            .where(ChannelLink.brand_id == brand.id, ChannelLink.region == code)
+            .limit(1)
+        ).first()
+        if known is None:
+            raise NotFound(f"No region {code!r} in the network.")
+        return code
+    org = network_queries.find_org(actor, code)
+    if org is None:
+        org = inventory_queries.get_location(actor, code).org
+    if network_queries.find_link(actor, brand.id, org) is None:
+        raise NotFound()
+    if not is_hq and org.id != actor.org_id:
+        raise PermissionDenied("Run replenishment for your own organization only.")
+    return org.code
 
 
 # -- sell-out reports ----------------------------------------------------------------------------
