@@ -117,6 +117,19 @@ OBJECT_ROUTES = {
     "ordering.template_apply": ("POST", "/order-templates/{template}/apply"),
     "ordering.template_delete": ("POST", "/order-templates/{template}/delete"),
     # -- end of ordering pages --
+    # -- replenishment pages (tests/replenishment/test_views.py): {suggestion} is made in
+    # _foreign_suggestion --
+    "replenishment.suggestion_detail": ("GET", "/replenishment/suggestions/{suggestion}"),
+    "replenishment.suggestion_update": ("POST", "/replenishment/suggestions/{suggestion}/update"),
+    "replenishment.suggestion_submit": ("POST", "/replenishment/suggestions/{suggestion}/submit"),
+    "replenishment.suggestion_dismiss": ("POST", "/replenishment/suggestions/{suggestion}/dismiss"),
+    # -- end of replenishment pages --
+    # -- replenishment API (tests/replenishment/test_api.py): the location is in the query --
+    "api_replenishment.list_suggestions": (
+        "GET",
+        "/api/v1/replenishment/suggestions?location={location}",
+    ),
+    # -- end of replenishment API --
 }
 
 # Routes without an object: allowed when the role has the permission, else 403.
@@ -180,6 +193,18 @@ PLAIN_ROUTES = {
     "ordering.cart_clear": ("POST", "/cart/ACME/clear"),
     "ordering.template_save": ("POST", "/cart/ACME/templates"),
     # -- end of ordering pages --
+    # -- replenishment pages (tests/replenishment/test_views.py): the brand to run or to toggle
+    # auto-submit for is in the body; one the org does not buy is a 404 after the permission --
+    "replenishment.suggestions": ("GET", "/replenishment"),
+    "replenishment.rules": ("GET", "/replenishment/rules"),
+    "replenishment.run": ("POST", "/replenishment/run"),
+    "replenishment.auto_submit": ("POST", "/replenishment/rules/auto-submit"),
+    # -- end of replenishment pages --
+    # -- replenishment API (tests/replenishment/test_api.py): the org, location or region is in
+    # the body; another org's is a 404 there --
+    "api_replenishment.request_run": ("POST", "/api/v1/replenishment/runs"),
+    "api_replenishment.report_sales": ("POST", "/api/v1/sales"),
+    # -- end of replenishment API --
 }
 
 # Routes whose "other org's object" is a product or price the caller is not authorized for:
@@ -275,6 +300,7 @@ def _foreign(persona: str) -> dict[str, object]:
         "account": _foreign_account(target, org(brand)),  # finance
         "order": _foreign_order(target, org(brand), location),  # orders
         "template": _foreign_template(target, org(brand)),  # ordering pages
+        "suggestion": _foreign_suggestion(target, org(brand), location),  # replenishment pages
     }
 
 
@@ -292,6 +318,52 @@ def _foreign_template(buyer: Organization, brand: Organization) -> int:
 
 
 # -- end of ordering pages -----------------------------------------------------------------------
+
+
+# -- replenishment pages (tests/replenishment/test_views.py) -------------------------------------
+
+
+def _suggestion(buyer: Organization, brand: Organization, location: Location) -> int:
+    """A suggested order for `buyer` (written directly: only who may see and act on it is
+    under test)."""
+    from datetime import date
+
+    from portal.replenishment.models import Suggestion
+
+    link = db.session.get(ChannelLink, _link_id(buyer, brand))
+    suggestion = Suggestion(
+        brand_id=brand.id,
+        location_id=location.id,
+        buyer_org_id=buyer.id,
+        supplier_org_id=link.supplier_org_id,
+        business_date=date(2000, 1, 3),
+    )
+    db.session.add(suggestion)
+    db.session.flush()
+    return suggestion.id
+
+
+def _foreign_suggestion(buyer: Organization, brand: Organization, location: Location) -> int:
+    return _suggestion(buyer, brand, location)
+
+
+@pytest.mark.parametrize("email", ["dist1@demo.test", "hq@demo.test"])
+@pytest.mark.parametrize("action", ["update", "submit", "dismiss"])
+def test_a_suggestion_one_sees_but_does_not_buy_through_is_forbidden(app, login, email, action):
+    """S1's supplier (D1) and HQ see S1's suggested order; only S1 orders or dismisses it."""
+    buyer = org("S1")
+    location = db.session.execute(
+        select(Location).where(Location.org_id == buyer.id, Location.is_default.is_(True))
+    ).scalar_one()
+    suggestion_id = _suggestion(buyer, org("ACME"), location)
+    db.session.commit()
+    client = login(email)
+    assert client.get(f"/replenishment/suggestions/{suggestion_id}").status_code == 200
+    response = client.post(f"/replenishment/suggestions/{suggestion_id}/{action}", data={})
+    assert response.status_code == 403
+
+
+# -- end of replenishment pages ------------------------------------------------------------------
 
 
 def _foreign_order(buyer: Organization, brand: Organization, destination: Location) -> str:

@@ -19,7 +19,6 @@ from portal.core.pagination import Page, paginate
 from portal.extensions import db
 from portal.inventory.models import Location
 from portal.network.models import ChannelLink, Organization
-from portal.ordering.models import Order
 from portal.replenishment.models import (
     LocationSetting,
     ReplenishmentRule,
@@ -160,7 +159,11 @@ def overview(brand_id: int, business_date: date, *, by: str = "region") -> list[
             & (ChannelLink.brand_id == Suggestion.brand_id),
         )
         .outerjoin(units, units.c.suggestion_id == Suggestion.id)
-        .where(Suggestion.brand_id == brand_id, Suggestion.business_date == business_date)
+        .where(
+            Suggestion.brand_id == brand_id,
+            Suggestion.business_date == business_date,
+            Suggestion.status != SuggestionStatus.DISMISSED,
+        )
         .group_by(group)
         .order_by(group)
     )
@@ -265,13 +268,6 @@ def lines_of(suggestion: Suggestion) -> list[SuggestionLine]:
             .order_by(SuggestionLine.id)
         ).scalars()
     )
-
-
-def order_number(order_id: int | None) -> str | None:
-    """The number of the order a suggestion became (seen by whoever sees the suggestion)."""
-    if order_id is None:
-        return None
-    return db.session.execute(select(Order.number).where(Order.id == order_id)).scalar()
 
 
 def orgs_by_id(org_ids: Iterable[int]) -> dict[int, Organization]:

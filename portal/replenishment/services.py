@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.catalog.models import Category, Variant
@@ -106,6 +106,15 @@ def set_default_rule(
         raise NotFound()
     _check_rule(data)
     level = (level or "").strip()
+    if (
+        level
+        and not db.session.execute(
+            select(ChannelLink.id).where(
+                ChannelLink.brand_id == brand.id, ChannelLink.level == level
+            )
+        ).first()
+    ):
+        raise ValidationFailed(fields={"level": "No organization of the brand has this level."})
     category_id = category.id if category else None
     same_category = (
         ReplenishmentRule.category_id == category_id
@@ -130,27 +139,50 @@ def set_default_rule(
     return rule
 
 
-def may_override(actor: Actor, location: Location, brand_id: int) -> bool:
-    """HQ always; the location's own org when HQ's defaults let owners override."""
+def may_override(
+    actor: Actor, location: Location, brand_id: int, variant: Variant | None = None
+) -> bool:
+    """HQ always; the location's own org unless HQ's default that applies to it (its level, and
+    the SKU's category when there is one) keeps the rules to HQ."""
     if actor.is_system or (actor.is_hq and actor.org_id == brand_id):
         return True
     if actor.org_id != location.org_id or not actor.can(Permission.REPLENISHMENT_MANAGE):
         return False
-    locked = db.session.execute(
-        select(ReplenishmentRule.id).where(
+    level = db.session.execute(
+        select(ChannelLink.level).where(
+            ChannelLink.brand_id == brand_id, ChannelLink.buyer_org_id == location.org_id
+        )
+    ).scalar_one_or_none()
+    if level is None:
+        return False
+    categories = [None]
+    if variant is not None:
+        categories.append(variant.product.category_id)
+    applying = db.session.execute(
+        select(ReplenishmentRule.owners_may_override)
+        .where(
             ReplenishmentRule.brand_id == brand_id,
             ReplenishmentRule.location_id.is_(None),
-            ReplenishmentRule.owners_may_override.is_(False),
+            ReplenishmentRule.level.in_((level, "")),
+            or_(
+                ReplenishmentRule.category_id.is_(None),
+                ReplenishmentRule.category_id.in_([c for c in categories if c is not None]),
+            ),
         )
-    ).first()
-    return locked is None
+        # the most specific default decides, as in the engine
+        .order_by(
+            (ReplenishmentRule.level == "").asc(), ReplenishmentRule.category_id.is_(None).asc()
+        )
+        .limit(1)
+    ).scalar_one_or_none()
+    return applying is not False
 
 
 def set_location_rule(
     actor: Actor, location: Location, variant: Variant, data: RuleInput
 ) -> ReplenishmentRule:
     """An override for one SKU at one location."""
-    if not may_override(actor, location, variant.brand_id):
+    if not may_override(actor, location, variant.brand_id, variant):
         raise PermissionDenied("HQ's rules for this brand cannot be changed here.")
     _check_rule(data)
     rule = db.session.execute(
@@ -385,7 +417,17 @@ def write_suggestion(
     return suggestion
 
 
-def _ensure_buyer(actor: Actor, suggestion: Suggestion) -> None:
+def may_order(actor: Actor, suggestion: Suggestion) -> bool:
+    """Whether the actor may edit, submit or dismiss the suggestion now (pages offer the forms
+    only then): the buying org, with a role that orders, while it is open."""
+    try:
+        ensure_buyer(actor, suggestion)
+    except PermissionDenied:
+        return False
+    return suggestion.status == SuggestionStatus.OPEN
+
+
+def ensure_buyer(actor: Actor, suggestion: Suggestion) -> None:
     if actor.is_system:
         return
     actor.ensure(Permission.ORDER_PLACE)
@@ -399,22 +441,25 @@ def _ensure_open(suggestion: Suggestion) -> None:
 
 
 def edit_suggestion(actor: Actor, suggestion: Suggestion, quantities: dict[int, Any]) -> None:
-    """The buyer changes quantities ({line id: qty}); 0 drops a line from the order."""
-    _ensure_buyer(actor, suggestion)
+    """The buyer changes quantities ({line id: qty}); 0 drops a line from the order. Any bad
+    cell refuses them all, naming it."""
+    ensure_buyer(actor, suggestion)
     _ensure_open(suggestion)
     lines = {line.id: line for line in suggestion.lines}
     errors = {}
+    clean = {}
     for line_id, raw in quantities.items():
-        line = lines.get(line_id)
-        if line is None:
+        if line_id not in lines:
             continue
         qty = ordering._whole_number(raw)
         if qty is None or not 0 <= qty <= ordering.MAX_LINE_QTY:
             errors[f"qty_{line_id}"] = "A whole number of units, 0 or more."
         else:
-            line.qty = qty
+            clean[line_id] = qty
     if errors:
         raise ValidationFailed("Some quantities are not whole numbers.", fields=errors)
+    for line_id, qty in clean.items():
+        lines[line_id].qty = qty
     suggestion.total_cents = sum((ln.unit_price_cents or 0) * ln.qty for ln in suggestion.lines)
     db.session.flush()
 
@@ -423,7 +468,13 @@ def submit_suggestion(actor: Actor, suggestion: Suggestion):
     """Place the suggestion as a replenishment order through every normal submit check."""
     from portal.ordering.models import OrderKind
 
-    _ensure_buyer(actor, suggestion)
+    ensure_buyer(actor, suggestion)
+    # Under the row lock (PostgreSQL): two submits at once (two tabs, page and API) make one
+    # order; the second finds it submitted.
+    db.session.execute(
+        select(Suggestion.id).where(Suggestion.id == suggestion.id).with_for_update()
+    ).scalar_one()
+    db.session.refresh(suggestion)
     _ensure_open(suggestion)
     link = db.session.execute(
         select(ChannelLink).where(
@@ -453,15 +504,17 @@ def submit_suggestion(actor: Actor, suggestion: Suggestion):
 def auto_submit(suggestion: Suggestion) -> None:
     """The job submits for a location marked auto-submit; a refusal stays on the suggestion
     for the buyer to see and fix."""
-    suggestion.auto_submit = True
     try:
         submit_suggestion(Actor.system(), suggestion)
     except OrderRefused as error:
-        suggestion.problem = error.message[:500]
+        problems = error.extra.get("problems") or [{"message": error.message}]
+        suggestion.problem = " ".join(p["message"] for p in problems)[:500]
+    else:
+        suggestion.auto_submit = True
 
 
 def dismiss_suggestion(actor: Actor, suggestion: Suggestion) -> None:
-    _ensure_buyer(actor, suggestion)
+    ensure_buyer(actor, suggestion)
     _ensure_open(suggestion)
     suggestion.status = SuggestionStatus.DISMISSED
     db.session.flush()
