@@ -14,7 +14,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Float, and_, case, cast, func, or_, select, union
@@ -29,7 +29,12 @@ from portal.network.models import ChannelLink, Organization
 from portal.ordering import queries as ordering_queries
 from portal.ordering.models import Order, OrderLine, OrderStatus
 from portal.policy import queries as policy
-from portal.replenishment.models import ReplenishmentRule
+from portal.replenishment.models import (
+    ReplenishmentRule,
+    Suggestion,
+    SuggestionLine,
+    SuggestionStatus,
+)
 
 VELOCITY_DAYS = 28  # the sales window velocity is averaged over
 INBOUND_STATUSES = (
@@ -185,6 +190,7 @@ def needs(brand_id: int, location_ids: Sequence[int], *, at: datetime | None = N
             rule.cover_days,
             rule.lead_days,
             rule.safety_qty,
+            rule.review_days,
         )
         .select_from(pairs)
         .join(Location, Location.id == pairs.c.location_id)
@@ -247,6 +253,7 @@ def needs(brand_id: int, location_ids: Sequence[int], *, at: datetime | None = N
                     "cover_days": row.cover_days,
                     "lead_days": row.lead_days,
                     "safety": row.safety_qty,
+                    "review_days": row.review_days,
                 },
             )
         )
@@ -299,10 +306,14 @@ def propose(
     *,
     supply: Supply | None = None,
     at: datetime | None = None,
+    business_date: date | None = None,
 ) -> list[Proposal]:
-    """Turn the needs of these locations into order proposals, one per location with lines."""
+    """Turn the needs of these locations into order proposals, one per location with lines.
+    With `business_date`, SKUs suggested within their review cadence before it are left out."""
     supply = supply or Supply()
     found = needs(brand_id, location_ids, at=at)
+    if business_date is not None:
+        found = _due_for_review(brand_id, found, business_date)
     if not found:
         return []
     by_location: dict[int, list[Need]] = defaultdict(list)
@@ -396,6 +407,37 @@ def propose(
         if proposal.lines:
             proposals.append(proposal)
     return proposals
+
+
+def _due_for_review(brand_id: int, found: list[Need], business_date: date) -> list[Need]:
+    """A SKU suggested to a location less than its rule's review cadence ago waits for its next
+    review (only the SKUs that need an order are looked up)."""
+    if not found:
+        return found
+    last = {
+        (location_id, variant_id): day
+        for location_id, variant_id, day in db.session.execute(
+            select(
+                Suggestion.location_id,
+                SuggestionLine.variant_id,
+                func.max(Suggestion.business_date),
+            )
+            .join(SuggestionLine, SuggestionLine.suggestion_id == Suggestion.id)
+            .where(
+                Suggestion.brand_id == brand_id,
+                Suggestion.location_id.in_({n.location_id for n in found}),
+                Suggestion.business_date < business_date,
+                Suggestion.status != SuggestionStatus.DISMISSED,
+            )
+            .group_by(Suggestion.location_id, SuggestionLine.variant_id)
+        )
+    }
+    due = []
+    for need in found:
+        previous = last.get((need.location_id, need.variant_id))
+        if previous is None or (business_date - previous).days >= need.rule["review_days"]:
+            due.append(need)
+    return due
 
 
 def _supplier_locations(org_ids: set[int]) -> dict[int, int]:

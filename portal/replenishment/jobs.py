@@ -60,7 +60,8 @@ def run_replenishment(brand_id: int, scope: str, code: str, business_day: str) -
     done = 0
     for start in range(0, len(location_ids), batch_size):
         batch = location_ids[start : start + batch_size]
-        for proposal in engine.propose(brand_id, batch, supply=supply):
+        proposals = engine.propose(brand_id, batch, supply=supply, business_date=business_date)
+        for proposal in proposals:
             suggestion = services.write_suggestion(
                 proposal, brand_id=brand_id, business_date=business_date, run_id=run_id
             )

@@ -196,3 +196,22 @@ def test_aging_marks_grade_b_for_the_employee_tier(shop):
         .all()
     )
     assert [(m.tier, m.grade, m.units) for m in marks] == [("employee", "B", 2)]
+
+
+def test_a_sku_waits_for_its_review_cadence(shop):
+    rule(shop, "S1", "TEE-BLK-M", min_qty=0, max_qty=6, review_days=7)
+    db.session.commit()
+    day = TODAY.isoformat()
+    assert jobs.run_replenishment(shop.net.brand.id, "location", "POS1", day)["suggestions"] == 1
+    suggestion = db.session.execute(
+        select(Suggestion).where(Suggestion.brand_id == shop.net.brand.id)
+    ).scalar_one()
+    services.dismiss_suggestion(shop.buyer("S1"), suggestion)
+    rule(shop, "S1", "TEE-BLK-L", min_qty=0, max_qty=6, review_days=1)
+    shop.receive("A1", "TEE-BLK-L", 10)
+    suggestion_again = write(shop, "S1", TODAY + timedelta(days=3))  # a dismissed one: due again
+    assert {line.variant.sku for line in suggestion_again.lines} == {"TEE-BLK-M", "TEE-BLK-L"}
+    later = TODAY + timedelta(days=4)
+    (proposal,) = engine.propose(shop.net.brand.id, [shop.locations["S1"].id], business_date=later)
+    # TEE-BLK-M was suggested a day ago with a 7-day cadence; TEE-BLK-L's cadence is 1 day.
+    assert [line.variant.sku for line in proposal.lines] == ["TEE-BLK-L"]
