@@ -40,7 +40,7 @@ from portal.replenishment.models import (
 bp = Blueprint("replenishment", __name__)
 
 STATUS_LABELS = {
-    SuggestionStatus.OPEN: _l("Open"),
+    SuggestionStatus.OPEN: _l("Waiting"),
     SuggestionStatus.SUBMITTED: _l("Submitted"),
     SuggestionStatus.DISMISSED: _l("Dismissed"),
 }
