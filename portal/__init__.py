@@ -77,6 +77,7 @@ def _register_models() -> None:
     import portal.catalog.jobs  # noqa: F401
     import portal.catalog.models  # noqa: F401
     import portal.core.audit  # noqa: F401
+    import portal.core.idempotency  # noqa: F401
     import portal.core.jobs  # noqa: F401
     import portal.finance.models  # noqa: F401
     import portal.inventory.jobs  # noqa: F401

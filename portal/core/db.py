@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -47,6 +47,10 @@ class UTCDateTime(TypeDecorator):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# 64-bit ids where rows are counted in millions (SQLite needs INTEGER for its rowid alias).
+BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 class TimestampMixin:

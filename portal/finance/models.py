@@ -6,9 +6,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.db import TimestampMixin, UTCDateTime, enum_check, make_append_only
+from portal.core.db import BigId, TimestampMixin, UTCDateTime, enum_check, make_append_only
 from portal.extensions import db
-from portal.inventory.models import BigId
 from portal.network.models import ChannelLink, Organization
 
 

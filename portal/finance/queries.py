@@ -193,8 +193,7 @@ def get_link_account(actor: Actor, link_id: int) -> LinkAccount:
 
 def account_terms(link: ChannelLink) -> policy_queries.OrderTerms:
     """Credit limit and payment terms as the live policy sets them for this buyer."""
-    buyer_code = db.session.get(Organization, link.buyer_org_id).code
-    return policy_queries.order_terms(policy_queries.Buyer.of(link, buyer_code))
+    return policy_queries.order_terms(policy_queries.Buyer.for_link(link))
 
 
 def credit_limits(links: list[ChannelLink], at: datetime | None = None) -> dict[int, int]:

@@ -19,7 +19,7 @@ from portal.core.db import utcnow
 from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.finance.models import Account, AccountEntry, EntryKind
-from portal.network.models import ChannelLink, Organization
+from portal.network.models import ChannelLink
 
 MAX_AMOUNT_CENTS = 10**13  # a hundred billion: anything above is a typo
 
@@ -35,7 +35,7 @@ def ensure_account(link: ChannelLink) -> Account:
     account = find()
     if account is not None:
         return account
-    currency = db.session.get(Organization, link.brand_id).currency
+    currency = link.brand.currency
     try:
         with db.session.begin_nested():
             account = Account(

@@ -31,6 +31,11 @@ class QuotaLine:
     where: str = "qty"
 
 
+def may_push(actor: Actor) -> bool:
+    """Only a brand's HQ sends stock down its network (as push orders or quotas)."""
+    return actor.is_system or (actor.is_hq and actor.can(Permission.STOCK_PUSH))
+
+
 def allocate(
     actor: Actor,
     location: Location,
@@ -117,6 +122,12 @@ def open_quotas(
     for allocation in db.session.execute(stmt).scalars():
         found.setdefault(allocation.variant_id, []).append(allocation)
     return found
+
+
+def drawable(quotas: Iterable[Allocation]) -> int:
+    """What one order line may draw from a recipient's open quotas of a SKU: a line takes its
+    units from a single quota, so the largest one left."""
+    return max((a.remaining for a in quotas), default=0)
 
 
 def allocated_variant_ids(location_id: int, variant_ids: Iterable[int]) -> set[int]:

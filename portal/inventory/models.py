@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import JSON
 
 from portal.catalog.models import Variant
-from portal.core.db import TimestampMixin, UTCDateTime, enum_check, make_append_only
+from portal.core.db import BigId, TimestampMixin, UTCDateTime, enum_check, make_append_only
 from portal.extensions import db
 from portal.network.models import Organization
 
@@ -73,10 +73,6 @@ class Location(TimestampMixin, db.Model):
     is_default: Mapped[bool] = mapped_column(default=True)
 
     org: Mapped[Organization] = relationship()
-
-
-# 64-bit ids where rows are counted in millions (SQLite needs INTEGER for its rowid alias).
-BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 class StockLevel(db.Model):

@@ -17,8 +17,7 @@ from portal.core.errors import DomainError, NotFound, PermissionDenied, Validati
 from portal.core.forms import apply_errors
 from portal.core.pagination import parse_page_args
 from portal.extensions import db
-from portal.inventory import jobs as inventory_jobs  # noqa: F401 - registers the upload jobs
-from portal.inventory import queries, services, upload
+from portal.inventory import allocations, queries, services, upload
 from portal.inventory.errors import StockUploadNotReady
 from portal.inventory.forms import AdjustForm, CountForm, DamageForm, StockUploadForm
 from portal.inventory.models import Grade, Location, LocationKind, MoveReason, StockUpload
@@ -87,7 +86,12 @@ def location_list():
         actor, q=request.args.get("q") or None, page=page, per_page=per_page
     )
     totals = queries.totals_for(actor, result.items)
-    return render_template("inventory/locations.html", page=result, totals=totals)
+    return render_template(
+        "inventory/locations.html",
+        page=result,
+        totals=totals,
+        can_push=allocations.may_push(actor),
+    )
 
 
 def _render_location(

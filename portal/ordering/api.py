@@ -10,12 +10,13 @@ from apiflask.fields import Integer, List, Nested, Raw, String
 from apiflask.validators import Length, OneOf, Range
 from flask import jsonify, request
 
+from portal.core import idempotency
 from portal.core.access import Actor, Permission, current_actor, require
 from portal.core.errors import ValidationFailed
 from portal.extensions import db
 from portal.inventory import services as stock_services
 from portal.network.models import ChannelLink
-from portal.ordering import idempotency, queries, services
+from portal.ordering import queries, services
 from portal.ordering.models import Order, OrderStatus
 from portal.policy import queries as policy_queries
 

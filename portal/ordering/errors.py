@@ -19,13 +19,3 @@ class OrderStateConflict(Conflict):
 
     code = "invalid_transition"
     message = "The order cannot do this in its current state."
-
-
-class IdempotencyKeyReused(DomainError):
-    code = "idempotency_key_reused"
-    message = "This Idempotency-Key was used with a different request."
-
-
-class IdempotencyInProgress(Conflict):
-    code = "idempotency_in_progress"
-    message = "A request with this Idempotency-Key is still being processed; retry shortly."

@@ -3,11 +3,10 @@ to the pool. Both are safe to run twice and beside live orders."""
 
 from __future__ import annotations
 
-from portal.core import jobs
+from portal.core import idempotency, jobs
 from portal.core.access import Actor
 from portal.extensions import db
 from portal.inventory import allocations
-from portal.ordering import idempotency
 
 
 @jobs.job(queue=jobs.QUEUE_DEFAULT, title="Forget old idempotency keys")

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import JSON
 
 from portal.catalog.models import Variant
-from portal.core.db import TimestampMixin, UTCDateTime, enum_check, make_append_only
+from portal.core.db import BigId, TimestampMixin, UTCDateTime, enum_check, make_append_only
 from portal.extensions import db
-from portal.inventory.models import BigId, Location
-from portal.network.models import Organization, User
+from portal.inventory.models import Location
+from portal.network.models import ChannelLink, Organization, User
 
 
 class OrderKind(enum.StrEnum):
@@ -157,6 +157,7 @@ class Order(TimestampMixin, db.Model):
     brand: Mapped[Organization] = relationship(foreign_keys=[brand_id])
     buyer: Mapped[Organization] = relationship(foreign_keys=[buyer_org_id])
     supplier: Mapped[Organization] = relationship(foreign_keys=[supplier_org_id])
+    link: Mapped[ChannelLink] = relationship()
     source_location: Mapped[Location] = relationship(foreign_keys=[source_location_id])
     destination_location: Mapped[Location] = relationship(foreign_keys=[destination_location_id])
     placed_by: Mapped[User | None] = relationship()
@@ -339,23 +340,3 @@ class ReturnLine(db.Model):
 
     return_request: Mapped[ReturnRequest] = relationship(back_populates="lines")
     order_line: Mapped[OrderLine] = relationship()
-
-
-class IdempotencyKey(db.Model):
-    """A request an org made under its own key, written with its outcome in the request's own
-    transaction: a replay gets the stored response, the same key with another body is refused."""
-
-    __tablename__ = "idempotency_keys"
-    __table_args__ = (
-        UniqueConstraint("org_id", "key"),
-        Index("ix_idempotency_keys_created_at", "created_at"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
-    key: Mapped[str] = mapped_column(String(255))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    response_status: Mapped[int] = mapped_column(Integer)
-    response_body: Mapped[dict[str, Any]] = mapped_column(JSON)
-    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -16,6 +16,7 @@ from portal.core.access import Permission, current_actor, require
 from portal.core.errors import DomainError, PermissionDenied
 from portal.core.forms import apply_errors
 from portal.extensions import db
+from portal.inventory import allocations
 from portal.network.models import Organization
 from portal.ordering import queries, services
 
@@ -54,7 +55,7 @@ def _render(form: PushForm, status: int = 200):
 @require(Permission.STOCK_PUSH)
 def push():
     actor = current_actor()
-    if not actor.is_hq:
+    if not allocations.may_push(actor):
         raise PermissionDenied(_("Only the brand's HQ pushes stock."))
     form = PushForm()
     if not form.validate_on_submit():

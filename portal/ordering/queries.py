@@ -289,24 +289,38 @@ def free_at(location: Location, variant_ids: Sequence[int]) -> dict[int, int]:
     return {variant_id: max(int(free.get(variant_id) or 0), 0) for variant_id in variant_ids}
 
 
+def orderable_at(
+    location: Location,
+    buyer_org_id: int,
+    variant_ids: Sequence[int],
+    *,
+    quotas: dict[int, list[Allocation]] | None = None,
+) -> dict[int, tuple[bool, int]]:
+    """Per SKU, whether it is allocated stock at the location and how many units the buyer may
+    order there now: free grade-A stock, or for an allocated SKU what one line may draw from
+    its own quotas. `quotas`: the buyer's open quotas there, when the caller has them."""
+    free = free_at(location, variant_ids)
+    allocated = allocations.allocated_variant_ids(location.id, variant_ids)
+    if quotas is None:
+        quotas = allocations.open_quotas(buyer_org_id, location.id, variant_ids)
+    result = {}
+    for variant_id in variant_ids:
+        if variant_id in allocated or variant_id in quotas:
+            result[variant_id] = (True, allocations.drawable(quotas.get(variant_id, [])))
+        else:
+            result[variant_id] = (False, free[variant_id])
+    return result
+
+
 def available_to(link: ChannelLink, variant_ids: Sequence[int]) -> dict[int, int]:
-    """What the buyer of `link` can order now of each SKU from its supplier's location: free
-    grade-A stock, or for allocated SKUs what is left of its own quotas."""
+    """What the buyer of `link` can order now of each SKU from its supplier's location."""
     if not variant_ids:
         return {}
     location = supplier_location(link)
     if location is None:
         return {variant_id: 0 for variant_id in variant_ids}
-    free = free_at(location, variant_ids)
-    allocated = allocations.allocated_variant_ids(location.id, variant_ids)
-    quotas = allocations.open_quotas(link.buyer_org_id, location.id, variant_ids)
-    result = {}
-    for variant_id in variant_ids:
-        if variant_id in allocated or variant_id in quotas:
-            result[variant_id] = sum(a.remaining for a in quotas.get(variant_id, []))
-        else:
-            result[variant_id] = free[variant_id]
-    return result
+    orderable = orderable_at(location, link.buyer_org_id, variant_ids)
+    return {variant_id: units for variant_id, (_allocated, units) in orderable.items()}
 
 
 def list_quotas(actor: Actor, *, brand_id: int | None = None, active_only: bool = True) -> list:

@@ -30,8 +30,9 @@ from portal.finance import services as finance
 from portal.inventory import allocations
 from portal.inventory import services as stock
 from portal.inventory.errors import InsufficientStock
-from portal.inventory.models import Grade, MoveReason, StockLevel
+from portal.inventory.models import Location, MoveReason
 from portal.network.models import ChannelLink, Organization
+from portal.ordering import queries
 from portal.ordering.errors import OrderRefused, OrderStateConflict
 from portal.ordering.models import (
     Cart,
@@ -205,10 +206,6 @@ def buyer_link(actor: Actor, brand_id: int, supplier_code: str | None = None) ->
     return link
 
 
-def _buyer(link: ChannelLink) -> policy.Buyer:
-    return policy.Buyer.of(link, link.buyer.code)
-
-
 # -- placing an order ----------------------------------------------------------------------------
 
 
@@ -245,7 +242,7 @@ def quote(
     at = at or utcnow()
     problems: list[Problem] = []
     lines = check_lines(link.brand_id, requests, problems)
-    buyer = _buyer(link)
+    buyer = policy.Buyer.for_link(link)
     versions = policy.live_versions(buyer, at)
     terms = policy.resolve(buyer, [ln.variant for ln in lines], at, versions=versions)
     order_terms = policy.order_terms(buyer, at, versions=versions)
@@ -305,7 +302,7 @@ def preview(link: ChannelLink, requests: Sequence[LineRequest]) -> Quote:
             link.buyer_org_id, location.id, [ln.variant.id for ln in q.lines]
         )
         flagged = {p.line for p in q.problems}
-        q.problems += [p for p in _stock_problems(q, location.id, quotas) if p.line not in flagged]
+        q.problems += [p for p in _stock_problems(q, location, quotas) if p.line not in flagged]
     return q
 
 
@@ -317,25 +314,18 @@ def _source(link: ChannelLink):
     return stock.default_location(link.supplier)
 
 
-def _stock_problems(quote_: Quote, location_id: int, quotas: dict[int, list]) -> list[Problem]:
+def _stock_problems(quote_: Quote, location: Location, quotas: dict[int, list]) -> list[Problem]:
     """Lines the location cannot cover now (all of them, with what is available), and lines
     under allocation beyond the buyer's quota."""
     problems = []
-    variant_ids = [ln.variant.id for ln in quote_.lines]
-    allocated = allocations.allocated_variant_ids(location_id, variant_ids)
-    free = dict(
-        db.session.execute(
-            select(StockLevel.variant_id, StockLevel.on_hand - StockLevel.reserved).where(
-                StockLevel.location_id == location_id,
-                StockLevel.variant_id.in_(variant_ids),
-                StockLevel.grade == Grade.A,
-            )
-        ).all()
+    orderable = queries.orderable_at(
+        location, quote_.link.buyer_org_id, [ln.variant.id for ln in quote_.lines], quotas=quotas
     )
     for ln in quote_.lines:
         sku = ln.variant.sku
-        if ln.variant.id in allocated or ln.variant.id in quotas:
-            left = _quota_left(quotas.get(ln.variant.id, []))
+        allocated, units = orderable[ln.variant.id]
+        if allocated:
+            left = units
             if ln.qty > left:
                 problems.append(
                     Problem(
@@ -347,7 +337,7 @@ def _stock_problems(quote_: Quote, location_id: int, quotas: dict[int, list]) ->
                     )
                 )
             continue
-        have = int(free.get(ln.variant.id) or 0)
+        have = units
         if ln.qty > have:
             problems.append(
                 Problem(
@@ -406,7 +396,7 @@ def _place_order(
     quotas = allocations.open_quotas(
         link.buyer_org_id, source.id, [ln.variant.id for ln in q.lines]
     )
-    if problems := _stock_problems(q, source.id, quotas):
+    if problems := _stock_problems(q, source, quotas):
         raise refuse(problems)
 
     now = utcnow()
@@ -487,11 +477,9 @@ def _place_order(
     if hold:
         order.status = OrderStatus.PENDING_BUYER_APPROVAL
         order.hold_reason = hold
-    elif kind == OrderKind.PUSH:
-        order.status = OrderStatus.CONFIRMED
-        order.confirmed_at = now
     else:
-        _apply_credit_check(order, account, link)
+        # the limit the quote resolved: no second look-up of the live policy
+        _apply_credit_check(order, account, q.order_terms.credit_limit_cents)
     db.session.flush()
     _event(
         actor,
@@ -512,7 +500,7 @@ def _draw_quota(quotas: list, ln: CheckedLine) -> int:
     for allocation in quotas:
         if allocation.remaining >= ln.qty and allocations.draw(allocation.id, ln.qty):
             return allocation.id
-    left = _quota_left(quotas)
+    left = allocations.drawable(quotas)
     raise refuse(
         [
             Problem(
@@ -526,25 +514,16 @@ def _draw_quota(quotas: list, ln: CheckedLine) -> int:
     )
 
 
-def _quota_left(quotas: list) -> int:
-    """What one line may draw: a line takes its units from a single quota."""
-    return max((a.remaining for a in quotas), default=0)
-
-
-def _apply_credit_check(order: Order, account: Any, link: ChannelLink) -> None:
+def _apply_credit_check(order: Order, account: Any, limit_cents: int) -> None:
     """Over the limit (counting what is owed and every open order, this one included) the order
     waits for the supplier's approval instead of being refused."""
-    position = finance_queries.credit_position(account, limit_cents=_credit_limit(link))
+    position = finance_queries.credit_position(account, limit_cents=limit_cents)
     if position.exposure_cents > position.limit_cents:
         order.status = OrderStatus.AWAITING_APPROVAL
         order.hold_reason = "credit"
     else:
         order.status = OrderStatus.SUBMITTED
         order.hold_reason = ""
-
-
-def _credit_limit(link: ChannelLink) -> int:
-    return policy.order_terms(_buyer(link)).credit_limit_cents
 
 
 def find_purchasing_rule(org_id: int) -> PurchasingRule | None:
@@ -698,6 +677,7 @@ class OrderActions:
     close: bool = False
     receive: bool = False
     request_return: bool = False
+    reorder: bool = False  # the buyer puts the lines in its cart again
 
 
 def permitted_actions(actor: Actor, order: Order) -> OrderActions:
@@ -724,6 +704,7 @@ def permitted_actions(actor: Actor, order: Order) -> OrderActions:
         close=supplier and status == OrderStatus.PARTIALLY_SHIPPED,
         receive=buyer and pending_receipt,
         request_return=buyer and returnable,
+        reorder=buyer and not actor.is_system,
     )
 
 
@@ -795,9 +776,9 @@ def buyer_approve_order(actor: Actor, order: Order, *, note: str = "") -> Order:
     _as_buyer(actor, order, Permission.ORDER_APPROVE)
     lock_order(order)
     _expect(order, (OrderStatus.PENDING_BUYER_APPROVAL,), "approved")
-    link = db.session.get(ChannelLink, order.link_id)
+    link = order.link
     account = finance.lock_account(link)
-    _apply_credit_check(order, account, link)
+    _apply_credit_check(order, account, finance_queries.credit_limit(link))
     _event(
         actor, order, "buyer_approved", OrderStatus.PENDING_BUYER_APPROVAL, order.status, note=note
     )
@@ -861,7 +842,7 @@ def _close(actor: Actor, order: Order, status: str, kind: str, reason: str) -> O
         )
     stock.apply_moves(actor, moves, reason=MoveReason.RELEASE, reference=order.number)
     if released_cents:
-        link = db.session.get(ChannelLink, order.link_id)
+        link = order.link
         finance.commit_credit(finance.lock_account(link), -released_cents)
     before = order.status
     order.status = status
@@ -944,7 +925,7 @@ def ship_order(
         )
     db.session.flush()
     stock.apply_moves(actor, moves, reason=MoveReason.SHIPMENT, reference=f"{order.number}/{seq}")
-    link = db.session.get(ChannelLink, order.link_id)
+    link = order.link
     account = finance.lock_account(link)
     finance.commit_credit(account, -value)
     finance.post_invoice(
@@ -953,7 +934,7 @@ def ship_order(
         amount_cents=value,
         reference=f"shipment:{order.number}/{seq}",
         order_id=order.id,
-        payment_terms_days=policy.order_terms(_buyer(link)).payment_terms_days,
+        payment_terms_days=finance_queries.account_terms(link).payment_terms_days,
     )
     before = order.status
     fully = all(line.open_qty == 0 for line in order.lines)
@@ -1177,7 +1158,7 @@ def receive_return(actor: Actor, ret: ReturnRequest) -> ReturnRequest:
         )
         moves.append(stock.MoveLine(order.source_location_id, line.variant_id, rl.qty))
     stock.apply_moves(actor, moves, reason=MoveReason.RETURN, reference=ret.label)
-    link = db.session.get(ChannelLink, order.link_id)
+    link = order.link
     finance.post_credit_note(
         actor,
         finance.ensure_account(link),
@@ -1335,7 +1316,7 @@ def reorder(actor: Actor, order: Order) -> tuple[Cart, list[PriceDifference]]:
     link = buyer_link(actor, order.brand_id)
     cart = get_cart(actor, link)
     variants = {line.variant_id: line.variant for line in order.lines}
-    terms = policy.resolve(_buyer(link), list(variants.values()))
+    terms = policy.resolve(policy.Buyer.for_link(link), list(variants.values()))
     differences = []
     requests = []
     for index, line in enumerate(order.lines):
@@ -1569,7 +1550,7 @@ def _push_order(
 ) -> Order:
     """One recipient's push order (its units are reserved by the caller), priced at the
     recipient's own resolved prices; confirmed at once (HQ decided it)."""
-    buyer = _buyer(link)
+    buyer = policy.Buyer.for_link(link)
     terms = policy.resolve(buyer, [v for v, _q in lines])
     unpriced = [v.sku for v, _q in lines if terms[v.id].price_cents is None]
     if unpriced:

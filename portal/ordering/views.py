@@ -17,9 +17,11 @@ from flask_wtf import FlaskForm
 
 from portal.catalog import queries as catalog_queries
 from portal.catalog.models import Product
+from portal.core import idempotency
 from portal.core.access import Actor, OrgKind, Permission, current_actor, require
 from portal.core.errors import DomainError, PermissionDenied, ValidationFailed
 from portal.core.forms import apply_errors
+from portal.core.idempotency import IdempotencyInProgress
 from portal.core.money import MINOR_UNITS, format_money, from_cents, to_cents
 from portal.core.pagination import parse_page_args
 from portal.core.spreadsheets import csv_bytes
@@ -27,8 +29,8 @@ from portal.extensions import db
 from portal.finance import queries as finance_queries
 from portal.network import queries as network_queries
 from portal.network.models import ChannelLink, Organization
-from portal.ordering import idempotency, queries, services, upload
-from portal.ordering.errors import IdempotencyInProgress, OrderRefused
+from portal.ordering import queries, services, upload
+from portal.ordering.errors import OrderRefused
 from portal.ordering.forms import (
     NoteForm,
     OrderFileForm,
@@ -133,7 +135,7 @@ class Buying:
 def _load_buying(actor: Actor, brand_code: str) -> Buying:
     brand = policy_queries.get_buying_brand(actor, brand_code)
     link = services.buyer_link(actor, brand.id)  # 404 when the org does not buy the brand
-    return Buying(brand, link, policy_queries.Buyer.of(link, link.buyer.code))
+    return Buying(brand, link, policy_queries.Buyer.for_link(link))
 
 
 def _buying(brand_code: str) -> Buying:
@@ -553,7 +555,7 @@ def template_save(brand_code: str):
 def _template_buying(template: OrderTemplate) -> Buying:
     actor = current_actor()
     link = services.buyer_link(actor, template.brand_id)
-    return Buying(link.brand, link, policy_queries.Buyer.of(link, link.buyer.code))
+    return Buying(link.brand, link, policy_queries.Buyer.for_link(link))
 
 
 @bp.post("/order-templates/<int:template_id>/apply")
@@ -820,7 +822,7 @@ def order_detail(order: Order):
         order=order,
         actions=actions,
         is_buyer=is_buyer,
-        can_reorder=is_buyer and actor.can(Permission.ORDER_PLACE),
+        can_reorder=actions.reorder,
         hold=(hold[0] if is_buyer else hold[1]) if hold else None,
         shipments=shipments,
         returns=returns,
@@ -988,32 +990,30 @@ def order_return(order: Order):
     return _act(order, change)
 
 
-@bp.post("/orders/<number>/returns/<int:seq>/approve")
-@require(Permission.ORDER_FULFIL, load=_load_return)
-def return_approve(loaded: tuple[Order, ReturnRequest]):
+def _decide_return(loaded: tuple[Order, ReturnRequest], *, approve: bool):
     order, ret = loaded
 
     def change() -> str:
         form = NoteForm()
         form.validate()
-        services.decide_return(current_actor(), ret, approve=True, note=form.note.data or "")
-        return _("Return %(label)s approved.", label=ret.label)
+        services.decide_return(current_actor(), ret, approve=approve, note=form.note.data or "")
+        if approve:
+            return _("Return %(label)s approved.", label=ret.label)
+        return _("Return %(label)s refused.", label=ret.label)
 
     return _act(order, change)
+
+
+@bp.post("/orders/<number>/returns/<int:seq>/approve")
+@require(Permission.ORDER_FULFIL, load=_load_return)
+def return_approve(loaded: tuple[Order, ReturnRequest]):
+    return _decide_return(loaded, approve=True)
 
 
 @bp.post("/orders/<number>/returns/<int:seq>/reject")
 @require(Permission.ORDER_FULFIL, load=_load_return)
 def return_reject(loaded: tuple[Order, ReturnRequest]):
-    order, ret = loaded
-
-    def change() -> str:
-        form = NoteForm()
-        form.validate()
-        services.decide_return(current_actor(), ret, approve=False, note=form.note.data or "")
-        return _("Return %(label)s refused.", label=ret.label)
-
-    return _act(order, change)
+    return _decide_return(loaded, approve=False)
 
 
 @bp.post("/orders/<number>/returns/<int:seq>/receive")

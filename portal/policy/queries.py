@@ -19,7 +19,7 @@ from sqlalchemy import Select, and_, case, exists, false, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
 from portal.catalog.models import Category, Product, ProductStatus, Variant
-from portal.core.access import Actor
+from portal.core.access import Actor, Permission
 from portal.core.db import utcnow
 from portal.core.errors import NotFound
 from portal.core.money import percent_of
@@ -70,6 +70,16 @@ class Buyer:
             credit_limit_cents=link.credit_limit_cents,
             payment_terms_days=link.payment_terms_days,
         )
+
+    @classmethod
+    def for_link(cls, link: ChannelLink) -> Buyer:
+        return cls.of(link, link.buyer.code)
+
+
+def buys_as(actor: Actor, buyer: Buyer | None) -> bool:
+    """Whether the catalog shown is the actor's own org's, with a role that orders from it (HQ
+    looking "as" another org browses, it does not order)."""
+    return buyer is not None and buyer.org_id == actor.org_id and actor.can(Permission.ORDER_PLACE)
 
 
 def is_brand_hq(actor: Actor, brand_id: int) -> bool:

@@ -95,6 +95,7 @@ def offer(loaded: tuple[Organization, Product, Any]):
         terms=terms,
         grid=grid,
         as_org=request.args.get("as"),
+        can_order=queries.buys_as(current_actor(), buyer),
     )
 
 

@@ -352,7 +352,7 @@ def propose(
         source = sources.get(link.supplier_org_id)
         wanted = by_location[location_id]
         proposal = Proposal(location=location, link=link)
-        buyer = policy.Buyer.of(link, link.buyer.code)
+        buyer = policy.Buyer.for_link(link)
         terms = policy.resolve(buyer, [variants[n.variant_id] for n in wanted], at)
         variant_ids = [n.variant_id for n in wanted]
         allocated: set[int] = set()
@@ -386,7 +386,7 @@ def propose(
             if source is None:
                 cap = 0
             elif need.variant_id in allocated or need.variant_id in quotas:
-                cap = max((a.remaining for a in quotas.get(need.variant_id, [])), default=0)
+                cap = allocations.drawable(quotas.get(need.variant_id, []))
                 reason["capped_by"] = "quota"
             if source is not None:
                 free = supply.free(source, need.variant_id)

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import JSON
 
 from portal.catalog.models import Category, Variant
-from portal.core.db import TimestampMixin, UTCDateTime, enum_check
+from portal.core.db import BigId, TimestampMixin, UTCDateTime, enum_check
 from portal.extensions import db
-from portal.inventory.models import BigId, Location
+from portal.inventory.models import Location
 from portal.network.models import Organization
 
 

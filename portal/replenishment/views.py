@@ -14,20 +14,20 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from portal.catalog import queries as catalog_queries
+from portal.core import idempotency
 from portal.core import jobs as core_jobs
 from portal.core.access import Actor, OrgKind, Permission, current_actor, require
 from portal.core.db import utcnow
-from portal.core.errors import DomainError, NotFound, PermissionDenied
+from portal.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from portal.core.forms import apply_errors
+from portal.core.idempotency import IdempotencyInProgress
 from portal.core.jobs import JobRun, JobStatus
 from portal.extensions import db
 from portal.inventory import queries as inventory_queries
 from portal.inventory import services as stock
 from portal.network import queries as network_queries
 from portal.network.models import ChannelLink, Organization
-from portal.ordering import idempotency
 from portal.ordering import queries as ordering_queries
-from portal.ordering.errors import IdempotencyInProgress
 from portal.replenishment import jobs, queries, services
 from portal.replenishment.forms import DefaultRuleForm, LocationRuleForm, SubmitSuggestionForm
 from portal.replenishment.models import (
@@ -502,17 +502,17 @@ def run():
         if code and code != brand.code:
             raise NotFound()
         scope = request.form.get("scope") or ""
-        region = (request.form.get("region") or "").strip()
-        if scope == "region" and region in queries.regions(brand.id):
-            scope_code = region
-        elif scope == "brand":
-            scope_code = ""
-        else:
-            flash(_("Choose a region of your network, or the whole brand."), "error")
-            return redirect(url_for("replenishment.suggestions"))
+        asked = (request.form.get("region") or "").strip() if scope == "region" else ""
     else:
         link = _buying_link(actor, code)
-        brand, scope, scope_code = link.brand, "location", actor.org_code
+        brand, scope, asked = link.brand, "location", actor.org_code
+    try:
+        if scope not in ("region", "brand", "location"):
+            raise ValidationFailed(fields={"scope": "Choose a scope."})
+        scope_code = services.run_code(actor, brand, scope, asked)  # who may run what
+    except (NotFound, ValidationFailed):
+        flash(_("Choose a region of your network, or the whole brand."), "error")
+        return redirect(url_for("replenishment.suggestions"))
     job_run = jobs.request_run(
         brand.id, scope, scope_code, user_id=actor.user_id, org_id=actor.org_id
     )

@@ -53,7 +53,7 @@ def _basket(link: ChannelLink, *, lines: int, skip: int, above_cents: int) -> li
             .order_by(Variant.sku)
         ).scalars()
     )
-    terms = policy.resolve(policy.Buyer.of(link, link.buyer.code), variants)
+    terms = policy.resolve(policy.Buyer.for_link(link), variants)
     available = queries.available_to(link, [v.id for v in variants])
     usable = [
         v
@@ -87,7 +87,7 @@ def seed_orders() -> int:
     dist1, hq = _actor("dist1@demo.test", "D1"), _actor("hq@demo.test", "ACME")
     chain1 = _actor("chain1@demo.test", "C1")
     s1, d1, c1 = _link("S1"), _link("D1"), _link("C1")
-    minimum = policy.order_terms(policy.Buyer.of(s1, "S1")).min_order_cents or 0
+    minimum = policy.order_terms(policy.Buyer.for_link(s1)).min_order_cents or 0
     above = minimum + 10_000
     orders = []
 

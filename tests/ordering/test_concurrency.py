@@ -19,11 +19,12 @@ from sqlalchemy import func, select
 from portal import create_app
 from portal.auth import services as auth
 from portal.core.access import ROLE_PERMISSIONS, Actor, OrgKind, Permission, Role
+from portal.core.idempotency import IdempotencyKey
 from portal.extensions import db
 from portal.inventory import services as stock
 from portal.inventory.models import MoveReason, StockLevel
 from portal.network import services as network
-from portal.ordering.models import IdempotencyKey, Order
+from portal.ordering.models import Order
 from tests.conftest import need
 from tests.support.policy import build_network
 from tests.support.services import fresh_postgres_database

@@ -12,10 +12,11 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from portal.core.access import Actor
+from portal.core.idempotency import IdempotencyKey
 from portal.extensions import db
 from portal.network import services as network
 from portal.ordering import queries, services
-from portal.ordering.models import IdempotencyKey, Order, OrderStatus, OrderTemplate
+from portal.ordering.models import Order, OrderStatus, OrderTemplate
 from tests.support.shop import Shop
 
 PASSWORD = "order-pages-1"

@@ -1,8 +1,9 @@
 """Idempotent requests (DESIGN §9): a client that retries a POST with the same Idempotency-Key
-gets the first response back and never a second order.
+(or a page form with the same one-time token) gets the first response back and never a second
+order. Any domain's write can use it; orders and replenishment submits do.
 
-The key's row is written in the same transaction as the order, so it exists exactly when the
-order does. While the first request runs, it holds a transaction-scoped advisory lock on the key
+The key's row is written in the same transaction as the work, so it exists exactly when the
+work's rows do. While the first request runs, it holds a transaction-scoped advisory lock on the key
 (PostgreSQL): a duplicate arriving meanwhile gets 409 at once instead of queueing. On SQLite
 writers take turns (BEGIN IMMEDIATE), so a duplicate simply waits and then replays.
 Keys are scoped to the caller's org and kept `RETENTION` (pruned by a periodic job).
@@ -14,16 +15,48 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, delete, select, text
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import JSON
 
-from portal.core.db import utcnow
-from portal.core.errors import DomainError, ValidationFailed
+from portal.core.db import BigId, UTCDateTime, utcnow
+from portal.core.errors import Conflict, DomainError, ValidationFailed
 from portal.extensions import db
-from portal.ordering.errors import IdempotencyInProgress, IdempotencyKeyReused
-from portal.ordering.models import IdempotencyKey
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency_key_reused"
+    message = "This Idempotency-Key was used with a different request."
+
+
+class IdempotencyInProgress(Conflict):
+    code = "idempotency_in_progress"
+    message = "A request with this Idempotency-Key is still being processed; retry shortly."
+
+
+class IdempotencyKey(db.Model):
+    """A request an org made under its own key, written with its outcome in the request's own
+    transaction: a replay gets the stored response, the same key with another body is refused."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("org_id", "key"),
+        Index("ix_idempotency_keys_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # the order the request placed (the table is referred to by name: core imports no domain)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
 
 RETENTION = timedelta(hours=48)  # at least the 24 hours promised to clients
 MAX_KEY_LENGTH = 255
