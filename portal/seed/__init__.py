@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 from portal.core.jobs import commit
 from portal.seed.catalog import catalog_summary
 from portal.seed.demo import DEMO_PASSWORD, seed_demo
+from portal.seed.scale import PRESETS, SCALE_PASSWORD, ScaleRefused, refusal, seed_scale, sizes_from
 
 
 @click.group("seed")
@@ -31,3 +32,38 @@ def demo_command() -> None:
 
     for email, _name, org, role in DEMO_USERS:
         click.echo(f"  {email:<22} {role:<18} {org}")
+
+
+@seed_cli.command("scale")
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default="full", show_default=True)
+@click.option("--brands", type=int, help="Brands (full: 24).")
+@click.option("--products", type=int, help="Products over all brands (full: 40,000).")
+@click.option("--colors", type=int, help="Colors per product (full: 3).")
+@click.option("--sizes", type=int, help="Sizes per color (full: 5).")
+@click.option("--distributors", type=int, help="Distributors (full: 300).")
+@click.option("--stores", type=int, help="Stores (full: 3,000).")
+@click.option("--days", type=int, help="Days of order and sales history (full: 90).")
+@click.option("--seed", type=int, help="Random seed: the same seed and sizes, the same data.")
+@click.option("--force", is_flag=True, help="Erase a database that holds other data.")
+@with_appcontext
+def scale_command(preset: str, force: bool, **overrides: int | None) -> None:
+    """Erase the database and generate the scale network on PostgreSQL (for bench/)."""
+    why = refusal(
+        current_app.config["SQLALCHEMY_DATABASE_URI"],
+        current_app.config["PORTAL_ENV"],
+        force=force,
+    )
+    if why:
+        raise click.ClickException(why)
+    sizes = sizes_from(preset, overrides)
+    click.echo(f"Generating {sizes} ...")
+    try:
+        counts = seed_scale(sizes, say=click.echo)
+    except ScaleRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    for table in ("organizations", "variants", "stock_levels", "stock_moves", "orders"):
+        click.echo(f"  {table:<14} {counts.get(table, 0):>12,}")
+    click.echo(
+        f"Logins: b01@scale.test (HQ), d0001@scale.test, s00001@scale.test ...; "
+        f"password {SCALE_PASSWORD}"
+    )
