@@ -31,8 +31,16 @@ test: $(VENV)/.dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check portal tests config.py worker.py wsgi.py
-	$(BIN)/ruff format --check portal tests config.py worker.py wsgi.py
+	$(BIN)/ruff check portal tests bench config.py worker.py wsgi.py
+	$(BIN)/ruff format --check portal tests bench config.py worker.py wsgi.py
+
+## Benchmarks through gunicorn, PostgreSQL, Redis and RQ workers (bench/README.md). Seeds the
+## bench databases on first use. SCALE=smoke for the small run; BENCH=catalog,orders for a subset.
+SCALE ?= full
+BENCH ?=
+bench: $(VENV)/.dev
+	BENCH_COMMAND="make bench SCALE=$(SCALE)$(if $(BENCH), BENCH=$(BENCH))" \
+		$(BIN)/python -m bench --scale $(SCALE) $(if $(BENCH),--only $(BENCH))
 
 translations: $(VENV)/.dev
 	$(BIN)/pybabel extract -F babel.cfg --ignore-dirs '.* __pycache__' --project 'Channel portal' -o portal/translations/messages.pot .
