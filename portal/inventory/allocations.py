@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from portal.core import audit
 from portal.core.access import Actor, Permission
-from portal.core.db import utcnow
+from portal.core.db import in_ids, utcnow
 from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.inventory.models import Allocation, AllocationStatus, Location, MoveReason
@@ -112,7 +112,7 @@ def open_quotas(
         .where(
             Allocation.location_id == location_id,
             Allocation.recipient_org_id == recipient_org_id,
-            Allocation.variant_id.in_(list(variant_ids)),
+            in_ids(Allocation.variant_id, variant_ids),
             Allocation.status == AllocationStatus.ACTIVE,
             Allocation.expires_at > at,
         )
@@ -134,11 +134,35 @@ def allocated_variant_ids(location_id: int, variant_ids: Iterable[int]) -> set[i
     """SKUs under allocation at a location: only quota holders may order them."""
     stmt = select(Allocation.variant_id).where(
         Allocation.location_id == location_id,
-        Allocation.variant_id.in_(list(variant_ids)),
+        in_ids(Allocation.variant_id, variant_ids),
         Allocation.status == AllocationStatus.ACTIVE,
         Allocation.expires_at > utcnow(),
     )
     return set(db.session.execute(stmt).scalars())
+
+
+def quotas_at(
+    location_id: int, recipient_org_id: int, variant_ids: Iterable[int]
+) -> tuple[set[int], dict[int, list[Allocation]]]:
+    """`allocated_variant_ids` and `open_quotas` in one query: the SKUs under any open quota at
+    the location, and the recipient's own open quotas there (oldest expiry first)."""
+    stmt = (
+        select(Allocation)
+        .where(
+            Allocation.location_id == location_id,
+            in_ids(Allocation.variant_id, variant_ids),
+            Allocation.status == AllocationStatus.ACTIVE,
+            Allocation.expires_at > utcnow(),
+        )
+        .order_by(Allocation.expires_at, Allocation.id)
+    )
+    allocated: set[int] = set()
+    own: dict[int, list[Allocation]] = {}
+    for allocation in db.session.execute(stmt).scalars():
+        allocated.add(allocation.variant_id)
+        if allocation.recipient_org_id == recipient_org_id:
+            own.setdefault(allocation.variant_id, []).append(allocation)
+    return allocated, own
 
 
 def draw(allocation_id: int, qty: int) -> bool:

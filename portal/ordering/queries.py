@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.catalog.models import Variant
 from portal.core.access import Actor, org_visible
+from portal.core.db import in_ids
 from portal.core.errors import NotFound
 from portal.core.pagination import Page, paginate
 from portal.extensions import db
@@ -281,7 +282,7 @@ def free_at(location: Location, variant_ids: Sequence[int]) -> dict[int, int]:
         db.session.execute(
             select(StockLevel.variant_id, StockLevel.on_hand - StockLevel.reserved).where(
                 StockLevel.location_id == location.id,
-                StockLevel.variant_id.in_(list(variant_ids)),
+                in_ids(StockLevel.variant_id, variant_ids),
                 StockLevel.grade == Grade.A,
             )
         ).all()
@@ -300,9 +301,10 @@ def orderable_at(
     order there now: free grade-A stock, or for an allocated SKU what one line may draw from
     its own quotas. `quotas`: the buyer's open quotas there, when the caller has them."""
     free = free_at(location, variant_ids)
-    allocated = allocations.allocated_variant_ids(location.id, variant_ids)
     if quotas is None:
-        quotas = allocations.open_quotas(buyer_org_id, location.id, variant_ids)
+        allocated, quotas = allocations.quotas_at(location.id, buyer_org_id, variant_ids)
+    else:
+        allocated = allocations.allocated_variant_ids(location.id, variant_ids)
     result = {}
     for variant_id in variant_ids:
         if variant_id in allocated or variant_id in quotas:

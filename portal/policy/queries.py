@@ -17,10 +17,11 @@ from typing import Any
 
 from sqlalchemy import Select, and_, case, exists, false, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.catalog.models import Category, Product, ProductStatus, Variant
 from portal.core.access import Actor, Permission
-from portal.core.db import utcnow
+from portal.core.db import in_ids, utcnow
 from portal.core.errors import NotFound
 from portal.core.money import percent_of
 from portal.core.pagination import Page, paginate
@@ -240,12 +241,17 @@ def resolve(
     """
     if versions is None:
         versions = live_versions(buyer, at)
+    # One relationship access per product, not per SKU (each goes through the ORM's loader).
+    products: dict[int, Product] = {}
+    for v in variants:
+        if v.product_id not in products:
+            products[v.product_id] = v.product
     result = {
         v.id: SkuTerms(
             variant_id=v.id,
             sku=v.sku,
-            msrp_cents=v.product.msrp_cents,
-            currency=v.product.currency,
+            msrp_cents=products[v.product_id].msrp_cents,
+            currency=products[v.product_id].currency,
             case_pack=v.case_pack,
         )
         for v in variants
@@ -258,7 +264,9 @@ def resolve(
     by_product: dict[int, list[PolicyRule]] = defaultdict(list)
     by_category: dict[int, list[PolicyRule]] = defaultdict(list)
     for_all: list[PolicyRule] = []
-    for rule in _rules_touching(list(rank), variants):
+    order: dict[int, tuple[int, int, int]] = {}
+    for rule in _rules_touching(list(rank), variants, products):
+        order[rule.id] = _key(rank, rule)
         if rule.scope == Scope.SKU:
             by_variant[rule.variant_id].append(rule)
         elif rule.scope == Scope.PRODUCT:
@@ -267,52 +275,76 @@ def resolve(
             by_category[rule.category_id].append(rule)
         else:
             for_all.append(rule)
+    # SKUs without rules of their own are decided like their product: once per product (a page
+    # of 50 products holds about 750 SKUs but 50 distinct sets of rules).
+    decided: dict[int, SkuTerms] = {}
     for variant in variants:
         terms = result[variant.id]
+        own = by_variant.get(variant.id)
+        if not own and (same := decided.get(variant.product_id)) is not None:
+            _copy_decision(same, terms)
+            continue
         matching = sorted(
             [
-                *by_variant.get(variant.id, ()),
+                *(own or ()),
                 *by_product.get(variant.product_id, ()),
-                *by_category.get(variant.product.category_id, ()),
+                *by_category.get(products[variant.product_id].category_id, ()),
                 *for_all,
             ],
-            key=lambda r: _key(rank, r),
+            key=lambda r: order[r.id],
         )
-        for rule in matching:
-            terms.candidates.setdefault(rule.section, []).append(rule)
-        if price := terms.candidates.get(Section.PRICE):
-            terms.price_rule = price[0]
-            terms.price_cents = _value_of(price[0], terms.msrp_cents)
-        if order := terms.candidates.get(Section.ORDER):
-            terms.order_rule = order[0]
-            terms.moq = order[0].moq or 1
-            terms.multiple = order[0].multiple or 1
-        if floor := terms.candidates.get(Section.FLOOR):
-            terms.floor_rule = floor[0]
-            terms.floor_cents = _value_of(floor[0], terms.msrp_cents)
-        excluded = terms.candidates.get(Section.EXCLUDE)
-        # At equal specificity the exclusion wins.
-        if excluded and (
-            terms.price_rule is None
-            or _key(rank, excluded[0])[:2] <= _key(rank, terms.price_rule)[:2]
-        ):
-            terms.exclude_rule = excluded[0]
+        _decide(terms, matching, rank)
+        if not own:
+            decided[variant.product_id] = terms
     return result
+
+
+def _decide(terms: SkuTerms, matching: list[PolicyRule], rank: dict[int, int]) -> None:
+    """Fill `terms` from the rules that match its SKU, most specific first."""
+    for rule in matching:
+        terms.candidates.setdefault(rule.section, []).append(rule)
+    if price := terms.candidates.get(Section.PRICE):
+        terms.price_rule = price[0]
+        terms.price_cents = _value_of(price[0], terms.msrp_cents)
+    if order := terms.candidates.get(Section.ORDER):
+        terms.order_rule = order[0]
+        terms.moq = order[0].moq or 1
+        terms.multiple = order[0].multiple or 1
+    if floor := terms.candidates.get(Section.FLOOR):
+        terms.floor_rule = floor[0]
+        terms.floor_cents = _value_of(floor[0], terms.msrp_cents)
+    excluded = terms.candidates.get(Section.EXCLUDE)
+    # At equal specificity the exclusion wins.
+    if excluded and (
+        terms.price_rule is None or _key(rank, excluded[0])[:2] <= _key(rank, terms.price_rule)[:2]
+    ):
+        terms.exclude_rule = excluded[0]
+
+
+def _copy_decision(source: SkuTerms, terms: SkuTerms) -> None:
+    """A sibling SKU's outcome (same product, so the same MSRP and the same rules)."""
+    terms.price_cents, terms.moq, terms.multiple = source.price_cents, source.moq, source.multiple
+    terms.floor_cents = source.floor_cents
+    terms.price_rule, terms.order_rule = source.price_rule, source.order_rule
+    terms.floor_rule, terms.exclude_rule = source.floor_rule, source.exclude_rule
+    terms.candidates = {section: list(rules) for section, rules in source.candidates.items()}
 
 
 def resolve_one(buyer: Buyer, variant: Variant, at: datetime | None = None) -> SkuTerms:
     return resolve(buyer, [variant], at)[variant.id]
 
 
-def _rules_touching(version_ids: list[int], variants: Sequence[Variant]) -> list[PolicyRule]:
+def _rules_touching(
+    version_ids: list[int], variants: Sequence[Variant], products: dict[int, Product]
+) -> list[PolicyRule]:
     variant_ids = {v.id for v in variants}
-    product_ids = {v.product_id for v in variants}
-    category_ids = {v.product.category_id for v in variants}
+    product_ids = set(products)
+    category_ids = {p.category_id for p in products.values()}
     stmt = select(PolicyRule).where(
         PolicyRule.version_id.in_(version_ids),
         or_(
             PolicyRule.scope == Scope.ALL,
-            PolicyRule.variant_id.in_(variant_ids),
+            in_ids(PolicyRule.variant_id, variant_ids),
             PolicyRule.product_id.in_(product_ids),
             PolicyRule.category_id.in_(category_ids),
         ),
@@ -670,6 +702,9 @@ def browse(
     if season:
         stmt = stmt.where(Product.season == season)
     result = paginate(stmt.order_by(Product.code), page, per_page)
+    for product in result.items:  # each SKU knows its product without a loader call per SKU
+        for variant in product.variants:
+            set_committed_value(variant, "product", product)
     terms: dict[int, SkuTerms] = {}
     if buyer is not None:
         variants = [v for p in result.items for v in p.variants]

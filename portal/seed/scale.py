@@ -335,7 +335,7 @@ class Generator:
              "region", "credit_limit_cents", "payment_terms_days", "path", "created_at",
              "updated_at"),
              [(ln.id, ln.brand, ln.supplier, ln.buyer, ln.level, ln.region,
-               50_000_000 if ln.supplier == ln.brand else 5_000_000, 30, ln.path, stamp, stamp)
+               500_000_000 if ln.supplier == ln.brand else 20_000_000, 30, ln.path, stamp, stamp)
               for ln in links])  # fmt: skip
         load("accounts", ("id", "brand_id", "link_id", "buyer_org_id", "supplier_org_id",
              "currency", "committed_cents", "created_at", "updated_at"),
