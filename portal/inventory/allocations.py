@@ -142,7 +142,11 @@ def allocated_variant_ids(location_id: int, variant_ids: Iterable[int]) -> set[i
 
 
 def quotas_at(
-    location_id: int, recipient_org_id: int, variant_ids: Iterable[int]
+    location_id: int,
+    recipient_org_id: int,
+    variant_ids: Iterable[int],
+    *,
+    at: datetime | None = None,
 ) -> tuple[set[int], dict[int, list[Allocation]]]:
     """`allocated_variant_ids` and `open_quotas` in one query: the SKUs under any open quota at
     the location, and the recipient's own open quotas there (oldest expiry first)."""
@@ -152,7 +156,7 @@ def quotas_at(
             Allocation.location_id == location_id,
             in_ids(Allocation.variant_id, variant_ids),
             Allocation.status == AllocationStatus.ACTIVE,
-            Allocation.expires_at > utcnow(),
+            Allocation.expires_at > (at or utcnow()),
         )
         .order_by(Allocation.expires_at, Allocation.id)
     )

@@ -185,6 +185,34 @@ def live_versions(buyer: Buyer, at: datetime | None = None) -> list[PolicyVersio
     return versions
 
 
+class VersionsByBuyer:
+    """Live versions for many buyers of one brand at one moment (a replenishment run): buyers
+    of the same level and region that no version names share theirs, so thousands of
+    locations need a handful of look-ups instead of one each."""
+
+    def __init__(self, brand_id: int, at: datetime | None = None) -> None:
+        self.at = at or utcnow()
+        self.named = set(
+            db.session.execute(
+                select(PolicyAudience.value)
+                .join(PolicyVersion, PolicyVersion.id == PolicyAudience.version_id)
+                .where(
+                    PolicyAudience.brand_id == brand_id,
+                    PolicyAudience.kind == AudienceKind.ORGS,
+                    live_condition(self.at),
+                )
+            ).scalars()
+        )
+        self._found: dict[tuple[str, str, int | None], list[PolicyVersion]] = {}
+
+    def of(self, buyer: Buyer) -> list[PolicyVersion]:
+        named = buyer.org_id if str(buyer.org_id) in self.named else None
+        key = (buyer.level, buyer.region, named)
+        if key not in self._found:
+            self._found[key] = live_versions(buyer, self.at)
+        return self._found[key]
+
+
 # -- resolution ----------------------------------------------------------------------------------
 
 

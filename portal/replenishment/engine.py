@@ -345,6 +345,7 @@ def propose(
         ).scalars()
     }
     sources = _supplier_locations({link.supplier_org_id for link in links.values()})
+    versions = policy.VersionsByBuyer(brand_id, at)
     proposals = []
     for location_id in sorted(by_location):
         location = locations[location_id]
@@ -353,14 +354,15 @@ def propose(
         wanted = by_location[location_id]
         proposal = Proposal(location=location, link=link)
         buyer = policy.Buyer.for_link(link)
-        terms = policy.resolve(buyer, [variants[n.variant_id] for n in wanted], at)
+        terms = policy.resolve(
+            buyer, [variants[n.variant_id] for n in wanted], at, versions=versions.of(buyer)
+        )
         variant_ids = [n.variant_id for n in wanted]
         allocated: set[int] = set()
         quotas: dict[int, list] = {}
         if source is not None:
             supply.load(source, variant_ids)
-            allocated = allocations.allocated_variant_ids(source, variant_ids)
-            quotas = allocations.open_quotas(link.buyer_org_id, source, variant_ids, at=at)
+            allocated, quotas = allocations.quotas_at(source, link.buyer_org_id, variant_ids, at=at)
         for need in wanted:
             variant = variants[need.variant_id]
             t = terms[need.variant_id]

@@ -36,6 +36,19 @@ def test_named_org_beats_region_beats_level_beats_all(net: Net):
     assert net.price("B2", "TEE-BLK-M") == 10000  # level B, south: all only
 
 
+def test_versions_shared_by_alike_buyers_are_each_buyers_own(net: Net):
+    """A replenishment run looks versions up once per (level, region, named or not): every
+    buyer still gets exactly what live_versions gives it alone."""
+    net.publish("P-ALL", price="all 70%")
+    net.publish("P-LEVEL-A", kind="level", values=("A",), price="all 60%")
+    net.publish("P-NORTH", kind="region", values=("north",), price="all 65%")
+    net.publish("P-A1", kind="orgs", values=("A1",), price="all 50%")
+    shared = queries.VersionsByBuyer(net.brand.id)
+    for short in net.links:
+        buyer = net.buyer(short)
+        assert [v.id for v in shared.of(buyer)] == [v.id for v in queries.live_versions(buyer)]
+
+
 def test_each_section_is_resolved_on_its_own(net: Net):
     net.publish("P-ALL", price="all 70%", order="all 6 3", floor="category TOPS 150")
     net.publish("P-NORTH", kind="region", values=("north",), price="all 50%")
