@@ -25,7 +25,7 @@ from sqlalchemy import insert, select, update
 from portal.catalog.models import CatalogImport, Category, ImportStatus, Product, Variant
 from portal.core import audit
 from portal.core.access import Actor
-from portal.core.db import utcnow
+from portal.core.db import bulk_insert, utcnow
 from portal.core.errors import ValidationFailed
 from portal.core.money import to_cents
 from portal.core.spreadsheets import csv_bytes, xlsx_bytes
@@ -597,8 +597,8 @@ def apply_plan(
         progress(done, total, f"{done} of {total} changes written ({what})")
 
     for batch in _batches(plan.new_products):
-        session.execute(
-            insert(Product),
+        bulk_insert(
+            Product,
             [
                 {
                     "brand_id": brand_id,
@@ -641,8 +641,8 @@ def apply_plan(
         .all()
     )
     for batch in _batches(plan.new_variants):
-        session.execute(
-            insert(Variant),
+        bulk_insert(
+            Variant,
             [
                 {
                     "brand_id": brand_id,

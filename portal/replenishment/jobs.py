@@ -75,7 +75,7 @@ def run_replenishment(brand_id: int, scope: str, code: str, business_day: str) -
                     skipped += 1
                 else:
                     written += 1
-                    units += sum(line.qty for line in suggestion.lines)
+                    units += sum(line.qty for line in proposal.lines)
                     if proposal.location.id in auto:
                         services.auto_submit(suggestion)
                         submitted += suggestion.status == "submitted"
