@@ -21,24 +21,11 @@ from typing import Any
 from bench.client import WebSession
 from bench.common import Context, headline, print_figures, write_result
 from bench.stack import ROOT, connect
+from portal.catalog.importer import COLUMNS  # the file layout HQ uploads
+from portal.seed.scale import COLORS, SIZES
 
 PREFIX = "BIMP"
 GOAL_SECONDS = 60.0
-COLUMNS = (
-    "product_code",
-    "product_name",
-    "category",
-    "season",
-    "launch_date",
-    "msrp",
-    "sku",
-    "color",
-    "size",
-    "barcode",
-    "case_pack",
-)
-COLORS = ("BLK", "WHT", "NVY", "GRY", "RED", "OLV", "SND", "BLU")
-SIZES = ("XS", "S", "M", "L", "XL", "XXL", "3XL", "4XL")
 
 
 def shape(per_product: int) -> tuple[int, int]:
