@@ -98,49 +98,6 @@ def _brands(location: Location) -> int:
     return location.org_id  # quotas are set aside by HQ: the brand is the location's org
 
 
-def open_quotas(
-    recipient_org_id: int,
-    location_id: int,
-    variant_ids: Iterable[int],
-    *,
-    at: datetime | None = None,
-) -> dict[int, list[Allocation]]:
-    """Open quotas per SKU at a location for a recipient, oldest expiry first."""
-    at = at or utcnow()
-    stmt = (
-        select(Allocation)
-        .where(
-            Allocation.location_id == location_id,
-            Allocation.recipient_org_id == recipient_org_id,
-            in_ids(Allocation.variant_id, variant_ids),
-            Allocation.status == AllocationStatus.ACTIVE,
-            Allocation.expires_at > at,
-        )
-        .order_by(Allocation.expires_at, Allocation.id)
-    )
-    found: dict[int, list[Allocation]] = {}
-    for allocation in db.session.execute(stmt).scalars():
-        found.setdefault(allocation.variant_id, []).append(allocation)
-    return found
-
-
-def drawable(quotas: Iterable[Allocation]) -> int:
-    """What one order line may draw from a recipient's open quotas of a SKU: a line takes its
-    units from a single quota, so the largest one left."""
-    return max((a.remaining for a in quotas), default=0)
-
-
-def allocated_variant_ids(location_id: int, variant_ids: Iterable[int]) -> set[int]:
-    """SKUs under allocation at a location: only quota holders may order them."""
-    stmt = select(Allocation.variant_id).where(
-        Allocation.location_id == location_id,
-        in_ids(Allocation.variant_id, variant_ids),
-        Allocation.status == AllocationStatus.ACTIVE,
-        Allocation.expires_at > utcnow(),
-    )
-    return set(db.session.execute(stmt).scalars())
-
-
 def quotas_at(
     location_id: int,
     recipient_org_id: int,
@@ -148,8 +105,8 @@ def quotas_at(
     *,
     at: datetime | None = None,
 ) -> tuple[set[int], dict[int, list[Allocation]]]:
-    """`allocated_variant_ids` and `open_quotas` in one query: the SKUs under any open quota at
-    the location, and the recipient's own open quotas there (oldest expiry first)."""
+    """In one query: the SKUs under any open quota at the location (only quota holders may order
+    them), and the recipient's own open quotas there, per SKU, oldest expiry first."""
     stmt = (
         select(Allocation)
         .where(

@@ -295,16 +295,13 @@ def orderable_at(
     buyer_org_id: int,
     variant_ids: Sequence[int],
     *,
-    quotas: dict[int, list[Allocation]] | None = None,
+    held: tuple[set[int], dict[int, list[Allocation]]] | None = None,
 ) -> dict[int, tuple[bool, int]]:
     """Per SKU, whether it is allocated stock at the location and how many units the buyer may
     order there now: free grade-A stock, or for an allocated SKU what one line may draw from
-    its own quotas. `quotas`: the buyer's open quotas there, when the caller has them."""
+    its own quotas. `held`: `allocations.quotas_at` for these SKUs, when the caller has it."""
     free = free_at(location, variant_ids)
-    if quotas is None:
-        allocated, quotas = allocations.quotas_at(location.id, buyer_org_id, variant_ids)
-    else:
-        allocated = allocations.allocated_variant_ids(location.id, variant_ids)
+    allocated, quotas = held or allocations.quotas_at(location.id, buyer_org_id, variant_ids)
     result = {}
     for variant_id in variant_ids:
         if variant_id in allocated or variant_id in quotas:

@@ -298,11 +298,11 @@ def preview(link: ChannelLink, requests: Sequence[LineRequest]) -> Quote:
     q = quote(link, requests)
     if q.lines:
         location = _source(link)
-        quotas = allocations.open_quotas(
-            link.buyer_org_id, location.id, [ln.variant.id for ln in q.lines]
+        held = allocations.quotas_at(
+            location.id, link.buyer_org_id, [ln.variant.id for ln in q.lines]
         )
         flagged = {p.line for p in q.problems}
-        q.problems += [p for p in _stock_problems(q, location, quotas) if p.line not in flagged]
+        q.problems += [p for p in _stock_problems(q, location, held) if p.line not in flagged]
     return q
 
 
@@ -314,12 +314,14 @@ def _source(link: ChannelLink):
     return stock.default_location(link.supplier)
 
 
-def _stock_problems(quote_: Quote, location: Location, quotas: dict[int, list]) -> list[Problem]:
+def _stock_problems(
+    quote_: Quote, location: Location, held: tuple[set[int], dict[int, list]]
+) -> list[Problem]:
     """Lines the location cannot cover now (all of them, with what is available), and lines
-    under allocation beyond the buyer's quota."""
+    under allocation beyond the buyer's quota. `held`: `allocations.quotas_at` there."""
     problems = []
     orderable = queries.orderable_at(
-        location, quote_.link.buyer_org_id, [ln.variant.id for ln in quote_.lines], quotas=quotas
+        location, quote_.link.buyer_org_id, [ln.variant.id for ln in quote_.lines], held=held
     )
     for ln in quote_.lines:
         sku = ln.variant.sku
@@ -393,10 +395,9 @@ def _place_order(
         raise refuse(q.problems)
     source = _source(link)
     destination = stock.default_location(link.buyer)
-    quotas = allocations.open_quotas(
-        link.buyer_org_id, source.id, [ln.variant.id for ln in q.lines]
-    )
-    if problems := _stock_problems(q, source, quotas):
+    held = allocations.quotas_at(source.id, link.buyer_org_id, [ln.variant.id for ln in q.lines])
+    quotas = held[1]
+    if problems := _stock_problems(q, source, held):
         raise refuse(problems)
 
     now = utcnow()

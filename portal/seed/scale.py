@@ -30,7 +30,7 @@ from sqlalchemy import text
 from werkzeug.security import generate_password_hash
 
 from portal.extensions import db
-from portal.seed.bulk import BulkLoader, row_line
+from portal.seed.bulk import BulkLoader
 
 SCALE_PASSWORD = "scale-pass-1"
 EMAIL_DOMAIN = "scale.test"
@@ -626,7 +626,6 @@ class Generator:
                 net = {v: acc["in"][link.buyer][v] - acc["out"][link.buyer][v] for v in variants}
                 self.settle(b, link.buyer, variants, net, acc["reserved"][link.buyer], 0, 150)
                 self.grade_b(b, link.buyer, variants, 0.01)
-                self.replenishment_rules(link, variants, dist=True)
             variants = [v for p in products for v in self.variants_of(p)]
             net = {v: -acc["out"][b][v] for v in acc["out"][b]}
             self.settle(b, b, variants, net, acc["reserved"][b], 100, 3000)
@@ -654,11 +653,11 @@ class Generator:
         for v, q in acc["in"].pop(link.buyer, {}).items():
             net[v] += q
         self.settle(link.brand, link.buyer, variants, net, {}, 0, 12)
-        self.replenishment_rules(link, variants, dist=False)
+        self.replenishment_rules(link, variants)
 
-    def replenishment_rules(self, link: Link, variants: list[int], *, dist: bool) -> None:
+    def replenishment_rules(self, link: Link, variants: list[int]) -> None:
         """A few owners' own rules: min / max on three SKUs for one location in twenty."""
-        if dist or self.rng.random() >= 0.05:
+        if self.rng.random() >= 0.05:
             return
         stamp = self.ago(30)
         for v in self.rng.sample(variants, min(3, len(variants))):
@@ -744,6 +743,3 @@ def _check_foreign_keys(loader: BulkLoader) -> None:
 def sizes_from(preset: str, overrides: dict[str, int | None]) -> Sizes:
     known = {f.name for f in fields(Sizes)}
     return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if k in known and v})
-
-
-__all__ = ["PRESETS", "SCALE_PASSWORD", "Sizes", "refusal", "seed_scale", "sizes_from", "row_line"]
