@@ -98,6 +98,12 @@ def _brands(location: Location) -> int:
     return location.org_id  # quotas are set aside by HQ: the brand is the location's org
 
 
+def drawable(quotas: Iterable[Allocation]) -> int:
+    """What one order line may draw from a recipient's open quotas of a SKU: a line takes its
+    units from a single quota, so the largest one left."""
+    return max((a.remaining for a in quotas), default=0)
+
+
 def quotas_at(
     location_id: int,
     recipient_org_id: int,
