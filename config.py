@@ -69,8 +69,35 @@ class Config:
     MAIL_SENDER = os.environ.get("MAIL_SENDER", "portal@localhost")
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
 
-    JOB_DEFAULT_TIMEOUT = _int("JOB_DEFAULT_TIMEOUT", 600)
+    # Jobs, per queue: seconds a job may run before RQ stops it, and automatic retries after a
+    # failure, waiting JOB_RETRY_INTERVALS seconds between attempts (the last one repeats).
+    JOB_TIMEOUT_DEFAULT = _int("JOB_TIMEOUT_DEFAULT", 600)
+    JOB_TIMEOUT_PUSH = _int("JOB_TIMEOUT_PUSH", 600)
+    JOB_TIMEOUT_REPLENISHMENT = _int("JOB_TIMEOUT_REPLENISHMENT", 3600)
+    JOB_TIMEOUT_REPORTS = _int("JOB_TIMEOUT_REPORTS", 3600)
+    JOB_RETRIES_DEFAULT = _int("JOB_RETRIES_DEFAULT", 3)
+    JOB_RETRIES_PUSH = _int("JOB_RETRIES_PUSH", 3)
+    JOB_RETRIES_REPLENISHMENT = _int("JOB_RETRIES_REPLENISHMENT", 2)
+    JOB_RETRIES_REPORTS = _int("JOB_RETRIES_REPORTS", 1)
+    JOB_RETRY_INTERVALS = os.environ.get("JOB_RETRY_INTERVALS", "10,60,300")
     JOB_RESULT_TTL = _int("JOB_RESULT_TTL", 7 * 24 * 3600)
+    # A running job beats every JOB_HEARTBEAT_SECONDS; one silent for JOB_STALE_SECONDS lost its
+    # worker and is taken over by the recovery entry (every JOB_RECOVERY_SECONDS), at most
+    # JOB_MAX_TAKEOVERS times beyond its retries. Defaults notice a dead worker within 2 minutes.
+    JOB_HEARTBEAT_SECONDS = _int("JOB_HEARTBEAT_SECONDS", 10)
+    JOB_STALE_SECONDS = _int("JOB_STALE_SECONDS", 45)
+    JOB_RECOVERY_SECONDS = _int("JOB_RECOVERY_SECONDS", 30)
+    JOB_MAX_TAKEOVERS = _int("JOB_MAX_TAKEOVERS", 3)
+    # The outbox relay: a queued run Redis has not held for this long is handed to it again.
+    JOB_REDISPATCH_SECONDS = _int("JOB_REDISPATCH_SECONDS", 15)
+    # The scheduler looks at the periodic list (and relays the outbox) every tick; intervals of
+    # single entries can be changed with "name=seconds,name=seconds" (tests, quiet installations).
+    SCHEDULER_TICK_SECONDS = float(os.environ.get("SCHEDULER_TICK_SECONDS") or 1)
+    SCHEDULE_INTERVALS = os.environ.get("SCHEDULE_INTERVALS", "")
+    # Seconds to wait for Redis before treating it as down (pages then show what the database has).
+    REDIS_TIMEOUT = _int("REDIS_TIMEOUT", 5)
+    # /metrics answers loopback callers, and others that send this bearer token.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
     # Replenishment: locations computed per statement, and a pause between locations (keeps a
     # network-wide run from crowding out orders at peak; tests use it to stop a run mid-way).
     REPLENISHMENT_BATCH = _int("REPLENISHMENT_BATCH", 200)

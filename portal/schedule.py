@@ -1,66 +1,186 @@
-"""The periodic job list: the one place that says what runs when.
+"""The periodic list, and the scheduler that runs it: the one place that says what runs when.
 
-`python worker.py` runs RQ's cron scheduler in a thread. Each entry enqueues through
-portal.core.jobs with a key per period, so several workers running schedulers never double a run.
+`python worker.py` starts the scheduler as a process of its own beside the RQ worker (or
+`python worker.py --scheduler` alone). Every tick it asks, for each entry whose slot has come, for
+that slot's run (a job keyed by entry and slot start, so several schedulers on several hosts never
+run a slot twice: the second one's ask collapses into the first's run), and it relays the outbox:
+jobs asked for while Redis was away are handed to it once it answers.
+
+A scheduler that was down over some slots runs only the current one when it is back; daily entries
+run at their local time of day (PORTAL_TIMEZONE).
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 
-from portal.core import jobs
+from portal.core import jobs, metrics
 from portal.core.db import utcnow
+from portal.extensions import db
+
+DAY = 86400
+log = logging.getLogger("portal.schedule")
 
 
 @dataclass(frozen=True)
 class Periodic:
     name: str
     job: str  # registered job name
-    interval_seconds: int
+    every: int  # seconds between slots (a config key's value when `every_config` is set)
+    at: str | None = None  # "HH:MM" local time, for entries that run once a day
+    every_config: str | None = None
 
 
 PERIODIC: tuple[Periodic, ...] = (
-    Periodic("prune-expired-tokens", "portal.auth.jobs.prune_expired_tokens", 3600),
+    Periodic(
+        "recover-stale-jobs",
+        "portal.core.jobs.recover_stale_runs",
+        30,
+        every_config="JOB_RECOVERY_SECONDS",
+    ),
     Periodic("policy-states", "portal.policy.jobs.advance_policy_states", 60),
-    Periodic("recover-stale-jobs", "portal.core.jobs.recover_stale_runs", 300),
     Periodic("expire-quotas", "portal.ordering.jobs.expire_quotas", 300),
+    Periodic("prune-expired-tokens", "portal.auth.jobs.prune_expired_tokens", 3600),
     Periodic("prune-idempotency-keys", "portal.ordering.jobs.prune_idempotency_keys", 3600),
-    Periodic("nightly-replenishment", "portal.replenishment.jobs.nightly_replenishment", 86400),
-    Periodic("mark-aged-stock", "portal.replenishment.jobs.mark_aged_stock", 86400),
+    Periodic(
+        "nightly-replenishment", "portal.replenishment.jobs.nightly_replenishment", DAY, "02:00"
+    ),
+    Periodic("mark-aged-stock", "portal.replenishment.jobs.mark_aged_stock", DAY, "03:30"),
 )
+# Beside the list, every tick: jobs.relay_outbox (the outbox relay) runs in the scheduler itself,
+# since it is what hands jobs to Redis in the first place.
 
 
-def enqueue_periodic(name: str) -> str:
-    """Enqueue one periodic entry for the current period (idempotent per period)."""
+def intervals(app: Flask) -> dict[str, int]:
+    """Seconds between slots per entry: the list, then JOB_RECOVERY_SECONDS, then any
+    SCHEDULE_INTERVALS override ("name=seconds,...")."""
+    result = {
+        p.name: int(app.config[p.every_config]) if p.every_config else p.every for p in PERIODIC
+    }
+    for part in str(app.config.get("SCHEDULE_INTERVALS") or "").split(","):
+        if not part.strip():
+            continue
+        name, _, seconds = part.partition("=")
+        if name.strip() not in result or not seconds.strip().isdigit() or int(seconds) < 1:
+            raise ValueError(f"SCHEDULE_INTERVALS: {part.strip()!r} is not name=seconds")
+        result[name.strip()] = int(seconds)
+    return result
+
+
+def slot_start(entry: Periodic, every: int, now: datetime, zone: ZoneInfo) -> datetime:
+    """The start of the slot `now` falls in: a multiple of `every` since the epoch, or for a daily
+    entry (left at its default interval) the latest local `at` time."""
+    if entry.at and every == DAY:
+        hour, minute = (int(part) for part in entry.at.split(":"))
+        local = now.astimezone(zone)
+        start = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if start > local:
+            start -= timedelta(days=1)
+        return start.astimezone(UTC)
+    bucket = int(now.timestamp()) // every
+    return datetime.fromtimestamp(bucket * every, UTC)
+
+
+def slot_key(entry: Periodic, start: datetime) -> str:
+    return f"periodic:{entry.name}:{start:%Y%m%dT%H%M%S}"
+
+
+def enqueue_periodic(name: str, start: datetime | None = None) -> str:
+    """Ask for one entry's run of the slot that starts at `start` (now's slot by default).
+    Idempotent per slot, across processes and hosts."""
+    from flask import current_app
+
     entry = next(p for p in PERIODIC if p.name == name)
+    every = intervals(current_app)[name]
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    start = start or slot_start(entry, every, utcnow(), zone)
     spec = jobs.REGISTRY[entry.job]
-    bucket = int(utcnow().timestamp()) // entry.interval_seconds
-    started = datetime.fromtimestamp(bucket * entry.interval_seconds, UTC)
-    run = jobs.enqueue(spec.func, key=f"periodic:{name}:{started:%Y%m%dT%H%M%S}")
+    run = jobs.enqueue(spec.func, key=slot_key(entry, start), title=spec.title)
     jobs.commit()
+    metrics.incr("periodic_enqueued_total", entry=name)
     return run.id
 
 
-def _tick(name: str) -> str:
-    # Runs inside an RQ work horse: the worker bound the app.
-    with jobs.bound_app().app_context():
-        return enqueue_periodic(name)
+class Scheduler:
+    """Runs the periodic list until stopped. One tick: ask for the due slots, relay the outbox."""
 
+    def __init__(self, app: Flask, *, parent_pid: int | None = None) -> None:
+        self.app = app
+        self.parent_pid = parent_pid
+        self.every = intervals(app)
+        self.zone = ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"])
+        self.tick_seconds = float(app.config["SCHEDULER_TICK_SECONDS"])
+        self.asked: dict[str, datetime] = {}  # entry -> start of the last slot asked for
+        self.redis_down = False
+        self.stopping = False
 
-def start_periodic(app: Flask) -> None:
-    from rq.cron import CronScheduler
+    def due(self, now: datetime) -> list[tuple[Periodic, datetime]]:
+        found = []
+        for entry in PERIODIC:
+            start = slot_start(entry, self.every[entry.name], now, self.zone)
+            if self.asked.get(entry.name) != start:
+                found.append((entry, start))
+        return found
 
-    import portal.auth.jobs  # noqa: F401 - registers the job functions
-    import portal.ordering.jobs  # noqa: F401
-    import portal.policy.jobs  # noqa: F401
-    import portal.replenishment.jobs  # noqa: F401
+    def tick(self) -> None:
+        from redis.exceptions import RedisError
 
-    scheduler = CronScheduler(connection=jobs.redis_connection(app.config["REDIS_URL"]))
-    for entry in PERIODIC:
-        scheduler.register(
-            _tick, jobs.QUEUE_DEFAULT, args=(entry.name,), interval=entry.interval_seconds
+        with self.app.app_context():
+            try:
+                for entry, start in self.due(utcnow()):
+                    try:
+                        enqueue_periodic(entry.name, start)
+                        self.asked[entry.name] = start
+                    except Exception:  # noqa: BLE001 - logged; the slot is asked for next tick
+                        db.session.rollback()
+                        log.exception("could not ask for periodic entry %s", entry.name)
+                try:
+                    sent = jobs.relay_outbox()
+                    if self.redis_down:
+                        log.info("Redis answers again: the outbox relay is sending")
+                    self.redis_down = False
+                    if sent:
+                        log.info("outbox relay handed %d job(s) to Redis", len(sent))
+                except RedisError as exc:
+                    db.session.rollback()
+                    metrics.incr("redis_unavailable_total", operation="relay")
+                    if not self.redis_down:
+                        log.warning("Redis unavailable (%s): jobs wait in the outbox", exc)
+                    self.redis_down = True
+                except Exception:  # noqa: BLE001 - the database may be away too; try next tick
+                    db.session.rollback()
+                    log.exception("outbox relay failed")
+            finally:
+                db.session.remove()
+
+    def run(self) -> None:
+        def stop(signum, frame):  # noqa: ARG001 - signal handler signature
+            self.stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        log.info(
+            "scheduler started (pid %d, tick %.1f s): %s",
+            os.getpid(),
+            self.tick_seconds,
+            ", ".join(f"{name} every {seconds} s" for name, seconds in self.every.items()),
         )
-    scheduler.start()
+        while not self.stopping:
+            began = time.monotonic()
+            if self.parent_pid is not None and os.getppid() != self.parent_pid:
+                log.info("the worker that started this scheduler is gone: stopping")
+                break
+            self.tick()
+            remaining = self.tick_seconds - (time.monotonic() - began)
+            while remaining > 0 and not self.stopping:
+                time.sleep(min(remaining, 0.2))
+                remaining = self.tick_seconds - (time.monotonic() - began)
+        log.info("scheduler stopped")

@@ -124,6 +124,17 @@ def app(base_app) -> Iterator:
             connection.close()
 
 
+@pytest.fixture(scope="module")
+def own_redis(tmp_path_factory: pytest.TempPathFactory):
+    """A Redis server of this test module's own (tests.support.redis_server)."""
+    need("redis")
+    from tests.support.redis_server import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def client(app) -> FlaskClient:
     return app.test_client()

@@ -140,6 +140,7 @@ PLAIN_ROUTES = {
     "network.org_new": ("GET", "/orgs/new"),
     "core.job_list": ("GET", "/jobs"),
     "auth.account": ("GET", "/account"),
+    "auth.change_password": ("GET", "/account/password"),
     "auth.switch_org": ("POST", "/switch-org"),
     "auth.api_keys": ("GET", "/settings/api-keys"),
     "api_auth.me": ("GET", "/api/v1/me"),
@@ -221,6 +222,7 @@ CATALOG_ROUTES = {
 PUBLIC_ROUTES = {
     "core.healthz",
     "core.readyz",
+    "core.metrics_text",
     "auth.login",
     "auth.logout",
     "auth.set_language",

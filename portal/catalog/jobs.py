@@ -14,7 +14,7 @@ from portal.core.access import Actor
 from portal.extensions import db
 
 
-@jobs.job(queue=jobs.QUEUE_DEFAULT, timeout=3600, retries=1, title="Validate catalog file")
+@jobs.job(queue=jobs.QUEUE_REPORTS, title="Validate catalog file")
 def validate_catalog_import(import_id: int) -> dict[str, Any]:
     imp = queries.find_import(Actor.system(), import_id)
     if imp is None or imp.status != ImportStatus.VALIDATING:
@@ -33,7 +33,7 @@ def validate_catalog_import(import_id: int) -> dict[str, Any]:
     return {"status": imp.status, "rows": imp.total_rows, "errors": imp.error_count}
 
 
-@jobs.job(queue=jobs.QUEUE_DEFAULT, timeout=3 * 3600, retries=0, title="Apply catalog file")
+@jobs.job(queue=jobs.QUEUE_REPORTS, retries=0, title="Apply catalog file")
 def apply_catalog_import(import_id: int) -> dict[str, Any]:
     imp = queries.find_import(Actor.system(), import_id)
     if imp is None or imp.status != ImportStatus.APPLYING:

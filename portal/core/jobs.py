@@ -3,6 +3,13 @@
 With REDIS_URL set, jobs go to RQ queues and `python worker.py` runs them. Without it (the embedded
 default) the same functions run inline, in the process that asked, right after its commit.
 Every job has a deterministic id: asking twice for the same work collapses into one run.
+
+The run record is also the outbox: it is written in the transaction that asks for the work, and
+handed to Redis after that commits. A hand-over that fails (Redis down) or that Redis later loses
+(restarted without persistence) is sent again by `relay_outbox`, which the scheduler runs every
+tick. A running job's work horse beats every few seconds (`job_heartbeats`); a run whose beats
+stop is taken over by `recover_stale_runs` within a minute or two, and the claim in `_execute_run`
+makes sure two deliveries of one run never both run it.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,21 +31,25 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     Select,
     String,
     Text,
     and_,
+    delete,
     event,
     false,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import JSON
 
+from portal.core import metrics
 from portal.core.access import Actor
 from portal.core.db import TimestampMixin, UTCDateTime, enum_check, utcnow, writing
 from portal.core.errors import NotFound, ValidationFailed
@@ -49,7 +61,20 @@ QUEUE_REPLENISHMENT = "replenishment"
 QUEUE_REPORTS = "reports"
 QUEUES: tuple[str, ...] = (QUEUE_DEFAULT, QUEUE_PUSH, QUEUE_REPLENISHMENT, QUEUE_REPORTS)
 
-RETRY_INTERVALS = (10, 60, 300)  # seconds between attempts: backoff, then give up
+
+def queue_timeout(queue: str) -> int:
+    """Seconds a job of this queue may run before RQ stops it (JOB_TIMEOUT_<QUEUE>)."""
+    return int(current_app.config[f"JOB_TIMEOUT_{queue.upper()}"])
+
+
+def queue_retries(queue: str) -> int:
+    """Automatic retries after a job of this queue fails (JOB_RETRIES_<QUEUE>)."""
+    return int(current_app.config[f"JOB_RETRIES_{queue.upper()}"])
+
+
+def retry_intervals() -> list[int]:
+    """Seconds between attempts, one per retry; the last repeats (JOB_RETRY_INTERVALS)."""
+    return [int(part) for part in str(current_app.config["JOB_RETRY_INTERVALS"]).split(",")]
 
 
 class JobStatus(enum.StrEnum):
@@ -63,7 +88,16 @@ class JobRun(TimestampMixin, db.Model):
     """The portal's record of one job: what, for whom, progress, outcome."""
 
     __tablename__ = "job_runs"
-    __table_args__ = (CheckConstraint(enum_check("status", tuple(JobStatus)), name="status"),)
+    __table_args__ = (
+        CheckConstraint(enum_check("status", tuple(JobStatus)), name="status"),
+        # The outbox: queued runs not yet handed to Redis (see relay_outbox).
+        Index(
+            "ix_job_runs_undispatched",
+            "created_at",
+            postgresql_where=text("status = 'queued' AND dispatched_at IS NULL"),
+            sqlite_where=text("status = 'queued' AND dispatched_at IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(160), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -81,10 +115,28 @@ class JobRun(TimestampMixin, db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the run was last seen handed to Redis; NULL while queued means it waits in the outbox.
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def is_done(self) -> bool:
         return self.status in (JobStatus.FINISHED, JobStatus.FAILED)
+
+    @property
+    def is_waiting_for_queue(self) -> bool:
+        """Queued but not yet handed to Redis (it was away): the relay sends it when it is back."""
+        return self.status == JobStatus.QUEUED and self.dispatched_at is None and bool(_redis_url())
+
+
+class JobHeartbeat(db.Model):
+    """The work horse running a job touches its row every JOB_HEARTBEAT_SECONDS. Its own table, no
+    foreign key: a beat never waits for the lock a long job holds on its `job_runs` row."""
+
+    __tablename__ = "job_heartbeats"
+
+    job_id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    worker: Mapped[str] = mapped_column(String(200), default="")
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 @dataclass(frozen=True)
@@ -92,24 +144,31 @@ class JobSpec:
     func: Callable[..., Any]
     name: str
     queue: str
-    timeout: int | None
-    retries: int
+    retries: int | None  # None: the queue's JOB_RETRIES_<QUEUE>
     title: str
+
+    @property
+    def max_retries(self) -> int:
+        return queue_retries(self.queue) if self.retries is None else self.retries
 
 
 REGISTRY: dict[str, JobSpec] = {}
 
 
 def job(
-    *, queue: str = QUEUE_DEFAULT, timeout: int | None = None, retries: int = 3, title: str = ""
+    *, queue: str = QUEUE_DEFAULT, retries: int | None = None, title: str = ""
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a job function. It takes primitive arguments and commits its own work."""
+    """Register a job function. It takes primitive arguments and commits its own work.
+
+    Its timeout and retries come from its queue's configuration; `retries=0` says a failure is
+    final (the work is whole or nothing and a retry would fail the same way). A run whose worker
+    died is taken over whatever `retries` says: that was not the job's failure."""
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
         name = f"{func.__module__}.{func.__qualname__}"
-        REGISTRY[name] = JobSpec(func, name, queue, timeout, retries, title or func.__name__)
+        REGISTRY[name] = JobSpec(func, name, queue, retries, title or func.__name__)
         func.job_name = name  # type: ignore[attr-defined]
         return func
 
@@ -181,6 +240,7 @@ def enqueue(
         run.progress = 0
         run.message = ""
         run.finished_at = None
+        run.dispatched_at = None  # back in the outbox until the relay or the commit sends it
     transaction = session.get_nested_transaction() or session.get_transaction()
     session.info.setdefault(_PENDING, []).append((transaction, job_id, spec.name, takeover))
     return run
@@ -198,9 +258,14 @@ def _on_commit(session: Session) -> None:
         for job_id, (spec_name, replace) in dispatch.items():
             try:
                 _push_to_rq(job_id, spec_name, replace=replace)
-            except Exception:  # noqa: BLE001 - the data is committed; the run stays queued
-                # Asking again (same key) dispatches a queued run once more.
-                current_app.logger.exception("could not hand job %s to Redis", job_id)
+            except Exception as exc:  # noqa: BLE001 - the run is committed: it waits in the outbox
+                metrics.incr("redis_unavailable_total", operation="enqueue")
+                current_app.logger.warning(
+                    "Redis unavailable (%s): job %s stays queued; the relay sends it once Redis "
+                    "answers",
+                    type(exc).__name__,
+                    job_id,
+                )
     else:
         session.info.setdefault(_READY, []).extend(p[1] for p in pending)
 
@@ -254,6 +319,7 @@ _engine_pid: int | None = None
 _current_job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "portal_job_id", default=None
 )
+_connections: dict[tuple[str, int], Any] = {}
 
 
 def bind_app(app: Flask) -> None:
@@ -274,9 +340,18 @@ def _redis_url() -> str | None:
 
 
 def redis_connection(url: str | None = None):
+    """One client (and pool) per URL and process, with timeouts: a Redis that is down or cut off
+    answers in seconds, so a page that only reads job progress never hangs on it."""
     from redis import Redis
 
-    return Redis.from_url(url or current_app.config["REDIS_URL"])
+    url = url or current_app.config["REDIS_URL"]
+    key = (url, os.getpid())
+    client = _connections.get(key)
+    if client is None:
+        timeout = current_app.config.get("REDIS_TIMEOUT", 5) if has_app_context() else 5
+        client = Redis.from_url(url, socket_connect_timeout=min(timeout, 2), socket_timeout=timeout)
+        _connections[key] = client
+    return client
 
 
 def rq_job_id(job_id: str) -> str:
@@ -290,9 +365,10 @@ _RQ_LIVE = frozenset(("queued", "started", "scheduled", "deferred"))
 
 
 def _push_to_rq(job_id: str, spec_name: str, *, replace: bool = False) -> None:
-    """Hand a run to RQ. With `replace` (a takeover of a run whose worker died) any RQ job of the
-    same id is deleted first: Redis keeps calling a dead worker's job "started" until RQ's
-    registry cleanup, which then fails it without a retry, and the run would wait forever."""
+    """Hand a run to RQ. With `replace` (a takeover of a run whose worker died, or a run the relay
+    found queued in the portal while Redis calls it "started") an RQ job of the same id in the
+    "started" state is deleted first: Redis keeps calling a dead worker's job "started" until
+    RQ's registry cleanup, which then fails it without a retry, and the run would wait forever."""
     from rq import Queue, Retry
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
@@ -301,106 +377,169 @@ def _push_to_rq(job_id: str, spec_name: str, *, replace: bool = False) -> None:
     rq_id = rq_job_id(job_id)
     try:
         existing = Job.fetch(rq_id, connection=connection)
-        if not replace and existing.get_status(refresh=False) in _RQ_LIVE:
+        status = existing.get_status(refresh=False)
+        if status in _RQ_LIVE and not (replace and status == "started"):
             return  # the same job is already waiting or running: collapse
         existing.delete()
     except NoSuchJobError:
         pass
     spec = REGISTRY[spec_name]
     config = current_app.config
+    retries = spec.max_retries
+    intervals = retry_intervals()
     Queue(spec.queue, connection=connection).enqueue_call(
         func=execute,
         args=(job_id,),
         job_id=rq_id,
-        timeout=spec.timeout or config["JOB_DEFAULT_TIMEOUT"],
+        timeout=queue_timeout(spec.queue),
         result_ttl=config["JOB_RESULT_TTL"],
         failure_ttl=config["JOB_RESULT_TTL"],
-        retry=Retry(max=spec.retries, interval=list(RETRY_INTERVALS[: max(spec.retries, 1)]))
-        if spec.retries
+        retry=Retry(max=retries, interval=(intervals + intervals[-1:] * retries)[:retries])
+        if retries
         else None,
         description=job_id,
     )
 
 
+def relay_outbox(batch: int = 500) -> list[str]:
+    """Hand Redis what it does not hold: queued runs whose hand-over failed or never happened
+    (Redis was down at commit), and runs Redis lost (restarted without its data, or a dead
+    worker's job failed by RQ's cleanup). The scheduler calls this every tick; several schedulers
+    may, since pushing collapses into a live RQ job and a run is claimed once. Returns the ids
+    handed over; raises redis' ConnectionError while Redis is away."""
+    if not _redis_url():
+        return []
+    now = utcnow()
+    waiting = select(JobRun).where(JobRun.status == JobStatus.QUEUED)
+    outbox = list(
+        db.session.execute(
+            waiting.where(JobRun.dispatched_at.is_(None))
+            .order_by(JobRun.created_at)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+    lost_before = now - timedelta(seconds=current_app.config["JOB_REDISPATCH_SECONDS"])
+    lost = list(
+        db.session.execute(
+            waiting.where(JobRun.dispatched_at < lost_before)
+            .order_by(JobRun.dispatched_at)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+    sent: list[str] = []
+    try:
+        states = _rq_states([run.id for run in outbox + lost])
+        for run in outbox + lost:
+            state = states.get(run.id)
+            # Fresh from the outbox, a "started" RQ job may be a worker about to claim the run:
+            # left alone now, it is replaced if the run is still queued at the next look.
+            keep = state in ("queued", "scheduled", "deferred") or (
+                state == "started" and run.dispatched_at is None
+            )
+            if not keep and run.name in REGISTRY:
+                _push_to_rq(run.id, run.name, replace=True)
+                sent.append(run.id)
+                metrics.incr("jobs_relayed_total")
+            run.dispatched_at = now
+    finally:
+        db.session.commit()  # marks what was handed over (and releases the row locks)
+    return sent
+
+
+def _rq_states(job_ids: list[str], chunk: int = 500) -> dict[str, str]:
+    """RQ's status of each run's job, for those Redis holds."""
+    from rq.job import Job
+
+    states: dict[str, str] = {}
+    connection = redis_connection()
+    for start in range(0, len(job_ids), chunk):
+        ids = job_ids[start : start + chunk]
+        rq_jobs = Job.fetch_many([rq_job_id(j) for j in ids], connection=connection)
+        for job_id, rq_job in zip(ids, rq_jobs, strict=True):
+            if rq_job is not None:
+                status = rq_job.get_status(refresh=False)
+                states[job_id] = str(getattr(status, "value", status))
+    return states
+
+
 # -- runs whose worker died ----------------------------------------------------------------------
 
-# RQ's work-horse monitor kills a job only at `timeout + 60` s and checks every 30 s: a run is
-# taken over well after that, so a live job is never taken over.
+# Without heartbeats (a run claimed inline, in the web process or the CLI) a run counts as
+# abandoned only once it has outlived its timeout, with a margin for RQ's own monitor, which
+# kills a work horse at `timeout + 60` s and checks every 30 s.
 STALE_MARGIN_SECONDS = 180
-# A run "queued" this long while Redis holds no live job for it lost its dispatch (Redis was down
-# at commit time, or RQ failed a dead worker's job for good): recovery dispatches it again.
-LOST_DISPATCH_SECONDS = 600
 
 
 def stale_cutoff(name: str) -> datetime:
-    """A run started before this moment and still "started" has outlived its timeout."""
+    """A run without heartbeats started before this moment and still "started" has outlived its
+    timeout."""
     spec = REGISTRY.get(name)
-    timeout = (spec.timeout if spec else None) or current_app.config["JOB_DEFAULT_TIMEOUT"]
+    timeout = queue_timeout(spec.queue if spec else QUEUE_DEFAULT)
     return utcnow() - timedelta(seconds=timeout + STALE_MARGIN_SECONDS)
 
 
+def heartbeat_cutoff() -> datetime:
+    """A run whose last heartbeat is older than this has lost its work horse."""
+    return utcnow() - timedelta(seconds=current_app.config["JOB_STALE_SECONDS"])
+
+
 def is_stale(run: JobRun) -> bool:
-    return (
-        run.status == JobStatus.STARTED
-        and run.started_at is not None
-        and run.started_at < stale_cutoff(run.name)
+    if run.status != JobStatus.STARTED or run.started_at is None:
+        return False
+    beat = db.session.get(JobHeartbeat, run.id, populate_existing=True)
+    if beat is not None:
+        return beat.beat_at < heartbeat_cutoff()
+    return run.started_at < stale_cutoff(run.name)
+
+
+def _abandoned(job_id: str, name: str) -> Any:
+    """SQL for "this run is started and its worker is gone", as `is_stale` decides it."""
+    beat = select(JobHeartbeat.beat_at).where(JobHeartbeat.job_id == job_id).scalar_subquery()
+    return and_(
+        JobRun.status == JobStatus.STARTED,
+        or_(
+            and_(beat.is_not(None), beat < heartbeat_cutoff()),
+            and_(beat.is_(None), JobRun.started_at < stale_cutoff(name)),
+        ),
     )
 
 
-def _live_in_rq(job_ids: list[str]) -> set[str]:
-    """The ids among `job_ids` whose RQ job is queued, scheduled, deferred or started."""
-    from rq.job import Job
-
-    rq_jobs = Job.fetch_many([rq_job_id(j) for j in job_ids], connection=redis_connection())
-    return {
-        job_id
-        for job_id, rq_job in zip(job_ids, rq_jobs, strict=True)
-        if rq_job is not None and rq_job.get_status(refresh=False) in _RQ_LIVE
-    }
+def max_attempts(spec: JobSpec) -> int:
+    """Attempts a run may have: its retries, and takeovers after workers died under it."""
+    return 1 + spec.max_retries + int(current_app.config["JOB_MAX_TAKEOVERS"])
 
 
 @job(queue=QUEUE_DEFAULT, retries=0, title="Recover jobs whose worker died")
 def recover_stale_runs() -> list[str]:
-    """Queue again every run whose worker died mid-run (SIGKILL, lost machine), replacing the dead
-    worker's RQ job, and, with Redis, dispatch again every run queued for long that Redis has no
-    live job for. Jobs are safe to run twice, so the new attempt finishes what the dead one left.
-    Runs from the periodic list."""
-    oldest = utcnow() - timedelta(seconds=STALE_MARGIN_SECONDS)
+    """Queue again every run whose worker died mid-run (SIGKILL, out of memory, lost machine):
+    its heartbeats stopped. Jobs are safe to run twice, so the new attempt finishes what the dead
+    one left. A run that has used up its attempts is failed with the reason instead. Runs from
+    the periodic list (JOB_RECOVERY_SECONDS)."""
+    oldest = utcnow() - timedelta(seconds=current_app.config["JOB_STALE_SECONDS"])
     started = db.session.execute(
         select(JobRun).where(JobRun.status == JobStatus.STARTED, JobRun.started_at < oldest)
     ).scalars()
     recovered = []
-    for run in started:
+    for run in list(started):
         spec = REGISTRY.get(run.name)
         if spec is None or not is_stale(run):
             continue
+        if run.attempts >= max_attempts(spec):
+            run.status = JobStatus.FAILED
+            run.error = (
+                f"The worker running this job stopped {run.attempts} times (killed, out of "
+                "memory, timed out or lost); it is not tried again automatically."
+            )
+            run.message = "failed"
+            run.finished_at = utcnow()
+            db.session.execute(delete(JobHeartbeat).where(JobHeartbeat.job_id == run.id))
+            continue
         enqueue(spec.func, *run.args, key=run.id, org_id=run.org_id, brand_id=run.brand_id)
         recovered.append(run.id)
-    if _redis_url():  # inline mode runs a queued job right after its commit: none is lost
-        recovered += _redispatch_lost_runs()
+        metrics.incr("jobs_recovered_total")
     return recovered
-
-
-def _redispatch_lost_runs(chunk: int = 500) -> list[str]:
-    waiting_since = utcnow() - timedelta(seconds=LOST_DISPATCH_SECONDS)
-    waiting = list(
-        db.session.execute(
-            select(JobRun)
-            .where(JobRun.status == JobStatus.QUEUED, JobRun.updated_at < waiting_since)
-            .order_by(JobRun.updated_at)
-        ).scalars()
-    )
-    redispatched = []
-    for start in range(0, len(waiting), chunk):
-        runs = waiting[start : start + chunk]
-        live = _live_in_rq([run.id for run in runs])
-        for run in runs:
-            spec = REGISTRY.get(run.name)
-            if spec is None or run.id in live:
-                continue
-            enqueue(spec.func, *run.args, key=run.id, org_id=run.org_id, brand_id=run.brand_id)
-            redispatched.append(run.id)
-    return redispatched
 
 
 # -- reads ---------------------------------------------------------------------------------------
@@ -433,14 +572,21 @@ def report_progress(done: int, total: int, message: str = "") -> None:
         run.message = message[:500]
     rq_job = _current_rq_job()
     if rq_job is not None:
+        from redis.exceptions import RedisError
+
         rq_job.meta["progress"] = percent
         rq_job.meta["message"] = message[:500]
-        rq_job.save_meta()
+        try:
+            rq_job.save_meta()
+        except RedisError:  # the live figure is a nicety; the run's own record has it
+            metrics.incr("redis_unavailable_total", operation="progress")
 
 
 def live_progress(run: JobRun) -> tuple[int, str]:
-    """Progress of a running job: the worker's live figure from Redis when there is one."""
+    """Progress of a running job: the worker's live figure from Redis when there is one, else
+    what the run last recorded (also while Redis is away)."""
     if run.status == JobStatus.STARTED and _redis_url():
+        from redis.exceptions import RedisError
         from rq.exceptions import NoSuchJobError
         from rq.job import Job
 
@@ -450,6 +596,8 @@ def live_progress(run: JobRun) -> tuple[int, str]:
             return int(meta.get("progress", run.progress)), str(meta.get("message", run.message))
         except NoSuchJobError:
             pass
+        except RedisError:
+            metrics.incr("redis_unavailable_total", operation="progress")
     return run.progress, run.message
 
 
@@ -471,6 +619,33 @@ def _execute(job_id: str) -> Any:
         return _execute_run(job_id)
 
 
+class _Heartbeat(threading.Thread):
+    """Touches the run's heartbeat row while the job runs, on a connection of its own."""
+
+    def __init__(self, job_id: str, interval: float) -> None:
+        super().__init__(name=f"heartbeat-{job_id}", daemon=True)
+        self.job_id = job_id
+        self.interval = interval
+        self.engine = db.engine
+        self.logger = current_app.logger
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        table = JobHeartbeat.__table__
+        while not self.halt.wait(self.interval):
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(
+                        update(table).where(table.c.job_id == self.job_id).values(beat_at=utcnow())
+                    )
+            except Exception:  # noqa: BLE001 - a missed beat is retried at the next one
+                self.logger.warning("heartbeat of job %s missed", self.job_id, exc_info=True)
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join(timeout=self.interval + 5)
+
+
 def _execute_run(job_id: str) -> Any:
     session = db.session
     run = session.get(JobRun, job_id)
@@ -479,13 +654,15 @@ def _execute_run(job_id: str) -> Any:
     if run.status == JobStatus.FINISHED:
         return run.result  # a duplicate delivery: the work is done
     spec = REGISTRY.get(run.name)
-    # Claim the run: of two deliveries of one job, only one gets past this update.
-    # A run left "started" past its timeout lost its worker (killed, machine gone): RQ would
-    # have stopped a live one by then, so a new delivery may take it over.
-    abandoned = and_(JobRun.status == JobStatus.STARTED, JobRun.started_at < stale_cutoff(run.name))
+    # Claim the run: of two deliveries of one job, only one gets past this update. A run left
+    # "started" whose heartbeats stopped (or, without heartbeats, past its timeout) lost its
+    # worker, so a new delivery may take it over.
     claimed = session.execute(
         update(JobRun)
-        .where(JobRun.id == job_id, or_(JobRun.status == JobStatus.QUEUED, abandoned))
+        .where(
+            JobRun.id == job_id,
+            or_(JobRun.status == JobStatus.QUEUED, _abandoned(job_id, run.name)),
+        )
         .values(
             status=JobStatus.STARTED,
             started_at=utcnow(),
@@ -494,11 +671,19 @@ def _execute_run(job_id: str) -> Any:
         )
         .execution_options(synchronize_session=False)
     )
-    session.commit()
     if claimed.rowcount != 1:
+        session.rollback()
         return None
+    heartbeat = None
+    if _current_rq_job() is not None:  # a worker's work horse: beat, so a death is noticed
+        session.execute(delete(JobHeartbeat).where(JobHeartbeat.job_id == job_id))
+        session.add(JobHeartbeat(job_id=job_id, worker=_worker_name(), beat_at=utcnow()))
+        heartbeat = _Heartbeat(job_id, float(current_app.config["JOB_HEARTBEAT_SECONDS"]))
+    session.commit()
     session.refresh(run)
     token = _current_job_id.set(job_id)
+    if heartbeat is not None:
+        heartbeat.start()
     try:
         if spec is None:
             raise LookupError(f"job function {run.name} is not registered")
@@ -511,9 +696,10 @@ def _execute_run(job_id: str) -> Any:
         run.error = "".join(traceback.format_exception_only(exc)).strip()[:4000]
         run.message = "retrying" if retrying else "failed"
         run.finished_at = None if retrying else utcnow()
+        _end_heartbeat(heartbeat, job_id)
         session.commit()
         current_app.logger.exception("job %s failed", job_id)
-        if _bound_app is not None:
+        if _current_rq_job() is not None:
             raise  # let RQ record the failure and schedule the retry
         return None
     finally:
@@ -522,8 +708,21 @@ def _execute_run(job_id: str) -> Any:
     run.progress = 100
     run.result = result
     run.finished_at = utcnow()
+    _end_heartbeat(heartbeat, job_id)
     session.commit()
     return result
+
+
+def _end_heartbeat(heartbeat: _Heartbeat | None, job_id: str) -> None:
+    if heartbeat is None:
+        return
+    heartbeat.stop()
+    db.session.execute(delete(JobHeartbeat).where(JobHeartbeat.job_id == job_id))
+
+
+def _worker_name() -> str:
+    rq_job = _current_rq_job()
+    return str(getattr(rq_job, "worker_name", None) or f"pid {os.getpid()}")[:200]
 
 
 def _current_rq_job():
@@ -548,25 +747,32 @@ def retry(run: JobRun) -> JobRun:
     return enqueue(spec.func, *run.args, key=run.id, org_id=run.org_id, brand_id=run.brand_id)
 
 
-def queue_overview() -> list[dict[str, Any]]:
-    """Counts per queue for the HQ jobs page; no job contents cross brands here."""
+def queue_overview() -> list[dict[str, Any]] | None:
+    """Counts per queue for the HQ jobs page; no job contents cross brands here. None while
+    Redis does not answer."""
     if not _redis_url():
         return []
+    from redis.exceptions import RedisError
     from rq import Queue, Worker
 
     connection = redis_connection()
-    workers = Worker.all(connection=connection)
-    rows = []
-    for name in QUEUES:
-        queue = Queue(name, connection=connection)
-        rows.append(
-            {
-                "name": name,
-                "queued": queue.count,
-                "failed": queue.failed_job_registry.count,
-                "workers": sum(1 for w in workers if name in w.queue_names()),
-            }
-        )
+    try:
+        workers = Worker.all(connection=connection)
+        rows = []
+        for name in QUEUES:
+            queue = Queue(name, connection=connection)
+            rows.append(
+                {
+                    "name": name,
+                    "queued": queue.count,
+                    "failed": queue.failed_job_registry.count,
+                    "workers": sum(1 for w in workers if name in w.queue_names()),
+                }
+            )
+    except RedisError:
+        metrics.incr("redis_unavailable_total", operation="queue_overview")
+        current_app.logger.warning("Redis unavailable: the jobs page shows no queue counts")
+        return None
     return rows
 
 

@@ -14,7 +14,7 @@ from portal.inventory import queries, upload
 from portal.inventory.models import UploadStatus
 
 
-@jobs.job(queue=jobs.QUEUE_DEFAULT, timeout=3600, retries=1, title="Validate stock file")
+@jobs.job(queue=jobs.QUEUE_REPORTS, title="Validate stock file")
 def validate_stock_upload(upload_id: int) -> dict[str, Any]:
     stock_upload = queries.find_stock_upload(Actor.system(), upload_id)
     if stock_upload is None or stock_upload.status != UploadStatus.VALIDATING:
@@ -37,7 +37,7 @@ def validate_stock_upload(upload_id: int) -> dict[str, Any]:
     }
 
 
-@jobs.job(queue=jobs.QUEUE_DEFAULT, timeout=3600, retries=0, title="Apply stock file")
+@jobs.job(queue=jobs.QUEUE_REPORTS, retries=0, title="Apply stock file")
 def apply_stock_upload(upload_id: int) -> dict[str, Any]:
     # Locked: of two runs at once, the second waits and then finds the upload applied.
     stock_upload = queries.find_stock_upload(Actor.system(), upload_id, lock=True)

@@ -16,7 +16,7 @@ def prune_idempotency_keys() -> dict[str, int]:
     return {"removed": removed}
 
 
-@jobs.job(queue=jobs.QUEUE_DEFAULT, timeout=1800, title="Return expired quotas to the pool")
+@jobs.job(queue=jobs.QUEUE_DEFAULT, title="Return expired quotas to the pool")
 def expire_quotas() -> dict[str, int]:
     """Closes due quotas in batches, each batch its own transaction, until none is left."""
     closed = 0

@@ -68,7 +68,7 @@ def _update_notifications(ids: list[int], **values: Any) -> None:
 
 
 # Short timeouts: a run whose worker died is taken over once its timeout has passed.
-@jobs.job(queue=jobs.QUEUE_PUSH, timeout=600, title="Deliver a policy")
+@jobs.job(queue=jobs.QUEUE_PUSH, title="Deliver a policy")
 def deliver_policy(version_id: int) -> dict[str, Any]:
     """Every targeted org gets one notification, then its admins one e-mail.
 
@@ -108,7 +108,7 @@ def deliver_policy(version_id: int) -> dict[str, Any]:
     return {"targeted": total, "delivered": delivered, "emails": emailed}
 
 
-@jobs.job(queue=jobs.QUEUE_PUSH, timeout=600, title="Remind about a policy")
+@jobs.job(queue=jobs.QUEUE_PUSH, title="Remind about a policy")
 def remind_unacknowledged(version_id: int, requested_at: str) -> dict[str, Any]:
     """Remind each org that has not acknowledged, once per request: an org reminded since
     `requested_at` (ISO time of the request) is skipped, so a re-run after dying half way

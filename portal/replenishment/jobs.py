@@ -46,7 +46,7 @@ def _locations(brand_id: int, scope: str, code: str) -> list[int]:
     return engine.scope_locations(brand_id, org_ids=[org_id] if org_id else [])
 
 
-@jobs.job(queue=jobs.QUEUE_REPLENISHMENT, timeout=3600, retries=2, title="Replenishment run")
+@jobs.job(queue=jobs.QUEUE_REPLENISHMENT, title="Replenishment run")
 def run_replenishment(brand_id: int, scope: str, code: str, business_day: str) -> dict[str, Any]:
     started = time.monotonic()
     business_date = date.fromisoformat(business_day)
@@ -127,7 +127,7 @@ def request_run(
     )
 
 
-@jobs.job(queue=jobs.QUEUE_REPLENISHMENT, timeout=3600, title="Nightly replenishment")
+@jobs.job(queue=jobs.QUEUE_REPLENISHMENT, title="Nightly replenishment")
 def nightly_replenishment() -> dict[str, int]:
     """Every brand's whole network, for today (periodic)."""
     brands = list(
@@ -139,7 +139,7 @@ def nightly_replenishment() -> dict[str, int]:
     return {"brands": len(brands)}
 
 
-@jobs.job(queue=jobs.QUEUE_REPLENISHMENT, timeout=3600, title="Mark aged and grade-B stock")
+@jobs.job(queue=jobs.QUEUE_REPLENISHMENT, title="Mark aged and grade-B stock")
 def mark_aged_stock() -> dict[str, int]:
     """Per brand: grade-A units first received longer ago than the brand-wide policy's
     `outlet_after_days` become outlet-eligible; grade-B units go to the employee tier. The marks

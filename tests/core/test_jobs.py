@@ -16,12 +16,12 @@ from sqlalchemy import select, update
 from portal import create_app
 from portal.core import jobs
 from portal.core.db import utcnow
-from portal.core.jobs import JobRun, JobStatus
+from portal.core.jobs import JobHeartbeat, JobRun, JobStatus
 from portal.core.mail import deliver_mail
 from portal.extensions import db
 from tests.conftest import need
 from tests.support import jobs as test_jobs
-from tests.support.services import REDIS_URL, actor_for, fresh_postgres_database, org
+from tests.support.services import actor_for, fresh_postgres_database, org
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,7 +81,7 @@ def test_a_run_is_not_taken_over_while_rq_may_still_be_stopping_its_worker(app, 
     db.session.commit()
     # RQ's monitor kills a work horse at `timeout + 60` s, looking every 30 s: by then it may
     # still be running, and a second delivery must not start the same work beside it.
-    rq_kill_deadline = app.config["JOB_DEFAULT_TIMEOUT"] + 60 + 30
+    rq_kill_deadline = app.config["JOB_TIMEOUT_DEFAULT"] + 60 + 30
     run.status, run.attempts = JobStatus.STARTED, 1
     run.started_at = utcnow() - timedelta(seconds=rq_kill_deadline + 5)
     db.session.commit()
@@ -148,11 +148,11 @@ def test_job_page_and_api_show_progress_to_its_org_and_brand_hq(app, login):
 
 
 @pytest.fixture(scope="module")
-def rq_app():
+def rq_app(own_redis):
     need("redis")
     need("postgresql")
     url = fresh_postgres_database("portal_test_jobs")
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=REDIS_URL)
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=own_redis.url)
     with app.app_context():
         db.create_all()
         from portal.seed.demo import seed_demo
@@ -166,7 +166,7 @@ def rq_app():
 
 @pytest.fixture
 def rq(rq_app):
-    connection = jobs.redis_connection(REDIS_URL)
+    connection = jobs.redis_connection(rq_app.config["REDIS_URL"])
     connection.flushdb()
     with rq_app.app_context():
         yield rq_app
@@ -182,7 +182,7 @@ def run_worker(app, *queues: str) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": REDIS_URL,
+        "REDIS_URL": app.config["REDIS_URL"],
         "PORTAL_ENV": "development",
         "PYTHONPATH": str(ROOT),
     }
@@ -208,7 +208,7 @@ def run_worker(app, *queues: str) -> subprocess.CompletedProcess:
 def queued(queue: str) -> int:
     from rq import Queue
 
-    return Queue(queue, connection=jobs.redis_connection(REDIS_URL)).count
+    return Queue(queue, connection=jobs.redis_connection()).count
 
 
 @pytest.mark.redis
@@ -276,7 +276,7 @@ def test_rq_invitation_mail_is_sent_by_the_worker(rq):
 def rq_job(job_id: str):
     from rq.job import Job
 
-    return Job.fetch(jobs.rq_job_id(job_id), connection=jobs.redis_connection(REDIS_URL))
+    return Job.fetch(jobs.rq_job_id(job_id), connection=jobs.redis_connection())
 
 
 def leave_as_dead_worker_would(job_id: str) -> None:
@@ -287,7 +287,7 @@ def leave_as_dead_worker_would(job_id: str) -> None:
     from rq.job import JobStatus as RQStatus
 
     job = rq_job(job_id)
-    connection = jobs.redis_connection(REDIS_URL)
+    connection = jobs.redis_connection()
     Queue(job.origin, connection=connection).remove(job)
     with connection.pipeline() as pipeline:
         job.set_status(RQStatus.STARTED, pipeline=pipeline)
@@ -295,7 +295,9 @@ def leave_as_dead_worker_would(job_id: str) -> None:
         pipeline.execute()
     run = db.session.get(JobRun, job_id)
     run.status, run.attempts = JobStatus.STARTED, 1
-    run.started_at = jobs.stale_cutoff(run.name) - timedelta(seconds=1)
+    silent_since = jobs.heartbeat_cutoff() - timedelta(seconds=1)
+    run.started_at = silent_since
+    db.session.add(JobHeartbeat(job_id=job_id, worker="killed", beat_at=silent_since))
     db.session.commit()
 
 
@@ -311,7 +313,7 @@ def test_rq_a_run_taken_over_from_a_dead_worker_replaces_its_rq_job_and_runs_onc
     assert jobs.recover_stale_runs() == ["mail:dead-worker"]
     db.session.commit()
     assert queued("default") == 1  # Redis still said "started": replaced, not collapsed into
-    started = StartedJobRegistry("default", connection=jobs.redis_connection(REDIS_URL))
+    started = StartedJobRegistry("default", connection=jobs.redis_connection())
     assert started.get_job_ids(cleanup=False) == []  # RQ's cleanup cannot fail the new one
     result = run_worker(rq, "default")
     assert result.returncode == 0, result.stderr[-2000:]
@@ -323,32 +325,32 @@ def test_rq_a_run_taken_over_from_a_dead_worker_replaces_its_rq_job_and_runs_onc
 
 
 @pytest.mark.redis
-def test_rq_a_run_queued_long_without_an_rq_job_is_dispatched_again(rq):
+def test_rq_the_relay_sends_again_what_redis_lost_and_leaves_waiting_jobs_alone(rq):
     from rq import Queue
     from rq.job import JobStatus as RQStatus
 
     jobs.enqueue(deliver_mail, "waiting@example.com", "s", "b", key="mail:waiting")
     jobs.enqueue(deliver_mail, "lost@example.com", "s", "b", key="mail:lost")
     db.session.commit()
-    long_ago = utcnow() - timedelta(seconds=jobs.LOST_DISPATCH_SECONDS + 1)
+    assert queued("default") == 2
+    assert jobs.relay_outbox() == []  # both reached Redis at commit: only marked as sent
+    long_ago = utcnow() - timedelta(seconds=rq.config["JOB_REDISPATCH_SECONDS"] + 1)
     db.session.execute(
         update(JobRun)
         .where(JobRun.id.in_(["mail:waiting", "mail:lost"]))
-        .values(updated_at=long_ago)
+        .values(dispatched_at=long_ago)
     )
     db.session.commit()
     # "waiting" is still in the RQ queue (workers are busy); "lost" is not: RQ failed it for good
     # (a dead worker's job, cleaned up) while the portal's run stayed queued.
     lost = rq_job("mail:lost")
-    Queue("default", connection=jobs.redis_connection(REDIS_URL)).remove(lost)
+    Queue("default", connection=jobs.redis_connection()).remove(lost)
     lost.set_status(RQStatus.FAILED)
     assert queued("default") == 1
 
-    assert jobs.recover_stale_runs() == ["mail:lost"]
-    db.session.commit()
+    assert jobs.relay_outbox() == ["mail:lost"]
     assert queued("default") == 2
-    assert jobs.recover_stale_runs() == []  # dispatched once, not on every recovery pass
-    db.session.commit()
+    assert jobs.relay_outbox() == []  # sent once, not on every pass
     assert queued("default") == 2
     result = run_worker(rq, "default")
     assert result.returncode == 0, result.stderr[-2000:]

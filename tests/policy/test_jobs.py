@@ -27,7 +27,7 @@ from portal.policy.errors import PolicyNotEditable
 from portal.policy.models import Notification, PolicyVersion
 from tests.conftest import need
 from tests.support.policy import Net, build_network
-from tests.support.services import REDIS_URL, fresh_postgres_database
+from tests.support.services import fresh_postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -251,11 +251,11 @@ def test_each_reminder_request_reminds_once_and_a_later_one_again(net: Net, capl
 
 
 @pytest.fixture(scope="module")
-def rq_app():
+def rq_app(own_redis):
     need("redis")
     need("postgresql")
     url = fresh_postgres_database("portal_test_policy_jobs")
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=REDIS_URL)
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=own_redis.url)
     with app.app_context():
         db.create_all()
         db.session.commit()
@@ -266,7 +266,7 @@ def rq_app():
 
 @pytest.fixture
 def rq(rq_app):
-    connection = jobs.redis_connection(REDIS_URL)
+    connection = jobs.redis_connection(rq_app.config["REDIS_URL"])
     connection.flushdb()
     with rq_app.app_context():
         yield rq_app
@@ -280,7 +280,7 @@ def run_worker(app) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": REDIS_URL,
+        "REDIS_URL": app.config["REDIS_URL"],
         "PORTAL_ENV": "development",
         "PYTHONPATH": str(ROOT),
     }
@@ -298,7 +298,7 @@ def run_worker(app) -> subprocess.CompletedProcess:
 def queued_on_push() -> int:
     from rq import Queue
 
-    return Queue(jobs.QUEUE_PUSH, connection=jobs.redis_connection(REDIS_URL)).count
+    return Queue(jobs.QUEUE_PUSH, connection=jobs.redis_connection()).count
 
 
 @pytest.mark.redis

@@ -20,7 +20,7 @@ from portal import create_app
 from portal.core import jobs as core_jobs
 from portal.core.access import Actor
 from portal.core.db import utcnow
-from portal.core.jobs import JobRun, JobStatus
+from portal.core.jobs import JobHeartbeat, JobRun, JobStatus
 from portal.extensions import db
 from portal.inventory import services as stock
 from portal.network import services as network
@@ -30,7 +30,7 @@ from portal.replenishment.models import Suggestion, SuggestionLine
 from portal.replenishment.services import RuleInput
 from tests.conftest import need
 from tests.support.policy import build_network
-from tests.support.services import REDIS_URL, fresh_postgres_database
+from tests.support.services import fresh_postgres_database
 from tests.support.shop import HQ_STOCK, Shop
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,11 +102,11 @@ def test_an_unknown_scope_is_refused_before_anything_is_recorded(shop):
 
 
 @pytest.fixture(scope="module")
-def rq_app():
+def rq_app(own_redis):
     need("redis")
     need("postgresql")
     url = fresh_postgres_database("portal_test_replenishment_jobs")
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=REDIS_URL)
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=own_redis.url)
     with app.app_context():
         db.create_all()
         db.session.commit()
@@ -117,7 +117,7 @@ def rq_app():
 
 @pytest.fixture
 def rq(rq_app):
-    connection = core_jobs.redis_connection(REDIS_URL)
+    connection = core_jobs.redis_connection(rq_app.config["REDIS_URL"])
     connection.flushdb()
     with rq_app.app_context():
         yield rq_app
@@ -146,7 +146,7 @@ def worker_env(app, **config: int) -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": REDIS_URL,
+        "REDIS_URL": app.config["REDIS_URL"],
         "PORTAL_ENV": "development",
         "PYTHONPATH": str(ROOT),
         **{name: str(value) for name, value in config.items()},
@@ -310,8 +310,11 @@ def test_rq_a_worker_killed_mid_run_leaves_whole_suggestions_and_the_retry_finis
     assert jobs.request_run(brand_id, "brand", business_date=today) is run
     db.session.commit()
     assert queued() == 0 and core_jobs.recover_stale_runs() == []
-    # Past its timeout it is taken over: the periodic recovery queues it again.
-    run.started_at = core_jobs.stale_cutoff(run.name) - timedelta(seconds=1)
+    # Once its heartbeats have been silent long enough it is taken over: the periodic recovery
+    # queues it again. (tests/core/test_scheduler.py waits for that with real processes.)
+    silent_since = core_jobs.heartbeat_cutoff() - timedelta(seconds=1)
+    run.started_at = silent_since
+    db.session.get(JobHeartbeat, run_id).beat_at = silent_since
     db.session.commit()
     assert core_jobs.recover_stale_runs() == [run_id]
     db.session.commit()

@@ -22,9 +22,13 @@ def unavailable(service: str) -> str | None:
 
             psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
         elif service == "redis":
+            import shutil
+
             from redis import Redis
 
             Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+            if shutil.which("redis-server") is None:  # job tests start servers of their own
+                return "no redis-server executable (apt-get install redis-server)"
         elif service == "chromium":
             from tests.support.browser import chromium_path
 
