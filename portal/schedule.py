@@ -37,6 +37,9 @@ class Periodic:
     every: int  # seconds between slots (a config key's value when `every_config` is set)
     at: str | None = None  # "HH:MM" local time, for entries that run once a day
     every_config: str | None = None
+    # Run by the scheduler itself rather than handed to a worker: recovery must not wait behind
+    # the very jobs whose workers died (and several schedulers running it at once is harmless).
+    in_scheduler: bool = False
 
 
 PERIODIC: tuple[Periodic, ...] = (
@@ -45,6 +48,7 @@ PERIODIC: tuple[Periodic, ...] = (
         "portal.core.jobs.recover_stale_runs",
         30,
         every_config="JOB_RECOVERY_SECONDS",
+        in_scheduler=True,
     ),
     Periodic("policy-states", "portal.policy.jobs.advance_policy_states", 60),
     Periodic("expire-quotas", "portal.ordering.jobs.expire_quotas", 300),
@@ -137,7 +141,11 @@ class Scheduler:
             try:
                 for entry, start in self.due(utcnow()):
                     try:
-                        enqueue_periodic(entry.name, start)
+                        if entry.in_scheduler:
+                            jobs.REGISTRY[entry.job].func()
+                            jobs.commit()
+                        else:
+                            enqueue_periodic(entry.name, start)
                         self.asked[entry.name] = start
                     except Exception:  # noqa: BLE001 - logged; the slot is asked for next tick
                         db.session.rollback()

@@ -28,7 +28,7 @@ def validate_catalog_import(import_id: int) -> dict[str, Any]:
         if imp is None:
             raise
         imp.status = ImportStatus.FAILED
-        imp.summary = {"failure": f"The file could not be checked: {type(exc).__name__}."}
+        imp.summary = {"failure": f"The file could not be checked: {_reason(exc)}"}
     db.session.commit()
     return {"status": imp.status, "rows": imp.total_rows, "errors": imp.error_count}
 
@@ -41,3 +41,9 @@ def apply_catalog_import(import_id: int) -> dict[str, Any]:
     importer.apply_import(Actor.system(), imp, progress=jobs.report_progress)
     db.session.commit()
     return {"status": imp.status, **{k: v for k, v in imp.summary.items() if k != "new_categories"}}
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong, in one line a person can pass on: the error's kind and first line."""
+    first = (str(exc).splitlines() or [""])[0][:300]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -516,10 +516,12 @@ def recover_stale_runs() -> list[str]:
     """Queue again every run whose worker died mid-run (SIGKILL, out of memory, lost machine):
     its heartbeats stopped. Jobs are safe to run twice, so the new attempt finishes what the dead
     one left. A run that has used up its attempts is failed with the reason instead. Runs from
-    the periodic list (JOB_RECOVERY_SECONDS)."""
+    the scheduler itself, every JOB_RECOVERY_SECONDS."""
     oldest = utcnow() - timedelta(seconds=current_app.config["JOB_STALE_SECONDS"])
     started = db.session.execute(
-        select(JobRun).where(JobRun.status == JobStatus.STARTED, JobRun.started_at < oldest)
+        select(JobRun)
+        .where(JobRun.status == JobStatus.STARTED, JobRun.started_at < oldest)
+        .with_for_update(skip_locked=True)  # another scheduler's pass takes the rest
     ).scalars()
     recovered = []
     for run in list(started):

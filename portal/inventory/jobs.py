@@ -28,7 +28,7 @@ def validate_stock_upload(upload_id: int) -> dict[str, Any]:
         if stock_upload is None:
             raise
         stock_upload.status = UploadStatus.FAILED
-        stock_upload.summary = {"failure": f"The file could not be checked: {type(exc).__name__}."}
+        stock_upload.summary = {"failure": f"The file could not be checked: {_reason(exc)}"}
     db.session.commit()
     return {
         "status": stock_upload.status,
@@ -48,3 +48,9 @@ def apply_stock_upload(upload_id: int) -> dict[str, Any]:
     )
     db.session.commit()
     return {"status": stock_upload.status, **stock_upload.summary}
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong, in one line a person can pass on: the error's kind and first line."""
+    first = (str(exc).splitlines() or [""])[0][:300]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
