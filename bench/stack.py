@@ -224,7 +224,7 @@ class Stack:
             "worker.py",
             "--queues",
             queues,
-            "--no-periodic",
+            "--no-scheduler",  # benchmarks measure their own work, not the periodic list
             "--name",
             f"{name}-{os.getpid()}",
         ]

@@ -179,8 +179,11 @@ def test_python_worker_py_runs_the_periodic_list_on_its_own(stack):
     assert "scheduler started" in worker.output()
 
     assert worker.stop() == 0  # SIGTERM: the worker stops, and its scheduler with it
-    time.sleep(0.5)
-    assert not any(pid in descendants(1) for pid in scheduler_pids if _alive(pid))
+    wait_for(
+        lambda: not any(_alive(pid) for pid in scheduler_pids),
+        timeout=15,
+        what="the worker's scheduler and work horses to stop",
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -207,7 +210,11 @@ def test_two_schedulers_ask_for_each_slot_once_and_each_run_runs_once(stack):
         assert process.alive() and "scheduler started" in process.output()
     first.stop()
     second.stop()
-    time.sleep(1.5)  # let the worker finish what the last tick queued
+    wait_for(  # the worker finishes what the last ticks asked for
+        lambda: all(run.is_done for run in periodic_runs("policy-states")),
+        timeout=30,
+        what="the last slots to run",
+    )
     worker.stop()
 
     runs = periodic_runs("policy-states")
