@@ -80,6 +80,10 @@ class Config:
     JOB_RETRIES_REPLENISHMENT = _int("JOB_RETRIES_REPLENISHMENT", 2)
     JOB_RETRIES_REPORTS = _int("JOB_RETRIES_REPORTS", 1)
     JOB_RETRY_INTERVALS = os.environ.get("JOB_RETRY_INTERVALS", "10,60,300")
+    JOB_RETRY_INTERVALS_DEFAULT = os.environ.get("JOB_RETRY_INTERVALS_DEFAULT", "")
+    JOB_RETRY_INTERVALS_PUSH = os.environ.get("JOB_RETRY_INTERVALS_PUSH", "")
+    JOB_RETRY_INTERVALS_REPLENISHMENT = os.environ.get("JOB_RETRY_INTERVALS_REPLENISHMENT", "")
+    JOB_RETRY_INTERVALS_REPORTS = os.environ.get("JOB_RETRY_INTERVALS_REPORTS", "")
     JOB_RESULT_TTL = _int("JOB_RESULT_TTL", 7 * 24 * 3600)
     # A running job beats every JOB_HEARTBEAT_SECONDS; one silent for JOB_STALE_SECONDS lost its
     # worker and is taken over by the recovery entry (every JOB_RECOVERY_SECONDS), at most

@@ -22,6 +22,15 @@ def _tune_postgresql(app: APIFlask) -> None:
     options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
     connect_args = dict(options.get("connect_args", {}))
     connect_args["options"] = f"{connect_args.get('options', '')} -c jit=off".strip()
+    # TCP keepalives: a worker host that vanishes mid-transaction (power, network) releases its
+    # locks within about a minute instead of the kernel's two hours, so its job can be taken over.
+    for name, value in (
+        ("keepalives", 1),
+        ("keepalives_idle", 30),
+        ("keepalives_interval", 10),
+        ("keepalives_count", 3),
+    ):
+        connect_args.setdefault(name, value)
     options["connect_args"] = connect_args
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 

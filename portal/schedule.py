@@ -6,8 +6,10 @@ that slot's run (a job keyed by entry and slot start, so several schedulers on s
 run a slot twice: the second one's ask collapses into the first's run), and it relays the outbox:
 jobs asked for while Redis was away are handed to it once it answers.
 
-A scheduler that was down over some slots runs only the current one when it is back; daily entries
-run at their local time of day (PORTAL_TIMEZONE).
+A scheduler that was down over some slots runs only the current one when it is back, and a daily
+entry only if its time of day (PORTAL_TIMEZONE) passed less than DAILY_CATCH_UP ago: the nightly
+run is never started in the middle of the next business day. A slot whose run failed is not asked
+for again; the next slot tries anew.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from sqlalchemy import select
 
-from portal.core import jobs, metrics
+from portal.core import jobs
 from portal.core.db import utcnow
 from portal.extensions import db
 
 DAY = 86400
+DAILY_CATCH_UP = timedelta(hours=4)
 log = logging.getLogger("portal.schedule")
 
 
@@ -107,9 +111,12 @@ def enqueue_periodic(name: str, start: datetime | None = None) -> str:
     zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
     start = start or slot_start(entry, every, utcnow(), zone)
     spec = jobs.REGISTRY[entry.job]
-    run = jobs.enqueue(spec.func, key=slot_key(entry, start), title=spec.title)
+    run = jobs.enqueue(
+        spec.func, key=slot_key(entry, start), title=spec.title, requeue_failed=False
+    )
+    status = run.status
     jobs.commit()
-    metrics.incr("periodic_enqueued_total", entry=name)
+    log.info("asked for %s (%s)", run.id, status)
     return run.id
 
 
@@ -129,15 +136,29 @@ class Scheduler:
     def due(self, now: datetime) -> list[tuple[Periodic, datetime]]:
         found = []
         for entry in PERIODIC:
-            start = slot_start(entry, self.every[entry.name], now, self.zone)
-            if self.asked.get(entry.name) != start:
-                found.append((entry, start))
+            every = self.every[entry.name]
+            start = slot_start(entry, every, now, self.zone)
+            if self.asked.get(entry.name) == start:
+                continue
+            if entry.at and every == DAY and now - start > DAILY_CATCH_UP:
+                self.asked[entry.name] = start  # too late for today's: wait for tomorrow's
+                continue
+            found.append((entry, start))
         return found
 
-    def tick(self) -> None:
+    def tick(self) -> bool:
+        """One pass; False when the database did not answer (the loop then backs off)."""
         from redis.exceptions import RedisError
+        from sqlalchemy.exc import OperationalError
 
         with self.app.app_context():
+            try:
+                db.session.execute(select(1))
+            except OperationalError as exc:
+                db.session.rollback()
+                log.warning("database unavailable (%s): nothing scheduled this tick", exc)
+                db.session.remove()
+                return False
             try:
                 for entry, start in self.due(utcnow()):
                     try:
@@ -159,7 +180,6 @@ class Scheduler:
                         log.info("outbox relay handed %d job(s) to Redis", len(sent))
                 except RedisError as exc:
                     db.session.rollback()
-                    metrics.incr("redis_unavailable_total", operation="relay")
                     if not self.redis_down:
                         log.warning("Redis unavailable (%s): jobs wait in the outbox", exc)
                     self.redis_down = True
@@ -168,6 +188,7 @@ class Scheduler:
                     log.exception("outbox relay failed")
             finally:
                 db.session.remove()
+        return True
 
     def run(self) -> None:
         def stop(signum, frame):  # noqa: ARG001 - signal handler signature
@@ -181,14 +202,21 @@ class Scheduler:
             self.tick_seconds,
             ", ".join(f"{name} every {seconds} s" for name, seconds in self.every.items()),
         )
+        pause = self.tick_seconds
         while not self.stopping:
             began = time.monotonic()
             if self.parent_pid is not None and os.getppid() != self.parent_pid:
                 log.info("the worker that started this scheduler is gone: stopping")
                 break
-            self.tick()
-            remaining = self.tick_seconds - (time.monotonic() - began)
+            try:
+                healthy = self.tick()
+            except Exception:  # noqa: BLE001 - a scheduler must outlive any one bad tick
+                log.exception("scheduler tick failed")
+                healthy = False
+            # While the database is away, wait longer between tries (up to 30 s).
+            pause = self.tick_seconds if healthy else min(max(pause * 2, 1.0), 30.0)
+            remaining = pause - (time.monotonic() - began)
             while remaining > 0 and not self.stopping:
                 time.sleep(min(remaining, 0.2))
-                remaining = self.tick_seconds - (time.monotonic() - began)
+                remaining = pause - (time.monotonic() - began)
         log.info("scheduler stopped")

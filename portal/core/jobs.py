@@ -24,7 +24,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -36,10 +36,10 @@ from sqlalchemy import (
     Select,
     String,
     Text,
-    and_,
     delete,
     event,
     false,
+    func,
     or_,
     select,
     text,
@@ -72,9 +72,20 @@ def queue_retries(queue: str) -> int:
     return int(current_app.config[f"JOB_RETRIES_{queue.upper()}"])
 
 
-def retry_intervals() -> list[int]:
-    """Seconds between attempts, one per retry; the last repeats (JOB_RETRY_INTERVALS)."""
-    return [int(part) for part in str(current_app.config["JOB_RETRY_INTERVALS"]).split(",")]
+def retry_intervals(queue: str) -> list[int]:
+    """Seconds between attempts, one per retry; the last repeats (JOB_RETRY_INTERVALS_<QUEUE>,
+    else JOB_RETRY_INTERVALS)."""
+    config = current_app.config
+    text = config.get(f"JOB_RETRY_INTERVALS_{queue.upper()}") or config["JOB_RETRY_INTERVALS"]
+    return [int(part) for part in str(text).split(",")]
+
+
+def db_now() -> datetime:
+    """The database's clock: heartbeats and the cutoffs they are compared with are read from one
+    clock, so a worker host whose clock is behind never looks dead."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return db.session.execute(select(func.now())).scalar_one()
+    return utcnow()
 
 
 class JobStatus(enum.StrEnum):
@@ -197,19 +208,23 @@ def enqueue(
     brand_id: int | None = None,
     user_id: int | None = None,
     title: str | None = None,
+    requeue_failed: bool = True,
 ) -> JobRun:
     """Record a job and schedule it to run once the current transaction commits.
 
     The same `key` (by default derived from the function and its arguments) collapses into the
     existing run: a finished run is not repeated (put a period or a version in the key for work
     that recurs), a failed one is queued again, and a queued one is dispatched again in case its
-    first dispatch was lost.
+    first dispatch was lost. With `requeue_failed=False` (a periodic slot) a failed run stays
+    failed: the next slot tries again, not a second scheduler or a restart.
     """
     spec = REGISTRY[func.job_name]  # type: ignore[attr-defined]
     job_id = key or job_key(spec.name, args)
     session = db.session()  # the Session itself: transactions are tracked per session
     run = session.get(JobRun, job_id)
     if run is not None and run.status == JobStatus.FINISHED:
+        return run
+    if run is not None and run.status == JobStatus.FAILED and not requeue_failed:
         return run
     if run is not None and run.status == JobStatus.STARTED and not is_stale(run):
         return run
@@ -241,6 +256,8 @@ def enqueue(
         run.message = ""
         run.finished_at = None
         run.dispatched_at = None  # back in the outbox until the relay or the commit sends it
+        if takeover:  # the dead worker's last beat must not make the new attempt look dead
+            session.execute(delete(JobHeartbeat).where(JobHeartbeat.job_id == job_id))
     transaction = session.get_nested_transaction() or session.get_transaction()
     session.info.setdefault(_PENDING, []).append((transaction, job_id, spec.name, takeover))
     return run
@@ -255,9 +272,11 @@ def _on_commit(session: Session) -> None:
         for _txn, job_id, spec_name, replace in pending:
             replace = replace or dispatch.get(job_id, ("", False))[1]
             dispatch[job_id] = (spec_name, replace)
+        sent = []
         for job_id, (spec_name, replace) in dispatch.items():
             try:
                 _push_to_rq(job_id, spec_name, replace=replace)
+                sent.append(job_id)
             except Exception as exc:  # noqa: BLE001 - the run is committed: it waits in the outbox
                 metrics.incr("redis_unavailable_total", operation="enqueue")
                 current_app.logger.warning(
@@ -266,8 +285,27 @@ def _on_commit(session: Session) -> None:
                     type(exc).__name__,
                     job_id,
                 )
+        if sent:
+            _mark_dispatched(sent)
     else:
         session.info.setdefault(_READY, []).extend(p[1] for p in pending)
+
+
+def _mark_dispatched(job_ids: list[str]) -> None:
+    """Note that these runs reached Redis, in a short transaction of its own (the asking one has
+    committed). Best effort: a run left unmarked is only looked at once more by the relay."""
+    table = JobRun.__table__
+    try:
+        with db.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SET LOCAL lock_timeout = '2s'"))
+            connection.execute(
+                update(table)
+                .where(table.c.id.in_(job_ids), table.c.status == JobStatus.QUEUED)
+                .values(dispatched_at=utcnow())
+            )
+    except Exception:  # noqa: BLE001
+        current_app.logger.warning("could not mark jobs %s as handed to Redis", job_ids)
 
 
 def _on_soft_rollback(session: Session, previous_transaction: Any) -> None:
@@ -386,7 +424,7 @@ def _push_to_rq(job_id: str, spec_name: str, *, replace: bool = False) -> None:
     spec = REGISTRY[spec_name]
     config = current_app.config
     retries = spec.max_retries
-    intervals = retry_intervals()
+    intervals = retry_intervals(spec.queue)
     Queue(spec.queue, connection=connection).enqueue_call(
         func=execute,
         args=(job_id,),
@@ -405,62 +443,70 @@ def relay_outbox(batch: int = 500) -> list[str]:
     """Hand Redis what it does not hold: queued runs whose hand-over failed or never happened
     (Redis was down at commit), and runs Redis lost (restarted without its data, or a dead
     worker's job failed by RQ's cleanup). The scheduler calls this every tick; several schedulers
-    may, since pushing collapses into a live RQ job and a run is claimed once. Returns the ids
-    handed over; raises redis' ConnectionError while Redis is away."""
+    may, since pushing collapses into a live RQ job and a run is claimed once. No row lock is
+    held while Redis is asked. Returns the ids handed over; raises redis' errors while Redis is
+    away."""
     if not _redis_url():
         return []
+    config = current_app.config
     now = utcnow()
-    waiting = select(JobRun).where(JobRun.status == JobStatus.QUEUED)
-    outbox = list(
-        db.session.execute(
-            waiting.where(JobRun.dispatched_at.is_(None))
-            .order_by(JobRun.created_at)
-            .limit(batch)
-            .with_for_update(skip_locked=True)
-        ).scalars()
-    )
-    lost_before = now - timedelta(seconds=current_app.config["JOB_REDISPATCH_SECONDS"])
-    lost = list(
-        db.session.execute(
-            waiting.where(JobRun.dispatched_at < lost_before)
-            .order_by(JobRun.dispatched_at)
-            .limit(batch)
-            .with_for_update(skip_locked=True)
-        ).scalars()
-    )
+    waiting = select(JobRun.id, JobRun.name).where(JobRun.status == JobStatus.QUEUED)
+    outbox = db.session.execute(
+        waiting.where(JobRun.dispatched_at.is_(None)).order_by(JobRun.created_at).limit(batch)
+    ).all()
+    lost_before = now - timedelta(seconds=config["JOB_REDISPATCH_SECONDS"])
+    lost = db.session.execute(
+        waiting.where(JobRun.dispatched_at < lost_before)
+        .order_by(JobRun.dispatched_at)
+        .limit(batch)
+    ).all()
+    db.session.commit()  # end the read before talking to Redis
+    rows = [row for row in [*outbox, *lost] if row.name in REGISTRY]  # others: not ours to send
+    if not rows:
+        return []
+    states = _rq_states([row.id for row in rows])
+    taken_before = now - timedelta(seconds=config["JOB_STALE_SECONDS"])
     sent: list[str] = []
-    try:
-        states = _rq_states([run.id for run in outbox + lost])
-        for run in outbox + lost:
-            state = states.get(run.id)
-            # Fresh from the outbox, a "started" RQ job may be a worker about to claim the run:
-            # left alone now, it is replaced if the run is still queued at the next look.
-            keep = state in ("queued", "scheduled", "deferred") or (
-                state == "started" and run.dispatched_at is None
-            )
-            if not keep and run.name in REGISTRY:
-                _push_to_rq(run.id, run.name, replace=True)
-                sent.append(run.id)
-                metrics.incr("jobs_relayed_total")
-            run.dispatched_at = now
-    finally:
-        db.session.commit()  # marks what was handed over (and releases the row locks)
+    held: list[str] = []
+    for row in rows:
+        state, started_at = states.get(row.id, (None, None))
+        waiting_in_rq = state in ("queued", "scheduled", "deferred")
+        # RQ says "started" while a worker is about to claim the run; only long after that, with
+        # the run still queued here, was it a worker that died before claiming.
+        being_taken = state == "started" and (started_at is None or started_at > taken_before)
+        if waiting_in_rq or being_taken:
+            held.append(row.id)
+            continue
+        _push_to_rq(row.id, row.name, replace=True)
+        sent.append(row.id)
+    if sent or held:
+        db.session.execute(
+            update(JobRun)
+            .where(JobRun.id.in_(sent + held), JobRun.status == JobStatus.QUEUED)
+            .values(dispatched_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
     return sent
 
 
-def _rq_states(job_ids: list[str], chunk: int = 500) -> dict[str, str]:
-    """RQ's status of each run's job, for those Redis holds."""
+def _rq_states(job_ids: list[str], chunk: int = 500) -> dict[str, tuple[str, datetime | None]]:
+    """RQ's status (and start time) of each run's job, for those Redis holds."""
     from rq.job import Job
 
-    states: dict[str, str] = {}
+    states: dict[str, tuple[str, datetime | None]] = {}
     connection = redis_connection()
     for start in range(0, len(job_ids), chunk):
         ids = job_ids[start : start + chunk]
         rq_jobs = Job.fetch_many([rq_job_id(j) for j in ids], connection=connection)
         for job_id, rq_job in zip(ids, rq_jobs, strict=True):
-            if rq_job is not None:
-                status = rq_job.get_status(refresh=False)
-                states[job_id] = str(getattr(status, "value", status))
+            if rq_job is None:
+                continue
+            status = rq_job.get_status(refresh=False)
+            started_at = rq_job.started_at
+            if started_at is not None and started_at.tzinfo is None:
+                started_at = started_at.replace(tzinfo=UTC)
+            states[job_id] = (str(getattr(status, "value", status)), started_at)
     return states
 
 
@@ -481,8 +527,8 @@ def stale_cutoff(name: str) -> datetime:
 
 
 def heartbeat_cutoff() -> datetime:
-    """A run whose last heartbeat is older than this has lost its work horse."""
-    return utcnow() - timedelta(seconds=current_app.config["JOB_STALE_SECONDS"])
+    """A run whose last heartbeat is older than this has lost its work horse (database clock)."""
+    return db_now() - timedelta(seconds=current_app.config["JOB_STALE_SECONDS"])
 
 
 def is_stale(run: JobRun) -> bool:
@@ -492,18 +538,6 @@ def is_stale(run: JobRun) -> bool:
     if beat is not None:
         return beat.beat_at < heartbeat_cutoff()
     return run.started_at < stale_cutoff(run.name)
-
-
-def _abandoned(job_id: str, name: str) -> Any:
-    """SQL for "this run is started and its worker is gone", as `is_stale` decides it."""
-    beat = select(JobHeartbeat.beat_at).where(JobHeartbeat.job_id == job_id).scalar_subquery()
-    return and_(
-        JobRun.status == JobStatus.STARTED,
-        or_(
-            and_(beat.is_not(None), beat < heartbeat_cutoff()),
-            and_(beat.is_(None), JobRun.started_at < stale_cutoff(name)),
-        ),
-    )
 
 
 def max_attempts(spec: JobSpec) -> int:
@@ -540,7 +574,6 @@ def recover_stale_runs() -> list[str]:
             continue
         enqueue(spec.func, *run.args, key=run.id, org_id=run.org_id, brand_id=run.brand_id)
         recovered.append(run.id)
-        metrics.incr("jobs_recovered_total")
     return recovered
 
 
@@ -568,11 +601,22 @@ def report_progress(done: int, total: int, message: str = "") -> None:
     job_id = _current_job_id.get()
     if job_id is None:
         return
-    run = db.session.get(JobRun, job_id)
-    if run is not None:
-        run.progress = percent
-        run.message = message[:500]
     rq_job = _current_rq_job()
+    if rq_job is not None and db.engine.dialect.name == "postgresql":
+        # On a worker, in a short transaction of its own: the job's own transaction never holds
+        # its run's row, so a claim or a takeover never waits for a job's next commit.
+        table = JobRun.__table__
+        with db.engine.begin() as connection:
+            connection.execute(
+                update(table)
+                .where(table.c.id == job_id)
+                .values(progress=percent, message=message[:500])
+            )
+    else:
+        run = db.session.get(JobRun, job_id)
+        if run is not None:
+            run.progress = percent
+            run.message = message[:500]
     if rq_job is not None:
         from redis.exceptions import RedisError
 
@@ -634,11 +678,15 @@ class _Heartbeat(threading.Thread):
 
     def run(self) -> None:
         table = JobHeartbeat.__table__
+        # The database's clock where it has one (see db_now).
+        now = func.now() if self.engine.dialect.name == "postgresql" else None
         while not self.halt.wait(self.interval):
             try:
                 with self.engine.begin() as connection:
                     connection.execute(
-                        update(table).where(table.c.job_id == self.job_id).values(beat_at=utcnow())
+                        update(table)
+                        .where(table.c.job_id == self.job_id)
+                        .values(beat_at=now if now is not None else utcnow())
                     )
             except Exception:  # noqa: BLE001 - a missed beat is retried at the next one
                 self.logger.warning("heartbeat of job %s missed", self.job_id, exc_info=True)
@@ -656,30 +704,24 @@ def _execute_run(job_id: str) -> Any:
     if run.status == JobStatus.FINISHED:
         return run.result  # a duplicate delivery: the work is done
     spec = REGISTRY.get(run.name)
-    # Claim the run: of two deliveries of one job, only one gets past this update. A run left
-    # "started" whose heartbeats stopped (or, without heartbeats, past its timeout) lost its
-    # worker, so a new delivery may take it over.
-    claimed = session.execute(
-        update(JobRun)
-        .where(
-            JobRun.id == job_id,
-            or_(JobRun.status == JobStatus.QUEUED, _abandoned(job_id, run.name)),
-        )
-        .values(
-            status=JobStatus.STARTED,
-            started_at=utcnow(),
-            attempts=JobRun.attempts + 1,
-            error=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:
+    # Claim the run: of two deliveries of one job, only one gets past this. The row is locked
+    # first, so the second waits and then reads what the first committed (a claim decided in one
+    # UPDATE would compare against a heartbeat read before the wait). A run left "started" whose
+    # heartbeats stopped (or, without heartbeats, past its timeout) lost its worker, so a new
+    # delivery may take it over.
+    db.session.execute(select(JobRun.id).where(JobRun.id == job_id).with_for_update()).scalar_one()
+    session.refresh(run)
+    if not (run.status == JobStatus.QUEUED or is_stale(run)):
         session.rollback()
         return None
+    run.status = JobStatus.STARTED
+    run.started_at = utcnow()
+    run.attempts = (run.attempts or 0) + 1
+    run.error = None
     heartbeat = None
     if _current_rq_job() is not None:  # a worker's work horse: beat, so a death is noticed
         session.execute(delete(JobHeartbeat).where(JobHeartbeat.job_id == job_id))
-        session.add(JobHeartbeat(job_id=job_id, worker=_worker_name(), beat_at=utcnow()))
+        session.add(JobHeartbeat(job_id=job_id, worker=_worker_name(), beat_at=db_now()))
         heartbeat = _Heartbeat(job_id, float(current_app.config["JOB_HEARTBEAT_SECONDS"]))
     session.commit()
     session.refresh(run)
@@ -747,6 +789,34 @@ def retry(run: JobRun) -> JobRun:
     if spec is None:
         raise ValidationFailed(f"The job {run.name} no longer exists.")
     return enqueue(spec.func, *run.args, key=run.id, org_id=run.org_id, brand_id=run.brand_id)
+
+
+def job_gauges() -> dict[str, int]:
+    """What /metrics reports of the jobs, read from the database (so any app server can say it):
+    runs per status, runs waiting in the outbox, and started runs whose heartbeats stopped."""
+    counts = dict(
+        db.session.execute(
+            select(JobRun.status, func.count())
+            .where(JobRun.status.in_((JobStatus.QUEUED, JobStatus.STARTED)))
+            .group_by(JobRun.status)
+        ).all()
+    )
+    outbox = db.session.execute(
+        select(func.count())
+        .select_from(JobRun)
+        .where(JobRun.status == JobStatus.QUEUED, JobRun.dispatched_at.is_(None))
+    ).scalar_one()
+    silent = db.session.execute(
+        select(func.count())
+        .select_from(JobHeartbeat)
+        .where(JobHeartbeat.beat_at < heartbeat_cutoff())
+    ).scalar_one()
+    return {
+        "jobs_queued": int(counts.get(JobStatus.QUEUED, 0)),
+        "jobs_started": int(counts.get(JobStatus.STARTED, 0)),
+        "jobs_in_outbox": int(outbox),
+        "jobs_with_silent_heartbeat": int(silent),
+    }
 
 
 def queue_overview() -> list[dict[str, Any]] | None:

@@ -1,7 +1,6 @@
-"""Process-local counters, exposed in Prometheus' text format at /metrics.
-
-Each process (gunicorn worker, RQ worker, scheduler) counts its own; a scraper adds them up. Kept
-small on purpose: a counter is a name, a few labels and a number.
+"""Counters of the web process, and gauges read from the database, in Prometheus' text format at
+/metrics. Each gunicorn worker counts its own; a scraper adds them up. What workers and schedulers
+do shows in the gauges (they serve no HTTP) and in their logs.
 """
 
 from __future__ import annotations
@@ -13,10 +12,11 @@ _lock = threading.Lock()
 _counters: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
 
 HELP = {
-    "redis_unavailable_total": "Operations that found Redis unavailable and fell back",
-    "jobs_relayed_total": "Queued jobs the outbox relay handed to Redis",
-    "jobs_recovered_total": "Runs taken over after their worker died",
-    "periodic_enqueued_total": "Periodic job slots the scheduler asked for",
+    "redis_unavailable_total": "Operations of this process that found Redis unavailable",
+    "jobs_queued": "Job runs waiting to run",
+    "jobs_started": "Job runs running",
+    "jobs_in_outbox": "Queued runs not yet handed to Redis (Redis was away)",
+    "jobs_with_silent_heartbeat": "Running jobs whose heartbeat stopped (about to be taken over)",
 }
 
 
@@ -32,11 +32,14 @@ def value(name: str, **labels: str) -> int:
         return _counters[key]
 
 
-def render() -> str:
-    """The counters in Prometheus' text exposition format."""
+def render(gauges: dict[str, int] | None = None) -> str:
+    """The counters, and the gauges given, in Prometheus' text exposition format."""
     with _lock:
         items = sorted(_counters.items())
     lines: list[str] = []
+    for name, number in sorted((gauges or {}).items()):
+        lines += [f"# HELP {name} {HELP.get(name, name)}", f"# TYPE {name} gauge"]
+        lines.append(f"{name} {number}")
     seen: set[str] = set()
     for (name, labels), count in items:
         if name not in seen:
