@@ -13,15 +13,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from portal import create_app
 from portal.core import jobs
 from portal.core.db import utcnow
 from portal.core.jobs import JobHeartbeat, JobRun, JobStatus
 from portal.core.mail import deliver_mail
 from portal.extensions import db
-from tests.conftest import need
 from tests.support import jobs as test_jobs
-from tests.support.services import actor_for, fresh_postgres_database, org
+from tests.support.processes import stack_app
+from tests.support.services import actor_for, org
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -149,19 +148,8 @@ def test_job_page_and_api_show_progress_to_its_org_and_brand_hq(app, login):
 
 @pytest.fixture(scope="module")
 def rq_app(own_redis):
-    need("redis")
-    need("postgresql")
-    url = fresh_postgres_database("portal_test_jobs")
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=own_redis.url)
-    with app.app_context():
-        db.create_all()
-        from portal.seed.demo import seed_demo
-
-        seed_demo()
-        db.session.commit()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with stack_app("portal_test_jobs", own_redis.url) as app:
+        yield app
 
 
 @pytest.fixture

@@ -10,33 +10,20 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from portal import create_app
 from portal.core import jobs
 from portal.core.jobs import JobRun, JobStatus
 from portal.extensions import db
 from portal.inventory.models import StockUpload
 from portal.policy.models import Notification, PolicyVersion, VersionStatus
-from tests.conftest import PortalClient, need
 from tests.support import jobs as test_jobs
-from tests.support.processes import Process, portal_env, wait_for
-from tests.support.services import fresh_postgres_database, org
+from tests.support.processes import Process, portal_env, stack_app, wait_for
+from tests.support.services import org
 
 
 @pytest.fixture(scope="module")
 def outage_app(own_redis):
-    need("postgresql")
-    url = fresh_postgres_database("portal_test_outage")
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=own_redis.url)
-    app.test_client_class = PortalClient
-    with app.app_context():
-        db.create_all()
-        from portal.seed.demo import seed_demo
-
-        seed_demo()
-        db.session.commit()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with stack_app("portal_test_outage", own_redis.url) as app:
+        yield app
 
 
 def sign_in(client, email: str) -> None:

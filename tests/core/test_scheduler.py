@@ -11,17 +11,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from portal import create_app
 from portal.core import jobs
 from portal.core.db import utcnow
 from portal.core.jobs import JobRun, JobStatus
 from portal.extensions import db
 from portal.policy.models import PolicyVersion, VersionStatus
 from portal.schedule import DAILY_CATCH_UP, DAY, PERIODIC, Scheduler, intervals, slot_start
-from tests.conftest import need
 from tests.support import jobs as test_jobs
+from tests.support import processes
 from tests.support.processes import Process, descendants, portal_env, wait_for
-from tests.support.services import fresh_postgres_database
 
 FAST = {
     "SCHEDULER_TICK_SECONDS": "0.2",
@@ -129,18 +127,8 @@ def test_without_redis_the_scheduler_runs_each_due_slot_once_inline(base_app):
 
 @pytest.fixture(scope="module")
 def stack_app(own_redis):
-    need("postgresql")
-    url = fresh_postgres_database("portal_test_scheduler")
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=own_redis.url)
-    with app.app_context():
-        db.create_all()
-        from portal.seed.demo import seed_demo
-
-        seed_demo()
-        db.session.commit()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with processes.stack_app("portal_test_scheduler", own_redis.url) as app:
+        yield app
 
 
 @pytest.fixture

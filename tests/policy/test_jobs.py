@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select
 
-from portal import create_app
 from portal.core import jobs
 from portal.core.access import Role
 from portal.core.db import utcnow
@@ -25,9 +24,8 @@ from portal.policy import jobs as policy_jobs
 from portal.policy import services
 from portal.policy.errors import PolicyNotEditable
 from portal.policy.models import Notification, PolicyVersion
-from tests.conftest import need
 from tests.support.policy import Net, build_network
-from tests.support.services import fresh_postgres_database
+from tests.support.processes import stack_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -252,16 +250,8 @@ def test_each_reminder_request_reminds_once_and_a_later_one_again(net: Net, capl
 
 @pytest.fixture(scope="module")
 def rq_app(own_redis):
-    need("redis")
-    need("postgresql")
-    url = fresh_postgres_database("portal_test_policy_jobs")
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=own_redis.url)
-    with app.app_context():
-        db.create_all()
-        db.session.commit()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with stack_app("portal_test_policy_jobs", own_redis.url, demo=False) as app:
+        yield app
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from portal import create_app
 from portal.core import jobs as core_jobs
 from portal.core.access import Actor
 from portal.core.db import utcnow
@@ -28,9 +27,8 @@ from portal.network.models import Organization
 from portal.replenishment import engine, jobs, queries, services
 from portal.replenishment.models import Suggestion, SuggestionLine
 from portal.replenishment.services import RuleInput
-from tests.conftest import need
 from tests.support.policy import build_network
-from tests.support.services import fresh_postgres_database
+from tests.support.processes import descendants, stack_app
 from tests.support.shop import HQ_STOCK, Shop
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,16 +101,8 @@ def test_an_unknown_scope_is_refused_before_anything_is_recorded(shop):
 
 @pytest.fixture(scope="module")
 def rq_app(own_redis):
-    need("redis")
-    need("postgresql")
-    url = fresh_postgres_database("portal_test_replenishment_jobs")
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=own_redis.url)
-    with app.app_context():
-        db.create_all()
-        db.session.commit()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with stack_app("portal_test_replenishment_jobs", own_redis.url, demo=False) as app:
+        yield app
 
 
 @pytest.fixture
@@ -217,21 +207,6 @@ def test_rq_a_brand_run_writes_one_suggestion_per_location_once(rq):
     assert suggestions_by_location(brand_id, today) == expected
 
 
-def children(pid: int) -> list[int]:
-    """Processes whose parent is `pid` (RQ's work horse and scheduler of a worker)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
-
-
 def kill(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):  # gone already
         os.kill(pid, signal.SIGKILL)
@@ -286,7 +261,7 @@ def test_rq_a_worker_killed_mid_run_leaves_whole_suggestions_and_the_retry_finis
             time.sleep(0.05)
         # RQ runs the job in a forked work horse in a process group of its own: kill the worker
         # first (so it cannot record the horse's death and retry), then the horse itself.
-        forked = children(worker.pid)
+        forked = descendants(worker.pid)
         horses = [pid for pid in forked if os.getpgid(pid) == pid]
         assert len(horses) == 1, forked
         kill(worker.pid)

@@ -104,3 +104,30 @@ def wait_for(condition: Callable[[], object], *, timeout: float, what: str, poll
         if time.monotonic() > deadline:
             raise AssertionError(f"waited {timeout:.0f} s for {what}")
         time.sleep(poll)
+
+
+@contextlib.contextmanager
+def stack_app(name: str, redis_url: str, *, demo: bool = True):
+    """An app on a fresh PostgreSQL database (the demo network seeded unless `demo=False`) and
+    the given Redis, for tests whose workers are real processes: they see only committed rows."""
+    from portal import create_app
+    from portal.extensions import db
+    from tests.conftest import PortalClient, need
+    from tests.support.services import fresh_postgres_database
+
+    need("postgresql")
+    url = fresh_postgres_database(name)
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=redis_url)
+    app.test_client_class = PortalClient
+    with app.app_context():
+        db.create_all()
+        if demo:
+            from portal.seed.demo import seed_demo
+
+            seed_demo()
+        db.session.commit()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.engine.dispose()
