@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
-.PHONY: run test lint bench clean-db translations
+.PHONY: run test fuzz lint bench clean-db translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ run: $(VENV)/.runtime
 ## REQUIRE_SERVICES=1 makes their absence a failure (CI sets it).
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Schemathesis over the OpenAPI document, long: FUZZ_EXAMPLES cases per operation and mode
+## (`make test` runs the same test with 25), on SQLite and, when reachable, PostgreSQL.
+FUZZ_EXAMPLES ?= 500
+fuzz: $(VENV)/.dev
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/test_fuzz_api.py -q $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check portal tests bench config.py worker.py wsgi.py

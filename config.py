@@ -48,6 +48,22 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024)
+    # JSON bodies: larger is 413, deeper nesting 422 (portal/core/inputs.py).
+    MAX_JSON_BYTES = _int("MAX_JSON_BYTES", 2 * 1024 * 1024)
+    MAX_JSON_DEPTH = _int("MAX_JSON_DEPTH", 32)
+    # Uploaded spreadsheets (catalog import, stock upload, cart file; portal/core/spreadsheets.py),
+    # checked before they are parsed and while they are read. Rows count below the header. An
+    # XLSX's parts together may unpack to UPLOAD_MAX_UNCOMPRESSED_BYTES, a part over 1 MB packed
+    # at most UPLOAD_MAX_COMPRESSION_RATIO to 1. The cart file is parsed in the web request, so
+    # it is held to the smaller UPLOAD_IN_REQUEST_* caps too; the others are parsed by a job.
+    UPLOAD_MAX_BYTES = _int("UPLOAD_MAX_BYTES", 200 * 1024 * 1024)
+    UPLOAD_MAX_ROWS = _int("UPLOAD_MAX_ROWS", 1_000_000)
+    UPLOAD_MAX_COLUMNS = _int("UPLOAD_MAX_COLUMNS", 50)
+    UPLOAD_MAX_CELL_CHARS = _int("UPLOAD_MAX_CELL_CHARS", 32_767)
+    UPLOAD_MAX_UNCOMPRESSED_BYTES = _int("UPLOAD_MAX_UNCOMPRESSED_BYTES", 1024 * 1024 * 1024)
+    UPLOAD_MAX_COMPRESSION_RATIO = _int("UPLOAD_MAX_COMPRESSION_RATIO", 100)
+    UPLOAD_IN_REQUEST_MAX_BYTES = _int("UPLOAD_IN_REQUEST_MAX_BYTES", 256 * 1024)
+    UPLOAD_IN_REQUEST_MAX_ROWS = _int("UPLOAD_IN_REQUEST_MAX_ROWS", 2_000)
 
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
@@ -55,11 +71,21 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = os.environ.get("PORTAL_TIMEZONE", "Asia/Shanghai")
     LANGUAGES = ("en", "zh_Hans_CN")
 
-    # Failed logins allowed per account and per client address; successful ones are not counted.
-    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute")
-    LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "30 per minute")
-    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
-    RATELIMIT_HEADERS_ENABLED = True
+    # Sign-in throttle (portal/auth/throttle.py): failed sign-ins allowed without delay per
+    # account from one address, per account from all addresses not known to it, and per address
+    # over all accounts; then the first delay, doubling with each failure up to the maximum.
+    # Counts start over after LOGIN_FAILURE_MEMORY_HOURS without a failure.
+    LOGIN_FREE_FAILURES = _int("LOGIN_FREE_FAILURES", 5)
+    LOGIN_FREE_FAILURES_PER_ACCOUNT = _int("LOGIN_FREE_FAILURES_PER_ACCOUNT", 20)
+    LOGIN_FREE_FAILURES_PER_ADDRESS = _int("LOGIN_FREE_FAILURES_PER_ADDRESS", 50)
+    LOGIN_DELAY_SECONDS = _int("LOGIN_DELAY_SECONDS", 2)
+    LOGIN_MAX_DELAY_SECONDS = _int("LOGIN_MAX_DELAY_SECONDS", 900)
+    LOGIN_FAILURE_MEMORY_HOURS = _int("LOGIN_FAILURE_MEMORY_HOURS", 24)
+    # How long a browser stays "known" for an account it signed in to (never delayed by others).
+    LOGIN_KNOWN_DEVICE_DAYS = _int("LOGIN_KNOWN_DEVICE_DAYS", 180)
+    # A browser session unused this long ends (sessions also end at logout, password change and
+    # suspension).
+    SESSION_IDLE_DAYS = _int("SESSION_IDLE_DAYS", 14)
 
     INVITATION_MAX_AGE_HOURS = _int("INVITATION_MAX_AGE_HOURS", 72)
     API_TOKEN_TTL_HOURS = _int("API_TOKEN_TTL_HOURS", 12)
@@ -121,7 +147,6 @@ class TestingConfig(Config):
     PORTAL_ENV = "testing"
     TESTING = True
     WTF_CSRF_ENABLED = False
-    RATELIMIT_STORAGE_URI = "memory://"
     SQLALCHEMY_DATABASE_URI = normalize_database_url(os.environ.get("DATABASE_URL") or "sqlite://")
 
 

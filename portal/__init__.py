@@ -9,7 +9,7 @@ from apiflask import APIFlask
 from flask import g, request, session
 
 from config import BASE_DIR, INSTANCE_DIR, Config, config_for, normalize_database_url
-from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
+from portal.extensions import babel, csrf, db, login_manager, migrate
 
 DEV_SECRET = Config.SECRET_KEY
 
@@ -62,11 +62,9 @@ def create_app(config: str | type[Config] | None = None, **overrides: Any) -> AP
     login_manager.login_message = None
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
-    limiter.init_app(app)
 
     _register_models()
-    from portal.core import access, errors, jobs
+    from portal.core import access, errors, inputs, jobs
     from portal.core import db as core_db
 
     core_db.init_app(app)  # first: it decides how the request's transaction begins
@@ -74,6 +72,9 @@ def create_app(config: str | type[Config] | None = None, **overrides: Any) -> AP
     from portal.auth.web import load_request_actor
 
     access.init_app(app, load_request_actor)
+    # After the actor is known (an error page shows the signed-in layout), before the
+    # blueprints (their `<int:...>` rules use its converter).
+    inputs.init_app(app)
     jobs.init_app(app)
     _register_blueprints(app)
     _register_templating(app)

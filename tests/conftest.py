@@ -17,7 +17,7 @@ from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
 
 from portal import create_app
 from portal.core.access import Actor
-from portal.extensions import db, limiter
+from portal.extensions import db
 from tests.support import services as svc
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -117,7 +117,6 @@ def app(base_app) -> Iterator:
         try:
             yield base_app
         finally:
-            limiter.reset()  # throttles are per test, like the data
             db.session.remove()
             db.session = original
             outer.rollback()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import List, Nested, String
+from apiflask.fields import Integer, List, Nested, String
 from apiflask.validators import Length
+from flask import jsonify
 
 from portal.auth import services, web
 from portal.core.access import Permission, current_actor, public, require
-from portal.extensions import db, limiter
+from portal.core.db import utcnow
+from portal.core.errors import error_body
+from portal.extensions import db
 from portal.network import queries as network_queries
 from portal.network.models import Organization, User
 
@@ -23,10 +26,21 @@ class TokenIn(Schema):
     )
 
 
+class FailedSignInsOut(Schema):
+    count = Integer(metadata={"description": "failed sign-ins since the last successful one"})
+    last_address = String()
+    last_at = String()
+
+
 class TokenOut(Schema):
     token = String()
     expires_at = String()
     org = String()
+    failed_sign_ins = Nested(
+        FailedSignInsOut,
+        allow_none=True,
+        metadata={"description": "set when sign-ins failed from elsewhere since the last one"},
+    )
 
 
 class OrgRef(Schema):
@@ -43,23 +57,46 @@ class MeOut(Schema):
     brands = List(String())
 
 
-def _token_failed(response) -> bool:
-    return response.status_code != 200
-
-
 @bp.post("/auth/token")
 @public
-@limiter.limit(web.account_limit, key_func=web.login_throttle_key, deduct_when=_token_failed)
-@limiter.limit(web.ip_limit, deduct_when=_token_failed)
 @bp.input(TokenIn, arg_name="body")
 @bp.output(TokenOut)
-@bp.doc(summary="Exchange e-mail and password for a bearer token", responses=[401, 403, 422])
+@bp.doc(
+    summary="Exchange e-mail and password for a bearer token",
+    description="Failed sign-ins are throttled per account and per client address with growing"
+    " delays: while one applies, the answer is 429 `rate_limited` with `Retry-After`.",
+    responses=[401, 403, 422, 429],
+)
 def issue_token(body: dict):
-    user = services.authenticate(body["email"], body["password"])
-    membership = services.membership_for_sign_in(user, body.get("org"))
-    token, expires_at = services.issue_session_token(user, membership)
+    email = body["email"]
+    try:
+        membership, failed = services.sign_in_with_password(
+            email, body["password"], web.sign_in_client(email), org_code=body.get("org")
+        )
+    except services.SignInThrottled as error:
+        response = jsonify(error_body(error.code, error.message, {}))
+        response.status_code = 429
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
+    except services.InvalidCredentials:
+        db.session.commit()  # the failure is counted by the throttle
+        raise
+    token, expires_at = services.issue_session_token(membership.user, membership)
+    membership.user.last_login_at = utcnow()
+    web.remember_device(email)
     db.session.commit()
-    return {"token": token, "expires_at": expires_at.isoformat(), "org": membership.org.code}
+    return {
+        "token": token,
+        "expires_at": expires_at.isoformat(),
+        "org": membership.org.code,
+        "failed_sign_ins": None
+        if failed is None
+        else {
+            "count": failed.count,
+            "last_address": failed.last_address,
+            "last_at": failed.last_at.isoformat(),
+        },
+    }
 
 
 @bp.get("/me")

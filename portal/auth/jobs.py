@@ -4,20 +4,35 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete
+from flask import current_app
+from sqlalchemy import delete, or_
 
-from portal.auth.models import ApiToken, TokenKind
+from portal.auth import throttle
+from portal.auth.models import ApiToken, TokenKind, UserSession
 from portal.core import jobs
 from portal.core.db import utcnow
 from portal.extensions import db
 
 
-@jobs.job(queue=jobs.QUEUE_DEFAULT, title="Remove expired API session tokens")
+@jobs.job(queue=jobs.QUEUE_DEFAULT, title="Remove expired API session tokens and ended sessions")
 def prune_expired_tokens() -> dict[str, int]:
-    """Session tokens a day past expiry are useless; API keys are kept (revoked ones too)."""
+    """Session tokens a day past expiry are useless; API keys are kept (revoked ones too).
+    Browser sessions go a day after they ended (revoked, or idle past SESSION_IDLE_DAYS), and
+    sign-in failures once the throttle has long forgotten them."""
     cutoff = utcnow() - timedelta(days=1)
     result = db.session.execute(
         delete(ApiToken).where(ApiToken.kind == TokenKind.SESSION, ApiToken.expires_at < cutoff)
     )
+    idle = timedelta(days=current_app.config["SESSION_IDLE_DAYS"])
+    sessions = db.session.execute(
+        delete(UserSession).where(
+            or_(UserSession.revoked_at < cutoff, UserSession.last_seen_at < cutoff - idle)
+        )
+    )
+    failures = throttle.prune()
     db.session.commit()
-    return {"removed": result.rowcount or 0}
+    return {
+        "removed": result.rowcount or 0,
+        "sessions_removed": sessions.rowcount or 0,
+        "sign_in_failures_removed": failures,
+    }

@@ -3,13 +3,13 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import JSON
 
-from portal.core.db import TimestampMixin, UTCDateTime, enum_check
+from portal.core.db import TimestampMixin, UTCDateTime, enum_check, utcnow
 from portal.extensions import db
-from portal.network.models import Membership, Organization
+from portal.network.models import Membership, Organization, User
 
 
 class TokenKind(enum.StrEnum):
@@ -39,3 +39,46 @@ class ApiToken(TimestampMixin, db.Model):
 
     org: Mapped[Organization] = relationship()
     membership: Mapped[Membership | None] = relationship()
+
+
+class UserSession(db.Model):
+    """One signed-in browser. Its secret travels in the signed session cookie and only a SHA-256
+    of it is stored here, so logout, a password change or a suspension can end it server-side:
+    a copy of the cookie is worth nothing once the row is revoked."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+    user: Mapped[User] = relationship()
+
+
+class SignInFailure(db.Model):
+    """Failed sign-ins counted for the throttle (portal/auth/throttle.py). Written only when a
+    sign-in fails and cleared when one succeeds; in the database so that every app host sees
+    the same counts and a Redis outage changes nothing.
+
+    One row per (account, client): `account` is the normalized e-mail tried, or "*" for a row
+    counting every account tried from one address; `client` is "a:<address>", "d:<device>" (a
+    browser that signed in to this account before), or "*" for every client of one account.
+    """
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (UniqueConstraint("account", "client"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(254))
+    client: Mapped[str] = mapped_column(String(80))
+    # Counts toward the delays; starts over after LOGIN_FAILURE_MEMORY_HOURS without a failure.
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    # Every failure since the account's last sign-in: what the owner is told on the next one.
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    last_address: Mapped[str] = mapped_column(String(64), default="")

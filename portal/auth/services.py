@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from portal.auth.models import ApiToken, TokenKind
+from portal.auth import throttle
+from portal.auth.models import ApiToken, TokenKind, UserSession
 from portal.core import audit
 from portal.core.access import (
     API_KEY_SCOPES,
@@ -26,13 +27,26 @@ from portal.core.db import utcnow
 from portal.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.network.models import ChannelLink, Membership, Organization, OrgStatus, User
-from portal.network.services import normalize_email
+from portal.network.services import MIN_PASSWORD, normalize_email, org_suspended
 
 
 class InvalidCredentials(DomainError):
     code = "invalid_credentials"
     status = 401
     message = "E-mail or password is not correct."
+
+
+class SignInThrottled(DomainError):
+    code = "rate_limited"
+    status = 429
+    message = "Too many failed sign-ins. Wait a moment before trying again."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many failed sign-ins. Try again in {retry_after} seconds.",
+            retry_after=retry_after,
+        )
+        self.retry_after = retry_after
 
 
 class NoActiveOrganization(DomainError):
@@ -52,6 +66,30 @@ def authenticate(email: str, password: str) -> User:
     if not user.check_password(password) or user.is_disabled:
         raise InvalidCredentials()
     return user
+
+
+def sign_in_with_password(
+    email: str, password: str, client: throttle.Client, *, org_code: str | None = None
+) -> tuple[Membership, throttle.FailedSignIns | None]:
+    """Check a sign-in under the throttle (portal/auth/throttle.py); returns the membership it
+    acts as (membership_for_sign_in) and what failed since the user's last sign-in, if they
+    should hear of it.
+
+    Raises SignInThrottled while the client must wait (the password is not even looked at, and
+    nothing is counted); InvalidCredentials with the failure counted (the caller commits before
+    it answers, or the count is lost); or membership_for_sign_in's errors, counted as neither.
+    """
+    account = normalize_email(email)
+    wait = throttle.wait_seconds(account, client)
+    if wait:
+        raise SignInThrottled(wait)
+    try:
+        user = authenticate(email, password)
+    except InvalidCredentials:
+        throttle.record_failure(account, client)
+        raise
+    membership = membership_for_sign_in(user, org_code)
+    return membership, throttle.record_success(account, client)
 
 
 @cache
@@ -231,3 +269,127 @@ def actor_for_bearer(token: str) -> Actor | None:
     if membership is None or membership.user.is_disabled:
         return None
     return actor_for_membership(membership)
+
+
+# -- web sessions: a row per signed-in browser, so that ending one is a server-side fact ---------
+
+# last_seen_at is written at most this often: a write per request would cost every page.
+TOUCH_EVERY = timedelta(minutes=5)
+
+
+def start_session(user: User, *, user_agent: str = "", address: str = "") -> str:
+    """Record a new signed-in browser; returns the secret its session cookie carries."""
+    secret = secrets.token_urlsafe(32)
+    db.session.add(
+        UserSession(
+            token_hash=_hash(secret),
+            user_id=user.id,
+            user_agent=user_agent[:255],
+            address=address[:64],
+        )
+    )
+    db.session.flush()
+    return secret
+
+
+def find_session(secret: str) -> UserSession | None:
+    """The live session with this secret: not revoked, not idle past SESSION_IDLE_DAYS, and
+    its user not disabled. A session found idle or disabled is revoked on the way."""
+    record = db.session.execute(
+        select(UserSession)
+        .options(joinedload(UserSession.user))
+        .where(UserSession.token_hash == _hash(secret))
+    ).scalar_one_or_none()
+    if record is None or record.revoked_at is not None:
+        return None
+    now = utcnow()
+    idle = timedelta(days=current_app.config["SESSION_IDLE_DAYS"])
+    if record.last_seen_at < now - idle or record.user.is_disabled:
+        record.revoked_at = now
+        db.session.flush()
+        return None
+    return record
+
+
+def touch_session(record: UserSession) -> bool:
+    """Note that the session is in use; True when that changed the row (the caller commits)."""
+    now = utcnow()
+    if record.last_seen_at > now - TOUCH_EVERY:
+        return False
+    record.last_seen_at = now
+    db.session.flush()
+    return True
+
+
+def end_session(secret: str) -> None:
+    """Logout: the session's cookie never works again, wherever a copy of it is."""
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.token_hash == _hash(secret), UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def end_all_sessions(user_ids: list[int]) -> None:
+    """Sign these users out everywhere: every browser session and every bearer token they got
+    with their password (org API keys are the org's, not theirs, and stay)."""
+    if not user_ids:
+        return
+    now = utcnow()
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.user_id.in_(user_ids), UserSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    db.session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.kind == TokenKind.SESSION,
+            ApiToken.created_by_user_id.in_(user_ids),
+            ApiToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+
+
+def change_password(actor: Actor, *, current_password: str, new_password: str) -> User:
+    """Change the actor's own password. Every session and token of the user ends, the one in
+    use included: the caller starts a fresh session for the browser that made the change.
+    Raises ValidationFailed naming the field."""
+    actor.ensure(Permission.ACCOUNT_USE)
+    user = db.session.get(User, actor.user_id) if actor.user_id else None
+    if user is None:
+        raise PermissionDenied()
+    if not user.check_password(current_password):
+        raise ValidationFailed(fields={"current_password": "This is not your current password."})
+    if len(new_password) < MIN_PASSWORD:
+        raise ValidationFailed(fields={"new_password": f"At least {MIN_PASSWORD} characters."})
+    if len(new_password) > 200:
+        raise ValidationFailed(fields={"new_password": "At most 200 characters."})
+    if new_password == current_password:
+        raise ValidationFailed(fields={"new_password": "Choose a password you do not use now."})
+    user.set_password(new_password)
+    end_all_sessions([user.id])
+    db.session.flush()
+    audit.record(actor, "user.password_changed", org_id=actor.org_id)
+    return user
+
+
+@org_suspended.connect
+def _sign_out_suspended_org(org: Organization, **_: object) -> None:
+    """A suspended org's people are signed out (all their sessions end, not just those acting
+    as this org), and the tokens issued to act as it end too; its API keys are refused while it
+    is suspended (actor_for_bearer)."""
+    member_ids = list(
+        db.session.execute(select(Membership.user_id).where(Membership.org_id == org.id)).scalars()
+    )
+    end_all_sessions(member_ids)
+    db.session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.kind == TokenKind.SESSION,
+            ApiToken.org_id == org.id,
+            ApiToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )

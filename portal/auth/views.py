@@ -3,16 +3,18 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
 from portal.auth import services, web
-from portal.auth.forms import AcceptInvitationForm, ApiKeyForm, LoginForm
+from portal.auth.forms import AcceptInvitationForm, ApiKeyForm, LoginForm, PasswordForm
+from portal.auth.throttle import FailedSignIns
 from portal.core.access import Permission, current_actor, public, require
 from portal.core.db import utcnow
 from portal.core.errors import DomainError
 from portal.core.forms import apply_errors
-from portal.extensions import db, limiter, login_manager
+from portal.extensions import db, login_manager
 from portal.network import services as network_services
 from portal.network.models import User
 
@@ -21,10 +23,7 @@ bp = Blueprint("auth", __name__)
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    try:
-        return db.session.get(User, int(user_id))
-    except ValueError:
-        return None
+    return web.load_session_user(user_id)
 
 
 def _safe_next(target: str | None) -> str:
@@ -35,39 +34,55 @@ def _safe_next(target: str | None) -> str:
     return url_for("network.home")
 
 
-def login_failed(response) -> bool:
-    """A successful sign-in redirects; anything else counts against the throttle."""
-    return response.status_code != 302
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(
-    web.account_limit, key_func=web.login_throttle_key, methods=["POST"], deduct_when=login_failed
-)
-@limiter.limit(web.ip_limit, methods=["POST"], deduct_when=login_failed)
 def login():
     form = LoginForm(next=request.args.get("next", ""))
-    if form.validate_on_submit():
-        try:
-            user = services.authenticate(form.email.data, form.password.data)
-            membership = services.membership_for_sign_in(user)
-        except DomainError as error:
-            form.password.errors = [*form.password.errors, error.message]
-            return render_template("auth/login.html", form=form), 401
-        login_user(user)
-        web.switch_membership(user, membership.id)
-        user.last_login_at = utcnow()
-        db.session.commit()
-        return redirect(_safe_next(form.next.data))
-    status = 422 if request.method == "POST" else 200
-    return render_template("auth/login.html", form=form), status
+    if not form.validate_on_submit():
+        status = 422 if request.method == "POST" else 200
+        return render_template("auth/login.html", form=form), status
+    email = form.email.data
+    try:
+        membership, failed = services.sign_in_with_password(
+            email, form.password.data, web.sign_in_client(email)
+        )
+    except services.SignInThrottled as error:
+        message = _(
+            "Too many failed sign-ins. Try again in %(seconds)s seconds.",
+            seconds=error.retry_after,
+        )
+        page = render_template("auth/login.html", form=form, alert=message)
+        return page, 429, {"Retry-After": str(error.retry_after)}
+    except DomainError as error:
+        db.session.commit()  # a wrong password is counted by the throttle
+        form.password.errors = [*form.password.errors, error.message]
+        return render_template("auth/login.html", form=form), 401
+    user = membership.user
+    web.sign_in(user, membership)
+    web.remember_device(email)
+    user.last_login_at = utcnow()
+    db.session.commit()
+    if failed is not None:
+        flash(_failed_notice(failed), "error")
+    return redirect(_safe_next(form.next.data))
+
+
+def _failed_notice(failed: FailedSignIns) -> str:
+    return ngettext(
+        "%(num)d failed sign-in attempt since your last sign-in, from %(address)s at %(time)s.",
+        "%(num)d failed sign-in attempts since your last sign-in, the last from %(address)s"
+        " at %(time)s.",
+        failed.count,
+        address=failed.last_address,
+        time=format_datetime(failed.last_at),
+    )
 
 
 @bp.post("/logout")
 @public
 def logout():
-    logout_user()
+    web.sign_out()
+    db.session.commit()
     return redirect(url_for("auth.login"))
 
 
@@ -120,9 +135,8 @@ def accept_invitation(token: str):
                 db.session.rollback()
                 apply_errors(form, error)
             else:
+                web.sign_in(membership.user, membership)
                 db.session.commit()
-                login_user(membership.user)
-                web.switch_membership(membership.user, membership.id)
                 flash(_("Welcome to %(org)s.", org=membership.org.name), "success")
                 return redirect(url_for("network.home"))
     status = 422 if request.method == "POST" else 200
@@ -139,6 +153,35 @@ def accept_invitation(token: str):
 def account():
     memberships = services.active_memberships(current_user)
     return render_template("auth/account.html", memberships=memberships)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@require(Permission.ACCOUNT_USE)
+def change_password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        if form.confirm.data != form.new_password.data:
+            form.confirm.errors = [_("The passwords do not match.")]
+        else:
+            try:
+                user = services.change_password(
+                    current_actor(),
+                    current_password=form.current_password.data,
+                    new_password=form.new_password.data,
+                )
+            except DomainError as error:
+                db.session.rollback()
+                apply_errors(form, error)
+            else:
+                web.renew_session(user)
+                db.session.commit()
+                flash(
+                    _("Your password is changed. You are signed out everywhere else."),
+                    "success",
+                )
+                return redirect(url_for("auth.account"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/password.html", form=form), status
 
 
 @bp.route("/settings/api-keys", methods=["GET", "POST"])

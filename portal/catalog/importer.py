@@ -8,14 +8,12 @@ A file with any error is never applied; an applied file is applied in one transa
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
-import io
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +26,14 @@ from portal.core.access import Actor
 from portal.core.db import bulk_insert, utcnow
 from portal.core.errors import ValidationFailed
 from portal.core.money import to_cents
-from portal.core.spreadsheets import csv_bytes, xlsx_bytes
+from portal.core.spreadsheets import (
+    FileRefused,
+    UnreadableFile,
+    csv_bytes,
+    read_table,
+    upload_limits,
+    xlsx_bytes,
+)
 from portal.extensions import db
 from portal.network.models import Organization
 
@@ -92,80 +97,6 @@ Progress = Callable[[int, int, str], None]
 
 def _no_progress(done: int, total: int, message: str = "") -> None:
     return None
-
-
-class UnreadableFile(Exception):
-    """The file cannot be read as a table at all (reported as a row 1 error)."""
-
-
-# -- reading --------------------------------------------------------------------------------------
-
-
-def decode_text(raw: bytes) -> str:
-    """UTF-8 with or without BOM, UTF-16 with BOM (Excel's "Unicode text"), else GBK."""
-    if raw.startswith(codecs.BOM_UTF8):
-        raw = raw[len(codecs.BOM_UTF8) :]
-    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("gb18030")  # a superset of GBK, as Chinese Excel saves CSV
-    except UnicodeDecodeError as exc:
-        raise UnreadableFile("The file is neither UTF-8 nor GBK text.") from exc
-
-
-def _csv_rows(path: Path) -> tuple[Iterator[list[str]], int]:
-    text = decode_text(path.read_bytes())
-    first = text.split("\n", 1)[0]
-    delimiter = "\t" if first.count("\t") > first.count(",") else ","
-    total = max(0, text.count("\n") - 1 + (0 if text.endswith("\n") else 1))
-    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), total
-
-
-def cell_text(value: Any) -> str:
-    """An XLSX cell as the text a person typed: 12.0 is "12", a date is "2025-03-01"."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return str(value)
-
-
-def _xlsx_rows(path: Path) -> tuple[Iterator[list[str]], int]:
-    """Rows of the first sheet, read by calamine (Rust): openpyxl took minutes over a
-    600,000-row catalog (bench/), calamine seconds. Empty columns before the first filled
-    cell are given back, so cells keep their places and row numbers are the ones Excel shows."""
-    from python_calamine import CalamineWorkbook
-
-    try:
-        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
-    except Exception as exc:  # noqa: BLE001 - any failure means "not a workbook we can read"
-        raise UnreadableFile("The file is not a readable XLSX workbook.") from exc
-    if sheet.start is None:  # nothing filled in at all
-        return iter(()), 0
-    first_row, first_col = sheet.start
-    total = max(0, first_row + sheet.height - 1)
-
-    def rows() -> Iterator[list[str]]:  # calamine gives leading empty rows, not columns
-        blank = [""] * first_col
-        for values in sheet.iter_rows():
-            yield blank + [cell_text(v) for v in values]
-
-    return rows(), total
-
-
-def read_table(path: Path) -> tuple[Iterator[list[str]], int]:
-    """Every row of the file (header first) as lists of text, and about how many data rows."""
-    if path.suffix.lower() == ".xlsx":
-        return _xlsx_rows(path)
-    return _csv_rows(path)
 
 
 # -- checking -------------------------------------------------------------------------------------
@@ -686,10 +617,14 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_stored(imp: CatalogImport, catalog: BrandCatalog, progress: Progress) -> CheckedFile:
+def _check_stored(
+    imp: CatalogImport, catalog: BrandCatalog, progress: Progress, *, inspected: bool = False
+) -> CheckedFile:
+    """Read the stored file (portal.core.spreadsheets: CSV in UTF-8, UTF-16 or GBK, or XLSX by
+    calamine) and check its rows. A file past the UPLOAD_* limits raises FileRefused."""
     path = stored_file(imp)
     try:
-        rows, total = read_table(path)
+        rows, total = read_table(path, upload_limits(), inspected=inspected)
         return check_file(rows, catalog, total=total, progress=progress)
     except UnreadableFile as exc:
         checked = CheckedFile()
@@ -710,9 +645,14 @@ def _record_check(imp: CatalogImport, checked: CheckedFile, plan: ChangePlan) ->
 
 
 def validate_import(imp: CatalogImport, *, progress: Progress = _no_progress) -> CatalogImport:
-    """Check the stored file and preview its changes: status becomes `invalid` or `ready`."""
+    """Check the stored file and preview its changes: status becomes `invalid` or `ready`, or
+    `failed` with the reason for a file refused whole (not a workbook, past a limit)."""
     catalog = load_brand_catalog(imp.brand_id)
-    checked = _check_stored(imp, catalog, progress)
+    try:
+        checked = _check_stored(imp, catalog, progress)
+    except FileRefused as refused:
+        _fail(imp, str(refused))
+        return imp
     _record_check(imp, checked, plan_changes(checked, catalog))
     return imp
 
@@ -730,7 +670,11 @@ def apply_import(
         _fail(imp, "The stored file is missing or changed since it was checked.")
         return imp
     catalog = load_brand_catalog(imp.brand_id)
-    checked = _check_stored(imp, catalog, progress)
+    try:  # the same bytes (SHA-256 above) as validated: an XLSX is not inspected again
+        checked = _check_stored(imp, catalog, progress, inspected=True)
+    except FileRefused as refused:  # the limits were lowered since
+        _fail(imp, str(refused))
+        return imp
     plan = plan_changes(checked, catalog)
     if checked.error_count:
         _record_check(imp, checked, plan)

@@ -36,6 +36,7 @@ from portal.catalog.models import (
 from portal.core import audit, jobs
 from portal.core.access import Actor, Permission
 from portal.core.errors import NotFound, ValidationFailed
+from portal.core.spreadsheets import FileRefused, check_size, upload_limits
 from portal.extensions import db
 
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,39}$")
@@ -43,7 +44,6 @@ MAX_MSRP_CENTS = 10**13
 MAX_CASE_PACK = 100_000
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 IMPORT_EXTENSIONS = ("csv", "tsv", "txt", "xlsx")
-MAX_IMPORT_BYTES = 200 * 1024 * 1024  # the request limit (MAX_CONTENT_LENGTH) usually bites first
 
 
 def normalize_code(code: str) -> str:
@@ -420,7 +420,8 @@ def set_product_image(actor: Actor, product: Product, filename: str, data: bytes
 def start_import(actor: Actor, brand_id: int, *, filename: str, stream: BinaryIO) -> CatalogImport:
     """Store an uploaded catalog file and validate it in a job (after commit).
 
-    Raises ImportFileRejected (field "file") for an unknown type or an empty file.
+    Raises ImportFileRejected (field "file") for an unknown type, an empty file or one past
+    UPLOAD_MAX_BYTES (the stream is read no further). Nothing is parsed here: the job does it.
     """
     ensure_manages(actor, brand_id)
     name = os.path.basename(filename or "").strip()[:255]
@@ -431,13 +432,16 @@ def start_import(actor: Actor, brand_id: int, *, filename: str, stream: BinaryIO
     target = Path(current_app.instance_path) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     digest, size = hashlib.sha256(), 0
+    limits = upload_limits()
     with open(target, "wb") as out:
         while chunk := stream.read(1024 * 1024):
             size += len(chunk)
-            if size > MAX_IMPORT_BYTES:
+            try:
+                check_size(size, limits)
+            except FileRefused as refused:
                 out.close()
                 target.unlink()
-                raise ImportFileRejected(fields={"file": "The file is too large."})
+                raise ImportFileRejected(fields={"file": refused.translated()}) from refused
             digest.update(chunk)
             out.write(chunk)
     if size == 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 
@@ -80,6 +81,119 @@ def http_code_name(status: int) -> str:
     return _HTTP_CODES.get(status, f"http_{status}")
 
 
+# A browser's page for each status: its title and what the person can do about it.
+_PAGES = {
+    400: (
+        _l("Request refused"),
+        _l("Something in the request cannot be accepted. Check what you entered and try again."),
+    ),
+    401: (_l("Sign-in required"), _l("Sign in to continue.")),
+    403: (
+        _l("Not allowed"),
+        _l("Your role does not allow this. Ask an administrator of your organization."),
+    ),
+    404: (
+        _l("Not found"),
+        _l("This page does not exist, or it belongs to an organization you cannot see."),
+    ),
+    405: (
+        _l("Not possible here"),
+        _l("This address does not accept that kind of request. Go back and use the page's form."),
+    ),
+    409: (
+        _l("Already changed"),
+        _l("Someone changed this in the meantime. Reload the page and try again."),
+    ),
+    413: (
+        _l("Too large"),
+        _l("What you sent is larger than the portal accepts. Send a smaller file or less text."),
+    ),
+    422: (
+        _l("Not valid"),
+        _l("Some of what you entered is not valid. Correct the fields named below."),
+    ),
+    429: (
+        _l("Too many attempts"),
+        _l("Too many requests in a short time. Wait a minute, then try again."),
+    ),
+    500: (
+        _l("Something went wrong"),
+        _l("The portal failed to answer. It has been logged; please try again in a moment."),
+    ),
+}
+
+
+def error_page(status: int, message: str | None = None, fields: dict[str, str] | None = None):
+    """The HTML page for an error status, in the page's language."""
+    title, sentence = _PAGES.get(status, _PAGES[500] if status >= 500 else _PAGES[400])
+    return (
+        render_template(
+            "errors/error.html",
+            status=status,
+            title=title,
+            sentence=sentence,
+            message=message,
+            fields=fields,
+        ),
+        status,
+    )
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "fields"],
+            "properties": {
+                "code": {"type": "string", "description": "stable snake_case"},
+                "message": {"type": "string"},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "description": "what was wrong, by field (`lines.0.qty`)",
+                },
+            },
+        }
+    },
+}
+
+# Answers any operation may give, beside those it documents itself.
+_COMMON_ERRORS = {
+    "400": "A string with a NUL character or invalid Unicode (`fields` names it)",
+    "401": "No valid bearer token",
+    "403": "The caller's role does not allow this",
+    "404": "Not found, or outside the caller's scope",
+    "422": "A field is not valid (`fields` names it)",
+    "429": "Too many requests",
+}
+_WRITE_ERRORS = {
+    "409": "Conflicts with the current state",
+    "413": "The body is larger than the portal accepts",
+}
+
+
+def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
+    """Every error in the OpenAPI document has the one shape the API sends."""
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("Error", "HTTPError", "ValidationError"):
+        schemas[name] = ERROR_SCHEMA
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for operations in spec.get("paths", {}).values():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            extra = dict(_COMMON_ERRORS)
+            if method in ("post", "put", "patch", "delete"):
+                extra.update(_WRITE_ERRORS)
+            for status, description in extra.items():
+                operation["responses"].setdefault(
+                    status, {"description": description, "content": ref}
+                )
+    return spec
+
+
 def _flatten(detail: Any, prefix: str = "") -> dict[str, str]:
     """Turn webargs/marshmallow nested messages into {"field.path": "message"}."""
     out: dict[str, str] = {}
@@ -117,18 +231,15 @@ def init_app(app: Flask) -> None:
         body = error_body(code, message, fields)
         return body, status, error.headers
 
+    app.spec_processor(document_errors)  # type: ignore[attr-defined]
+
     @app.errorhandler(DomainError)
     def handle_domain_error(error: DomainError):
         if wants_json():
             body = error_body(error.code, error.message, error.fields)
             body["error"].update(error.extra)
             return jsonify(body), error.status
-        return (
-            render_template(
-                "errors/error.html", status=error.status, message=error.message, fields=error.fields
-            ),
-            error.status,
-        )
+        return error_page(error.status, error.message, error.fields)
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):
@@ -140,7 +251,13 @@ def init_app(app: Flask) -> None:
                 if key.lower() != "content-type":
                     response.headers[key] = value
             return response
-        return (
-            render_template("errors/error.html", status=status, message=error.description),
-            status,
-        )
+        if status >= 500:
+            from portal.extensions import db
+
+            db.session.rollback()  # the page's layout reads the database; a failed one first
+        # Werkzeug's stock descriptions are English only: the page's own sentence says it
+        # instead. A reason given where it was raised (CSRF, the throttle's limit) is shown too.
+        reason = error.description if error.description != type(error).description else None
+        page, status = error_page(status, reason)
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+        return page, status, headers

@@ -11,6 +11,7 @@ from portal.core.errors import ValidationFailed
 from portal.extensions import db
 
 MAX_PER_PAGE = 200
+MAX_PAGE = 1_000_000  # keeps the offset a small number (page 10^30 was a 500)
 
 
 @dataclass
@@ -49,8 +50,8 @@ def parse_page_args(args: Any, *, default_per_page: int = 50) -> tuple[int, int]
         per_page = int(args.get("per_page", default_per_page) or default_per_page)
     except (TypeError, ValueError) as exc:
         raise ValidationFailed(fields={"page": "page and per_page must be whole numbers"}) from exc
-    if page < 1:
-        raise ValidationFailed(fields={"page": "must be 1 or more"})
+    if not 1 <= page <= MAX_PAGE:
+        raise ValidationFailed(fields={"page": f"must be between 1 and {MAX_PAGE}"})
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise ValidationFailed(fields={"per_page": f"must be between 1 and {MAX_PER_PAGE}"})
     return page, per_page

@@ -7,11 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Date, Integer, List, Nested, String
+from apiflask.fields import Integer, List, Nested, String
 from apiflask.validators import Length, Range, Regexp
 
 from portal.core.access import Permission, current_actor, require
 from portal.core.errors import PermissionDenied
+from portal.core.inputs import Date
+from portal.core.pagination import MAX_PAGE
 from portal.extensions import db
 from portal.finance import queries, services, statements
 from portal.finance.models import AccountEntry, EntryKind
@@ -36,7 +38,7 @@ class AccountQuery(Schema):
     q = String(
         load_default=None, validate=Length(max=100), metadata={"description": "buyer code or name"}
     )
-    page = Integer(load_default=1, validate=Range(min=1))
+    page = Integer(load_default=1, validate=Range(min=1, max=MAX_PAGE))
     per_page = Integer(load_default=50, validate=Range(min=1, max=200))
 
 
@@ -66,7 +68,7 @@ class EntryQuery(Schema):
         load_default=None, metadata={"description": "first day included (portal time zone)"}
     )
     end = Date(load_default=None, metadata={"description": "last day included (portal time zone)"})
-    page = Integer(load_default=1, validate=Range(min=1))
+    page = Integer(load_default=1, validate=Range(min=1, max=MAX_PAGE))
     per_page = Integer(load_default=50, validate=Range(min=1, max=200))
 
 

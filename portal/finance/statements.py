@@ -17,8 +17,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from portal.core.errors import ValidationFailed
+from portal.core.inputs import date_problem
 from portal.core.money import MINOR_UNITS, from_cents
-from portal.core.spreadsheets import csv_bytes
+from portal.core.spreadsheets import csv_bytes, mark_text
 from portal.extensions import db
 from portal.finance import queries
 from portal.finance.models import AccountEntry, EntryKind
@@ -70,12 +71,16 @@ def parse_day(value: str | None, field: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError as exc:
         raise ValidationFailed(
             _("The period is not valid."),
             fields={field: _("Not a date: %(value)s. Write it as 2026-01-31.", value=text[:40])},
         ) from exc
+    problem = date_problem(day)
+    if problem:
+        raise ValidationFailed(_("The period is not valid."), fields={field: problem})
+    return day
 
 
 def check_order(start: date | None, end: date | None) -> None:
@@ -260,7 +265,7 @@ def to_xlsx(statement: Statement, orders: dict[int, str]) -> bytes:
             elif isinstance(value, date):
                 cell.number_format = "yyyy-mm-dd"
             elif isinstance(value, str):
-                cell.data_type = "s"  # never a formula, whatever the text starts with
+                mark_text(cell)  # never a formula, whatever the text starts with
             cells.append(cell)
         sheet.append(cells)
     out = io.BytesIO()

@@ -13,8 +13,10 @@ from flask import url_for
 
 from portal.core.access import Permission, current_actor, require
 from portal.core.errors import PermissionDenied, ValidationFailed
+from portal.core.pagination import MAX_PAGE
+from portal.core.spreadsheets import upload_limits
 from portal.extensions import db
-from portal.inventory import queries, services, upload
+from portal.inventory import queries, services
 from portal.inventory.models import (
     Grade,
     Location,
@@ -37,7 +39,7 @@ bp = APIBlueprint("api_inventory", __name__, url_prefix="/api/v1", tag="Stock")
 
 class LocationQuery(Schema):
     q = String(load_default=None, validate=Length(max=100))
-    page = Integer(load_default=1, validate=Range(min=1))
+    page = Integer(load_default=1, validate=Range(min=1, max=MAX_PAGE))
     per_page = Integer(load_default=50, validate=Range(min=1, max=200))
 
 
@@ -61,7 +63,7 @@ class StockQuery(Schema):
     q = String(load_default=None, validate=Length(max=100))
     grade = String(load_default=None, validate=OneOf([g.value for g in Grade]))
     available = Boolean(load_default=False, metadata={"description": "only levels with units"})
-    page = Integer(load_default=1, validate=Range(min=1))
+    page = Integer(load_default=1, validate=Range(min=1, max=MAX_PAGE))
     per_page = Integer(load_default=50, validate=Range(min=1, max=200))
 
 
@@ -296,7 +298,9 @@ def _upload_json(stock_upload: StockUpload) -> dict[str, Any]:
 @bp.doc(
     summary="Upload a stock file setting on-hand levels at the caller's own locations",
     description="multipart/form-data. The file is checked by a job (follow `job_url`, then GET "
-    "the upload): `ready` with a summary, or `invalid` with errors by row and column. Confirm a "
+    "the upload): `ready` with a summary, `invalid` with errors by row and column, or `failed` "
+    "with `summary.failure` for a file refused whole (not a workbook, or past the UPLOAD_* "
+    "limits: rows, columns, cell length, sheet size). Confirm a "
     "ready upload to apply it, whole or not at all. Errors: 404 for a location the caller cannot "
     "see; 403 for one below the caller's org; 422 `stock_upload_rejected` naming `file`.",
     security="BearerAuth",
@@ -307,7 +311,7 @@ def create_stock_upload(body: dict[str, Any]):
     if not services.may_adjust(actor, location):
         raise PermissionDenied("Only the organization holding this stock can change it.")
     file = body["file"]
-    data = file.stream.read(upload.MAX_UPLOAD_BYTES + 1)
+    data = file.stream.read(upload_limits().max_bytes + 1)
     stock_upload = services.start_stock_upload(actor, location, file.filename or "", data)
     db.session.commit()
     return _upload_json(stock_upload)

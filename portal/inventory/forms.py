@@ -4,11 +4,11 @@ file upload."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
+from portal.core.forms import PortalForm
 from portal.inventory.models import Grade, MoveReason
 from portal.inventory.services import MAX_QUANTITY
 
@@ -24,7 +24,7 @@ def _grades() -> list[SelectChoice]:
     ]
 
 
-class _SkuNoteForm(FlaskForm):
+class _SkuNoteForm(PortalForm):
     sku = StringField(_l("SKU"), validators=[DataRequired(), Length(max=64)], filters=[_strip])
     note = StringField(
         _l("Note (why)"), validators=[DataRequired(), Length(max=500)], filters=[_strip]
@@ -63,5 +63,5 @@ class DamageForm(_SkuNoteForm):
     )
 
 
-class StockUploadForm(FlaskForm):
+class StockUploadForm(PortalForm):
     file = FileField(_l("Stock file (.csv or .xlsx)"), validators=[FileRequired()])

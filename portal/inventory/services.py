@@ -25,6 +25,7 @@ from portal.catalog.models import Variant
 from portal.core import audit, jobs
 from portal.core.access import Actor, OrgKind, Permission
 from portal.core.errors import PermissionDenied, ValidationFailed
+from portal.core.spreadsheets import FileRefused, check_size, upload_limits
 from portal.extensions import db
 from portal.inventory.errors import InsufficientStock, StockUploadNotReady, StockUploadRejected
 from portal.inventory.models import (
@@ -393,9 +394,9 @@ def start_stock_upload(actor: Actor, location: Location, filename: str, data: by
 
     Only the org holding the location, with a role that adjusts stock (PermissionDenied).
     Raises StockUploadRejected (field "file") for a type other than CSV or XLSX, an empty file
-    or one too large."""
+    or one past UPLOAD_MAX_BYTES. Nothing is parsed here: the job does it."""
     from portal.inventory import jobs as inventory_jobs  # it imports upload.py, which imports us
-    from portal.inventory.upload import EXTENSIONS, MAX_UPLOAD_BYTES
+    from portal.inventory.upload import EXTENSIONS
 
     _ensure_own(actor, location)
     name = os.path.basename((filename or "").replace("\\", "/")).strip()[:255]
@@ -404,8 +405,10 @@ def start_stock_upload(actor: Actor, location: Location, filename: str, data: by
         raise StockUploadRejected(fields={"file": "Upload a .csv or .xlsx file."})
     if not data:
         raise StockUploadRejected(fields={"file": "The file is empty."})
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise StockUploadRejected(fields={"file": "The file is too large."})
+    try:
+        check_size(len(data), upload_limits())
+    except FileRefused as refused:
+        raise StockUploadRejected(fields={"file": refused.translated()}) from refused
     relative = f"stock-uploads/{location.org_id}/{uuid.uuid4().hex}.{ext}"
     target = Path(current_app.instance_path) / relative
     target.parent.mkdir(parents=True, exist_ok=True)

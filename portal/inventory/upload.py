@@ -4,8 +4,9 @@ the uploading org's own locations, for stores and distributors that keep stock e
 One row per (location, SKU, grade) gives the level to set, as a count does. The file is checked in
 a job (every problem named by row and column), confirmed, then applied in a second job in one
 transaction: each changed row's difference goes to the ledger with reason `upload`, or nothing
-does. Rows are looked up in batches, never one query per row. The file is read with the catalog
-import's reader (`portal.catalog.importer`).
+does. Rows are looked up in batches, never one query per row. The file is read by
+`portal.core.spreadsheets.read_table`, held to the UPLOAD_* limits: a file refused whole (not a
+workbook, past a limit) fails its job with the reason.
 """
 
 from __future__ import annotations
@@ -21,12 +22,19 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from portal.catalog.importer import UnreadableFile, errors_xlsx, file_sha256, read_table
+from portal.catalog.importer import errors_xlsx, file_sha256
 from portal.catalog.models import Variant
 from portal.core import audit
 from portal.core.access import Actor
 from portal.core.db import utcnow
-from portal.core.spreadsheets import csv_bytes, xlsx_bytes
+from portal.core.spreadsheets import (
+    FileRefused,
+    UnreadableFile,
+    csv_bytes,
+    read_table,
+    upload_limits,
+    xlsx_bytes,
+)
 from portal.extensions import db
 from portal.inventory.models import (
     Grade,
@@ -50,7 +58,6 @@ EXAMPLE_ROWS = (
     ("ACME-JNS-001-IND-32", "B", "0", ""),
 )
 EXTENSIONS = ("csv", "tsv", "txt", "xlsx")
-MAX_UPLOAD_BYTES = 32 * 1024 * 1024  # the request limit (MAX_CONTENT_LENGTH) bites first
 MAX_STORED_ERRORS = 1000
 PROGRESS_EVERY = 1000
 BATCH = 1000  # rows looked up per query, and lines per apply_moves call
@@ -365,9 +372,12 @@ def acting_for(upload: StockUpload) -> Actor:
     return replace(Actor.system(), org_id=upload.org_id, user_id=upload.user_id)
 
 
-def _check_stored(upload: StockUpload, progress: Progress) -> CheckedFile:
+def _check_stored(
+    upload: StockUpload, progress: Progress, *, inspected: bool = False
+) -> CheckedFile:
+    """Read the stored file and check its rows. A file refused whole raises FileRefused."""
     try:
-        rows, total = read_table(stored_file(upload))
+        rows, total = read_table(stored_file(upload), upload_limits(), inspected=inspected)
         return check_file(rows, context_for(upload), total=total, progress=progress)
     except UnreadableFile as exc:
         checked = CheckedFile()
@@ -386,8 +396,13 @@ def _record_errors(upload: StockUpload, checked: CheckedFile) -> None:
 
 
 def validate_upload(upload: StockUpload, *, progress: Progress = _no_progress) -> StockUpload:
-    """Check the stored file and preview its changes: status becomes `invalid` or `ready`."""
-    checked = _check_stored(upload, progress)
+    """Check the stored file and preview its changes: status becomes `invalid` or `ready`, or
+    `failed` with the reason for a file refused whole (not a workbook, past a limit)."""
+    try:
+        checked = _check_stored(upload, progress)
+    except FileRefused as refused:
+        _fail(upload, str(refused))
+        return upload
     _record_errors(upload, checked)
     upload.summary = summarize(checked.rows, checked.current)
     upload.status = UploadStatus.INVALID if checked.error_count else UploadStatus.READY
@@ -416,7 +431,11 @@ def apply_upload(
     if not path.exists() or file_sha256(path) != upload.sha256:
         _fail(upload, "The stored file is missing or changed since it was checked.")
         return upload
-    checked = _check_stored(upload, progress)
+    try:  # the same bytes (SHA-256 above) as checked: an XLSX is not inspected again
+        checked = _check_stored(upload, progress, inspected=True)
+    except FileRefused as refused:  # the limits were lowered since
+        _fail(upload, str(refused))
+        return upload
     if checked.error_count:
         _record_errors(upload, checked)
         _fail(upload, "The file no longer passes its checks (see the errors); nothing was applied.")

@@ -16,6 +16,7 @@ from portal.core.access import Actor, Permission, current_actor, require
 from portal.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from portal.core.forms import apply_errors
 from portal.core.pagination import parse_page_args
+from portal.core.spreadsheets import upload_limits
 from portal.extensions import db
 from portal.inventory import allocations, queries, services, upload
 from portal.inventory.errors import StockUploadNotReady
@@ -245,7 +246,7 @@ def upload_new(location: Location):
     form = StockUploadForm()
     if form.validate_on_submit():
         file = form.file.data
-        data = file.stream.read(upload.MAX_UPLOAD_BYTES + 1)
+        data = file.stream.read(upload_limits().max_bytes + 1)
         try:
             started = services.start_stock_upload(actor, location, file.filename or "", data)
         except PermissionDenied:

@@ -8,7 +8,7 @@ from apiflask.validators import Length, OneOf, Range
 from flask import request
 
 from portal.core.access import Permission, current_actor, require
-from portal.core.pagination import parse_page_args
+from portal.core.pagination import MAX_PAGE, parse_page_args
 from portal.network import queries
 from portal.network.models import Organization, OrgStatus
 
@@ -20,7 +20,7 @@ class OrgQuery(Schema):
     status = String(load_default=None, validate=OneOf([s.value for s in OrgStatus]))
     brand = String(load_default=None, validate=Length(max=32))
     q = String(load_default=None, validate=Length(max=100))
-    page = Integer(load_default=1, validate=Range(min=1))
+    page = Integer(load_default=1, validate=Range(min=1, max=MAX_PAGE))
     per_page = Integer(load_default=50, validate=Range(min=1, max=200))
 
 

@@ -1,5 +1,4 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DecimalField,
     EmailField,
@@ -12,11 +11,13 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from portal.core.forms import PortalForm
+
 # In major units; NumberRange also refuses NaN and infinity.
 CREDIT_RANGE = NumberRange(min=0, max=100_000_000_000)
 
 
-class OrgForm(FlaskForm):
+class OrgForm(PortalForm):
     kind = SelectField(
         _l("Kind"),
         choices=[
@@ -40,7 +41,7 @@ class OrgForm(FlaskForm):
     )
 
 
-class OrgDetailsForm(FlaskForm):
+class OrgDetailsForm(PortalForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     region = StringField(_l("Region"), validators=[Length(max=40)])
     address = StringField(_l("Address"), validators=[Length(max=255)])
@@ -48,7 +49,7 @@ class OrgDetailsForm(FlaskForm):
     longitude = FloatField(_l("Longitude"), validators=[Optional(), NumberRange(-180, 180)])
 
 
-class LinkForm(FlaskForm):
+class LinkForm(PortalForm):
     level = StringField(_l("Level"), validators=[Length(max=20)])
     region = StringField(_l("Region"), validators=[Length(max=40)])
     credit_limit = DecimalField(
@@ -59,18 +60,18 @@ class LinkForm(FlaskForm):
     )
 
 
-class MoveForm(FlaskForm):
+class MoveForm(PortalForm):
     supplier = SelectField(_l("New supplier"), choices=[], validators=[DataRequired()])
 
 
-class SuspendForm(FlaskForm):
+class SuspendForm(PortalForm):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
 
 
-class InviteForm(FlaskForm):
+class InviteForm(PortalForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
     role = SelectField(_l("Role"), choices=[])
 
 
-class RoleForm(FlaskForm):
+class RoleForm(PortalForm):
     role = SelectField(_l("Role"), choices=[])

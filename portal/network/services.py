@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from blinker import Namespace
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import String, func, literal, select, update
@@ -34,6 +35,11 @@ CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
 MAX_CREDIT_CENTS = 10**13  # 100 billion in major units
+
+_signals = Namespace()
+# Sent with the org inside the transaction that suspends it. Sign-in (portal/auth, which this
+# package must not import) ends its people's sessions and tokens in the same transaction.
+org_suspended = _signals.signal("org-suspended")
 
 
 def normalize_code(code: str) -> str:
@@ -422,6 +428,8 @@ def set_org_status(actor: Actor, org: Organization, status: str, *, reason: str 
     db.session.flush()
     action = "org.suspended" if status == OrgStatus.SUSPENDED else "org.reactivated"
     audit.record(actor, action, org_id=org.id, reason=reason.strip())
+    if status == OrgStatus.SUSPENDED:
+        org_suspended.send(org)
 
 
 # -- people ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from wtforms import SelectChoice
 from portal.core.access import ROLES_BY_KIND, Actor, OrgKind, Permission, current_actor, require
 from portal.core.errors import DomainError, NotFound
 from portal.core.forms import apply_errors
+from portal.core.inputs import MAX_INT_ID
 from portal.core.money import to_cents
 from portal.core.pagination import parse_page_args
 from portal.extensions import db
@@ -203,7 +204,8 @@ def org_edit(org: Organization):
 
 def _link_in_brand(actor: Actor, org: Organization):
     brand_id = request.args.get("brand_id", type=int)
-    link = queries.find_link(actor, brand_id, org) if brand_id else None
+    in_range = brand_id is not None and 0 < brand_id <= MAX_INT_ID
+    link = queries.find_link(actor, brand_id, org) if in_range else None
     if link is None:
         raise NotFound()
     return link

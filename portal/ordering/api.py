@@ -13,6 +13,7 @@ from flask import jsonify, request
 from portal.core import idempotency
 from portal.core.access import Actor, Permission, current_actor, require
 from portal.core.errors import ValidationFailed
+from portal.core.pagination import MAX_PAGE
 from portal.extensions import db
 from portal.inventory import services as stock_services
 from portal.network.models import ChannelLink
@@ -40,7 +41,7 @@ class CatalogQuery(Schema):
         validate=Length(max=32),
         metadata={"description": "HQ only: see the catalog as this org"},
     )
-    page = Integer(load_default=1, validate=Range(min=1))
+    page = Integer(load_default=1, validate=Range(min=1, max=MAX_PAGE))
     per_page = Integer(load_default=24, validate=Range(min=1, max=200))
 
 
@@ -180,7 +181,7 @@ class OrderQuery(Schema):
     status = String(load_default=None, validate=OneOf([s.value for s in OrderStatus]))
     side = String(load_default="", validate=OneOf(["", "buying", "selling"]))
     buyer = String(load_default=None, validate=Length(max=32))
-    page = Integer(load_default=1, validate=Range(min=1))
+    page = Integer(load_default=1, validate=Range(min=1, max=MAX_PAGE))
     per_page = Integer(load_default=50, validate=Range(min=1, max=200))
 
 
@@ -189,20 +190,20 @@ class ReasonIn(Schema):
 
 
 class ShipIn(Schema):
-    lines = List(Nested(LineIn(partial=False)), required=True, validate=Length(min=1))
+    lines = List(Nested(LineIn), required=True, validate=Length(min=1, max=services.MAX_LINES))
     carrier = String(load_default="", validate=Length(max=60))
     tracking_number = String(load_default="", validate=Length(max=80))
 
 
 class ReceiveLineIn(Schema):
     sku = String(required=True, validate=Length(min=1, max=64))
-    qty = Integer(required=True, strict=True, validate=Range(min=0))
+    qty = Integer(required=True, strict=True, validate=Range(min=0, max=services.MAX_LINE_QTY))
 
 
 class ReceiveIn(Schema):
     shipment = Integer(
         load_default=None,
-        validate=Range(min=1),
+        validate=Range(min=1, max=10_000),
         metadata={
             "description": "the shipment's number within the order (default: the oldest "
             "not yet received)"

@@ -8,13 +8,12 @@ from datetime import UTC, datetime, time
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectChoice, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.core.access import Permission, current_actor, require
 from portal.core.errors import DomainError, PermissionDenied
-from portal.core.forms import apply_errors
+from portal.core.forms import PortalForm, apply_errors
 from portal.extensions import db
 from portal.inventory import allocations
 from portal.network.models import Organization
@@ -23,7 +22,7 @@ from portal.ordering import queries, services
 bp = Blueprint("push", __name__)
 
 
-class PushForm(FlaskForm):
+class PushForm(PortalForm):
     mode = RadioField(
         _l("Send as"),
         choices=[

@@ -2,6 +2,10 @@
 columns `sku` and `qty`. Only the shape is read here; the SKUs and quantities are checked by
 `services.add_to_cart`, which names each bad line by the index given here (the pasted line number
 - 1, or the file row number - 1 with the header as row 1), so a message can say "line 3".
+
+The file is parsed in the web request, so it is held to the small in-request limits
+(UPLOAD_IN_REQUEST_MAX_BYTES, UPLOAD_IN_REQUEST_MAX_ROWS) besides the other UPLOAD_* ones: a larger
+file is refused with the limit named, never parsed.
 """
 
 from __future__ import annotations
@@ -13,12 +17,19 @@ from pathlib import Path
 
 from flask_babel import gettext as _
 
-from portal.catalog.importer import UnreadableFile, read_table
 from portal.core.errors import ValidationFailed
+from portal.core.spreadsheets import (
+    FileRefused as SpreadsheetRefused,
+)
+from portal.core.spreadsheets import (
+    UnreadableFile,
+    check_size,
+    read_table,
+    upload_limits,
+)
 from portal.ordering.services import MAX_LINES, LineRequest
 
 MAX_PASTE_CHARS = 200_000
-MAX_FILE_BYTES = 5 * 1024 * 1024
 EXTENSIONS = ("csv", "tsv", "txt", "xlsx")
 SKU_HEADERS = ("sku",)
 QTY_HEADERS = ("qty", "quantity")
@@ -64,26 +75,26 @@ def parse_file(filename: str, data: bytes) -> list[LineRequest]:
         raise _refuse(_("Upload a .csv or .xlsx file."))
     if not data:
         raise _refuse(_("The file is empty."))
-    if len(data) > MAX_FILE_BYTES:
-        raise _refuse(_("The file is too big: at most 5 MB."))
-    # The catalog importer's reader works on a path: the file lives only while it is read.
-    with tempfile.TemporaryDirectory(prefix="order-upload-") as tmp:
-        path = Path(tmp) / f"upload.{extension}"
-        path.write_bytes(data)
-        try:
-            rows, _total = read_table(path)
+    limits = upload_limits(in_request=True)
+    try:
+        check_size(len(data), limits)
+        # The reader works on a path: the file lives only while it is read.
+        with tempfile.TemporaryDirectory(prefix="order-upload-") as tmp:
+            path = Path(tmp) / f"upload.{extension}"
+            path.write_bytes(data)
+            rows, _total = read_table(path, limits)
             return _rows_to_requests(rows)
-        except UnreadableFile as exc:
-            raise _refuse(
-                _(
-                    "The file cannot be read: save it as CSV (UTF-8 or GBK) or XLSX. (%(why)s)",
-                    why=str(exc),
-                )
-            ) from exc
-        except (csv.Error, UnicodeError, ValueError) as exc:
-            raise _refuse(
-                _("The file cannot be read: save it as CSV (UTF-8 or GBK) or XLSX.")
-            ) from exc
+    except SpreadsheetRefused as exc:
+        raise _refuse(exc.translated()) from exc
+    except UnreadableFile as exc:
+        raise _refuse(
+            _(
+                "The file cannot be read: save it as CSV (UTF-8 or GBK) or XLSX. (%(why)s)",
+                why=str(exc),
+            )
+        ) from exc
+    except (csv.Error, UnicodeError, ValueError) as exc:
+        raise _refuse(_("The file cannot be read: save it as CSV (UTF-8 or GBK) or XLSX.")) from exc
 
 
 def _rows_to_requests(rows) -> list[LineRequest]:

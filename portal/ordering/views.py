@@ -22,9 +22,10 @@ from portal.core.access import Actor, OrgKind, Permission, current_actor, requir
 from portal.core.errors import DomainError, PermissionDenied, ValidationFailed
 from portal.core.forms import apply_errors
 from portal.core.idempotency import IdempotencyInProgress
+from portal.core.inputs import date_problem
 from portal.core.money import MINOR_UNITS, format_money, from_cents, to_cents
 from portal.core.pagination import parse_page_args
-from portal.core.spreadsheets import csv_bytes
+from portal.core.spreadsheets import csv_bytes, upload_limits
 from portal.extensions import db
 from portal.finance import queries as finance_queries
 from portal.network import queries as network_queries
@@ -506,7 +507,7 @@ def cart_upload(brand_code: str):
 
     def read() -> list[services.LineRequest]:
         file = form.file.data
-        data = file.stream.read(upload.MAX_FILE_BYTES + 1)
+        data = file.stream.read(upload_limits(in_request=True).max_bytes + 1)
         return upload.parse_file(file.filename or "", data)
 
     return _add_lines(buying, form, "file", read, "row")
@@ -608,6 +609,8 @@ def _day(text: str | None, *, end: bool = False) -> datetime | None:
         return None
     try:
         day = datetime.strptime(text.strip(), "%Y-%m-%d")
+        if date_problem(day):
+            raise ValueError(text)  # year 1 or 9999 overflows in the time zone's conversion
     except ValueError:
         flash(_("Dates are written YYYY-MM-DD: %(value)s was left out.", value=text[:20]), "error")
         return None

@@ -7,13 +7,15 @@ from datetime import datetime
 from typing import Any
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import AwareDateTime, Boolean, Dict, Integer, List, Nested, Raw, String
+from apiflask.fields import Boolean, Dict, Integer, List, Nested, Raw, String
 from apiflask.validators import Length, OneOf, Range
 from flask import url_for
 
 from portal.core.access import Actor, Permission, current_actor, require
 from portal.core.errors import NotFound
+from portal.core.inputs import AwareDateTime
 from portal.core.jobs import commit
+from portal.core.pagination import MAX_PAGE
 from portal.extensions import db
 from portal.network.models import Organization
 from portal.policy import queries, services
@@ -96,7 +98,7 @@ class PolicyIn(Schema):
 class PolicyListQuery(Schema):
     status = String(load_default=None, validate=OneOf([s.value for s in VersionStatus]))
     q = String(load_default=None, validate=Length(max=100))
-    page = Integer(load_default=1, validate=Range(min=1))
+    page = Integer(load_default=1, validate=Range(min=1, max=MAX_PAGE))
     per_page = Integer(load_default=50, validate=Range(min=1, max=200))
 
 
@@ -137,7 +139,7 @@ class Accepted(Schema):
 
 class NotificationQuery(Schema):
     unread = Boolean(load_default=False)
-    page = Integer(load_default=1, validate=Range(min=1))
+    page = Integer(load_default=1, validate=Range(min=1, max=MAX_PAGE))
     per_page = Integer(load_default=50, validate=Range(min=1, max=200))
 
 

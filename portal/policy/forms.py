@@ -1,5 +1,4 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateTimeLocalField,
     DecimalField,
@@ -11,12 +10,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from portal.core.forms import PortalForm
+
 AMOUNT = NumberRange(min=0, max=100_000_000_000)  # major units; refuses NaN and infinity
 PERCENT = NumberRange(min=0, max=100)
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 
-class PolicyForm(FlaskForm):
+class PolicyForm(PortalForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     audience_kind = SelectField(

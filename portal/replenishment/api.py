@@ -6,13 +6,15 @@ from datetime import UTC
 from typing import Any
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import AwareDateTime, Boolean, Date, Dict, Integer, List, Nested, String
+from apiflask.fields import Boolean, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 from flask import url_for
 
 from portal.core import jobs as core_jobs
 from portal.core.access import Permission, current_actor, require
 from portal.core.errors import PermissionDenied, ValidationFailed
+from portal.core.inputs import AwareDateTime, Date
+from portal.core.pagination import MAX_PAGE
 from portal.extensions import db
 from portal.inventory import queries as inventory_queries
 from portal.inventory import services as inventory_services
@@ -40,7 +42,7 @@ class SuggestionQuery(Schema):
     )
     status = String(load_default=None, validate=OneOf([s.value for s in SuggestionStatus]))
     business_date = Date(load_default=None, data_key="date")
-    page = Integer(load_default=1, validate=Range(min=1))
+    page = Integer(load_default=1, validate=Range(min=1, max=MAX_PAGE))
     per_page = Integer(load_default=50, validate=Range(min=1, max=200))
 
 

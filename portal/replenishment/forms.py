@@ -4,10 +4,10 @@ Suggested quantities are one input per line (`qty_<line id>`) and are read by th
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from portal.core.forms import PortalForm
 from portal.replenishment.services import RuleInput
 
 
@@ -15,7 +15,7 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-class _RuleFields(FlaskForm):
+class _RuleFields(PortalForm):
     """The figures of a rule; the service checks their ranges (max not below min, ...)."""
 
     min_qty = IntegerField(_l("Minimum (units)"), validators=[Optional()])
@@ -51,6 +51,6 @@ class LocationRuleForm(_RuleFields):
     sku = StringField(_l("SKU"), validators=[DataRequired(), Length(max=64)], filters=[_strip])
 
 
-class SubmitSuggestionForm(FlaskForm):
+class SubmitSuggestionForm(PortalForm):
     # One per rendering of the page: a second click (or a replayed POST) finds the first order.
     submit_token = HiddenField(validators=[DataRequired(), Length(min=32, max=36)])

@@ -21,6 +21,7 @@ from portal.core.db import utcnow
 from portal.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from portal.core.forms import apply_errors
 from portal.core.idempotency import IdempotencyInProgress
+from portal.core.inputs import date_problem
 from portal.core.jobs import JobRun, JobStatus
 from portal.extensions import db
 from portal.inventory import queries as inventory_queries
@@ -63,9 +64,10 @@ def _today() -> date:
 
 def _day(text: str | None) -> date | None:
     try:
-        return date.fromisoformat((text or "").strip())
+        day = date.fromisoformat((text or "").strip())
     except ValueError:
         return None
+    return None if date_problem(day) else day
 
 
 def _new_token() -> str:
@@ -390,13 +392,13 @@ def _typed(suggestion: Suggestion) -> dict[int, str]:
     return typed
 
 
-@bp.get("/replenishment/suggestions/<int:suggestion_id>")
+@bp.get("/replenishment/suggestions/<bigint:suggestion_id>")
 @require(Permission.ORDER_VIEW, load=queries.get_suggestion)
 def suggestion_detail(suggestion: Suggestion):
     return _render_suggestion(suggestion)
 
 
-@bp.post("/replenishment/suggestions/<int:suggestion_id>/update")
+@bp.post("/replenishment/suggestions/<bigint:suggestion_id>/update")
 @require(Permission.ORDER_PLACE, load=queries.get_suggestion)
 def suggestion_update(suggestion: Suggestion):
     typed = _typed(suggestion)
@@ -413,7 +415,7 @@ def suggestion_update(suggestion: Suggestion):
     return redirect(_detail_url(suggestion))
 
 
-@bp.post("/replenishment/suggestions/<int:suggestion_id>/submit")
+@bp.post("/replenishment/suggestions/<bigint:suggestion_id>/submit")
 @require(Permission.ORDER_PLACE, load=queries.get_suggestion)
 def suggestion_submit(suggestion: Suggestion):
     """Place the suggestion (with the quantities on the page) as a replenishment order, once per
@@ -471,7 +473,7 @@ def suggestion_submit(suggestion: Suggestion):
     )
 
 
-@bp.post("/replenishment/suggestions/<int:suggestion_id>/dismiss")
+@bp.post("/replenishment/suggestions/<bigint:suggestion_id>/dismiss")
 @require(Permission.ORDER_PLACE, load=queries.get_suggestion)
 def suggestion_dismiss(suggestion: Suggestion):
     try:

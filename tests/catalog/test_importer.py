@@ -163,9 +163,10 @@ def test_chinese_headers_are_understood(app):
     assert imp.status == ImportStatus.READY, imp.errors
 
 
-def test_unreadable_and_empty_files_are_invalid_not_stuck(app):
+def test_unreadable_and_empty_files_are_refused_not_stuck(app):
     imp = upload(b"\x00\x01\x02 not a workbook", "catalog.xlsx")
-    assert imp.status == ImportStatus.INVALID and imp.errors[0]["row"] == 1
+    assert imp.status == ImportStatus.FAILED
+    assert "not a valid XLSX file" in imp.summary["failure"]
     imp = upload(csv_bytes([]))
     assert imp.status == ImportStatus.INVALID and errors_of(imp) == [(2, "")]
     with pytest.raises(ImportFileRejected):

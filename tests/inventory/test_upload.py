@@ -270,9 +270,10 @@ def test_header_problems_are_row_one_and_unknown_columns_are_ignored(stock, a1):
     assert errors_of(twice) == [(1, "ON_HAND")]
 
 
-def test_unreadable_and_empty_files_are_invalid_not_stuck(stock, a1):
+def test_unreadable_and_empty_files_are_refused_not_stuck(stock, a1):
     broken = send(a1, stock.a1_wh, b"\x00\x01\x02 not a workbook", "stock.xlsx")
-    assert broken.status == UploadStatus.INVALID and errors_of(broken) == [(1, "")]
+    assert broken.status == UploadStatus.FAILED
+    assert "not a valid XLSX file" in broken.summary["failure"]
     empty = send(a1, stock.a1_wh, csv_bytes([]))
     assert empty.status == UploadStatus.INVALID and errors_of(empty) == [(2, "")]
     with pytest.raises(StockUploadRejected) as refused:
@@ -282,10 +283,11 @@ def test_unreadable_and_empty_files_are_invalid_not_stuck(stock, a1):
         services.start_stock_upload(a1, stock.a1_wh, "stock.csv", b"")
 
 
-def test_a_file_too_large_is_refused(stock, a1, monkeypatch):
-    monkeypatch.setattr(upload, "MAX_UPLOAD_BYTES", 10)
-    with pytest.raises(StockUploadRejected):
+def test_a_file_too_large_is_refused(app, stock, a1, monkeypatch):
+    monkeypatch.setitem(app.config, "UPLOAD_MAX_BYTES", 10)
+    with pytest.raises(StockUploadRejected) as refused:
         services.start_stock_upload(a1, stock.a1_wh, "stock.csv", csv_bytes([f"{TEE},A,1"]))
+    assert "(UPLOAD_MAX_BYTES)" in refused.value.fields["file"]
 
 
 def test_stored_error_list_is_capped_but_counted_in_full(stock, a1, monkeypatch):

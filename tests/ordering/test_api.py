@@ -158,15 +158,40 @@ def test_idempotency_key_replays_and_refuses_another_body(client, store1):
     )
     assert other.status_code == 422
     assert other.get_json()["error"]["code"] == "idempotency_key_reused"
-    # Keys belong to the org: another org may use the same key for its own order.
-    dist = bearer(client, "dist1@demo.test")
-    own = client.post(
+
+
+def test_two_orgs_using_the_same_key_each_get_their_own_order(client, store1):
+    """Keys belong to the org. Were they global, the second org's request (another body under
+    the same key) would be refused as a reused key, or with the same body get the first org's
+    order back."""
+    store2 = bearer(client, "store2@demo.test")
+    mine, theirs = orderable(client, store1), orderable(client, store2)
+    their_lines = [{"sku": theirs["sku"], "qty": units(theirs) + 1}]
+    key = {"Idempotency-Key": "erp-0001"}
+    first = client.post(
         "/api/v1/orders",
-        json={"brand": "ACME", "lines": [{"sku": variant["sku"], "qty": 1}]},
-        headers={**dist, "Idempotency-Key": "k-123"},
+        json={"brand": "ACME", "lines": [{"sku": mine["sku"], "qty": units(mine)}]},
+        headers={**store1, **key},
     )
-    assert own.status_code in (201, 422)
-    assert own.get_json().get("number") != first.get_json()["number"]
+    count = order_count()
+    second = client.post(
+        "/api/v1/orders", json={"brand": "ACME", "lines": their_lines}, headers={**store2, **key}
+    )
+    assert (first.status_code, second.status_code) == (201, 201), second.get_json()
+    assert "Idempotent-Replayed" not in second.headers
+    assert order_count() == count + 1
+    ours, theirs_order = first.get_json(), second.get_json()
+    assert theirs_order["number"] != ours["number"]
+    assert (ours["buyer"], theirs_order["buyer"]) == ("S1", "S2")
+    assert [(line["sku"], line["qty"]) for line in theirs_order["lines"]] == [
+        (theirs["sku"], units(theirs) + 1)
+    ]
+    # Each org's retry replays its own order.
+    again = client.post(
+        "/api/v1/orders", json={"brand": "ACME", "lines": their_lines}, headers={**store2, **key}
+    )
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["number"] == theirs_order["number"]
 
 
 def test_a_refusal_is_replayed_too(client, store1):

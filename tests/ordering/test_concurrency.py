@@ -60,7 +60,6 @@ def build_market(url: str, buyers: int) -> Market:
         "testing",
         SQLALCHEMY_DATABASE_URI=url,
         REDIS_URL=None,
-        RATELIMIT_ENABLED=False,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 24, "max_overflow": 0, "pool_timeout": 120},
     )
     with app.app_context():

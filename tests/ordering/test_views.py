@@ -17,6 +17,7 @@ from portal.extensions import db
 from portal.network import services as network
 from portal.ordering import queries, services
 from portal.ordering.models import Order, OrderStatus, OrderTemplate
+from tests.support import spreadsheets as hostile
 from tests.support.shop import Shop
 
 PASSWORD = "order-pages-1"
@@ -249,6 +250,59 @@ def test_an_unusable_file_is_refused_with_a_clear_reason(people, as_, data, mess
     response = as_("A1").post(
         "/cart/PO/upload", data={"file": data()}, content_type="multipart/form-data"
     )
+    assert response.status_code == 422
+    assert message in _html(response)
+    assert _cart(people) == {}
+
+
+CART_ROWS: list[list[str | int]] = [["sku", "qty"], ["TEE-BLK-M", 3]]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        pytest.param(
+            lambda: hostile.dimension_bomb(CART_ROWS),
+            "The sheet declares 1,048,576 rows; at most 2,000 rows below the header are accepted "
+            "(UPLOAD_IN_REQUEST_MAX_ROWS).",
+            id="dimension-bomb",
+        ),
+        pytest.param(
+            lambda: hostile.zip_bomb(100),
+            "is compressed 1,0",  # about 1,000 to 1
+            id="zip-bomb",
+        ),
+        pytest.param(
+            lambda: hostile.empty_lines_csv("sku,qty", 100_000),
+            "The file has more than 2,000 rows below its header, the most accepted "
+            "(UPLOAD_IN_REQUEST_MAX_ROWS).",
+            id="empty-lines",
+        ),
+        pytest.param(
+            lambda: hostile.empty_lines_csv("sku,qty", 3_000_000),
+            "The file is larger than 256 KB, the most accepted (UPLOAD_IN_REQUEST_MAX_BYTES).",
+            id="millions-of-empty-lines",
+        ),
+        pytest.param(
+            lambda: hostile.long_cell_csv("sku,qty", "TEE-BLK-M,3", chars=100_000),
+            "Row 3, column B: the cell holds 100,000 characters; at most 32,767 are accepted "
+            "(UPLOAD_MAX_CELL_CHARS).",
+            id="long-cell",
+        ),
+        pytest.param(
+            lambda: hostile.long_cell_csv("sku,qty", "TEE-BLK-M,3", chars=500_000),
+            "The file is larger than 256 KB",
+            id="500000-character-cell",
+        ),
+        pytest.param(lambda: hostile.GARBAGE, "not a valid XLSX file", id="garbage"),
+    ],
+)
+def test_a_hostile_file_is_refused_in_the_request_naming_the_limit(people, as_, data, message):
+    """The cart file is parsed in the web request: held to the small in-request caps, and an
+    XLSX inspected before calamine sees it; the page says why and the cart stays empty."""
+    body = data()
+    name = "order.csv" if body.startswith(b"sku") else "order.xlsx"
+    response = as_("A1").post("/cart/PO/upload", **hostile.multipart(name, body))
     assert response.status_code == 422
     assert message in _html(response)
     assert _cart(people) == {}
