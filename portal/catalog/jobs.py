@@ -14,7 +14,16 @@ from portal.core.access import Actor
 from portal.extensions import db
 
 
-@jobs.job(queue=jobs.QUEUE_REPORTS, title="Validate catalog file")
+def _import_gave_up(import_id: int, *, reason: str) -> None:
+    """The job was failed for good (its workers kept dying, or it broke outside the importer's
+    own handling): an import still being checked or applied is failed, nothing of it applied."""
+    imp = queries.find_import(Actor.system(), import_id)
+    if imp is not None and imp.status in (ImportStatus.VALIDATING, ImportStatus.APPLYING):
+        imp.status = ImportStatus.FAILED
+        imp.summary = {"failure": f"The file could not be processed: {reason[:300]}"}
+
+
+@jobs.job(queue=jobs.QUEUE_REPORTS, title="Validate catalog file", on_give_up=_import_gave_up)
 def validate_catalog_import(import_id: int) -> dict[str, Any]:
     imp = queries.find_import(Actor.system(), import_id)
     if imp is None or imp.status != ImportStatus.VALIDATING:
@@ -33,7 +42,9 @@ def validate_catalog_import(import_id: int) -> dict[str, Any]:
     return {"status": imp.status, "rows": imp.total_rows, "errors": imp.error_count}
 
 
-@jobs.job(queue=jobs.QUEUE_REPORTS, retries=0, title="Apply catalog file")
+@jobs.job(
+    queue=jobs.QUEUE_REPORTS, retries=0, title="Apply catalog file", on_give_up=_import_gave_up
+)
 def apply_catalog_import(import_id: int) -> dict[str, Any]:
     imp = queries.find_import(Actor.system(), import_id)
     if imp is None or imp.status != ImportStatus.APPLYING:

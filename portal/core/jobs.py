@@ -157,6 +157,9 @@ class JobSpec:
     queue: str
     retries: int | None  # None: the queue's JOB_RETRIES_<QUEUE>
     title: str
+    # Called with the job's arguments and `reason=` when a run is failed for good, so the record
+    # the job works on (an upload, an import) never stays half-way ("validating", "applying").
+    on_give_up: Callable[..., None] | None = None
 
     @property
     def max_retries(self) -> int:
@@ -167,7 +170,11 @@ REGISTRY: dict[str, JobSpec] = {}
 
 
 def job(
-    *, queue: str = QUEUE_DEFAULT, retries: int | None = None, title: str = ""
+    *,
+    queue: str = QUEUE_DEFAULT,
+    retries: int | None = None,
+    title: str = "",
+    on_give_up: Callable[..., None] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a job function. It takes primitive arguments and commits its own work.
 
@@ -179,7 +186,7 @@ def job(
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
         name = f"{func.__module__}.{func.__qualname__}"
-        REGISTRY[name] = JobSpec(func, name, queue, retries, title or func.__name__)
+        REGISTRY[name] = JobSpec(func, name, queue, retries, title or func.__name__, on_give_up)
         func.job_name = name  # type: ignore[attr-defined]
         return func
 
@@ -571,6 +578,7 @@ def recover_stale_runs() -> list[str]:
             run.message = "failed"
             run.finished_at = utcnow()
             db.session.execute(delete(JobHeartbeat).where(JobHeartbeat.job_id == run.id))
+            _give_up(spec, run)
             continue
         enqueue(spec.func, *run.args, key=run.id, org_id=run.org_id, brand_id=run.brand_id)
         recovered.append(run.id)
@@ -740,6 +748,8 @@ def _execute_run(job_id: str) -> Any:
         run.error = "".join(traceback.format_exception_only(exc)).strip()[:4000]
         run.message = "retrying" if retrying else "failed"
         run.finished_at = None if retrying else utcnow()
+        if not retrying and spec is not None:
+            _give_up(spec, run)
         _end_heartbeat(heartbeat, job_id)
         session.commit()
         current_app.logger.exception("job %s failed", job_id)
@@ -755,6 +765,17 @@ def _execute_run(job_id: str) -> Any:
     _end_heartbeat(heartbeat, job_id)
     session.commit()
     return result
+
+
+def _give_up(spec: JobSpec, run: JobRun) -> None:
+    """Let the job's domain close what the run worked on, in the transaction that fails it."""
+    if spec.on_give_up is None:
+        return
+    try:
+        with db.session.begin_nested():
+            spec.on_give_up(*run.args, reason=run.error or "")
+    except Exception:  # noqa: BLE001 - the run is failed either way; the log says why this was not
+        current_app.logger.exception("job %s: its give-up hook failed", run.id)
 
 
 def _end_heartbeat(heartbeat: _Heartbeat | None, job_id: str) -> None:

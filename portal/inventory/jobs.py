@@ -14,7 +14,19 @@ from portal.inventory import queries, upload
 from portal.inventory.models import UploadStatus
 
 
-@jobs.job(queue=jobs.QUEUE_REPORTS, title="Validate stock file")
+def _upload_gave_up(upload_id: int, *, reason: str) -> None:
+    """The job was failed for good (its workers kept dying, or it broke outside the domain's own
+    handling): an upload still being checked or applied is failed, nothing of it applied."""
+    stock_upload = queries.find_stock_upload(Actor.system(), upload_id, lock=True)
+    if stock_upload is not None and stock_upload.status in (
+        UploadStatus.VALIDATING,
+        UploadStatus.APPLYING,
+    ):
+        stock_upload.status = UploadStatus.FAILED
+        stock_upload.summary = {"failure": f"The file could not be processed: {reason[:300]}"}
+
+
+@jobs.job(queue=jobs.QUEUE_REPORTS, title="Validate stock file", on_give_up=_upload_gave_up)
 def validate_stock_upload(upload_id: int) -> dict[str, Any]:
     stock_upload = queries.find_stock_upload(Actor.system(), upload_id)
     if stock_upload is None or stock_upload.status != UploadStatus.VALIDATING:
@@ -37,7 +49,7 @@ def validate_stock_upload(upload_id: int) -> dict[str, Any]:
     }
 
 
-@jobs.job(queue=jobs.QUEUE_REPORTS, retries=0, title="Apply stock file")
+@jobs.job(queue=jobs.QUEUE_REPORTS, retries=0, title="Apply stock file", on_give_up=_upload_gave_up)
 def apply_stock_upload(upload_id: int) -> dict[str, Any]:
     # Locked: of two runs at once, the second waits and then finds the upload applied.
     stock_upload = queries.find_stock_upload(Actor.system(), upload_id, lock=True)

@@ -74,6 +74,36 @@ def test_a_run_whose_worker_died_is_taken_over_once_its_timeout_has_passed(app, 
     assert len(mail_lines(caplog)) == 1
 
 
+def test_a_run_that_fails_for_good_lets_its_domain_close_what_it_worked_on(app):
+    test_jobs.GAVE_UP.clear()
+    run = jobs.enqueue(test_jobs.always_fails, "disk full", key="fail:hook")
+    jobs.commit()
+    db.session.refresh(run)
+    assert run.status == JobStatus.FAILED
+    assert test_jobs.GAVE_UP == [("disk full", "RuntimeError: disk full")]
+
+
+def test_a_run_whose_workers_keep_dying_is_failed_with_the_reason_not_rerun_forever(app):
+    test_jobs.GAVE_UP.clear()
+    run = jobs.enqueue(test_jobs.always_fails, "oom", key="fail:dies")
+    db.session.commit()
+    spec = jobs.REGISTRY[test_jobs.always_fails.job_name]
+    silent_since = jobs.heartbeat_cutoff() - timedelta(seconds=1)
+    run.status, run.attempts, run.started_at = (
+        JobStatus.STARTED,
+        jobs.max_attempts(spec),
+        silent_since,
+    )
+    db.session.add(JobHeartbeat(job_id=run.id, worker="gone", beat_at=silent_since))
+    db.session.commit()
+    assert jobs.recover_stale_runs() == []
+    db.session.commit()
+    db.session.refresh(run)
+    assert run.status == JobStatus.FAILED and "stopped" in run.error
+    assert test_jobs.GAVE_UP and test_jobs.GAVE_UP[0][0] == "oom"
+    assert db.session.get(JobHeartbeat, run.id) is None
+
+
 def test_a_run_is_not_taken_over_while_rq_may_still_be_stopping_its_worker(app, caplog):
     caplog.set_level(logging.INFO, logger="portal.mail")
     run = jobs.enqueue(deliver_mail, "a@example.com", "hello", "body", key="mail:slow")

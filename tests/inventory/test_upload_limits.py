@@ -5,20 +5,19 @@ real RQ worker."""
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from portal import create_app
 from portal.core import jobs
 from portal.extensions import db
 from portal.inventory import services, upload
 from portal.inventory.models import Location, StockMove, StockUpload, UploadStatus
-from tests.conftest import need
 from tests.support import spreadsheets as hostile
-from tests.support.processes import Process, portal_env, wait_for
-from tests.support.services import actor_for, fresh_postgres_database
+from tests.support.processes import Process, portal_env, stack_app, wait_for
+from tests.support.services import actor_for
 
 ROWS: list[list[str | int]] = [["sku", "grade", "on_hand"], ["TEE-BLK-M", "A", 3]]
 HEADER, ROW = "sku,grade,on_hand", "TEE-BLK-M,A,3"
@@ -137,23 +136,34 @@ def test_an_error_inside_the_check_fails_the_upload_with_the_reason(app, client,
     assert run.is_done and run.attempts == 1
 
 
+def test_an_upload_whose_check_keeps_killing_its_worker_ends_failed_not_validating(app):
+    """A file that kills the worker checking it (out of memory, say) is taken over a few times;
+    when the job gives up, the upload says failed with the reason instead of "validating"."""
+    location = db.session.execute(select(Location).where(Location.code == "D1-WH")).scalar_one()
+    started = services.start_stock_upload(
+        actor_for("dist1@demo.test"), location, "s.xlsx", hostile.good_xlsx(ROWS)
+    )
+    db.session.flush()
+    run = db.session.get(jobs.JobRun, started.job_id)
+    silent_since = jobs.heartbeat_cutoff() - timedelta(seconds=1)
+    run.status, run.started_at = jobs.JobStatus.STARTED, silent_since
+    run.attempts = jobs.max_attempts(jobs.REGISTRY[run.name])
+    db.session.add(jobs.JobHeartbeat(job_id=run.id, worker="gone", beat_at=silent_since))
+    db.session.flush()
+    jobs.recover_stale_runs()
+    db.session.flush()
+    db.session.refresh(started)
+    assert (run.status, started.status) == ("failed", UploadStatus.FAILED)
+    assert started.summary["failure"].startswith("The file could not be processed: The worker")
+
+
 # -- a real RQ worker ------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def worker_app(own_redis):
-    need("postgresql")
-    url = fresh_postgres_database("portal_test_upload_worker")
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=own_redis.url)
-    with app.app_context():
-        db.create_all()
-        from portal.seed.demo import seed_demo
-
-        seed_demo()
-        db.session.commit()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with stack_app("portal_test_upload_worker", own_redis.url) as app:
+        yield app
 
 
 @pytest.mark.redis

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from portal.core import jobs
 
+GAVE_UP: list[tuple[str, str]] = []  # (argument, reason) per give-up, in this process
 
-@jobs.job(queue=jobs.QUEUE_DEFAULT, retries=0, title="Always fails")
+
+def _record_give_up(reason_arg: str, *, reason: str) -> None:
+    GAVE_UP.append((reason_arg, reason))
+
+
+@jobs.job(queue=jobs.QUEUE_DEFAULT, retries=0, title="Always fails", on_give_up=_record_give_up)
 def always_fails(reason: str) -> None:
     raise RuntimeError(reason)
 
