@@ -23,7 +23,11 @@ run: $(VENV)/.runtime
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed demo
 	@echo "Portal on http://127.0.0.1:5000  (Ctrl-C to stop)"
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	@# The scheduler beside it runs the periodic list inline (policy states, quota expiry, the
+	@# nightly replenishment), as `python worker.py` does in production.
+	$(BIN)/python worker.py --scheduler & scheduler=$$!; \
+		trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
+		$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 ## Set up and run the whole suite. PostgreSQL/Redis/Chromium tests run where those are reachable;
 ## REQUIRE_SERVICES=1 makes their absence a failure (CI sets it).
