@@ -56,13 +56,19 @@ class Process:
         return self.popen.poll() is None
 
     def stop(self, timeout: float = 20) -> int:
-        """SIGTERM, as a process manager stops it, then wait."""
+        """SIGTERM, as a process manager stops it, then wait; a process that does not stop in
+        time is killed with what it started (and the test told so)."""
         if self.alive():
             self.popen.send_signal(signal.SIGTERM)
         try:
             return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill_with_children()
+            message = f"{self.popen.args} did not stop on SIGTERM in {timeout:.0f} s"
+            raise AssertionError(message) from None
         finally:
-            self._out.close()
+            if not self._out.closed:
+                self._out.close()
 
     def kill_with_children(self) -> None:
         """SIGKILL the process and everything it forked: a lost machine."""
@@ -71,7 +77,8 @@ class Process:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         self.popen.wait(timeout=10)
-        self._out.close()
+        if not self._out.closed:
+            self._out.close()
 
 
 def descendants(pid: int) -> list[int]:
