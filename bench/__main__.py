@@ -64,7 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     command = os.environ.get("BENCH_COMMAND") or shlex.join(
         ["python", "-m", "bench", *sys.argv[1:]]
     )
-    url = stack.database_url(args.scale)
+    dbs = stack.databases(args.scale)
+    services = stack.Stack()  # this run's own redis-server: outlives the portal processes
+    try:
+        if not os.environ.get("BENCH_REDIS_URL"):
+            services.own_redis()
+        return _bench(args, chosen, command, dbs)
+    finally:
+        services.close()
+        if dbs.drop:
+            dropped = [stack.db_name(u) for u in (dbs.url, dbs.small_url) if stack.drop_database(u)]
+            print(f"bench: dropped the run's databases: {', '.join(dropped) or 'none'}")
+
+
+def _bench(args: argparse.Namespace, chosen: list[str], command: str, dbs: stack.Databases) -> int:
+    url = dbs.url
     started = time.monotonic()
     print(f"bench: scale {args.scale}, database {stack.db_name(url)}, redis {stack.redis_url()}")
     print("bench: the load client runs on this machine and shares its cores with the server")
@@ -79,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     small_url = None
     if "catalog" in chosen and not args.no_small_network:
-        name = stack.db_name(url) + "_300"
-        small_url = stack.sibling_url(url, name)
+        small_url = dbs.small_url
+        name = stack.db_name(small_url)
         if not skip_seed:
             seed_args, stores = SMALL_NETWORK[args.scale]
             prepared[name] = stack.prepare_database(small_url, seed_args, expect_stores=stores)
@@ -118,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": command,
         "machine": facts,
         "databases": prepared,
+        "databases_dropped_after_the_run": dbs.drop,
         "benchmarks": {name: r.get("figures", {}) for name, r in results.items()},
         "failures": failures,
         "ledger_check_clean": ledger_ok,

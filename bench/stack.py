@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import os
 import platform
+import re
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,11 +29,9 @@ RESULTS = Path(os.environ.get("BENCH_RESULTS") or ROOT / "bench" / "results")
 LOGS = RESULTS / "logs"
 
 PG_BASE = "postgresql://postgres@127.0.0.1:5432"
-DEFAULT_DATABASES = {
-    "full": f"{PG_BASE}/portal_bench",
-    "smoke": f"{PG_BASE}/portal_bench_smoke",
-}
-DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
+# The small network of the price-resolution comparison lives beside the bench database, under the
+# same name with this suffix.
+SMALL_SUFFIX = "_300"
 
 # gunicorn on 2 cores: four single-threaded gthread workers (processes, so the GIL is not shared;
 # gthread rather than sync so the clients' keep-alive connections are honoured).
@@ -37,12 +39,63 @@ GUNICORN_WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "4"))
 GUNICORN_THREADS = int(os.environ.get("BENCH_GUNICORN_THREADS", "1"))
 
 
-def database_url(scale: str) -> str:
-    return os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASES[scale]
+def _identifier(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def checkout_tag() -> str:
+    """Names this checkout on the machine: its folder's name and a hash of its path. Stable from
+    run to run (so `make bench` reuses its seeded database), different for another clone."""
+    digest = hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
+    return f"{_identifier(ROOT.name)[:20] or 'portal'}_{digest}"
+
+
+def run_tag() -> str:
+    """Names this run: its pid and a random part (two runs at once never share it)."""
+    return f"{os.getpid()}_{secrets.token_hex(3)}"
+
+
+def default_database_name(scale: str) -> str:
+    """Full scale: one database per checkout, kept and reused (seeding takes minutes). Smoke: one
+    per run (seeding takes seconds), dropped at the end of the run."""
+    if scale == "full":
+        return f"portal_bench_{checkout_tag()}"
+    return f"portal_bench_smoke_{run_tag()}"
+
+
+@dataclass
+class Databases:
+    """The bench databases of this run and whether the run drops them when it ends."""
+
+    url: str
+    small_url: str
+    drop: bool
+
+
+def databases(scale: str) -> Databases:
+    """`BENCH_DATABASE_URL` if set, else the default name for the scale (on `BENCH_PG_URL`'s
+    server). `BENCH_DROP_DATABASES=1|0` overrides whether they are dropped at the end: by default
+    only a per-run (smoke) name is."""
+    explicit = os.environ.get("BENCH_DATABASE_URL")
+    if explicit:
+        url = explicit
+    else:
+        server = os.environ.get("BENCH_PG_URL") or PG_BASE
+        url = sibling_url(server, default_database_name(scale))
+    flag = os.environ.get("BENCH_DROP_DATABASES", "")
+    drop = flag == "1" if flag in ("0", "1") else (not explicit and scale != "full")
+    return Databases(url, sibling_url(url, db_name(url) + SMALL_SUFFIX), drop)
+
+
+_own_redis_url: str | None = None
 
 
 def redis_url() -> str:
-    return os.environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS
+    """`BENCH_REDIS_URL`, else the redis-server this run started for itself (`own_redis`)."""
+    url = os.environ.get("BENCH_REDIS_URL") or _own_redis_url
+    if not url:
+        raise RuntimeError("no Redis for the bench: set BENCH_REDIS_URL or start its own")
+    return url
 
 
 def sibling_url(url: str, name: str) -> str:
@@ -101,6 +154,16 @@ def ensure_database(url: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(url: str) -> bool:
+    """Drop a bench database (closing any session still on it); False if there was none."""
+    name = db_name(url)
+    with connect(sibling_url(url, "postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    return bool(exists)
 
 
 def seeded_stores(url: str) -> int | None:
@@ -230,6 +293,24 @@ class Stack:
         _wait_worker(f"{name}-{os.getpid()}", process)
         return process
 
+    def own_redis(self) -> str:
+        """A redis-server of this run's own on a free port, nothing kept on disk: no other run
+        (another clone, `make test`) shares its queues, and flushing it touches nothing else.
+        `redis_url()` answers it from now on."""
+        global _own_redis_url
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not on the path: install it or set BENCH_REDIS_URL")
+        port = free_port()
+        LOGS.mkdir(parents=True, exist_ok=True)
+        cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        cmd += ["--appendonly", "no", "--dir", str(LOGS)]
+        process = _spawn("redis-server", cmd, dict(os.environ))
+        self.processes.append(process)
+        _own_redis_url = f"redis://127.0.0.1:{port}/0"
+        _wait_redis(_own_redis_url, process)
+        return _own_redis_url
+
     def stop(self, process: Process) -> None:
         process.stop()
         if process in self.processes:
@@ -260,6 +341,23 @@ def _wait_ready(base: str, process: Process, timeout: float = 60.0) -> None:
             pass
         time.sleep(0.25)
     raise RuntimeError(f"{process.name} not ready after {timeout:.0f} s (log: {process.log})")
+
+
+def _wait_redis(url: str, process: Process, timeout: float = 10.0) -> None:
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise RuntimeError(f"{process.name} exited (log: {process.log})")
+        try:
+            if Redis.from_url(url, socket_connect_timeout=0.5).ping():
+                return
+        except RedisError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{process.name} not answering after {timeout:.0f} s (log: {process.log})")
 
 
 def _wait_worker(worker_name: str, process: Process, timeout: float = 60.0) -> None:

@@ -8,7 +8,15 @@ from sqlalchemy import select
 
 from portal.auth.services import create_api_key
 from portal.catalog.models import CatalogImport, Product
-from portal.core.access import ROLE_PERMISSIONS, Permission, Role, route_access
+from portal.core.access import (
+    ROLE_PERMISSIONS,
+    OrgKind,
+    Permission,
+    Role,
+    api_key_scopes,
+    route_access,
+)
+from portal.core.errors import ValidationFailed
 from portal.core.jobs import JobRun
 from portal.extensions import db
 from portal.inventory.models import Location, StockUpload, UploadStatus  # stock uploads
@@ -89,6 +97,7 @@ OBJECT_ROUTES = {
     "finance.account_statement_xlsx": ("GET", "/accounts/{account}/statement.xlsx"),
     "api_finance.list_entries": ("GET", "/api/v1/accounts/{account}/entries"),
     "api_finance.create_payment": ("POST", "/api/v1/accounts/{account}/payments"),
+    "api_finance.create_adjustment": ("POST", "/api/v1/accounts/{account}/adjustments"),
     # -- end of finance --
     # -- orders API (tests/ordering/test_api.py): {order} is made in _foreign_order --
     "api_ordering.get_order": ("GET", "/api/v1/orders/{order}"),
@@ -538,6 +547,80 @@ def test_api_key_scopes_limit_what_it_can_do(app, client):
     response = client.get("/api/v1/orgs", headers=headers)
     assert response.status_code == 403
     assert response.get_json()["error"]["code"] == "forbidden"
+
+
+# -- API key scopes: every scope an org may give its keys, on every API route that needs it --
+
+# An address each route can be reached at by HQ's key, with an empty body: past access the answer
+# is a 200, 202 or 422 (never 401 or 403). {account} is D1's account with ACME, which HQ supplies.
+API_SCOPE_ROUTES = {
+    "api_finance.create_payment": ("POST", "/api/v1/accounts/{account}/payments"),
+    "api_finance.create_adjustment": ("POST", "/api/v1/accounts/{account}/adjustments"),
+    "api_replenishment.list_suggestions": ("GET", "/api/v1/replenishment/suggestions"),
+    "api_replenishment.request_run": ("POST", "/api/v1/replenishment/runs"),
+}
+NEW_API_KEY_SCOPES = (
+    Permission.FINANCE_MANAGE,
+    Permission.REPLENISHMENT_VIEW,
+    Permission.REPLENISHMENT_MANAGE,
+)
+
+
+def test_api_scope_matrix_lists_every_api_route_of_the_new_scopes(app):
+    needing = {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/")
+        and (route_access(app, rule.endpoint) or (None, None))[1] in NEW_API_KEY_SCOPES
+    }
+    assert needing == set(API_SCOPE_ROUTES), "add the route to API_SCOPE_ROUTES"
+
+
+@pytest.mark.parametrize("scope", NEW_API_KEY_SCOPES)
+def test_api_keys_reach_a_route_only_with_its_scope(app, client, scope):
+    hq = actor_for("hq@demo.test")
+    others = [s.value for s in api_key_scopes(OrgKind.BRAND) if s != scope]
+    _key, without = create_api_key(hq, name="without", scopes=others)
+    _key, with_it = create_api_key(hq, name="with", scopes=[scope.value])
+    db.session.commit()
+    account = _link_id(org("D1"), org("ACME"))
+    routes = [
+        (method, url.format(account=account))
+        for endpoint, (method, url) in API_SCOPE_ROUTES.items()
+        if route_access(app, endpoint)[1] == scope
+    ]
+    assert routes
+    for method, url in routes:
+        refused = client.open(url, method=method, json={}, headers=_bearer(without))
+        assert refused.status_code == 403, f"{scope} {method} {url}"
+        error = refused.get_json()["error"]
+        assert error["code"] == "forbidden" and set(error) == {"code", "message", "fields"}
+        allowed = client.open(url, method=method, json={}, headers=_bearer(with_it))
+        assert allowed.status_code in (200, 202, 422), f"{scope} {method} {url}"
+
+
+def test_a_key_never_holds_more_than_its_orgs_admin_role(app, client, login):
+    """A store owner may not record payments: its key cannot be given finance.manage, and a key
+    whose stored scopes say otherwise does not get it."""
+    store = actor_for("store1@demo.test")
+    assert Permission.FINANCE_MANAGE not in api_key_scopes(OrgKind.STORE)
+    with pytest.raises(ValidationFailed) as refused:
+        create_api_key(store, name="pos", scopes=["finance.manage"])
+    assert "scopes" in refused.value.fields
+    key, token = create_api_key(store, name="pos", scopes=["finance.view"])
+    key.scopes = ["finance.view", "finance.manage"]  # written past the service
+    db.session.commit()
+    me = client.get("/api/v1/me", headers=_bearer(token)).get_json()
+    assert "finance.view" in me["scopes"] and "finance.manage" not in me["scopes"]
+    page = login("store1@demo.test").get("/settings/api-keys").get_data(as_text=True)
+    assert 'value="replenishment.manage"' in page and 'value="finance.manage"' not in page
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+# -- end of API key scopes --
 
 
 def test_permissions_are_all_granted_to_hq_admin_only():

@@ -57,9 +57,10 @@ UPDATE stock_levels SET reserved = reserved + :q10::int
    AND on_hand - reserved >= :q10::int;
 -- the ledger rows of those reservations, in one statement
 INSERT INTO stock_moves (brand_id, location_id, variant_id, grade, on_hand_delta, reserved_delta,
-                         reason, reference, note, actor_org_id, created_at, updated_at)
+                         reason, reference, note, actor_org_id, occurred_at, created_at,
+                         updated_at)
 SELECT :brand_id::int, :src::int, s.variant_id, 'A', 0, s.qty, 'reserve', 'BENCH-FLOOR', '',
-       :buyer_org_id::int, now(), now()
+       :buyer_org_id::int, now(), now(), now()
   FROM bench_floor_lines s WHERE s.slot = :slot;
 -- the credit the order commits
 UPDATE accounts SET committed_cents = committed_cents + :total::bigint, updated_at = now()

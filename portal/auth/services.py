@@ -16,12 +16,12 @@ from portal.auth import throttle
 from portal.auth.models import ApiToken, TokenKind, UserSession
 from portal.core import audit
 from portal.core.access import (
-    API_KEY_SCOPES,
     ROLE_PERMISSIONS,
     Actor,
     OrgKind,
     Permission,
     Role,
+    api_key_scopes,
 )
 from portal.core.db import utcnow
 from portal.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
@@ -161,7 +161,8 @@ def actor_for_api_key(token: ApiToken) -> Actor:
         org_code=org.code,
         # Every key may identify itself (GET /api/v1/me); the rest is what it was granted.
         permissions=frozenset(
-            {Permission.ACCOUNT_USE} | {Permission(s) for s in token.scopes if s in API_KEY_SCOPES}
+            {Permission.ACCOUNT_USE}
+            | {Permission(s) for s in token.scopes if s in api_key_scopes(OrgKind(org.kind))}
         ),
         paths=org_paths(org),
         api_key_id=token.id,
@@ -206,7 +207,8 @@ def create_api_key(actor: Actor, *, name: str, scopes: list[str]) -> tuple[ApiTo
     name = (name or "").strip()
     if not name or len(name) > 80:
         fields["name"] = "Give the key a name of at most 80 characters."
-    allowed = {s.value for s in API_KEY_SCOPES}
+    # Never more than the org's admin role may do itself (a store's key cannot fulfil orders).
+    allowed = {s.value for s in api_key_scopes(actor.org_kind)} if actor.org_kind else set()
     unknown = [s for s in scopes if s not in allowed]
     if not scopes or unknown:
         fields["scopes"] = f"Choose from: {', '.join(sorted(allowed))}."

@@ -8,7 +8,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.auth import services, web
-from portal.auth.forms import AcceptInvitationForm, ApiKeyForm, LoginForm, PasswordForm
+from portal.auth.forms import (
+    AcceptInvitationForm,
+    ApiKeyForm,
+    LoginForm,
+    PasswordForm,
+    scope_choices,
+)
 from portal.auth.throttle import FailedSignIns
 from portal.core.access import Permission, current_actor, public, require
 from portal.core.db import utcnow
@@ -189,6 +195,7 @@ def change_password():
 def api_keys():
     actor = current_actor()
     form = ApiKeyForm()
+    form.scopes.choices = scope_choices(actor.org_kind)
     new_token = None
     if form.validate_on_submit():
         try:
@@ -197,6 +204,7 @@ def api_keys():
             )
             db.session.commit()
             form = ApiKeyForm(formdata=None)
+            form.scopes.choices = scope_choices(actor.org_kind)
         except DomainError as error:
             db.session.rollback()
             apply_errors(form, error)

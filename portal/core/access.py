@@ -8,6 +8,7 @@ stores; a store itself. Another org's row is a 404, never a 403.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import wraps
@@ -75,6 +76,7 @@ class Permission(enum.StrEnum):
     ORDER_FULFIL = "orders.fulfil"  # the supplier's side: confirm, reject, ship, returns
     FINANCE_VIEW = "finance.view"  # accounts, balances, statements
     FINANCE_MANAGE = "finance.manage"  # record payments and adjustments (the supplier)
+    REPLENISHMENT_VIEW = "replenishment.view"  # suggested orders one's org may see
     REPLENISHMENT_MANAGE = "replenishment.manage"  # rules, runs, auto-submit (HQ and owners)
 
 
@@ -86,6 +88,7 @@ _EVERYONE = {
     Permission.INBOX_VIEW,
     Permission.STOCK_VIEW,
     Permission.ORDER_VIEW,
+    Permission.REPLENISHMENT_VIEW,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -150,6 +153,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 # What an org-level API key may be granted: read and integration scopes, never people or keys.
+# A key never exceeds its org's admin role (see `api_key_scopes`).
 API_KEY_SCOPES: tuple[Permission, ...] = (
     Permission.NETWORK_VIEW,
     Permission.JOBS_VIEW,
@@ -163,7 +167,17 @@ API_KEY_SCOPES: tuple[Permission, ...] = (
     Permission.ORDER_PLACE,
     Permission.ORDER_FULFIL,
     Permission.FINANCE_VIEW,
+    Permission.FINANCE_MANAGE,
+    Permission.REPLENISHMENT_VIEW,
+    Permission.REPLENISHMENT_MANAGE,
 )
+
+
+def api_key_scopes(kind: OrgKind) -> tuple[Permission, ...]:
+    """The scopes a key of an org of `kind` may hold: those of API_KEY_SCOPES that the org's
+    admin role (the role that creates its keys) has itself."""
+    granted = ROLE_PERMISSIONS[ADMIN_ROLE[kind]]
+    return tuple(s for s in API_KEY_SCOPES if s in granted)
 
 
 @dataclass(frozen=True)
@@ -292,7 +306,48 @@ def route_access(app: Flask, endpoint: str) -> tuple[str, Permission | None] | N
     return getattr(view, "_access", None)
 
 
+_RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+def document_scopes(app: Flask, spec: dict[str, Any]) -> dict[str, Any]:
+    """Name on every API operation the permission it needs (`x-scope`, and a line of its
+    description): a member's role must grant it, an API key must hold it as a scope."""
+    paths = spec.get("paths", {})
+    for rule in app.url_map.iter_rules():
+        access = route_access(app, rule.endpoint)
+        operations = paths.get(_RULE_ARG.sub(r"{\1}", rule.rule))
+        if access is None or not operations:
+            continue
+        kind, permission = access
+        for method in rule.methods or ():
+            operation = operations.get(method.lower())
+            if not isinstance(operation, dict):
+                continue
+            if kind == "public":
+                note = "Open to anyone: no token needed."
+            elif permission == Permission.ACCOUNT_USE:
+                note = "Any bearer token, and every API key whatever its scopes."
+            else:
+                note = (
+                    f"Needs `{permission}`: the caller's role must grant it; an API key must "
+                    "hold it as a scope."
+                )
+                operation["x-scope"] = permission.value
+            text = operation.get("description", "")
+            operation["description"] = f"{text}\n\n{note}" if text else note
+    return spec
+
+
 def init_app(app: Flask, actor_loader: ActorLoader) -> None:
+    # One spec processor per app: chain after the one registered before (the error shapes).
+    if hasattr(app, "spec_processor"):
+        previous = getattr(app, "spec_callback", None)
+
+        def process_spec(spec: dict[str, Any]) -> dict[str, Any]:
+            return document_scopes(app, previous(spec) if previous else spec)
+
+        app.spec_processor(process_spec)  # type: ignore[attr-defined]
+
     @app.before_request
     def load_actor() -> Any:
         g.actor = actor_loader()

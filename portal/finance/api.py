@@ -11,7 +11,7 @@ from apiflask.fields import Integer, List, Nested, String
 from apiflask.validators import Length, Range, Regexp
 
 from portal.core.access import Permission, current_actor, require
-from portal.core.errors import PermissionDenied
+from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.core.inputs import Date
 from portal.core.pagination import MAX_PAGE
 from portal.extensions import db
@@ -113,6 +113,25 @@ class PaymentIn(Schema):
         metadata={"description": "bank transfer or receipt reference; a repeat is refused"},
     )
     note = String(load_default="", validate=Length(max=500))
+
+
+class AdjustmentIn(Schema):
+    amount_cents = Integer(
+        required=True,
+        strict=True,
+        validate=Range(min=-services.MAX_AMOUNT_CENTS, max=services.MAX_AMOUNT_CENTS),
+        metadata={"description": "positive: the buyer owes more; negative: in its favour; not 0"},
+    )
+    note = String(
+        required=True,
+        validate=[Length(min=1, max=500), Regexp(r"\s*\S", error="Say why.")],
+        metadata={"description": "why (shown on the statement)"},
+    )
+    reference = String(
+        required=True,
+        validate=[Length(min=1, max=80), Regexp(r"\s*\S", error="The adjustment's reference.")],
+        metadata={"description": "the ERP's credit or debit note number; a repeat is refused"},
+    )
 
 
 class PaymentOut(Schema):
@@ -248,6 +267,47 @@ def create_payment(line: LinkAccount, body: dict[str, Any]):
         reference=body["reference"],
         note=body["note"],
     )
+    db.session.commit()
+    line = LinkAccount(line.link, account)
+    orders = queries.order_numbers([entry])
+    position = queries.position_of(line)
+    return {
+        "entry": _entry_json(entry, orders, queries.balances_after([entry])[entry.id]),
+        "account": _account_json(line, position),
+    }
+
+
+@bp.post("/accounts/<int:link_id>/adjustments")
+@require(Permission.FINANCE_MANAGE, load=queries.get_link_account)
+@bp.input(AdjustmentIn, arg_name="body")
+@bp.output(PaymentOut, status_code=201)
+@bp.doc(
+    summary="Record an adjustment either way (the supplier only)",
+    description="A correction of what the buyer owes, with a required note. Errors: 404 for an "
+    "account the caller cannot see; 403 "
+    "when the caller is not the account's supplier; 422 `validation_error` naming "
+    "`amount_cents` (a whole number, not zero), `note` (required) or `reference` (required; a "
+    "reference already used by an adjustment of this account is refused, so a retried call "
+    "never records it twice).",
+    security="BearerAuth",
+)
+def create_adjustment(line: LinkAccount, body: dict[str, Any]):
+    actor = current_actor()
+    if not services.may_manage_link(actor, line.link, line.account):
+        raise PermissionDenied("Only the supplier records adjustments on this account.")
+    account = services.ensure_account(line.link)
+    try:
+        entry = services.record_adjustment(
+            actor,
+            account,
+            amount_cents=body["amount_cents"],
+            note=body["note"],
+            reference=body["reference"],
+        )
+    except ValidationFailed as error:
+        # The service names the page's `amount` field; the API's is `amount_cents`.
+        fields = {("amount_cents" if k == "amount" else k): v for k, v in error.fields.items()}
+        raise ValidationFailed(fields=fields) from error
     db.session.commit()
     line = LinkAccount(line.link, account)
     orders = queries.order_numbers([entry])

@@ -214,15 +214,34 @@ def record_payment(
 
 
 def record_adjustment(
-    actor: Actor, account: Account, *, amount_cents: int, note: str
+    actor: Actor, account: Account, *, amount_cents: int, note: str, reference: str = ""
 ) -> AccountEntry:
-    """A correction either way (positive: the buyer owes more), with a required note."""
+    """A correction either way (positive: the buyer owes more), with a required note. With a
+    `reference` (an ERP's credit or debit note number), a reference already used by an
+    adjustment of this account is refused, so a retried call never records it twice."""
     _ensure_manager(actor, account)
     _check_amount(amount_cents)
     note = (note or "").strip()
     if not note:
         raise ValidationFailed(fields={"note": "Say why."})
-    entry = _post(actor, account, EntryKind.ADJUSTMENT, amount_cents, note=note)
+    reference = (reference or "").strip()[:80]
+    if reference:
+        # Adjustments of one account take turns, as payments do, for the duplicate check.
+        db.session.execute(select(Account.id).where(Account.id == account.id).with_for_update())
+        duplicate = db.session.execute(
+            select(AccountEntry.id).where(
+                AccountEntry.account_id == account.id,
+                AccountEntry.kind == EntryKind.ADJUSTMENT,
+                AccountEntry.reference == reference,
+            )
+        ).first()
+        if duplicate:
+            raise ValidationFailed(
+                fields={"reference": "An adjustment with this reference is recorded."}
+            )
+    entry = _post(
+        actor, account, EntryKind.ADJUSTMENT, amount_cents, reference=reference, note=note
+    )
     _audit(actor, "finance.adjusted", account, amount_cents=amount_cents, note=note)
     return entry
 

@@ -18,7 +18,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import JSON
 
 from portal.catalog.models import Variant
-from portal.core.db import BigId, TimestampMixin, UTCDateTime, enum_check, make_append_only
+from portal.core.db import (
+    BigId,
+    TimestampMixin,
+    UTCDateTime,
+    enum_check,
+    make_append_only,
+    utcnow,
+)
 from portal.extensions import db
 from portal.network.models import Organization
 
@@ -133,6 +140,9 @@ class StockMove(TimestampMixin, db.Model):
     note: Mapped[str] = mapped_column(String(500), default="")
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor_org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    # When it happened in the business: a reported sale's `sold_at`, which may be days before
+    # the report arrived (created_at); now for everything else. Velocity counts by this.
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     location: Mapped[Location] = relationship()
     variant: Mapped[Variant] = relationship()

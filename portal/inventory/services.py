@@ -15,6 +15,7 @@ import os
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
@@ -24,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from portal.catalog.models import Variant
 from portal.core import audit, jobs
 from portal.core.access import Actor, OrgKind, Permission
+from portal.core.db import utcnow
 from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.core.spreadsheets import FileRefused, check_size, upload_limits
 from portal.extensions import db
@@ -86,13 +88,22 @@ def apply_moves(
     reason: str,
     reference: str = "",
     note: str = "",
+    occurred_at: datetime | None = None,
 ) -> list[StockMove]:
     """Change levels and write the ledger, all or nothing: on InsufficientStock (naming the line
     and the quantity available) nothing of this call stays, even if the caller catches the error
     and commits. Pass every line of one operation in one call: the fixed lock order holds
-    within a call."""
+    within a call. `occurred_at` is when it happened in the business (a reported sale's
+    `sold_at`); velocity counts by it. Without it, now."""
     with db.session.begin_nested():
-        return _apply_moves(actor, lines, reason=reason, reference=reference, note=note)
+        return _apply_moves(
+            actor,
+            lines,
+            reason=reason,
+            reference=reference,
+            note=note,
+            occurred_at=occurred_at or utcnow(),
+        )
 
 
 def _apply_moves(
@@ -102,6 +113,7 @@ def _apply_moves(
     reason: str,
     reference: str,
     note: str,
+    occurred_at: datetime,
 ) -> list[StockMove]:
     if reason not in tuple(MoveReason):
         raise ValueError(f"unknown stock move reason {reason!r}")
@@ -156,6 +168,7 @@ def _apply_moves(
                 "note": note[:500],
                 "actor_user_id": actor.user_id,
                 "actor_org_id": actor.org_id,
+                "occurred_at": occurred_at,
             }
         )
     if not moves:

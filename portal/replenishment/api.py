@@ -115,7 +115,13 @@ class SalesIn(Schema):
         metadata={"description": "the report's own id in the POS: sending it again is a no-op"},
     )
     location = String(required=True, validate=Length(min=1, max=40))
-    sold_at = AwareDateTime(required=True, metadata={"description": "with its UTC offset"})
+    sold_at = AwareDateTime(
+        required=True,
+        metadata={
+            "description": "when the sale happened, with its UTC offset: velocity counts the "
+            "lines on this day, whenever the report is sent"
+        },
+    )
     lines = List(Nested(SaleLineIn), required=True, validate=Length(min=1, max=MAX_SALE_LINES))
 
 
@@ -176,7 +182,7 @@ def _report_json(report: SalesReport, *, replayed: bool) -> dict[str, Any]:
 
 
 @bp.get("/replenishment/suggestions")
-@require(Permission.ORDER_VIEW)
+@require(Permission.REPLENISHMENT_VIEW)
 @bp.input(SuggestionQuery, location="query", arg_name="query")
 @bp.output(SuggestionPage)
 @bp.doc(
@@ -244,6 +250,10 @@ def request_run(body: dict[str, Any]):
 @bp.doc(
     summary="Report what a store sold (sell-out from its own POS)",
     description="The units leave the location's shelf as sales, which replenishment counts as "
+    "velocity on the day of `sold_at` (in the portal's time zone), not on the day the report "
+    "arrives: last week's sales sent today count as last week's. A `sold_at` up to 5 minutes "
+    "ahead of the portal's clock is taken as it is; further ahead is refused. A report older "
+    "than the 28-day velocity window is taken (the units leave the shelf) but never counts as "
     "velocity. Idempotent by the report's own `id`: the same report again is 200 with "
     "`replayed` true and changes nothing; the same `id` with other content is 409 "
     "`duplicate_report`. Errors: 404 for a location the caller cannot see; 403 for one below "

@@ -14,9 +14,11 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import (
     Float,
     Integer,
@@ -108,7 +110,7 @@ def needs(brand_id: int, location_ids: Sequence[int], *, at: datetime | None = N
     if not location_ids:
         return []
     at = at or utcnow()
-    since = at - timedelta(days=VELOCITY_DAYS)
+    since = velocity_since(at)
     loc_ids = list(location_ids)
 
     # The pairs to look at: every stocked SKU, and every SKU with an override (even at zero).
@@ -134,7 +136,8 @@ def needs(brand_id: int, location_ids: Sequence[int], *, at: datetime | None = N
             StockMove.brand_id == brand_id,
             StockMove.reason.in_((MoveReason.SALE, MoveReason.SHIPMENT)),
             StockMove.on_hand_delta < 0,
-            StockMove.created_at >= since,
+            # the day of the sale, not of the report: a week reported late counts on its days
+            StockMove.occurred_at >= since,
         )
         .group_by(StockMove.location_id, StockMove.variant_id)
         .subquery("sold")
@@ -263,6 +266,16 @@ def needs(brand_id: int, location_ids: Sequence[int], *, at: datetime | None = N
             )
         )
     return result
+
+
+def velocity_since(at: datetime) -> datetime:
+    """Where the velocity window starts: local midnight (the portal's time zone, whose days the
+    runs and the stores keep) VELOCITY_DAYS days before `at`'s day. The window is those whole
+    days plus today so far, so the 02:00 nightly run averages almost exactly VELOCITY_DAYS
+    days, and a sale reported during the day counts in the next run on demand."""
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    first = at.astimezone(zone).date() - timedelta(days=VELOCITY_DAYS)
+    return datetime.combine(first, time(), tzinfo=zone).astimezone(UTC)
 
 
 def _default_rules(brand_id: int) -> Any:

@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -39,6 +39,9 @@ from portal.replenishment.models import (
 
 MAX_RULE_QTY = 1_000_000
 MAX_DAYS = 365
+# A till's clock may run a little ahead of ours: a sale up to this far in the future is taken
+# (on its own time); one further ahead is refused.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 # -- rules ---------------------------------------------------------------------------------------
@@ -288,8 +291,11 @@ def record_sales(
     lines: Sequence[dict[str, Any]],
 ) -> tuple[SalesReport, bool]:
     """A store's POS reports what it sold: the units leave the shelf as `sale` moves, which
-    replenishment counts as velocity. Idempotent by the report's own id: the same report again
-    returns the first one (False: nothing new); the same id with other content is refused."""
+    replenishment counts as velocity on the day of `sold_at`, not the day the report arrives.
+    A report dated more than CLOCK_SKEW ahead is refused; one older than the velocity window is
+    taken (the units still left the shelf) but, its day being outside the window, never counts
+    as velocity. Idempotent by the report's own id: the same report again returns the first one
+    (False: nothing new); the same id with other content is refused."""
     if not actor.is_system:
         actor.ensure(Permission.STOCK_ADJUST)
         if location.org_id != actor.org_id:
@@ -297,7 +303,7 @@ def record_sales(
     external_id = (external_id or "").strip()
     if not external_id or len(external_id) > 80:
         raise ValidationFailed(fields={"id": "The report's own id, up to 80 characters."})
-    if sold_at > utcnow():
+    if sold_at > utcnow() + CLOCK_SKEW:
         raise ValidationFailed(fields={"sold_at": "Sales cannot be in the future."})
     if not lines:
         raise ValidationFailed(fields={"lines": "Report at least one line."})
@@ -355,6 +361,7 @@ def record_sales(
                 ],
                 reason=MoveReason.SALE,
                 reference=f"sales:{external_id}"[:80],
+                occurred_at=sold_at,
             )
     except IntegrityError:  # the same report arriving twice at once: the first one stands
         existing = db.session.execute(

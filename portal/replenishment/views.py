@@ -194,7 +194,7 @@ class BrandSection:
 
 
 @bp.get("/replenishment")
-@require(Permission.ORDER_VIEW)
+@require(Permission.REPLENISHMENT_VIEW)
 def suggestions():
     """A buyer's suggested orders per brand (a distributor also its stores'); HQ's overview."""
     actor = current_actor()
@@ -393,7 +393,7 @@ def _typed(suggestion: Suggestion) -> dict[int, str]:
 
 
 @bp.get("/replenishment/suggestions/<bigint:suggestion_id>")
-@require(Permission.ORDER_VIEW, load=queries.get_suggestion)
+@require(Permission.REPLENISHMENT_VIEW, load=queries.get_suggestion)
 def suggestion_detail(suggestion: Suggestion):
     return _render_suggestion(suggestion)
 

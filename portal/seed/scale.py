@@ -155,6 +155,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "stock_moves": (
         "id", "brand_id", "location_id", "variant_id", "grade", "on_hand_delta",
         "reserved_delta", "reason", "reference", "note", "created_at", "updated_at",
+        "occurred_at",
     ),
     "stock_levels": ("id", "brand_id", "location_id", "variant_id", "grade", "on_hand", "reserved"),
     "orders": (
@@ -480,7 +481,7 @@ class Generator:
         self.sink.add(
             "stock_moves",
             f"{self.ids.next('stock_moves')}\t{brand}\t{location}\t{variant}\t{grade}\t{on_hand}\t"
-            f"{reserved}\t{reason}\t{ref}\t\t{at}\t{at}\n",
+            f"{reserved}\t{reason}\t{ref}\t\t{at}\t{at}\t{at}\n",
         )
 
     def level(self, brand, location, variant, grade, on_hand, reserved) -> None:

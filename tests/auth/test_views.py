@@ -189,3 +189,26 @@ def test_absurd_credit_limit_is_refused_with_the_field_named(login):
         )
         assert response.status_code == 422, value
         assert 'id="credit_limit-error"' in response.get_data(as_text=True)
+
+
+def test_a_key_for_payments_and_replenishment_is_created_and_listed_with_its_scopes(login, client):
+    page = login("dist1@demo.test")
+    form = page.get("/settings/api-keys").get_data(as_text=True)
+    assert "finance.manage: record payments and adjustments as the supplier" in form
+    assert 'value="replenishment.view"' in form and 'value="replenishment.manage"' in form
+    scopes = ["finance.manage", "replenishment.view", "replenishment.manage"]
+    response = page.post("/settings/api-keys", data={"name": "SAP", "scopes": scopes})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "finance.manage, replenishment.manage, replenishment.view" in html
+    token = re.search(r'data-testid="new-token">([^<]+)<', html).group(1)
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert me["scopes"] == ["account.use", *sorted(scopes)]
+
+
+def test_a_store_is_not_offered_a_scope_beyond_its_owner(login):
+    page = login("store1@demo.test")
+    assert 'value="finance.manage"' not in page.get("/settings/api-keys").get_data(as_text=True)
+    response = page.post("/settings/api-keys", data={"name": "POS", "scopes": ["finance.manage"]})
+    assert response.status_code == 422
+    assert 'aria-invalid="true"' in response.get_data(as_text=True)

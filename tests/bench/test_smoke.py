@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.conftest import need
@@ -17,32 +18,72 @@ from tests.support import services as svc
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = ("catalog", "orders", "hot_sku", "publish", "replenishment", "import")
+# Whatever the caller's shell says about the bench, the test's run uses its defaults.
+BENCH_SETTINGS = ("BENCH_DATABASE_URL", "BENCH_DROP_DATABASES", "BENCH_REDIS_URL", "PORTAL_ENV")
+
+
+def bench_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in BENCH_SETTINGS}
+    env["BENCH_PG_URL"] = svc.PG_ADMIN_URL.rsplit("/", 1)[0]
+    env.update(extra)
+    return env
+
+
+def bench_databases(prefix: str) -> set[str]:
+    with psycopg.connect(svc.PG_ADMIN_URL, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",)
+        ).fetchall()
+    return {name for (name,) in rows}
+
+
+def test_two_runs_name_their_smoke_databases_apart_and_one_checkout_keeps_its_full_one() -> None:
+    def names() -> dict:
+        done = subprocess.run(
+            [sys.executable, "-c", "from bench import stack; import json; print(json.dumps("
+             "{s: stack.databases(s).__dict__ for s in ('smoke', 'full')}))"],
+            cwd=ROOT, env=bench_env(), capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return json.loads(done.stdout)
+
+    first, second = names(), names()
+    assert first["smoke"]["url"] != second["smoke"]["url"]
+    assert first["smoke"]["small_url"] != second["smoke"]["small_url"]
+    assert first["smoke"]["drop"] is second["smoke"]["drop"] is True
+    # `make bench` finds the full-scale database it seeded last time, and keeps it.
+    assert first["full"] == second["full"]
+    assert first["full"]["drop"] is False
 
 
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_smoke_bench_writes_every_result_sells_the_hot_sku_exactly_and_keeps_the_ledger(
-    tmp_path: Path,
+    tmp_path: Path, own_redis
 ) -> None:
     need("postgresql")
     need("redis")
-    base = svc.PG_ADMIN_URL.rsplit("/", 1)[0]
-    env = {
-        **os.environ,
-        "BENCH_DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"{base}/portal_bench_smoke"),
-        "BENCH_RESULTS": str(tmp_path),
-    }
-    env.pop("PORTAL_ENV", None)
-    done = subprocess.run(
+    # Its own Redis (the bench flushes it) and databases named after the bench's pid.
+    env = bench_env(BENCH_RESULTS=str(tmp_path), BENCH_REDIS_URL=own_redis.url)
+    bench = subprocess.Popen(
         [sys.executable, "-m", "bench", "--scale", "smoke"],
         cwd=ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=1800,
     )
-    output = done.stdout[-4000:] + done.stderr[-4000:]
-    assert done.returncode == 0, output
+    prefix = f"portal_bench_smoke_{bench.pid}_"
+    try:
+        stdout, stderr = bench.communicate(timeout=1800)
+    finally:
+        bench.kill()
+        left_behind = bench_databases(prefix)
+        for name in left_behind:  # drop them even when the run failed before it could
+            with psycopg.connect(svc.PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    output = stdout[-4000:] + stderr[-4000:]
+    assert bench.returncode == 0, output
+    assert left_behind == set(), f"the smoke run left {left_behind} behind"
 
     results = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in BENCHMARKS}
     for name, result in results.items():
@@ -84,3 +125,7 @@ def test_smoke_bench_writes_every_result_sells_the_hot_sku_exactly_and_keeps_the
     assert summary["failures"] == {}
     assert set(summary["benchmarks"]) == set(BENCHMARKS)
     assert summary["machine"]["cores"] and summary["machine"]["postgresql"]
+    # The run's two databases (the network and its 300-store copy) were its own, and dropped.
+    assert len(summary["databases"]) == 2
+    assert all(name.startswith(prefix) for name in summary["databases"]), summary["databases"]
+    assert summary["databases_dropped_after_the_run"] is True

@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from portal.auth.services import create_api_key
 from portal.core.access import Actor
 from portal.extensions import db
 from portal.finance import services
 from portal.finance.models import EntryKind
 from tests.finance.conftest import FRESH, FRESH_OWNER, UNTOUCHED
+from tests.support.services import actor_for
 
 
 def _bearer(client, email: str) -> dict[str, str]:
@@ -224,6 +226,49 @@ def test_a_payment_on_another_orgs_account_is_not_found(client, ledger):
     assert response.status_code == 404
 
 
+def _adjust(client, headers: dict[str, str], link_id: int, **body):
+    payload = {"amount_cents": -2_500, "note": "damaged in transit", "reference": "CN-9"}
+    payload.update(body)
+    return client.post(f"/api/v1/accounts/{link_id}/adjustments", json=payload, headers=headers)
+
+
+def test_an_erp_key_with_finance_manage_records_an_adjustment_once(client, ledger):
+    ledger.invoice(ledger.account(FRESH), 200_000)
+    _key, token = create_api_key(
+        actor_for("dist1@demo.test"), name="ERP", scopes=["finance.view", "finance.manage"]
+    )
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    link_id = ledger.link(FRESH).id
+    response = _adjust(client, headers, link_id)
+    assert response.status_code == 201, response.get_json()
+    entry = response.get_json()["entry"]
+    assert (entry["kind"], entry["amount_cents"], entry["reference"], entry["note"]) == (
+        "adjustment",
+        -2_500,
+        "CN-9",
+        "damaged in transit",
+    )
+    assert response.get_json()["account"]["balance_cents"] == 197_500
+    again = _adjust(client, headers, link_id)  # a retry
+    assert again.status_code == 422
+    assert set(again.get_json()["error"]["fields"]) == {"reference"}
+    zero = _adjust(client, headers, link_id, amount_cents=0, reference="CN-10")
+    assert set(zero.get_json()["error"]["fields"]) == {"amount_cents"}
+    no_note = _adjust(client, headers, link_id, note=" ", reference="CN-11")
+    assert set(no_note.get_json()["error"]["fields"]) == {"note"}
+    assert [e.kind for e in ledger.entries(ledger.account(FRESH))].count("adjustment") == 1
+
+
+@pytest.mark.parametrize(
+    ("email", "buyer", "status"),
+    [("store1@demo.test", "S1", 403), ("hq@demo.test", "S1", 403), ("dist1@demo.test", "S2", 404)],
+)
+def test_only_the_supplier_records_an_adjustment(client, ledger, email, buyer, status):
+    response = _adjust(client, _bearer(client, email), ledger.link(buyer).id)
+    assert response.status_code == status
+
+
 def test_the_openapi_document_describes_the_finance_routes(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     paths = spec["paths"]
@@ -234,3 +279,7 @@ def test_the_openapi_document_describes_the_finance_routes(client):
     schema = spec["components"]["schemas"]["PaymentIn"]
     assert set(schema["required"]) == {"amount_cents", "reference"}
     assert "credit_available_cents" in spec["components"]["schemas"]["AccountOut"]["properties"]
+    adjustment = paths["/api/v1/accounts/{link_id}/adjustments"]["post"]
+    assert (payment["x-scope"], adjustment["x-scope"]) == ("finance.manage", "finance.manage")
+    assert "Needs `finance.manage`" in adjustment["description"]
+    assert paths["/api/v1/accounts"]["get"]["x-scope"] == "finance.view"
