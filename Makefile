@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
-.PHONY: run test fuzz lint bench clean-db translations
+.PHONY: run test test-fast fuzz lint bench clean-db translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ run: $(VENV)/.runtime
 ## REQUIRE_SERVICES=1 makes their absence a failure (CI sets it).
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The inner loop, under 2 minutes: unit and service tests on SQLite only. Leaves out PostgreSQL,
+## Redis and the browser, and the process tests (workers, gunicorn, fuzz, bench); CI runs `test`.
+FAST_SKIP := --ignore=tests/e2e --ignore=tests/bench --ignore=tests/test_fuzz_api.py
+test-fast: $(VENV)/.dev
+	TEST_BACKENDS=sqlite $(BIN)/python -m pytest -q -m "not postgres and not redis and not browser" \
+		$(FAST_SKIP) $(PYTEST_ARGS)
 
 ## Schemathesis over the OpenAPI document, long: FUZZ_EXAMPLES cases per operation and mode
 ## (`make test` runs the same test with 25), on SQLite and, when reachable, PostgreSQL.

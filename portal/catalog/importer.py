@@ -8,8 +8,6 @@ A file with any error is never applied; an applied file is applied in one transa
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,19 +18,16 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import insert, select, update
 
-from portal.catalog.models import CatalogImport, Category, ImportStatus, Product, Variant
-from portal.core import audit
+from portal.catalog.models import CatalogImport, Category, Product, Variant
+from portal.core import audit, staged
 from portal.core.access import Actor
 from portal.core.db import bulk_insert, utcnow
 from portal.core.errors import ValidationFailed
 from portal.core.money import to_cents
-from portal.core.spreadsheets import (
-    FileRefused,
-    UnreadableFile,
-    csv_bytes,
-    read_table,
-    upload_limits,
-    xlsx_bytes,
+from portal.core.spreadsheets import FileRefused, read_table
+from portal.core.staged import (
+    Progress,
+    errors_xlsx,  # noqa: F401 - re-exported: the row-error workbook
 )
 from portal.extensions import db
 from portal.network.models import Organization
@@ -92,11 +87,7 @@ LIMITS = {
     "barcode": 32,
 }
 
-Progress = Callable[[int, int, str], None]
-
-
-def _no_progress(done: int, total: int, message: str = "") -> None:
-    return None
+_no_progress = staged.no_progress
 
 
 # -- checking -------------------------------------------------------------------------------------
@@ -488,9 +479,8 @@ def plan_changes(checked: CheckedFile, catalog: BrandCatalog) -> ChangePlan:
     return plan
 
 
-def _batches(items: list[Any], size: int = BATCH) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _batches(items: list[Any]) -> Iterator[Any]:
+    return staged.batches(items, BATCH)
 
 
 def apply_plan(
@@ -606,42 +596,25 @@ def apply_plan(
 
 
 def stored_file(imp: CatalogImport) -> Path:
-    return Path(current_app.instance_path) / imp.stored_path
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return staged.stored_file(imp)
 
 
 def _check_stored(
     imp: CatalogImport, catalog: BrandCatalog, progress: Progress, *, inspected: bool = False
 ) -> CheckedFile:
-    """Read the stored file (portal.core.spreadsheets: CSV in UTF-8, UTF-16 or GBK, or XLSX by
-    calamine) and check its rows. A file past the UPLOAD_* limits raises FileRefused."""
-    path = stored_file(imp)
-    try:
-        rows, total = read_table(path, upload_limits(), inspected=inspected)
-        return check_file(rows, catalog, total=total, progress=progress)
-    except UnreadableFile as exc:
-        checked = CheckedFile()
-        checked.error(1, "", str(exc))
-        return checked
-    except csv.Error as exc:
-        checked = CheckedFile()
-        checked.error(1, "", f"Not a readable CSV file: {exc}.")
-        return checked
+    """Read the stored file (portal.core.staged) and check its rows. A file past the UPLOAD_*
+    limits raises FileRefused."""
+    return staged.check_stored(
+        imp,
+        lambda rows, total: check_file(rows, catalog, total=total, progress=progress),
+        CheckedFile,
+        inspected=inspected,
+        read=read_table,
+    )
 
 
 def _record_check(imp: CatalogImport, checked: CheckedFile, plan: ChangePlan) -> None:
-    imp.total_rows = checked.total_rows
-    imp.error_count = checked.error_count
-    imp.errors = checked.errors
-    imp.summary = plan.summary()
-    imp.status = ImportStatus.INVALID if checked.error_count else ImportStatus.READY
+    staged.record_check(imp, checked, plan.summary())
 
 
 def validate_import(imp: CatalogImport, *, progress: Progress = _no_progress) -> CatalogImport:
@@ -665,8 +638,7 @@ def apply_import(
     Any error found now (the catalog may have changed since the preview) makes the import
     `invalid` again; a failure while writing rolls everything back and makes it `failed`.
     """
-    path = stored_file(imp)
-    if not path.exists() or file_sha256(path) != imp.sha256:
+    if not staged.unchanged(imp):
         _fail(imp, "The stored file is missing or changed since it was checked.")
         return imp
     catalog = load_brand_catalog(imp.brand_id)
@@ -684,13 +656,10 @@ def apply_import(
             apply_plan(imp.brand_id, checked, plan, catalog, progress=progress)
     except Exception as exc:  # noqa: BLE001 - anything: nothing was applied, say so
         current_app.logger.exception("catalog import %s failed", imp.id)
-        _fail(imp, f"Nothing was applied: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+        _fail(imp, staged.nothing_applied(exc))
         return imp
     db.session.expire_all()  # bulk statements bypass the identity map
-    imp.total_rows = checked.total_rows
-    imp.summary = plan.summary()
-    imp.status = ImportStatus.APPLIED
-    imp.applied_at = utcnow()
+    staged.record_applied(imp, checked.total_rows, plan.summary())
     audit.record(
         actor,
         "catalog.import_applied",
@@ -702,23 +671,16 @@ def apply_import(
     return imp
 
 
-def _fail(imp: CatalogImport, reason: str) -> None:
-    imp.status = ImportStatus.FAILED
-    imp.summary = {**(imp.summary or {}), "failure": reason}
+_fail = staged.fail
 
 
-# -- downloads ------------------------------------------------------------------------------------
+# -- downloads (the row errors: portal.core.staged.errors_xlsx) -----------------------------------
 
 
 def template_csv() -> bytes:
     """The header and two example rows."""
-    return csv_bytes([COLUMNS, *EXAMPLE_ROWS])
+    return staged.template_csv(COLUMNS, EXAMPLE_ROWS)
 
 
 def template_xlsx() -> bytes:
-    return xlsx_bytes([COLUMNS, *EXAMPLE_ROWS], "catalog")
-
-
-def errors_xlsx(errors: list[dict[str, Any]]) -> bytes:
-    rows = [(e.get("row"), e.get("column", ""), e.get("reason", "")) for e in errors]
-    return xlsx_bytes([("row", "column", "reason"), *rows], "errors")
+    return staged.template_xlsx(COLUMNS, EXAMPLE_ROWS, "catalog")

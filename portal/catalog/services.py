@@ -5,7 +5,6 @@ Services flush, never commit; boundaries commit.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import uuid
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from portal.catalog import jobs as catalog_jobs
 from portal.catalog import queries
@@ -33,17 +32,16 @@ from portal.catalog.models import (
     ProductStatus,
     Variant,
 )
-from portal.core import audit, jobs
+from portal.core import audit, jobs, staged
 from portal.core.access import Actor, Permission
 from portal.core.errors import NotFound, ValidationFailed
-from portal.core.spreadsheets import FileRefused, check_size, upload_limits
 from portal.extensions import db
 
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,39}$")
 MAX_MSRP_CENTS = 10**13
 MAX_CASE_PACK = 100_000
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
-IMPORT_EXTENSIONS = ("csv", "tsv", "txt", "xlsx")
+IMPORT_EXTENSIONS = staged.EXTENSIONS
 
 
 def normalize_code(code: str) -> str:
@@ -425,34 +423,15 @@ def start_import(actor: Actor, brand_id: int, *, filename: str, stream: BinaryIO
     """
     ensure_manages(actor, brand_id)
     name = os.path.basename(filename or "").strip()[:255]
-    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if ext not in IMPORT_EXTENSIONS:
-        raise ImportFileRejected(fields={"file": "Upload a .csv or .xlsx file."})
-    relative = f"imports/{brand_id}/{uuid.uuid4().hex}.{ext}"
-    target = Path(current_app.instance_path) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    digest, size = hashlib.sha256(), 0
-    limits = upload_limits()
-    with open(target, "wb") as out:
-        while chunk := stream.read(1024 * 1024):
-            size += len(chunk)
-            try:
-                check_size(size, limits)
-            except FileRefused as refused:
-                out.close()
-                target.unlink()
-                raise ImportFileRejected(fields={"file": refused.translated()}) from refused
-            digest.update(chunk)
-            out.write(chunk)
-    if size == 0:
-        target.unlink()
-        raise ImportFileRejected(fields={"file": "The file is empty."})
+    relative, sha256, size = staged.store(
+        f"imports/{brand_id}", name, stream, rejected=ImportFileRejected
+    )
     imp = CatalogImport(
         brand_id=brand_id,
         user_id=actor.user_id,
         filename=name,
         stored_path=relative,
-        sha256=digest.hexdigest(),
+        sha256=sha256,
         status=ImportStatus.VALIDATING,
         errors=[],
         summary={},
@@ -475,16 +454,8 @@ def start_import(actor: Actor, brand_id: int, *, filename: str, stream: BinaryIO
 def confirm_import(actor: Actor, imp: CatalogImport) -> CatalogImport:
     """Apply a validated import, whole, in a job. Only a `ready` import can be confirmed."""
     ensure_manages(actor, imp.brand_id)
-    # Conditional: of two confirmations racing (a double click), only one moves it on.
-    moved = db.session.execute(
-        update(CatalogImport)
-        .where(CatalogImport.id == imp.id, CatalogImport.status == ImportStatus.READY)
-        .values(status=ImportStatus.APPLYING)
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1:
+    if not staged.claim(CatalogImport, imp):  # of two confirmations racing, one moves it on
         raise ImportNotReady()
-    db.session.refresh(imp)
     run = jobs.enqueue(
         catalog_jobs.apply_catalog_import,
         imp.id,

@@ -15,7 +15,7 @@ from portal.catalog.forms import (
     ProductForm,
 )
 from portal.catalog.models import CatalogImport, ImportStatus, Product, ProductStatus
-from portal.core import jobs
+from portal.core import jobs, staged
 from portal.core.access import Permission, current_actor, require
 from portal.core.errors import DomainError, NotFound
 from portal.core.forms import apply_errors
@@ -25,7 +25,6 @@ from portal.extensions import db
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
 SHOWN_ERRORS = 200
 # Statuses the templates show through _() at run time, here so extraction sees them.
@@ -39,14 +38,6 @@ STATUS_TERMS = (
     _l("applied"),
     _l("failed"),
 )
-
-
-def _download(data: bytes, filename: str, mimetype: str) -> Response:
-    return Response(
-        data,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 # -- products -------------------------------------------------------------------------------------
@@ -323,13 +314,13 @@ def import_list():
 @bp.get("/imports/template.csv")
 @require(Permission.CATALOG_MANAGE)
 def import_template_csv():
-    return _download(importer.template_csv(), "catalog-template.csv", "text/csv; charset=utf-8")
+    return staged.download(importer.template_csv(), "catalog-template.csv", staged.CSV_MIMETYPE)
 
 
 @bp.get("/imports/template.xlsx")
 @require(Permission.CATALOG_MANAGE)
 def import_template_xlsx():
-    return _download(importer.template_xlsx(), "catalog-template.xlsx", XLSX)
+    return staged.download(importer.template_xlsx(), "catalog-template.xlsx", staged.XLSX_MIMETYPE)
 
 
 @bp.get("/imports/<int:import_id>")
@@ -358,7 +349,9 @@ def import_detail(imp: CatalogImport):
 @bp.get("/imports/<int:import_id>/errors.xlsx")
 @require(Permission.CATALOG_MANAGE, load=queries.get_import)
 def import_errors(imp: CatalogImport):
-    return _download(importer.errors_xlsx(imp.errors), f"catalog-import-{imp.id}-errors.xlsx", XLSX)
+    return staged.download(
+        staged.errors_xlsx(imp.errors), f"catalog-import-{imp.id}-errors.xlsx", staged.XLSX_MIMETYPE
+    )
 
 
 @bp.post("/imports/<int:import_id>/confirm")

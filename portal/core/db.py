@@ -1,4 +1,8 @@
-"""Declarative base, naming convention, mixins and the commit boundary helper."""
+"""Mixins, column types, SQLite pragmas, the write-intent switch and the bulk helpers.
+
+The declarative base and naming convention live in `portal.core.base`, below
+`portal.extensions` (which builds `db` on it); they are re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, TypeDecorator, event
+from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from portal.core.base import NAMING_CONVENTION as NAMING_CONVENTION
+from portal.core.base import Base as Base
+from portal.extensions import db
 
 
 def utcnow() -> datetime:
@@ -43,10 +43,6 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 # 64-bit ids where rows are counted in millions (SQLite needs INTEGER for its rowid alias).
@@ -159,8 +155,6 @@ def in_ids(column: Any, ids: Iterable[int]) -> Any:
     from sqlalchemy import any_, bindparam
     from sqlalchemy.dialects.postgresql import ARRAY
 
-    from portal.extensions import db
-
     values = list(ids)
     if db.session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, values, type_=ARRAY(BigInteger)))
@@ -172,8 +166,6 @@ def bulk_insert(model: Any, rows: list[dict[str, Any]]) -> None:
     PostgreSQL (a 600,000-SKU import wrote 12,500 rows/s with multi-row INSERTs), the ORM's bulk
     INSERT elsewhere. Every row has the same keys; values go through psycopg's own escaping."""
     from sqlalchemy import insert
-
-    from portal.extensions import db
 
     if not rows:
         return

@@ -1,35 +1,29 @@
-"""Every change to stock goes through `apply_moves`: one conditional UPDATE per level, taken in a
-fixed order, and one ledger row per change, in the caller's transaction.
-
-The conditional UPDATE (`... WHERE on_hand + d >= 0 AND on_hand + d - (reserved + r) >= 0`) is
-what makes overselling impossible on PostgreSQL and SQLite alike: of two buyers racing for the
-last unit, the second one's UPDATE matches no row once the first has committed (PostgreSQL
-re-checks the condition after the row lock is released). Levels are touched in (location, SKU,
-grade) order, so two transactions never wait on each other in a cycle.
-"""
+"""What people do to stock (adjust, count, move, damage), locations, stock uploads and the proof
+that levels match their ledger. Every change to a level goes through `apply_moves`
+(portal.inventory.ledger), re-exported here."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 
-from flask import current_app
-from sqlalchemy import BigInteger, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.catalog.models import Variant
-from portal.core import audit, jobs
+from portal.core import audit, jobs, staged
 from portal.core.access import Actor, OrgKind, Permission
-from portal.core.db import utcnow
 from portal.core.errors import PermissionDenied, ValidationFailed
-from portal.core.spreadsheets import FileRefused, check_size, upload_limits
 from portal.extensions import db
-from portal.inventory.errors import InsufficientStock, StockUploadNotReady, StockUploadRejected
+from portal.inventory import jobs as inventory_jobs
+from portal.inventory.errors import StockUploadNotReady, StockUploadRejected
+from portal.inventory.ledger import (
+    MAX_QUANTITY,
+    MoveLine,
+    apply_moves,
+    available,  # noqa: F401 - re-exported: callers ask services what is available
+    ensure_level,
+)
 from portal.inventory.models import (
     Grade,
     Location,
@@ -41,180 +35,6 @@ from portal.inventory.models import (
     UploadStatus,
 )
 from portal.network.models import Organization
-
-MAX_QUANTITY = 10_000_000  # no single move of a SKU is larger; anything above is a typo
-
-
-# The two statements every line runs, built once: building them per line with literal values
-# cost several times more than running them (and SQLAlchemy caches no compiled form of a dialect
-# `on_conflict_do_nothing()`, so the insert is plain SQL both SQLite and PostgreSQL accept).
-_LEVELS = StockLevel.__table__
-_DH = bindparam("dh", type_=BigInteger)
-_DR = bindparam("dr", type_=BigInteger)
-_UPDATE_LEVEL = (
-    update(_LEVELS)
-    .where(
-        _LEVELS.c.location_id == bindparam("loc"),
-        _LEVELS.c.variant_id == bindparam("var"),
-        _LEVELS.c.grade == bindparam("gr"),
-        _LEVELS.c.on_hand + _DH >= 0,
-        _LEVELS.c.reserved + _DR >= 0,
-        _LEVELS.c.on_hand + _DH - (_LEVELS.c.reserved + _DR) >= 0,
-    )
-    .values(on_hand=_LEVELS.c.on_hand + _DH, reserved=_LEVELS.c.reserved + _DR)
-)
-_INSERT_LEVEL = text(
-    "INSERT INTO stock_levels (brand_id, location_id, variant_id, grade, on_hand, reserved) "
-    "VALUES (:brand_id, :location_id, :variant_id, :grade, 0, 0) ON CONFLICT DO NOTHING"
-)
-
-
-@dataclass(frozen=True)
-class MoveLine:
-    """One change to one level. `where` names it in errors ("lines.3")."""
-
-    location_id: int
-    variant_id: int
-    on_hand_delta: int = 0
-    reserved_delta: int = 0
-    grade: str = Grade.A
-    where: str = "qty"
-
-
-def apply_moves(
-    actor: Actor,
-    lines: Iterable[MoveLine],
-    *,
-    reason: str,
-    reference: str = "",
-    note: str = "",
-    occurred_at: datetime | None = None,
-) -> list[StockMove]:
-    """Change levels and write the ledger, all or nothing: on InsufficientStock (naming the line
-    and the quantity available) nothing of this call stays, even if the caller catches the error
-    and commits. Pass every line of one operation in one call: the fixed lock order holds
-    within a call. `occurred_at` is when it happened in the business (a reported sale's
-    `sold_at`); velocity counts by it. Without it, now."""
-    with db.session.begin_nested():
-        return _apply_moves(
-            actor,
-            lines,
-            reason=reason,
-            reference=reference,
-            note=note,
-            occurred_at=occurred_at or utcnow(),
-        )
-
-
-def _apply_moves(
-    actor: Actor,
-    lines: Iterable[MoveLine],
-    *,
-    reason: str,
-    reference: str,
-    note: str,
-    occurred_at: datetime,
-) -> list[StockMove]:
-    if reason not in tuple(MoveReason):
-        raise ValueError(f"unknown stock move reason {reason!r}")
-    merged: dict[tuple[int, int, str], list] = {}
-    for line in lines:
-        if line.grade not in tuple(Grade):
-            raise ValidationFailed(fields={line.where: "The grade is A or B."})
-        for delta in (line.on_hand_delta, line.reserved_delta):
-            if not isinstance(delta, int) or isinstance(delta, bool) or abs(delta) > MAX_QUANTITY:
-                raise ValidationFailed(fields={line.where: "Not a usable quantity."})
-        key = (line.location_id, line.variant_id, line.grade)
-        entry = merged.setdefault(key, [0, 0, line.where])
-        entry[0] += line.on_hand_delta
-        entry[1] += line.reserved_delta
-    brands = _brands_of({variant_id for _loc, variant_id, _g in merged})
-    connection = db.session.connection()  # the session's own; its per-statement work is skipped
-    moves = []
-    for key in sorted(merged):  # a fixed order: no lock cycles between transactions
-        location_id, variant_id, grade = key
-        on_hand_delta, reserved_delta, where = merged[key]
-        if on_hand_delta == 0 and reserved_delta == 0:
-            continue
-        if on_hand_delta > 0:
-            _ensure_level(brands[variant_id], location_id, variant_id, grade)
-        changed = connection.execute(
-            _UPDATE_LEVEL,
-            {
-                "loc": location_id,
-                "var": variant_id,
-                "gr": grade,
-                "dh": on_hand_delta,
-                "dr": reserved_delta,
-            },
-        )
-        if changed.rowcount != 1:
-            have = available(location_id, variant_id, grade)
-            raise InsufficientStock(
-                f"Only {have} available.",
-                fields={where: f"Only {have} available."},
-                available=have,
-            )
-        moves.append(
-            {
-                "brand_id": brands[variant_id],
-                "location_id": location_id,
-                "variant_id": variant_id,
-                "grade": grade,
-                "on_hand_delta": on_hand_delta,
-                "reserved_delta": reserved_delta,
-                "reason": reason,
-                "reference": reference[:80],
-                "note": note[:500],
-                "actor_user_id": actor.user_id,
-                "actor_org_id": actor.org_id,
-                "occurred_at": occurred_at,
-            }
-        )
-    if not moves:
-        return []
-    # One multi-row INSERT ... RETURNING: the rows come back as session objects, in order.
-    return list(
-        db.session.scalars(
-            insert(StockMove).returning(StockMove, sort_by_parameter_order=True), moves
-        )
-    )
-
-
-def _brands_of(variant_ids: set[int]) -> dict[int, int]:
-    rows = db.session.execute(
-        select(Variant.id, Variant.brand_id).where(Variant.id.in_(variant_ids))
-    ).all()
-    found = {variant_id: brand_id for variant_id, brand_id in rows}
-    missing = variant_ids - set(found)
-    if missing:
-        raise ValidationFailed(fields={"sku": "Unknown SKU."})
-    return found
-
-
-def _ensure_level(brand_id: int, location_id: int, variant_id: int, grade: str) -> None:
-    """Create the level row at zero if it is missing (concurrent callers: one wins, quietly)."""
-    db.session.connection().execute(
-        _INSERT_LEVEL,
-        {
-            "brand_id": brand_id,
-            "location_id": location_id,
-            "variant_id": variant_id,
-            "grade": grade,
-        },
-    )
-
-
-def available(location_id: int, variant_id: int, grade: str = Grade.A) -> int:
-    value = db.session.execute(
-        select(StockLevel.on_hand - StockLevel.reserved).where(
-            StockLevel.location_id == location_id,
-            StockLevel.variant_id == variant_id,
-            StockLevel.grade == grade,
-        )
-    ).scalar_one_or_none()
-    return int(value or 0)
-
 
 # -- locations -----------------------------------------------------------------------------------
 
@@ -342,7 +162,7 @@ def count_stock(
     # Read under the row lock (PostgreSQL): a move committing meanwhile is waited for, not
     # overwritten by a difference computed from the level before it. The row is created first,
     # so there is always a row to lock, even for a SKU never stocked here.
-    _ensure_level(variant.brand_id, location.id, variant.id, grade)
+    ensure_level(variant.brand_id, location.id, variant.id, grade)
     current = db.session.execute(
         select(StockLevel.on_hand)
         .where(
@@ -408,33 +228,18 @@ def start_stock_upload(actor: Actor, location: Location, filename: str, data: by
     Only the org holding the location, with a role that adjusts stock (PermissionDenied).
     Raises StockUploadRejected (field "file") for a type other than CSV or XLSX, an empty file
     or one past UPLOAD_MAX_BYTES. Nothing is parsed here: the job does it."""
-    from portal.inventory import jobs as inventory_jobs  # it imports upload.py, which imports us
-    from portal.inventory.upload import EXTENSIONS
-
     _ensure_own(actor, location)
     name = os.path.basename((filename or "").replace("\\", "/")).strip()[:255]
-    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if ext not in EXTENSIONS:
-        raise StockUploadRejected(fields={"file": "Upload a .csv or .xlsx file."})
-    if not data:
-        raise StockUploadRejected(fields={"file": "The file is empty."})
-    try:
-        check_size(len(data), upload_limits())
-    except FileRefused as refused:
-        raise StockUploadRejected(fields={"file": refused.translated()}) from refused
-    relative = f"stock-uploads/{location.org_id}/{uuid.uuid4().hex}.{ext}"
-    target = Path(current_app.instance_path) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(target.name + ".part")
-    temporary.write_bytes(data)
-    os.replace(temporary, target)  # the job never reads half a file
+    relative, sha256, size = staged.store(
+        f"stock-uploads/{location.org_id}", name, data, rejected=StockUploadRejected
+    )
     upload = StockUpload(
         org_id=location.org_id,
         location_id=location.id,
         user_id=actor.user_id,
         filename=name,
         stored_path=relative,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256,
         status=UploadStatus.VALIDATING,
         errors=[],
         summary={},
@@ -456,7 +261,7 @@ def start_stock_upload(actor: Actor, location: Location, filename: str, data: by
         location=location.code,
         upload_id=upload.id,
         file=name,
-        bytes=len(data),
+        bytes=size,
     )
     return upload
 
@@ -464,19 +269,9 @@ def start_stock_upload(actor: Actor, location: Location, filename: str, data: by
 def confirm_stock_upload(actor: Actor, upload: StockUpload) -> StockUpload:
     """Apply a checked upload, whole, in a job. Only a `ready` one (StockUploadNotReady), by the
     org holding its location (PermissionDenied)."""
-    from portal.inventory import jobs as inventory_jobs
-
     _ensure_own(actor, upload.location)
-    # Conditional: of two confirmations racing (a double click), only one moves it on.
-    moved = db.session.execute(
-        update(StockUpload)
-        .where(StockUpload.id == upload.id, StockUpload.status == UploadStatus.READY)
-        .values(status=UploadStatus.APPLYING)
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1:
+    if not staged.claim(StockUpload, upload):  # of two confirmations racing, one moves it on
         raise StockUploadNotReady()
-    db.session.refresh(upload)
     run = jobs.enqueue(
         inventory_jobs.apply_stock_upload,
         upload.id,

@@ -11,9 +11,8 @@ workbook, past a limit) fails its job with the reason.
 
 from __future__ import annotations
 
-import csv
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,20 +21,13 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from portal.catalog.importer import errors_xlsx, file_sha256
 from portal.catalog.models import Variant
-from portal.core import audit
+from portal.core import audit, staged
 from portal.core.access import Actor
-from portal.core.db import utcnow
-from portal.core.spreadsheets import (
-    FileRefused,
-    UnreadableFile,
-    csv_bytes,
-    read_table,
-    upload_limits,
-    xlsx_bytes,
-)
+from portal.core.spreadsheets import FileRefused, read_table
+from portal.core.staged import Progress, errors_xlsx
 from portal.extensions import db
+from portal.inventory.ledger import MAX_QUANTITY, MoveLine, apply_moves
 from portal.inventory.models import (
     Grade,
     Location,
@@ -45,7 +37,6 @@ from portal.inventory.models import (
     UploadStatus,
 )
 from portal.inventory.queries import carried_brand_ids
-from portal.inventory.services import MAX_QUANTITY, MoveLine, apply_moves
 
 __all__ = ["StockUpload", "UploadStatus", "errors_xlsx"]
 
@@ -57,18 +48,16 @@ EXAMPLE_ROWS = (
     ("ACME-HOD-001-BLK-M", "A", "12", ""),
     ("ACME-JNS-001-IND-32", "B", "0", ""),
 )
-EXTENSIONS = ("csv", "tsv", "txt", "xlsx")
+EXTENSIONS = staged.EXTENSIONS
 MAX_STORED_ERRORS = 1000
 PROGRESS_EVERY = 1000
 BATCH = 1000  # rows looked up per query, and lines per apply_moves call
 WHOLE_NUMBER = re.compile(r"^\d+$")
 
-Progress = Callable[[int, int, str], None]
 Key = tuple[int, int, str]  # (location id, variant id, grade): the order levels are locked in
 
 
-def _no_progress(done: int, total: int, message: str = "") -> None:
-    return None
+_no_progress = staged.no_progress
 
 
 @dataclass(frozen=True)
@@ -353,7 +342,7 @@ def summarize(rows: list[Row], current: dict[Key, tuple[int, int]]) -> dict[str,
 
 
 def stored_file(upload: StockUpload) -> Path:
-    return Path(current_app.instance_path) / upload.stored_path
+    return staged.stored_file(upload)
 
 
 def context_for(upload: StockUpload) -> Context:
@@ -375,24 +364,18 @@ def acting_for(upload: StockUpload) -> Actor:
 def _check_stored(
     upload: StockUpload, progress: Progress, *, inspected: bool = False
 ) -> CheckedFile:
-    """Read the stored file and check its rows. A file refused whole raises FileRefused."""
-    try:
-        rows, total = read_table(stored_file(upload), upload_limits(), inspected=inspected)
-        return check_file(rows, context_for(upload), total=total, progress=progress)
-    except UnreadableFile as exc:
-        checked = CheckedFile()
-        checked.error(1, "", str(exc))
-        return checked
-    except csv.Error as exc:
-        checked = CheckedFile()
-        checked.error(1, "", f"Not a readable CSV file: {exc}.")
-        return checked
+    """Read the stored file (portal.core.staged) and check its rows. A file refused whole
+    raises FileRefused."""
+    return staged.check_stored(
+        upload,
+        lambda rows, total: check_file(rows, context_for(upload), total=total, progress=progress),
+        CheckedFile,
+        inspected=inspected,
+        read=read_table,
+    )
 
 
-def _record_errors(upload: StockUpload, checked: CheckedFile) -> None:
-    upload.total_rows = checked.total_rows
-    upload.error_count = checked.error_count
-    upload.errors = checked.errors
+_record_errors = staged.record_errors
 
 
 def validate_upload(upload: StockUpload, *, progress: Progress = _no_progress) -> StockUpload:
@@ -403,9 +386,7 @@ def validate_upload(upload: StockUpload, *, progress: Progress = _no_progress) -
     except FileRefused as refused:
         _fail(upload, str(refused))
         return upload
-    _record_errors(upload, checked)
-    upload.summary = summarize(checked.rows, checked.current)
-    upload.status = UploadStatus.INVALID if checked.error_count else UploadStatus.READY
+    staged.record_check(upload, checked, summarize(checked.rows, checked.current))
     return upload
 
 
@@ -427,8 +408,7 @@ def apply_upload(
     the check) or going wrong while writing makes the upload `failed` with the reason and its
     rows' errors; nothing is applied then.
     """
-    path = stored_file(upload)
-    if not path.exists() or file_sha256(path) != upload.sha256:
+    if not staged.unchanged(upload):
         _fail(upload, "The stored file is missing or changed since it was checked.")
         return upload
     try:  # the same bytes (SHA-256 above) as checked: an XLSX is not inspected again
@@ -449,16 +429,9 @@ def apply_upload(
         return upload
     except Exception as exc:  # noqa: BLE001 - anything: nothing was applied, say so
         current_app.logger.exception("stock upload %s failed", upload.id)
-        _fail(
-            upload, f"Nothing was applied: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-        )
+        _fail(upload, staged.nothing_applied(exc))
         return upload
-    upload.total_rows = checked.total_rows
-    upload.error_count = 0
-    upload.errors = []
-    upload.summary = summary
-    upload.status = UploadStatus.APPLIED
-    upload.applied_at = utcnow()
+    staged.record_applied(upload, checked.total_rows, summary)
     audit.record(
         actor,
         "stock.uploaded",
@@ -548,15 +521,11 @@ def _lock_levels(rows: list[Row]) -> dict[Key, tuple[int, int]]:
     return levels
 
 
-def _batches(items: list[Any], size: int | None = None) -> Iterator[list[Any]]:
-    size = size or BATCH
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _batches(items: list[Any]) -> Iterator[Any]:
+    return staged.batches(items, BATCH)
 
 
-def _fail(upload: StockUpload, reason: str) -> None:
-    upload.status = UploadStatus.FAILED
-    upload.summary = {**(upload.summary or {}), "failure": reason}
+_fail = staged.fail
 
 
 # -- downloads -----------------------------------------------------------------------------------
@@ -564,10 +533,10 @@ def _fail(upload: StockUpload, reason: str) -> None:
 
 def template_csv() -> bytes:
     """The header and two example rows."""
-    return csv_bytes([COLUMNS, *EXAMPLE_ROWS])
+    return staged.template_csv(COLUMNS, EXAMPLE_ROWS)
 
 
 def template_xlsx() -> bytes:
     # on_hand as a number, as a spreadsheet holds it
     rows = [(sku, grade, int(on_hand), loc) for sku, grade, on_hand, loc in EXAMPLE_ROWS]
-    return xlsx_bytes([COLUMNS, *rows], "stock")
+    return staged.template_xlsx(COLUMNS, rows, "stock")

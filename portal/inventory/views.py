@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
 from portal.catalog.models import Variant
-from portal.core import jobs
+from portal.core import jobs, staged
 from portal.core.access import Actor, Permission, current_actor, require
 from portal.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from portal.core.forms import apply_errors
@@ -226,16 +226,7 @@ def location_damage(location: Location):
 
 # -- stock files (the org holding the location only) --------------------------------------------
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SHOWN_ERRORS = 200
-
-
-def _download(data: bytes, filename: str, mimetype: str) -> Response:
-    return Response(
-        data,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 @bp.route("/stock/<code>/uploads/new", methods=["GET", "POST"])
@@ -271,13 +262,13 @@ def upload_new(location: Location):
 @bp.get("/stock/uploads/template.csv")
 @require(Permission.STOCK_ADJUST)
 def upload_template_csv():
-    return _download(upload.template_csv(), "stock-template.csv", "text/csv; charset=utf-8")
+    return staged.download(upload.template_csv(), "stock-template.csv", staged.CSV_MIMETYPE)
 
 
 @bp.get("/stock/uploads/template.xlsx")
 @require(Permission.STOCK_ADJUST)
 def upload_template_xlsx():
-    return _download(upload.template_xlsx(), "stock-template.xlsx", XLSX)
+    return staged.download(upload.template_xlsx(), "stock-template.xlsx", staged.XLSX_MIMETYPE)
 
 
 @bp.get("/stock/uploads/<int:upload_id>")
@@ -305,8 +296,10 @@ def upload_detail(stock_upload: StockUpload):
 @bp.get("/stock/uploads/<int:upload_id>/errors.xlsx")
 @require(Permission.STOCK_ADJUST, load=queries.get_stock_upload)
 def upload_errors(stock_upload: StockUpload):
-    return _download(
-        upload.errors_xlsx(stock_upload.errors), f"stock-upload-{stock_upload.id}-errors.xlsx", XLSX
+    return staged.download(
+        staged.errors_xlsx(stock_upload.errors),
+        f"stock-upload-{stock_upload.id}-errors.xlsx",
+        staged.XLSX_MIMETYPE,
     )
 
 

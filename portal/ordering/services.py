@@ -38,7 +38,6 @@ from portal.ordering.models import (
     Cart,
     CartLine,
     Order,
-    OrderEvent,
     OrderKind,
     OrderLine,
     OrderStatus,
@@ -49,6 +48,15 @@ from portal.ordering.models import (
     Shipment,
     ShipmentLine,
     ShipmentStatus,
+)
+from portal.ordering.transitions import (
+    Action,
+    ProblemCode,
+    Side,
+    allowed,
+    create,
+    expect,
+    transition,
 )
 from portal.policy import queries as policy
 
@@ -73,12 +81,17 @@ class LineRequest:
 class Problem:
     line: int | None  # index in the request; None for the whole order
     sku: str
-    code: str
+    code: ProblemCode
     message: str
     available: int | None = None
 
     def as_json(self) -> dict[str, Any]:
-        body = {"line": self.line, "sku": self.sku, "code": self.code, "message": self.message}
+        body = {
+            "line": self.line,
+            "sku": self.sku,
+            "code": self.code.value,
+            "message": self.message,
+        }
         if self.available is not None:
             body["available"] = self.available
         return body
@@ -92,7 +105,7 @@ def refuse(problems: list[Problem]) -> OrderRefused:
         fields[key] = f"{fields[key]} {problem.message}" if key in fields else problem.message
     first = problems[0]
     error = OrderRefused(first.message, fields=fields, problems=[p.as_json() for p in problems])
-    error.code = first.code
+    error.code = first.code.value
     if first.available is not None:
         error.extra["available"] = first.available
     return error
@@ -124,11 +137,13 @@ def check_lines(
     """Quantities and SKUs: `unknown_sku`, `invalid_quantity`; a SKU twice is merged into its
     first line (never counted twice)."""
     if not requests:
-        problems.append(Problem(None, "", "empty_order", "The order has no lines."))
+        problems.append(Problem(None, "", ProblemCode.EMPTY_ORDER, "The order has no lines."))
         return []
     if len(requests) > MAX_LINES:
         problems.append(
-            Problem(None, "", "too_many_lines", f"At most {MAX_LINES} lines in one order.")
+            Problem(
+                None, "", ProblemCode.TOO_MANY_LINES, f"At most {MAX_LINES} lines in one order."
+            )
         )
         return []
     wanted: dict[str, LineRequest] = {}
@@ -137,14 +152,16 @@ def check_lines(
         sku = str(request.sku or "").strip().upper()
         qty = _whole_number(request.qty)
         if not sku:
-            problems.append(Problem(request.index, "", "unknown_sku", "The SKU is missing."))
+            problems.append(
+                Problem(request.index, "", ProblemCode.UNKNOWN_SKU, "The SKU is missing.")
+            )
             continue
         if qty is None or qty <= 0 or qty > MAX_LINE_QTY:
             problems.append(
                 Problem(
                     request.index,
                     sku,
-                    "invalid_quantity",
+                    ProblemCode.INVALID_QUANTITY,
                     f"{sku}: the quantity must be a whole number from 1 to {MAX_LINE_QTY}.",
                 )
             )
@@ -163,11 +180,13 @@ def check_lines(
     for sku, request in wanted.items():
         variant = variants.get(sku)
         if variant is None or not variant.product.is_active:
-            problems.append(Problem(request.index, sku, "unknown_sku", f"{sku}: no such SKU."))
+            problems.append(
+                Problem(request.index, sku, ProblemCode.UNKNOWN_SKU, f"{sku}: no such SKU.")
+            )
             continue
         if quantities[sku] > MAX_LINE_QTY:
             problems.append(
-                Problem(request.index, sku, "invalid_quantity", f"{sku}: too many units.")
+                Problem(request.index, sku, ProblemCode.INVALID_QUANTITY, f"{sku}: too many units.")
             )
             continue
         checked.append(CheckedLine(variant, quantities[sku], request.index))
@@ -255,18 +274,23 @@ def quote(
                 Problem(
                     ln.index,
                     sku,
-                    "sku_not_authorized",
+                    ProblemCode.SKU_NOT_AUTHORIZED,
                     f"{sku}: not authorized for you under the current policy.",
                 )
             )
         elif ln.qty < t.moq:
             problems.append(
-                Problem(ln.index, sku, "below_moq", f"{sku}: order at least {t.moq} units.")
+                Problem(
+                    ln.index, sku, ProblemCode.BELOW_MOQ, f"{sku}: order at least {t.moq} units."
+                )
             )
         elif ln.qty % t.multiple:
             problems.append(
                 Problem(
-                    ln.index, sku, "not_multiple", f"{sku}: order in multiples of {t.multiple}."
+                    ln.index,
+                    sku,
+                    ProblemCode.NOT_MULTIPLE,
+                    f"{sku}: order in multiples of {t.multiple}.",
                 )
             )
     start, end = order_terms.order_window_start, order_terms.order_window_end
@@ -275,7 +299,7 @@ def quote(
             Problem(
                 None,
                 "",
-                "outside_order_window",
+                ProblemCode.OUTSIDE_ORDER_WINDOW,
                 f"Ordering is closed now: the window is {_day(start)} to {_day(end)}.",
             )
         )
@@ -285,7 +309,7 @@ def quote(
             Problem(
                 None,
                 "",
-                "below_min_amount",
+                ProblemCode.BELOW_MIN_AMOUNT,
                 f"The order must come to at least {minimum / 100:.2f} {result.currency}.",
             )
         )
@@ -333,7 +357,7 @@ def _stock_problems(
                     Problem(
                         ln.index,
                         sku,
-                        "quota_exceeded",
+                        ProblemCode.QUOTA_EXCEEDED,
                         f"{sku}: allocated stock; your quota has {left} left.",
                         available=left,
                     )
@@ -345,7 +369,7 @@ def _stock_problems(
                 Problem(
                     ln.index,
                     sku,
-                    "insufficient_stock",
+                    ProblemCode.INSUFFICIENT_STOCK,
                     f"{sku}: only {have} available.",
                     available=have,
                 )
@@ -408,7 +432,7 @@ def _place_order(
         supplier_org_id=link.supplier_org_id,
         link_id=link.id,
         kind=kind,
-        status=OrderStatus.SUBMITTED,
+        status=OrderStatus.SUBMITTED,  # until the submit move below sets where it goes
         currency=q.currency,
         policy_version_id=q.versions[0].id if q.versions else None,
         source_location_id=source.id,
@@ -465,7 +489,7 @@ def _place_order(
                 Problem(
                     index,
                     line.sku if line else "",
-                    "insufficient_stock",
+                    ProblemCode.INSUFFICIENT_STOCK,
                     f"{line.sku if line else ''}: only {exc.extra.get('available', 0)} available.",
                     available=exc.extra.get("available", 0),
                 )
@@ -476,18 +500,17 @@ def _place_order(
     finance.commit_credit(account, total)
     hold = _buyer_hold(actor, order)
     if hold:
-        order.status = OrderStatus.PENDING_BUYER_APPROVAL
+        status = OrderStatus.PENDING_BUYER_APPROVAL
         order.hold_reason = hold
     else:
         # the limit the quote resolved: no second look-up of the live policy
-        _apply_credit_check(order, account, q.order_terms.credit_limit_cents)
+        status = _credit_check(order, account, q.order_terms.credit_limit_cents)
     db.session.flush()
-    _event(
+    create(
         actor,
         order,
-        "submitted",
-        "",
-        order.status,
+        Action.SUBMIT,
+        status,
         total_cents=total,
         lines=len(order.lines),
         hold=order.hold_reason,
@@ -507,7 +530,7 @@ def _draw_quota(quotas: list, ln: CheckedLine) -> int:
             Problem(
                 ln.index,
                 ln.variant.sku,
-                "quota_exceeded",
+                ProblemCode.QUOTA_EXCEEDED,
                 f"{ln.variant.sku}: allocated stock; your quota has {left} left.",
                 available=left,
             )
@@ -515,16 +538,16 @@ def _draw_quota(quotas: list, ln: CheckedLine) -> int:
     )
 
 
-def _apply_credit_check(order: Order, account: Any, limit_cents: int) -> None:
+def _credit_check(order: Order, account: Any, limit_cents: int) -> OrderStatus:
     """Over the limit (counting what is owed and every open order, this one included) the order
-    waits for the supplier's approval instead of being refused."""
+    waits for the supplier's approval instead of being refused: the status it goes to (the
+    caller moves it there through the transition table)."""
     position = finance_queries.credit_position(account, limit_cents=limit_cents)
     if position.exposure_cents > position.limit_cents:
-        order.status = OrderStatus.AWAITING_APPROVAL
         order.hold_reason = "credit"
-    else:
-        order.status = OrderStatus.SUBMITTED
-        order.hold_reason = ""
+        return OrderStatus.AWAITING_APPROVAL
+    order.hold_reason = ""
+    return OrderStatus.SUBMITTED
 
 
 def find_purchasing_rule(org_id: int) -> PurchasingRule | None:
@@ -599,35 +622,6 @@ def set_purchasing_rule(
     return rule
 
 
-# -- the timeline --------------------------------------------------------------------------------
-
-
-def _event(
-    actor: Actor,
-    order: Order,
-    kind: str,
-    from_status: str,
-    to_status: str,
-    *,
-    note: str = "",
-    **details: Any,
-) -> OrderEvent:
-    event = OrderEvent(
-        order_id=order.id,
-        brand_id=order.brand_id,
-        kind=kind,
-        from_status=from_status,
-        to_status=to_status,
-        note=(note or "")[:500],
-        details={k: v for k, v in details.items() if v not in (None, "", [], {})},
-        actor_user_id=actor.user_id,
-        actor_org_id=actor.org_id,
-        created_at=utcnow(),
-    )
-    db.session.add(event)
-    return event
-
-
 # -- transitions ---------------------------------------------------------------------------------
 
 
@@ -639,14 +633,6 @@ def lock_order(order: Order) -> Order:
     for line in order.lines:
         db.session.refresh(line)
     return order
-
-
-def _expect(order: Order, allowed: Iterable[str], doing: str) -> None:
-    if order.status not in tuple(allowed):
-        raise OrderStateConflict(
-            f"Order {order.number} is {order.status.replace('_', ' ')}: it cannot be {doing}.",
-            status=order.status,
-        )
 
 
 def _as_supplier(actor: Actor, order: Order) -> None:
@@ -695,14 +681,23 @@ def permitted_actions(actor: Actor, order: Order) -> OrderActions:
     shipped = order.has_shipments
     pending_receipt = any(s.status == ShipmentStatus.SHIPPED for s in shipments_of(order))
     returnable = any(line.received_qty > line.returned_qty for line in order.lines)
+
+    # The transition table says what each side may do from this status; the flags above say
+    # whether the actor acts for that side (with the permission it needs).
+    def can(side: Side, action: Action) -> bool:
+        return allowed(status, action, side)
+
     return OrderActions(
-        approve=supplier and status in (OrderStatus.SUBMITTED, OrderStatus.AWAITING_APPROVAL),
-        reject=supplier and status in REJECTABLE and not shipped,
-        buyer_approve=buyer_admin and status == OrderStatus.PENDING_BUYER_APPROVAL,
-        buyer_reject=buyer_admin and status == OrderStatus.PENDING_BUYER_APPROVAL,
-        cancel=buyer and status in CANCELLABLE and not shipped and order.kind != OrderKind.PUSH,
-        ship=supplier and status in SHIPPABLE,
-        close=supplier and status == OrderStatus.PARTIALLY_SHIPPED,
+        approve=supplier and can(Side.SUPPLIER, Action.APPROVE),
+        reject=supplier and can(Side.SUPPLIER, Action.REJECT) and not shipped,
+        buyer_approve=buyer_admin and can(Side.BUYER, Action.BUYER_APPROVE),
+        buyer_reject=buyer_admin and can(Side.BUYER, Action.REJECT),
+        cancel=buyer
+        and can(Side.BUYER, Action.CANCEL)
+        and not shipped
+        and order.kind != OrderKind.PUSH,
+        ship=supplier and can(Side.SUPPLIER, Action.SHIP),
+        close=supplier and can(Side.SUPPLIER, Action.CLOSE),
         receive=buyer and pending_receipt,
         request_return=buyer and returnable,
         reorder=buyer and not actor.is_system,
@@ -725,16 +720,6 @@ def permitted_return_actions(actor: Actor, order: Order, ret: ReturnRequest) -> 
     )
 
 
-REJECTABLE = (OrderStatus.SUBMITTED, OrderStatus.AWAITING_APPROVAL, OrderStatus.CONFIRMED)
-CANCELLABLE = (
-    OrderStatus.PENDING_BUYER_APPROVAL,
-    OrderStatus.SUBMITTED,
-    OrderStatus.AWAITING_APPROVAL,
-    OrderStatus.CONFIRMED,
-)
-SHIPPABLE = (OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED)
-
-
 def shipments_of(order: Order) -> list[Shipment]:
     return list(
         db.session.execute(
@@ -748,13 +733,11 @@ def approve_order(actor: Actor, order: Order, *, note: str = "") -> Order:
     the excess). A buyer can never approve its own credit excess."""
     _as_supplier(actor, order)
     lock_order(order)
-    _expect(order, (OrderStatus.SUBMITTED, OrderStatus.AWAITING_APPROVAL), "approved")
-    before = order.status
-    order.status = OrderStatus.CONFIRMED
+    expect(order, Action.APPROVE)
+    credit = order.status == OrderStatus.AWAITING_APPROVAL
     order.confirmed_at = utcnow()
-    credit = before == OrderStatus.AWAITING_APPROVAL
     order.hold_reason = ""
-    _event(actor, order, "approved", before, order.status, note=note, credit_excess=credit)
+    transition(actor, order, Action.APPROVE, note=note, credit_excess=credit)
     return order
 
 
@@ -776,13 +759,11 @@ def buyer_approve_order(actor: Actor, order: Order, *, note: str = "") -> Order:
     checked now."""
     _as_buyer(actor, order, Permission.ORDER_APPROVE)
     lock_order(order)
-    _expect(order, (OrderStatus.PENDING_BUYER_APPROVAL,), "approved")
+    expect(order, Action.BUYER_APPROVE)
     link = order.link
     account = finance.lock_account(link)
-    _apply_credit_check(order, account, finance_queries.credit_limit(link))
-    _event(
-        actor, order, "buyer_approved", OrderStatus.PENDING_BUYER_APPROVAL, order.status, note=note
-    )
+    status = _credit_check(order, account, finance_queries.credit_limit(link))
+    transition(actor, order, Action.BUYER_APPROVE, status, note=note)
     return order
 
 
@@ -795,23 +776,22 @@ def reject_order(actor: Actor, order: Order, *, reason: str) -> Order:
     else:
         _as_supplier(actor, order)
     reason = _required(reason, "reason")
-    allowed = (*REJECTABLE, OrderStatus.PENDING_BUYER_APPROVAL)
-    _expect(order, allowed, "rejected")
+    expect(order, Action.REJECT)
     if order.has_shipments:
         raise OrderStateConflict("Part of the order has shipped: close the rest instead.")
-    return _close(actor, order, OrderStatus.REJECTED, "rejected", reason)
+    return _close(actor, order, Action.REJECT, OrderStatus.REJECTED, reason)
 
 
 def cancel_order(actor: Actor, order: Order, *, reason: str = "") -> Order:
     """The buyer withdraws an order before anything ships; every reservation is released."""
     _as_buyer(actor, order)
     lock_order(order)
-    _expect(order, CANCELLABLE, "cancelled")
+    expect(order, Action.CANCEL)
     if order.kind == OrderKind.PUSH:
         raise OrderStateConflict("A push order is the brand's: ask HQ to reject it instead.")
     if order.has_shipments:
         raise OrderStateConflict("Part of the order has shipped: it can no longer be cancelled.")
-    return _close(actor, order, OrderStatus.CANCELLED, "cancelled", reason)
+    return _close(actor, order, Action.CANCEL, OrderStatus.CANCELLED, reason)
 
 
 def close_order(actor: Actor, order: Order, *, reason: str) -> Order:
@@ -819,13 +799,13 @@ def close_order(actor: Actor, order: Order, *, reason: str) -> Order:
     _as_supplier(actor, order)
     reason = _required(reason, "reason")
     lock_order(order)
-    _expect(order, (OrderStatus.PARTIALLY_SHIPPED,), "closed")
+    expect(order, Action.CLOSE)
     received_all = all(s.status == ShipmentStatus.RECEIVED for s in shipments_of(order))
     status = OrderStatus.COMPLETED if received_all else OrderStatus.SHIPPED
-    return _close(actor, order, status, "closed", reason)
+    return _close(actor, order, Action.CLOSE, status, reason)
 
 
-def _close(actor: Actor, order: Order, status: str, kind: str, reason: str) -> Order:
+def _close(actor: Actor, order: Order, action: Action, status: OrderStatus, reason: str) -> Order:
     """Release what the order still holds: units (to its quota while open, else to the pool)
     and the credit its unshipped part committed."""
     moves = []
@@ -845,15 +825,13 @@ def _close(actor: Actor, order: Order, status: str, kind: str, reason: str) -> O
     if released_cents:
         link = order.link
         finance.commit_credit(finance.lock_account(link), -released_cents)
-    before = order.status
-    order.status = status
     order.closed_at = (
         utcnow()
         if status in (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.COMPLETED)
         else None
     )
     order.hold_reason = ""
-    _event(actor, order, kind, before, status, note=reason, released_cents=released_cents)
+    transition(actor, order, action, status, note=reason, released_cents=released_cents)
     return order
 
 
@@ -877,7 +855,7 @@ def ship_order(
     is refused, naming the SKU."""
     _as_supplier(actor, order)
     lock_order(order)
-    _expect(order, SHIPPABLE, "shipped")
+    expect(order, Action.SHIP)
     by_sku = {line.sku: line for line in order.lines}
     picked: list[tuple[OrderLine, int]] = []
     errors: dict[str, str] = {}
@@ -937,15 +915,12 @@ def ship_order(
         order_id=order.id,
         payment_terms_days=finance_queries.account_terms(link).payment_terms_days,
     )
-    before = order.status
     fully = all(line.open_qty == 0 for line in order.lines)
-    order.status = OrderStatus.SHIPPED if fully else OrderStatus.PARTIALLY_SHIPPED
-    _event(
+    transition(
         actor,
         order,
-        "shipped",
-        before,
-        order.status,
+        Action.SHIP,
+        OrderStatus.SHIPPED if fully else OrderStatus.PARTIALLY_SHIPPED,
         shipment=seq,
         units=sum(qty for _line, qty in picked),
         invoiced_cents=value,
@@ -1009,18 +984,17 @@ def receive_shipment(
     shipment.received_by_user_id = actor.user_id
     shipment.discrepancy_note = note[:500] if short else ""
     db.session.flush()
-    before = order.status
+    status = order.status
     if order.status == OrderStatus.SHIPPED and all(
         s.status == ShipmentStatus.RECEIVED for s in shipments_of(order)
     ):
-        order.status = OrderStatus.COMPLETED
+        status = OrderStatus.COMPLETED
         order.closed_at = utcnow()
-    _event(
+    transition(
         actor,
         order,
-        "received",
-        before,
-        order.status,
+        Action.RECEIVE,
+        status,
         note=note,
         shipment=shipment.seq,
         units=sum(qty for _sl, qty in counts),
@@ -1092,12 +1066,10 @@ def request_return(
         ret.lines.append(ReturnLine(order_line_id=line.id, qty=qty))
     db.session.add(ret)
     db.session.flush()
-    _event(
+    transition(
         actor,
         order,
-        "return_requested",
-        order.status,
-        order.status,
+        Action.REQUEST_RETURN,
         note=reason,
         ret=ret.seq,
         units=sum(q for _l, q in picked),
@@ -1125,12 +1097,10 @@ def decide_return(
     if not approve:
         note = _required(note, "note")
     ret.status = ReturnStatus.APPROVED if approve else ReturnStatus.REJECTED
-    _event(
+    transition(
         actor,
         order,
-        "return_approved" if approve else "return_rejected",
-        order.status,
-        order.status,
+        Action.APPROVE_RETURN if approve else Action.REJECT_RETURN,
         note=note,
         ret=ret.seq,
     )
@@ -1171,12 +1141,10 @@ def receive_return(actor: Actor, ret: ReturnRequest) -> ReturnRequest:
     ret.status = ReturnStatus.RECEIVED
     ret.credit_cents = credit
     db.session.flush()
-    _event(
+    transition(
         actor,
         order,
-        "return_received",
-        order.status,
-        order.status,
+        Action.RECEIVE_RETURN,
         ret=ret.seq,
         credited_cents=credit,
     )
@@ -1268,7 +1236,9 @@ def add_to_cart(actor: Actor, cart: Cart, requests: Sequence[LineRequest]) -> in
         if line is None:
             cart.lines.append(CartLine(variant_id=ln.variant.id, qty=ln.qty))
         elif line.qty + ln.qty > MAX_LINE_QTY:
-            raise refuse([Problem(ln.index, ln.variant.sku, "invalid_quantity", "Too many units.")])
+            raise refuse(
+                [Problem(ln.index, ln.variant.sku, ProblemCode.INVALID_QUANTITY, "Too many units.")]
+            )
         else:
             line.qty += ln.qty
     cart.updated_at = utcnow()
@@ -1596,5 +1566,12 @@ def _push_order(
     order.total_qty = sum(qty for _v, qty in lines)
     finance.commit_credit(finance.lock_account(link), order.total_cents)
     db.session.flush()
-    _event(actor, order, "pushed", "", order.status, total_cents=order.total_cents, push=reference)
+    create(
+        actor,
+        order,
+        Action.PUSH,
+        OrderStatus.CONFIRMED,
+        total_cents=order.total_cents,
+        push=reference,
+    )
     return order

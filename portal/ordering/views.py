@@ -51,6 +51,7 @@ from portal.ordering.models import (
     Shipment,
     ShipmentStatus,
 )
+from portal.ordering.transitions import EVENT_LABELS
 from portal.policy import queries as policy_queries
 
 bp = Blueprint("ordering", __name__)
@@ -75,20 +76,6 @@ RETURN_LABELS = {
     ReturnStatus.APPROVED: _l("Approved"),
     ReturnStatus.REJECTED: _l("Rejected"),
     ReturnStatus.RECEIVED: _l("Received, credited"),
-}
-EVENT_LABELS = {
-    "submitted": _l("Submitted"),
-    "approved": _l("Approved by the supplier"),
-    "buyer_approved": _l("Approved by the buyer's admin"),
-    "rejected": _l("Rejected"),
-    "cancelled": _l("Cancelled"),
-    "closed": _l("Closed"),
-    "shipped": _l("Shipped"),
-    "received": _l("Received"),
-    "return_requested": _l("Return requested"),
-    "return_approved": _l("Return approved"),
-    "return_rejected": _l("Return rejected"),
-    "return_received": _l("Return received"),
 }
 # Why an order waits, as its buyer reads it and as everyone else does.
 HOLD_LABELS = {

@@ -13,7 +13,7 @@ from portal.core import jobs
 from portal.core.db import utcnow
 from portal.core.mail import deliver_mail
 from portal.extensions import db
-from portal.policy import queries, services
+from portal.policy import delivery, queries
 from portal.policy.models import Notification, PolicyVersion
 
 BATCH = 500
@@ -37,7 +37,7 @@ def _mail_admins(
     notification served. The mark is committed right after each org's mails, so a worker that
     dies repeats at most the one org it was on. Orgs without admins are marked together; the
     caller commits them."""
-    emails = services.admin_emails([org_id for _id, org_id in targets])
+    emails = delivery.admin_emails([org_id for _id, org_id in targets])
     intro = (
         f"{version.policy.name} ({version.label}) applies to your organization from "
         f"{version.effective_from:%Y-%m-%d %H:%M} UTC.\n\n"
@@ -89,7 +89,7 @@ def deliver_policy(version_id: int) -> dict[str, Any]:
     total = len(org_ids)
     delivered = 0
     for start in range(0, total, BATCH):
-        delivered += services.deliver_batch(version, org_ids[start : start + BATCH])
+        delivered += delivery.deliver_batch(version, org_ids[start : start + BATCH])
         done = min(start + BATCH, total)
         jobs.report_progress(done, total * 2, f"delivered to {done} of {total}")
         db.session.commit()
@@ -99,7 +99,7 @@ def deliver_policy(version_id: int) -> dict[str, Any]:
 
     emailed = 0
     subject = f"New channel policy: {version.policy.name}"
-    while batch := services.unemailed(version_id, BATCH):
+    while batch := delivery.unemailed(version_id, BATCH):
         targets = [(n.id, n.org_id) for n in batch]
         emailed += _mail_admins(version, targets, subject, mark_emailed)
         jobs.report_progress(total + emailed, total * 2, "e-mailing admins")
@@ -150,4 +150,4 @@ def remind_unacknowledged(version_id: int, requested_at: str) -> dict[str, Any]:
 
 @jobs.job(queue=jobs.QUEUE_DEFAULT, title="Activate and expire policies")
 def advance_policy_states() -> dict[str, int]:
-    return services.advance_states()
+    return delivery.advance_states()

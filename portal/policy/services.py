@@ -24,7 +24,9 @@ from portal.core.money import to_cents
 from portal.extensions import db
 from portal.network.models import Organization
 from portal.policy import queries
+from portal.policy.delivery import advance_states
 from portal.policy.errors import AudienceEmpty, PolicyNotEditable, PolicyOverlap
+from portal.policy.jobs import deliver_policy, remind_unacknowledged
 from portal.policy.models import (
     AudienceKind,
     Notification,
@@ -662,8 +664,6 @@ def publish_policy(actor: Actor, version: PolicyVersion) -> PolicyVersion:
         .execution_options(synchronize_session="fetch")
     )
     advance_states(now=now, brand_id=version.brand_id)
-    from portal.policy.jobs import deliver_policy
-
     run = jobs.enqueue(
         deliver_policy,
         version.id,
@@ -684,70 +684,6 @@ def publish_policy(actor: Actor, version: PolicyVersion) -> PolicyVersion:
         targeted=targeted,
     )
     return version
-
-
-def advance_states(*, now: datetime | None = None, brand_id: int | None = None) -> dict[str, int]:
-    """Scheduled versions whose start has come become active; those whose end has passed
-    expire. Reads never wait for this (they check the window), so it only keeps labels true."""
-    now = now or utcnow()
-    scope = [PolicyVersion.brand_id == brand_id] if brand_id is not None else []
-    expired = db.session.execute(
-        update(PolicyVersion)
-        .where(
-            *scope,
-            PolicyVersion.status.in_(queries.LIVE_STATUSES),
-            PolicyVersion.effective_to.is_not(None),
-            PolicyVersion.effective_to <= now,
-        )
-        .values(status=VersionStatus.EXPIRED)
-        .execution_options(synchronize_session="fetch")
-    ).rowcount
-    activated = db.session.execute(
-        update(PolicyVersion)
-        .where(
-            *scope,
-            PolicyVersion.status == VersionStatus.SCHEDULED,
-            PolicyVersion.effective_from <= now,
-        )
-        .values(status=VersionStatus.ACTIVE)
-        .execution_options(synchronize_session="fetch")
-    ).rowcount
-    return {"activated": activated, "expired": expired}
-
-
-# -- delivery ------------------------------------------------------------------------------------
-
-
-def deliver_batch(version: PolicyVersion, org_ids: list[int]) -> int:
-    """Give each org in the batch its notification, once: orgs that already have one are
-    skipped, so a re-run after a crash or a second publish click adds nothing."""
-    if not org_ids:
-        return 0
-    have = set(
-        db.session.execute(
-            select(Notification.org_id).where(
-                Notification.version_id == version.id, Notification.org_id.in_(org_ids)
-            )
-        ).scalars()
-    )
-    missing = [org_id for org_id in org_ids if org_id not in have]
-    if missing:
-        now = utcnow()
-        db.session.execute(
-            Notification.__table__.insert(),
-            [
-                {
-                    "brand_id": version.brand_id,
-                    "org_id": org_id,
-                    "version_id": version.id,
-                    "created_at": now,
-                    "updated_at": now,
-                    "remind_count": 0,
-                }
-                for org_id in missing
-            ],
-        )
-    return len(missing)
 
 
 def mark_read(actor: Actor, notification: Notification) -> Notification:
@@ -785,8 +721,6 @@ def remind(actor: Actor, version: PolicyVersion) -> jobs.JobRun:
     _ensure_hq(actor, version.brand_id, Permission.POLICY_PUBLISH)
     if version.is_draft:
         raise PolicyNotEditable("Publish the policy before sending reminders.")
-    from portal.policy.jobs import remind_unacknowledged
-
     stamp = utcnow().strftime("%Y%m%dT%H%M")
     audit.record(actor, "policy.reminded", brand_id=version.brand_id, version_id=version.id)
     return jobs.enqueue(
@@ -799,32 +733,3 @@ def remind(actor: Actor, version: PolicyVersion) -> jobs.JobRun:
         user_id=actor.user_id,
         title=f"Remind {version.label}",
     )
-
-
-def unemailed(version_id: int, limit: int) -> list[Notification]:
-    return list(
-        db.session.execute(
-            select(Notification)
-            .where(Notification.version_id == version_id, Notification.emailed_at.is_(None))
-            .order_by(Notification.id)
-            .limit(limit)
-        ).scalars()
-    )
-
-
-def admin_emails(org_ids: list[int]) -> dict[int, list[str]]:
-    """The e-mail addresses of each org's admins (the role that administers its kind)."""
-    from portal.core.access import ADMIN_ROLE, OrgKind
-    from portal.network.models import Membership, User
-
-    rows = db.session.execute(
-        select(Membership.org_id, User.email, Membership.role, Organization.kind)
-        .join(User, User.id == Membership.user_id)
-        .join(Organization, Organization.id == Membership.org_id)
-        .where(Membership.org_id.in_(org_ids), User.is_disabled.is_(False))
-    )
-    emails: dict[int, list[str]] = {}
-    for org_id, email, role, kind in rows:
-        if role == ADMIN_ROLE[OrgKind(kind)]:
-            emails.setdefault(org_id, []).append(email)
-    return emails

@@ -20,8 +20,8 @@ from portal.core.db import utcnow
 from portal.core.jobs import JobRun, JobStatus
 from portal.extensions import db
 from portal.network.models import Membership, User
+from portal.policy import delivery, services
 from portal.policy import jobs as policy_jobs
-from portal.policy import services
 from portal.policy.errors import PolicyNotEditable
 from portal.policy.models import Notification, PolicyVersion
 from tests.support.policy import Net, build_network
@@ -92,7 +92,7 @@ def test_a_rerun_after_dying_half_way_finishes_the_rest_without_doubling(net: Ne
     monkeypatch.setattr(policy_jobs, "BATCH", 2)
     version = net.publish("P-ALL", price="all 50%")
     # As if a first attempt had committed its first batch (two orgs) and then died.
-    services.deliver_batch(version, sorted(net.org_id(s) for s in EVERYONE_ACTIVE)[:2])
+    delivery.deliver_batch(version, sorted(net.org_id(s) for s in EVERYONE_ACTIVE)[:2])
     jobs.commit()
 
     run = db.session.get(JobRun, version.fanout_job_id)
