@@ -26,12 +26,6 @@ def incr(name: str, amount: int = 1, **labels: str) -> None:
         _counters[key] += amount
 
 
-def value(name: str, **labels: str) -> int:
-    key = (name, tuple(sorted((k, str(v)) for k, v in labels.items())))
-    with _lock:
-        return _counters[key]
-
-
 def render(gauges: dict[str, int] | None = None) -> str:
     """The counters, and the gauges given, in Prometheus' text exposition format."""
     with _lock:

@@ -376,3 +376,25 @@ def test_rq_the_relay_sends_again_what_redis_lost_and_leaves_waiting_jobs_alone(
     assert result.stderr.count("to=waiting@example.com") == 1
     db.session.expire_all()
     assert [r.status for r in db.session.execute(select(JobRun)).scalars()] == ["finished"] * 2
+
+
+def test_metrics_show_the_job_gauges_to_loopback_or_to_the_token_holder_only(app, client):
+    jobs.enqueue(deliver_mail, "a@example.com", "s", "b", key="mail:metrics")
+    db.session.commit()  # inline mode: recorded, and run at the next boundary
+    text = client.get("/metrics").get_data(as_text=True)  # the test client is 127.0.0.1
+    assert "# TYPE jobs_queued gauge" in text and "jobs_in_outbox" in text
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 404
+    proxied = client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert proxied.status_code == 404
+    app.config["METRICS_TOKEN"] = "scrape-secret"
+    try:
+        assert client.get("/metrics").status_code == 404  # with a token, loopback is not enough
+        remote = {"REMOTE_ADDR": "203.0.113.9"}
+        wrong = client.get("/metrics", environ_base=remote, headers={"Authorization": "Bearer x"})
+        assert wrong.status_code == 404
+        right = client.get(
+            "/metrics", environ_base=remote, headers={"Authorization": "Bearer scrape-secret"}
+        )
+        assert right.status_code == 200 and "jobs_started" in right.get_data(as_text=True)
+    finally:
+        app.config["METRICS_TOKEN"] = None
