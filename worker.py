@@ -102,15 +102,19 @@ def run_workers(url: str, queues: list[str], *, name: str | None, burst: bool) -
         # A client of its own: RQ sets its socket timeout to fit its blocking dequeue.
         connection = Redis.from_url(url)
         worker_name = name if name is None or restarts == 0 else f"{name}-{restarts}"
-        worker = Worker(queues, connection=connection, name=worker_name)
+        worker = None
         try:
+            worker = Worker(queues, connection=connection, name=worker_name)  # asks Redis too
             # RQ's own scheduler hands delayed retries back to their queues.
             worker.work(burst=burst, with_scheduler=True)
         except RedisError as error:
             log.warning("the RQ worker stopped: Redis unavailable (%s)", error)
         # A SIGTERM or SIGINT asked RQ to stop (it records when; idle, it stops without
         # setting _stop_requested).
-        if burst or worker._stop_requested or worker._shutdown_requested_date is not None:
+        if burst or (
+            worker is not None
+            and (worker._stop_requested or worker._shutdown_requested_date is not None)
+        ):
             return
         stopping = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):

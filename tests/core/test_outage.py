@@ -162,3 +162,33 @@ def test_work_asked_for_while_redis_is_down_runs_once_when_it_is_back(
         for process in (worker, reports):
             if process is not None and process.alive():
                 process.stop()
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_a_worker_started_while_redis_is_down_waits_for_it_then_works(
+    outage_app, own_redis, tmp_path
+):
+    app = outage_app
+    own_redis.stop()
+    env = portal_env(app.config["SQLALCHEMY_DATABASE_URI"], own_redis.url)
+    worker = Process(["--import", "tests.support.jobs"], env, tmp_path / "worker.log")
+    try:
+        wait_for(
+            lambda: "waiting for Redis" in worker.output(), timeout=60, what="the worker to wait"
+        )
+        assert worker.alive()
+        own_redis.start()
+        with app.app_context():
+            jobs.enqueue(test_jobs.count_to, 2, key="count:after-start")
+            db.session.commit()
+
+            def finished() -> JobRun | None:
+                db.session.rollback()
+                run = db.session.get(JobRun, "count:after-start")
+                return run if run.status == JobStatus.FINISHED else None
+
+            done = wait_for(finished, timeout=60, what="the job\n" + worker.output()[-2000:])
+            assert (done.attempts, done.result) == (1, {"counted": 2})
+    finally:
+        worker.stop()
