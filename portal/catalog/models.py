@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import JSON
 
 from portal.core.db import TimestampMixin, UTCDateTime, enum_check
+from portal.core.staged import StagedStatus
 from portal.extensions import db
 
 
@@ -94,13 +95,8 @@ class Variant(TimestampMixin, db.Model):
     product: Mapped[Product] = relationship(back_populates="variants")
 
 
-class ImportStatus(enum.StrEnum):
-    VALIDATING = "validating"
-    INVALID = "invalid"  # row errors: nothing can be applied
-    READY = "ready"  # validated, waiting for confirmation
-    APPLYING = "applying"
-    APPLIED = "applied"
-    FAILED = "failed"
+# The staged-file states, shared with every import (portal/core/staged.py).
+ImportStatus = StagedStatus
 
 
 class CatalogImport(TimestampMixin, db.Model):

@@ -243,6 +243,15 @@ def list_entries(line: LinkAccount, query: dict[str, Any]):
     )
 
 
+def _recorded(line: LinkAccount, entry) -> dict[str, Any]:
+    """The answer to a recorded entry: the entry with the balance after it, and the account."""
+    orders = queries.order_numbers([entry])
+    return {
+        "entry": _entry_json(entry, orders, queries.balances_after([entry])[entry.id]),
+        "account": _account_json(line, queries.position_of(line)),
+    }
+
+
 @bp.post("/accounts/<int:link_id>/payments")
 @require(Permission.FINANCE_MANAGE, load=queries.get_link_account)
 @bp.input(PaymentIn, arg_name="body")
@@ -268,13 +277,7 @@ def create_payment(line: LinkAccount, body: dict[str, Any]):
         note=body["note"],
     )
     db.session.commit()
-    line = LinkAccount(line.link, account)
-    orders = queries.order_numbers([entry])
-    position = queries.position_of(line)
-    return {
-        "entry": _entry_json(entry, orders, queries.balances_after([entry])[entry.id]),
-        "account": _account_json(line, position),
-    }
+    return _recorded(LinkAccount(line.link, account), entry)
 
 
 @bp.post("/accounts/<int:link_id>/adjustments")
@@ -309,10 +312,4 @@ def create_adjustment(line: LinkAccount, body: dict[str, Any]):
         fields = {("amount_cents" if k == "amount" else k): v for k, v in error.fields.items()}
         raise ValidationFailed(fields=fields) from error
     db.session.commit()
-    line = LinkAccount(line.link, account)
-    orders = queries.order_numbers([entry])
-    position = queries.position_of(line)
-    return {
-        "entry": _entry_json(entry, orders, queries.balances_after([entry])[entry.id]),
-        "account": _account_json(line, position),
-    }
+    return _recorded(LinkAccount(line.link, account), entry)

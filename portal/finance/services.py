@@ -196,18 +196,9 @@ def record_payment(
     reference = (reference or "").strip()
     if not reference:
         raise ValidationFailed(fields={"reference": "The payment's reference (bank, receipt)."})
-    # Payments of one account take turns (PostgreSQL row lock; SQLite writers are serialized), so
-    # two recordings of one transfer at once cannot both pass the duplicate check below.
-    db.session.execute(select(Account.id).where(Account.id == account.id).with_for_update())
-    duplicate = db.session.execute(
-        select(AccountEntry.id).where(
-            AccountEntry.account_id == account.id,
-            AccountEntry.kind == EntryKind.PAYMENT,
-            AccountEntry.reference == reference[:80],
-        )
-    ).first()
-    if duplicate:
-        raise ValidationFailed(fields={"reference": "A payment with this reference is recorded."})
+    _refuse_repeated_reference(
+        account, EntryKind.PAYMENT, reference[:80], "A payment with this reference is recorded."
+    )
     entry = _post(actor, account, EntryKind.PAYMENT, -amount_cents, reference=reference, note=note)
     _audit(actor, "finance.payment_recorded", account, amount_cents=amount_cents, ref=reference)
     return entry
@@ -226,24 +217,33 @@ def record_adjustment(
         raise ValidationFailed(fields={"note": "Say why."})
     reference = (reference or "").strip()[:80]
     if reference:
-        # Adjustments of one account take turns, as payments do, for the duplicate check.
-        db.session.execute(select(Account.id).where(Account.id == account.id).with_for_update())
-        duplicate = db.session.execute(
-            select(AccountEntry.id).where(
-                AccountEntry.account_id == account.id,
-                AccountEntry.kind == EntryKind.ADJUSTMENT,
-                AccountEntry.reference == reference,
-            )
-        ).first()
-        if duplicate:
-            raise ValidationFailed(
-                fields={"reference": "An adjustment with this reference is recorded."}
-            )
+        _refuse_repeated_reference(
+            account,
+            EntryKind.ADJUSTMENT,
+            reference,
+            "An adjustment with this reference is recorded.",
+        )
     entry = _post(
         actor, account, EntryKind.ADJUSTMENT, amount_cents, reference=reference, note=note
     )
     _audit(actor, "finance.adjusted", account, amount_cents=amount_cents, note=note)
     return entry
+
+
+def _refuse_repeated_reference(account: Account, kind: str, reference: str, message: str) -> None:
+    """Entries of one kind on one account with a reference take turns (PostgreSQL row lock;
+    SQLite writers are serialized), so two recordings of one transfer or note at once cannot both
+    pass this check; a reference already recorded is refused, naming `reference`."""
+    db.session.execute(select(Account.id).where(Account.id == account.id).with_for_update())
+    duplicate = db.session.execute(
+        select(AccountEntry.id).where(
+            AccountEntry.account_id == account.id,
+            AccountEntry.kind == kind,
+            AccountEntry.reference == reference,
+        )
+    ).first()
+    if duplicate:
+        raise ValidationFailed(fields={"reference": message})
 
 
 def _audit(actor: Actor, action: str, account: Account, **details) -> None:

@@ -26,6 +26,7 @@ from portal.core.db import (
     make_append_only,
     utcnow,
 )
+from portal.core.staged import StagedStatus
 from portal.extensions import db
 from portal.network.models import Organization
 
@@ -192,13 +193,8 @@ class Allocation(TimestampMixin, db.Model):
         return self.qty - self.used_qty
 
 
-class UploadStatus(enum.StrEnum):
-    VALIDATING = "validating"
-    INVALID = "invalid"  # row errors: nothing can be applied
-    READY = "ready"  # checked, waiting for confirmation
-    APPLYING = "applying"
-    APPLIED = "applied"
-    FAILED = "failed"  # refused or broken at apply time: nothing was applied
+# The staged-file states, shared with every import (portal/core/staged.py).
+UploadStatus = StagedStatus
 
 
 class StockUpload(TimestampMixin, db.Model):
