@@ -64,7 +64,7 @@ def create_app(config: str | type[Config] | None = None, **overrides: Any) -> AP
     babel.init_app(app, locale_selector=_select_locale)
 
     _register_models()
-    from portal.core import access, errors, inputs, jobs
+    from portal.core import access, errors, inputs, jobs, transaction
     from portal.core import db as core_db
 
     core_db.init_app(app)  # first: it decides how the request's transaction begins
@@ -75,7 +75,7 @@ def create_app(config: str | type[Config] | None = None, **overrides: Any) -> AP
     # After the actor is known (an error page shows the signed-in layout), before the
     # blueprints (their `<int:...>` rules use its converter).
     inputs.init_app(app)
-    jobs.init_app(app)
+    transaction.init_app(app, after_commit=jobs.run_inline_pending)
     _register_blueprints(app)
     _register_templating(app)
     _register_security_headers(app)

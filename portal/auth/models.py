@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import JSON
 
 from portal.core.db import TimestampMixin, UTCDateTime, enum_check, utcnow
-from portal.extensions import db
+from portal.extensions import Model
 from portal.network.models import Membership, Organization, User
 
 
@@ -17,7 +17,7 @@ class TokenKind(enum.StrEnum):
     API_KEY = "api_key"  # created in the portal for an org's ERP/POS, acts with its scopes
 
 
-class ApiToken(TimestampMixin, db.Model):
+class ApiToken(TimestampMixin, Model):
     """A bearer credential. Only a SHA-256 of the secret is stored; the prefix finds the row."""
 
     __tablename__ = "api_tokens"
@@ -41,7 +41,7 @@ class ApiToken(TimestampMixin, db.Model):
     membership: Mapped[Membership | None] = relationship()
 
 
-class UserSession(db.Model):
+class UserSession(Model):
     """One signed-in browser. Its secret travels in the signed session cookie and only a SHA-256
     of it is stored here, so logout, a password change or a suspension can end it server-side:
     a copy of the cookie is worth nothing once the row is revoked."""
@@ -60,7 +60,7 @@ class UserSession(db.Model):
     user: Mapped[User] = relationship()
 
 
-class SignInFailure(db.Model):
+class SignInFailure(Model):
     """Failed sign-ins counted for the throttle (portal/auth/throttle.py). Written only when a
     sign-in fails and cleared when one succeeds; in the database so that every app host sees
     the same counts and a Redis outage changes nothing.

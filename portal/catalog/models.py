@@ -20,7 +20,7 @@ from sqlalchemy.types import JSON
 
 from portal.core.db import TimestampMixin, UTCDateTime, enum_check
 from portal.core.staged import StagedStatus
-from portal.extensions import db
+from portal.extensions import Model
 
 
 class ProductStatus(enum.StrEnum):
@@ -28,7 +28,7 @@ class ProductStatus(enum.StrEnum):
     RETIRED = "retired"
 
 
-class Category(TimestampMixin, db.Model):
+class Category(TimestampMixin, Model):
     __tablename__ = "categories"
     __table_args__ = (UniqueConstraint("brand_id", "code"),)
 
@@ -38,7 +38,7 @@ class Category(TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(String(120))
 
 
-class Product(TimestampMixin, db.Model):
+class Product(TimestampMixin, Model):
     """An SPU: what a shopper calls "the product"; its variants are the SKUs that are ordered."""
 
     __tablename__ = "products"
@@ -73,7 +73,7 @@ class Product(TimestampMixin, db.Model):
         return self.status == ProductStatus.ACTIVE
 
 
-class Variant(TimestampMixin, db.Model):
+class Variant(TimestampMixin, Model):
     """A SKU: one color and size of a product, with its barcode and case pack."""
 
     __tablename__ = "variants"
@@ -99,7 +99,7 @@ class Variant(TimestampMixin, db.Model):
 ImportStatus = StagedStatus
 
 
-class CatalogImport(TimestampMixin, db.Model):
+class CatalogImport(TimestampMixin, Model):
     """One uploaded catalog file: validated by a job, previewed, then applied whole or not at
     all."""
 

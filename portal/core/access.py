@@ -256,12 +256,14 @@ def org_visible(actor: Actor, org_id_col: Any, brand_id_col: Any = None) -> Colu
 ActorLoader = Callable[[], "Actor | None"]
 
 
-def current_actor() -> Actor | None:
+def find_actor() -> Actor | None:
+    """Who is asking, or None on a public page nobody signed in to."""
     return g.get("actor")
 
 
-def _require_actor() -> Actor:
-    actor = current_actor()
+def current_actor() -> Actor:
+    """Who is asking, in a route that requires someone (`@require` has already checked)."""
+    actor = find_actor()
     if actor is None:
         raise Unauthorized()
     return actor
@@ -278,7 +280,7 @@ def require(permission: Permission, *, load: Callable[..., Any] | None = None) -
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            actor = _require_actor()
+            actor = current_actor()
             if load is not None:
                 # The loader takes the URL's arguments; anything else (an API body parsed by
                 # an input decorator) goes on to the view beside the loaded object.

@@ -10,10 +10,10 @@ from sqlalchemy.types import JSON
 
 from portal.core.access import Actor
 from portal.core.db import TimestampMixin
-from portal.extensions import db
+from portal.extensions import Model, db
 
 
-class AuditEvent(TimestampMixin, db.Model):
+class AuditEvent(TimestampMixin, Model):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,11 +8,16 @@ from flask import Flask, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
+from portal.core import transaction
 
-class DomainError(Exception):
-    """A rule said no. `code` is stable snake_case; `fields` names what was wrong."""
 
-    code = "domain_error"
+class PortalError(Exception):
+    """An answer other than the one asked for. `code` is stable snake_case; `fields` names what
+    was wrong. Two kinds, so that a page can catch the one it can explain on the spot:
+    `DomainError` (a rule said no to this input: shown beside the form) and `AccessError` (who is
+    asking may not: never caught by a page, always answered 401/403 by the handler below)."""
+
+    code = "error"
     status = 422
     message = "The request could not be completed."
 
@@ -23,6 +28,19 @@ class DomainError(Exception):
         self.fields = fields or {}
         self.extra = extra
         super().__init__(self.message)
+
+
+class DomainError(PortalError):
+    """A rule said no."""
+
+    code = "domain_error"
+
+
+class AccessError(PortalError):
+    """The caller may not do this, whatever the input."""
+
+    code = "access_error"
+    status = 403
 
 
 class ValidationFailed(DomainError):
@@ -36,7 +54,7 @@ class NotFound(DomainError):
     message = "Not found."
 
 
-class PermissionDenied(DomainError):
+class PermissionDenied(AccessError):
     code = "forbidden"
     status = 403
     message = "Your role does not allow this."
@@ -48,7 +66,7 @@ class Conflict(DomainError):
     message = "The request conflicts with the current state."
 
 
-class Unauthorized(DomainError):
+class Unauthorized(AccessError):
     code = "unauthorized"
     status = 401
     message = "Authentication required."
@@ -233,8 +251,9 @@ def init_app(app: Flask) -> None:
 
     app.spec_processor(document_errors)  # type: ignore[attr-defined]
 
-    @app.errorhandler(DomainError)
-    def handle_domain_error(error: DomainError):
+    @app.errorhandler(PortalError)
+    def handle_domain_error(error: PortalError):
+        transaction.discard()  # the page's layout reads the database: not the failed attempt
         if wants_json():
             body = error_body(error.code, error.message, error.fields)
             body["error"].update(error.extra)
@@ -252,9 +271,7 @@ def init_app(app: Flask) -> None:
                     response.headers[key] = value
             return response
         if status >= 500:
-            from portal.extensions import db
-
-            db.session.rollback()  # the page's layout reads the database; a failed one first
+            transaction.discard()  # the page's layout reads the database; a failed one first
         # Werkzeug's stock descriptions are English only: the page's own sentence says it
         # instead. A reason given where it was raised (CSRF, the throttle's limit) is shown too.
         reason = error.description if error.description != type(error).description else None

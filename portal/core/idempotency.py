@@ -24,7 +24,7 @@ from sqlalchemy.types import JSON
 
 from portal.core.db import BigId, UTCDateTime, utcnow
 from portal.core.errors import Conflict, DomainError, ValidationFailed
-from portal.extensions import db
+from portal.extensions import Model, db
 
 
 class IdempotencyKeyReused(DomainError):
@@ -37,7 +37,7 @@ class IdempotencyInProgress(Conflict):
     message = "A request with this Idempotency-Key is still being processed; retry shortly."
 
 
-class IdempotencyKey(db.Model):
+class IdempotencyKey(Model):
     """A request an org made under its own key, written with its outcome in the request's own
     transaction: a replay gets the stored response, the same key with another body is refused."""
 

@@ -53,7 +53,7 @@ from portal.core import metrics
 from portal.core.access import Actor
 from portal.core.db import TimestampMixin, UTCDateTime, enum_check, utcnow, writing
 from portal.core.errors import NotFound, ValidationFailed
-from portal.extensions import db
+from portal.extensions import Model, db
 
 QUEUE_DEFAULT = "default"
 QUEUE_PUSH = "push"
@@ -95,7 +95,7 @@ class JobStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class JobRun(TimestampMixin, db.Model):
+class JobRun(TimestampMixin, Model):
     """The portal's record of one job: what, for whom, progress, outcome."""
 
     __tablename__ = "job_runs"
@@ -139,7 +139,7 @@ class JobRun(TimestampMixin, db.Model):
         return self.status == JobStatus.QUEUED and self.dispatched_at is None and bool(_redis_url())
 
 
-class JobHeartbeat(db.Model):
+class JobHeartbeat(Model):
     """The work horse running a job touches its row every JOB_HEARTBEAT_SECONDS. Its own table, no
     foreign key: a beat never waits for the lock a long job holds on its `job_runs` row."""
 
@@ -176,7 +176,8 @@ def job(
     title: str = "",
     on_give_up: Callable[..., None] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a job function. It takes primitive arguments and commits its own work.
+    """Register a job function. It takes primitive arguments; the runner commits when it
+    returns and rolls back if it raises (`checkpoint()` commits a long job's finished parts).
 
     Its timeout and retries come from its queue's configuration; `retries=0` says a failure is
     final (the work is whole or nothing and a retry would fail the same way). A run whose worker
@@ -352,9 +353,17 @@ def run_inline_pending() -> None:
 
 
 def commit() -> None:
-    """Commit at a boundary (CLI, tests, jobs) and then run what inline mode has waiting."""
+    """Commit at a boundary (CLI, tests) and then run what inline mode has waiting."""
     db.session.commit()
     run_inline_pending()
+
+
+def checkpoint() -> None:
+    """Commit a long job's finished part. A job is one transaction, committed by the runner when
+    the job function returns; a job that works through thousands of units (locations, orgs)
+    commits each whole unit here instead, so a run killed half way keeps what it finished and
+    its retry skips it. Only a job may call this, and only between whole units."""
+    db.session.commit()
 
 
 # -- RQ ------------------------------------------------------------------------------------------
@@ -867,11 +876,3 @@ def queue_overview() -> list[dict[str, Any]] | None:
         current_app.logger.warning("Redis unavailable: the jobs page shows no queue counts")
         return None
     return rows
-
-
-def init_app(app: Flask) -> None:
-    @app.after_request
-    def run_inline_jobs(response):
-        if not app.config.get("REDIS_URL"):
-            run_inline_pending()
-        return response

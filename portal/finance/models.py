@@ -7,7 +7,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, t
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.db import BigId, TimestampMixin, UTCDateTime, enum_check, make_append_only
-from portal.extensions import db
+from portal.extensions import Model
 from portal.network.models import ChannelLink, Organization
 
 
@@ -18,7 +18,7 @@ class EntryKind(enum.StrEnum):
     ADJUSTMENT = "adjustment"  # a correction either way, with a required note
 
 
-class Account(TimestampMixin, db.Model):
+class Account(TimestampMixin, Model):
     """The buyer's account with its supplier for one brand: one per channel link. Its row is
     locked while an order checks credit, so two orders of one buyer are checked in turn."""
 
@@ -41,7 +41,7 @@ class Account(TimestampMixin, db.Model):
     supplier: Mapped[Organization] = relationship(foreign_keys=[supplier_org_id])
 
 
-class AccountEntry(TimestampMixin, db.Model):
+class AccountEntry(TimestampMixin, Model):
     """One movement of money on an account, never edited or deleted. Positive amounts raise what
     the buyer owes (invoices), negative ones lower it (payments, credit notes)."""
 

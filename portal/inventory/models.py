@@ -27,7 +27,7 @@ from portal.core.db import (
     utcnow,
 )
 from portal.core.staged import StagedStatus
-from portal.extensions import db
+from portal.extensions import Model
 from portal.network.models import Organization
 
 
@@ -57,7 +57,7 @@ class MoveReason(enum.StrEnum):
     RELEASE = "release"  # a hold is given back (cancel, reject)
 
 
-class Location(TimestampMixin, db.Model):
+class Location(TimestampMixin, Model):
     """A place that holds stock: an org's warehouse or a store's shelf."""
 
     __tablename__ = "locations"
@@ -83,7 +83,7 @@ class Location(TimestampMixin, db.Model):
     org: Mapped[Organization] = relationship()
 
 
-class StockLevel(db.Model):
+class StockLevel(Model):
     """On hand and reserved units of one SKU and grade at one location: the ledger's running sum.
 
     The CHECK constraints are the last line of defence; services move levels only through
@@ -115,7 +115,7 @@ class StockLevel(db.Model):
         return self.on_hand - self.reserved
 
 
-class StockMove(TimestampMixin, db.Model):
+class StockMove(TimestampMixin, Model):
     """One change to one level, never edited or deleted: the ledger levels are summed from."""
 
     __tablename__ = "stock_moves"
@@ -158,7 +158,7 @@ class AllocationStatus(enum.StrEnum):
     CANCELLED = "cancelled"  # HQ took it back early
 
 
-class Allocation(TimestampMixin, db.Model):
+class Allocation(TimestampMixin, Model):
     """A quota: units of one SKU set aside at the supplier's location for one recipient until
     `expires_at`. The units stay reserved at that location while the quota is open; orders
     against it take their reservation over, and what is left at expiry returns to the pool."""
@@ -197,7 +197,7 @@ class Allocation(TimestampMixin, db.Model):
 UploadStatus = StagedStatus
 
 
-class StockUpload(TimestampMixin, db.Model):
+class StockUpload(TimestampMixin, Model):
     """One uploaded stock file of an org: checked by a job, confirmed, then applied whole or not
     at all."""
 

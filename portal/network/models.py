@@ -19,7 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.core.access import OrgKind, Role
 from portal.core.db import TimestampMixin, UTCDateTime, enum_check
-from portal.extensions import db
+from portal.extensions import Model
 
 
 class OrgStatus(enum.StrEnum):
@@ -27,7 +27,7 @@ class OrgStatus(enum.StrEnum):
     SUSPENDED = "suspended"
 
 
-class Organization(TimestampMixin, db.Model):
+class Organization(TimestampMixin, Model):
     """Identity only: who an org is and where. What it buys and from whom lives in ChannelLink."""
 
     __tablename__ = "organizations"
@@ -59,7 +59,7 @@ class Organization(TimestampMixin, db.Model):
         return f"<Organization {self.code}>"
 
 
-class ChannelLink(TimestampMixin, db.Model):
+class ChannelLink(TimestampMixin, Model):
     """ "Brand B sells to buyer through supplier": one node of brand B's channel tree.
 
     `path` lists org ids from the brand down to the buyer ("/1/7/42/"), so everything below an
@@ -98,7 +98,7 @@ class ChannelLink(TimestampMixin, db.Model):
         return self.path.strip("/").count("/")
 
 
-class User(UserMixin, TimestampMixin, db.Model):
+class User(UserMixin, TimestampMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -124,7 +124,7 @@ class User(UserMixin, TimestampMixin, db.Model):
         return check_password_hash(self.password_hash, password)
 
 
-class Membership(TimestampMixin, db.Model):
+class Membership(TimestampMixin, Model):
     __tablename__ = "memberships"
     __table_args__ = (
         UniqueConstraint("user_id", "org_id"),
@@ -140,7 +140,7 @@ class Membership(TimestampMixin, db.Model):
     org: Mapped[Organization] = relationship()
 
 
-class Invitation(TimestampMixin, db.Model):
+class Invitation(TimestampMixin, Model):
     """An e-mailed invitation to join an org with a role; its link carries a signed token."""
 
     __tablename__ = "invitations"

@@ -18,7 +18,7 @@ from sqlalchemy.types import JSON
 
 from portal.catalog.models import Variant
 from portal.core.db import BigId, TimestampMixin, UTCDateTime, enum_check, make_append_only
-from portal.extensions import db
+from portal.extensions import Model
 from portal.inventory.models import Location
 from portal.network.models import ChannelLink, Organization, User
 
@@ -52,7 +52,7 @@ OPEN_STATUSES = (
 )
 
 
-class Cart(TimestampMixin, db.Model):
+class Cart(TimestampMixin, Model):
     """What a buyer org is putting together for one supplier in one brand (shared by its
     buyers). Prices are not stored: they are resolved when shown and again at submit."""
 
@@ -73,7 +73,7 @@ class Cart(TimestampMixin, db.Model):
     )
 
 
-class CartLine(db.Model):
+class CartLine(Model):
     __tablename__ = "cart_lines"
     __table_args__ = (
         UniqueConstraint("cart_id", "variant_id"),
@@ -89,7 +89,7 @@ class CartLine(db.Model):
     variant: Mapped[Variant] = relationship()
 
 
-class OrderTemplate(TimestampMixin, db.Model):
+class OrderTemplate(TimestampMixin, Model):
     """A saved list of SKUs and quantities a buyer orders again and again."""
 
     __tablename__ = "order_templates"
@@ -103,7 +103,7 @@ class OrderTemplate(TimestampMixin, db.Model):
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
-class PurchasingRule(TimestampMixin, db.Model):
+class PurchasingRule(TimestampMixin, Model):
     """A buyer org's own rules for its buyers: orders above an amount wait for the org's admin,
     and each buyer may spend at most so much per calendar month (both optional)."""
 
@@ -119,7 +119,7 @@ class PurchasingRule(TimestampMixin, db.Model):
     monthly_limit_cents: Mapped[int | None] = mapped_column(BigInteger)
 
 
-class Order(TimestampMixin, db.Model):
+class Order(TimestampMixin, Model):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint(enum_check("kind", tuple(OrderKind)), name="kind"),
@@ -174,7 +174,7 @@ class Order(TimestampMixin, db.Model):
         return any(line.shipped_qty for line in self.lines)
 
 
-class OrderLine(db.Model):
+class OrderLine(Model):
     """One SKU of an order with the price it was sold at and how far it has travelled."""
 
     __tablename__ = "order_lines"
@@ -216,7 +216,7 @@ class OrderLine(db.Model):
         return self.qty - self.shipped_qty
 
 
-class OrderEvent(db.Model):
+class OrderEvent(Model):
     """One step of an order's life (who, when, what), never edited: the timeline."""
 
     __tablename__ = "order_events"
@@ -246,7 +246,7 @@ class ShipmentStatus(enum.StrEnum):
     RECEIVED = "received"
 
 
-class Shipment(TimestampMixin, db.Model):
+class Shipment(TimestampMixin, Model):
     __tablename__ = "shipments"
     __table_args__ = (
         CheckConstraint(enum_check("status", tuple(ShipmentStatus)), name="status"),
@@ -275,7 +275,7 @@ class Shipment(TimestampMixin, db.Model):
         return f"{self.order.number}/{self.seq}"
 
 
-class ShipmentLine(db.Model):
+class ShipmentLine(Model):
     __tablename__ = "shipment_lines"
     __table_args__ = (
         UniqueConstraint("shipment_id", "order_line_id"),
@@ -300,7 +300,7 @@ class ReturnStatus(enum.StrEnum):
     RECEIVED = "received"  # goods back at the supplier, credit note issued
 
 
-class ReturnRequest(TimestampMixin, db.Model):
+class ReturnRequest(TimestampMixin, Model):
     __tablename__ = "return_requests"
     __table_args__ = (
         CheckConstraint(enum_check("status", tuple(ReturnStatus)), name="status"),
@@ -326,7 +326,7 @@ class ReturnRequest(TimestampMixin, db.Model):
         return f"{self.order.number}/R{self.seq}"
 
 
-class ReturnLine(db.Model):
+class ReturnLine(Model):
     __tablename__ = "return_lines"
     __table_args__ = (
         UniqueConstraint("return_id", "order_line_id"),

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import JSON
 
 from portal.core.db import TimestampMixin, UTCDateTime, enum_check
-from portal.extensions import db
+from portal.extensions import Model
 from portal.network.models import Organization
 
 
@@ -57,7 +57,7 @@ class Scope(enum.StrEnum):
     ALL = "all"
 
 
-class Policy(TimestampMixin, db.Model):
+class Policy(TimestampMixin, Model):
     """A named channel policy of one brand; what it says lives in its versions."""
 
     __tablename__ = "policies"
@@ -73,7 +73,7 @@ class Policy(TimestampMixin, db.Model):
     )
 
 
-class PolicyVersion(TimestampMixin, db.Model):
+class PolicyVersion(TimestampMixin, Model):
     """One version of a policy: a draft is edited; publishing freezes it for good."""
 
     __tablename__ = "policy_versions"
@@ -142,7 +142,7 @@ class PolicyVersion(TimestampMixin, db.Model):
         return f"{self.policy.code} v{self.number}"
 
 
-class PolicyAudience(db.Model):
+class PolicyAudience(Model):
     """One audience value of a version: a level, a region or an org id ("*" for all links)."""
 
     __tablename__ = "policy_audiences"
@@ -160,7 +160,7 @@ class PolicyAudience(db.Model):
     version: Mapped[PolicyVersion] = relationship(back_populates="audience")
 
 
-class PolicyRule(db.Model):
+class PolicyRule(Model):
     """One line of a version: a section (price, order, floor, exclude) for a SKU, product,
     category or everything. Prices and floors are fixed cents or basis points of MSRP."""
 
@@ -193,7 +193,7 @@ class PolicyRule(db.Model):
     version: Mapped[PolicyVersion] = relationship(back_populates="rules")
 
 
-class Notification(TimestampMixin, db.Model):
+class Notification(TimestampMixin, Model):
     """A policy delivered to one org's inbox: exactly one per (version, org)."""
 
     __tablename__ = "notifications"

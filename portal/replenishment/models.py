@@ -20,12 +20,12 @@ from sqlalchemy.types import JSON
 
 from portal.catalog.models import Category, Variant
 from portal.core.db import BigId, TimestampMixin, UTCDateTime, enum_check
-from portal.extensions import db
+from portal.extensions import Model
 from portal.inventory.models import Location
 from portal.network.models import Organization
 
 
-class ReplenishmentRule(TimestampMixin, db.Model):
+class ReplenishmentRule(TimestampMixin, Model):
     """How much a location should hold. Two kinds, told apart by `location_id`:
 
     - a default set by HQ for a store level (or every level: empty) and a category (or every
@@ -98,7 +98,7 @@ class ReplenishmentRule(TimestampMixin, db.Model):
         return self.location_id is None
 
 
-class LocationSetting(TimestampMixin, db.Model):
+class LocationSetting(TimestampMixin, Model):
     """Per location and brand: whether its suggested orders are submitted by the job itself."""
 
     __tablename__ = "replenishment_settings"
@@ -110,7 +110,7 @@ class LocationSetting(TimestampMixin, db.Model):
     auto_submit: Mapped[bool] = mapped_column(default=False)
 
 
-class SalesReport(db.Model):
+class SalesReport(Model):
     """A sell-out report from a store's own POS, identified by the store's own id: the same id
     again changes nothing. Its units leave the shelf as `sale` moves."""
 
@@ -137,7 +137,7 @@ class SuggestionStatus(enum.StrEnum):
     DISMISSED = "dismissed"
 
 
-class Suggestion(TimestampMixin, db.Model):
+class Suggestion(TimestampMixin, Model):
     """A draft replenishment order for one location, from its supplier, for one business day.
     Unique per (location, brand, day): a run repeated, or resumed after its worker died, never
     makes a second one."""
@@ -171,7 +171,7 @@ class Suggestion(TimestampMixin, db.Model):
     )
 
 
-class SuggestionLine(db.Model):
+class SuggestionLine(Model):
     """One SKU of a suggestion with the figures behind it (shown to the buyer as the reason)."""
 
     __tablename__ = "suggestion_lines"
@@ -194,7 +194,7 @@ class SuggestionLine(db.Model):
     variant: Mapped[Variant] = relationship()
 
 
-class OutletMark(db.Model):
+class OutletMark(Model):
     """SKUs the aging job found eligible for a lower tier at a location (stored for the
     storefront issue): aged grade-A stock for the outlet, grade-B stock for the employee store."""
 
