@@ -47,9 +47,15 @@ FUZZ_EXAMPLES ?= 500
 fuzz: $(VENV)/.dev
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/test_fuzz_api.py -q $(PYTEST_ARGS)
 
+## Lint as CI runs it: ruff (rules and format), mypy on portal/ (mypy.ini), and the code
+## contracts: package import order and no circles, tenant rows loaded only through scoped
+## loaders, transactions ended only at boundaries.
+CONTRACTS := tests/test_imports.py tests/test_tenant_loads.py tests/core/test_transaction.py
 lint: $(VENV)/.dev
 	$(BIN)/ruff check portal tests bench config.py worker.py wsgi.py
 	$(BIN)/ruff format --check portal tests bench config.py worker.py wsgi.py
+	$(BIN)/mypy
+	TEST_BACKENDS=sqlite $(BIN)/python -m pytest -q -p no:cacheprovider $(CONTRACTS)
 
 ## Benchmarks through gunicorn, PostgreSQL, Redis and RQ workers (bench/README.md). Seeds the
 ## bench databases on first use. SCALE=smoke for the small run; BENCH=catalog,orders for a subset.

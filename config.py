@@ -133,6 +133,35 @@ class Config:
     REPLENISHMENT_BATCH = _int("REPLENISHMENT_BATCH", 200)
     REPLENISHMENT_PAUSE_MS = _int("REPLENISHMENT_PAUSE_MS", 0)
 
+    # Consumer payments (portal/storefront/payments): the provider every brand pays through (test,
+    # wechat or alipay), and "CODE=provider,CODE=provider" for brands that use another one. The
+    # test gateway signs its callbacks with PAYMENT_TEST_SECRET; the embedded one is public, so
+    # production refuses it. Keys are PEM text or the path of a PEM file. Provider calls give up
+    # after PAYMENT_HTTP_TIMEOUT seconds.
+    PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER") or "test"
+    PAYMENT_PROVIDER_BY_BRAND = os.environ.get("PAYMENT_PROVIDER_BY_BRAND", "")
+    PAYMENT_TEST_SECRET = os.environ.get("PAYMENT_TEST_SECRET") or "dev-only-test-gateway-secret"
+    PAYMENT_HTTP_TIMEOUT = _int("PAYMENT_HTTP_TIMEOUT", 10)
+    # WeChat Pay API v3: merchant id, app id, the merchant API certificate's serial number and
+    # private key, the API v3 key, and WeChat Pay's public key with its id (which verifies
+    # callbacks without downloading platform certificates). Pay type: jsapi (inside WeChat),
+    # miniprog, h5, native (QR code) or app.
+    WECHATPAY_MCHID = os.environ.get("WECHATPAY_MCHID", "")
+    WECHATPAY_APPID = os.environ.get("WECHATPAY_APPID", "")
+    WECHATPAY_CERT_SERIAL_NO = os.environ.get("WECHATPAY_CERT_SERIAL_NO", "")
+    WECHATPAY_PRIVATE_KEY = os.environ.get("WECHATPAY_PRIVATE_KEY", "")
+    WECHATPAY_APIV3_KEY = os.environ.get("WECHATPAY_APIV3_KEY", "")
+    WECHATPAY_PUBLIC_KEY = os.environ.get("WECHATPAY_PUBLIC_KEY", "")
+    WECHATPAY_PUBLIC_KEY_ID = os.environ.get("WECHATPAY_PUBLIC_KEY_ID", "")
+    WECHATPAY_PAY_TYPE = os.environ.get("WECHATPAY_PAY_TYPE") or "jsapi"
+    # Alipay: app id, our app's private key and Alipay's public key (RSA2). Pay method: wap
+    # (phone browser), page (desktop) or app; ALIPAY_SANDBOX uses Alipay's sandbox gateway.
+    ALIPAY_APPID = os.environ.get("ALIPAY_APPID", "")
+    ALIPAY_APP_PRIVATE_KEY = os.environ.get("ALIPAY_APP_PRIVATE_KEY", "")
+    ALIPAY_PUBLIC_KEY = os.environ.get("ALIPAY_PUBLIC_KEY", "")
+    ALIPAY_PAY_METHOD = os.environ.get("ALIPAY_PAY_METHOD") or "wap"
+    ALIPAY_SANDBOX = _bool("ALIPAY_SANDBOX", False)
+
     # APIFlask / OpenAPI
     SYNC_LOCAL_SPEC = None
     INFO = {"description": "Channel portal API for ERP and POS integration."}

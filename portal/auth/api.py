@@ -8,12 +8,13 @@ from apiflask.validators import Length
 from flask import jsonify
 
 from portal.auth import services, web
+from portal.core import transaction
 from portal.core.access import Permission, current_actor, public, require
 from portal.core.db import utcnow
 from portal.core.errors import error_body
 from portal.extensions import db
 from portal.network import queries as network_queries
-from portal.network.models import Organization, User
+from portal.network.models import User
 
 bp = APIBlueprint("api_auth", __name__, url_prefix="/api/v1", tag="Auth")
 
@@ -78,13 +79,16 @@ def issue_token(body: dict):
         response.status_code = 429
         response.headers["Retry-After"] = str(error.retry_after)
         return response
-    except services.InvalidCredentials:
-        db.session.commit()  # the failure is counted by the throttle
-        raise
+    except services.InvalidCredentials as error:
+        # The failure is counted by the throttle, so this answer keeps what the request wrote:
+        # answered here, not raised, as the error handler would undo the count.
+        transaction.keep()
+        response = jsonify(error_body(error.code, error.message, error.fields))
+        response.status_code = error.status
+        return response
     token, expires_at = services.issue_session_token(membership.user, membership)
     membership.user.last_login_at = utcnow()
     web.remember_device(email)
-    db.session.commit()
     return {
         "token": token,
         "expires_at": expires_at.isoformat(),
@@ -105,7 +109,7 @@ def issue_token(body: dict):
 @require(Permission.ACCOUNT_USE)
 def me():
     actor = current_actor()
-    org = db.session.get(Organization, actor.org_id)
+    org = network_queries.get_own_org(actor)
     user = db.session.get(User, actor.user_id) if actor.user_id else None
     brands = network_queries.brands_of(actor)
     return {

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import delete, or_
+from sqlalchemy import CursorResult, Delete, delete, or_
 
 from portal.auth import throttle
 from portal.auth.models import ApiToken, TokenKind, UserSession
@@ -20,19 +21,22 @@ def prune_expired_tokens() -> dict[str, int]:
     Browser sessions go a day after they ended (revoked, or idle past SESSION_IDLE_DAYS), and
     sign-in failures once the throttle has long forgotten them."""
     cutoff = utcnow() - timedelta(days=1)
-    result = db.session.execute(
+    tokens = _deleted(
         delete(ApiToken).where(ApiToken.kind == TokenKind.SESSION, ApiToken.expires_at < cutoff)
     )
     idle = timedelta(days=current_app.config["SESSION_IDLE_DAYS"])
-    sessions = db.session.execute(
+    sessions = _deleted(
         delete(UserSession).where(
             or_(UserSession.revoked_at < cutoff, UserSession.last_seen_at < cutoff - idle)
         )
     )
-    failures = throttle.prune()
-    db.session.commit()
     return {
-        "removed": result.rowcount or 0,
-        "sessions_removed": sessions.rowcount or 0,
-        "sign_in_failures_removed": failures,
+        "removed": tokens,
+        "sessions_removed": sessions,
+        "sign_in_failures_removed": throttle.prune(),
     }
+
+
+def _deleted(statement: Delete) -> int:
+    result = cast(CursorResult[Any], db.session.execute(statement))
+    return result.rowcount or 0

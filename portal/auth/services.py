@@ -24,7 +24,7 @@ from portal.core.access import (
     api_key_scopes,
 )
 from portal.core.db import utcnow
-from portal.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from portal.core.errors import DomainError, PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.network.models import ChannelLink, Membership, Organization, OrgStatus, User
 from portal.network.services import MIN_PASSWORD, normalize_email, org_suspended
@@ -228,20 +228,6 @@ def create_api_key(actor: Actor, *, name: str, scopes: list[str]) -> tuple[ApiTo
     db.session.flush()
     audit.record(actor, "api_key.created", org_id=actor.org_id, name=name, scopes=key.scopes)
     return key, token
-
-
-def list_api_keys(actor: Actor) -> list[ApiToken]:
-    stmt = select(ApiToken).where(
-        ApiToken.org_id == actor.org_id, ApiToken.kind == TokenKind.API_KEY
-    )
-    return list(db.session.execute(stmt.order_by(ApiToken.created_at.desc())).scalars())
-
-
-def get_api_key(actor: Actor, key_id: int) -> ApiToken:
-    key = db.session.get(ApiToken, key_id)
-    if key is None or key.org_id != actor.org_id or key.kind != TokenKind.API_KEY:
-        raise NotFound()
-    return key
 
 
 def revoke_api_key(actor: Actor, key: ApiToken) -> None:

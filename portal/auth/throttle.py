@@ -21,9 +21,10 @@ import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import and_, case, delete, or_, select
+from sqlalchemy import CursorResult, Table, and_, case, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.auth.models import SignInFailure
@@ -131,7 +132,7 @@ def _count(account: str, client_key: str, address: str, *, counted: bool) -> int
     forget_before = now - timedelta(hours=current_app.config["LOGIN_FAILURE_MEMORY_HOURS"])
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = SignInFailure.__table__
+    table = cast(Table, SignInFailure.__table__)
     add = 1 if counted else 0
     stmt = insert(table).values(
         account=account,
@@ -142,7 +143,7 @@ def _count(account: str, client_key: str, address: str, *, counted: bool) -> int
         last_address=address,
     )
     stale = table.c.last_failed_at < forget_before
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[table.c.account, table.c.client],
         set_={
             "failures": case((stale, add), else_=table.c.failures + add),
@@ -151,7 +152,7 @@ def _count(account: str, client_key: str, address: str, *, counted: bool) -> int
             "last_address": address,
         },
     ).returning(table.c.failures)
-    return int(db.session.execute(stmt).scalar_one())
+    return int(db.session.execute(upsert).scalar_one())
 
 
 def record_success(account: str, client: Client) -> FailedSignIns | None:
@@ -181,4 +182,4 @@ def prune() -> int:
     result = db.session.execute(
         delete(SignInFailure).where(SignInFailure.last_failed_at < utcnow() - KEPT_FOR)
     )
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0

@@ -7,7 +7,7 @@ from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.auth import services, web
+from portal.auth import queries, services, web
 from portal.auth.forms import (
     AcceptInvitationForm,
     ApiKeyForm,
@@ -16,6 +16,7 @@ from portal.auth.forms import (
     scope_choices,
 )
 from portal.auth.throttle import FailedSignIns
+from portal.core import transaction
 from portal.core.access import Permission, current_actor, public, require
 from portal.core.db import utcnow
 from portal.core.errors import DomainError
@@ -60,14 +61,13 @@ def login():
         page = render_template("auth/login.html", form=form, alert=message)
         return page, 429, {"Retry-After": str(error.retry_after)}
     except DomainError as error:
-        db.session.commit()  # a wrong password is counted by the throttle
+        transaction.keep()  # a wrong password is counted by the throttle
         form.password.errors = [*form.password.errors, error.message]
         return render_template("auth/login.html", form=form), 401
     user = membership.user
     web.sign_in(user, membership)
     web.remember_device(email)
     user.last_login_at = utcnow()
-    db.session.commit()
     if failed is not None:
         flash(_failed_notice(failed), "error")
     return redirect(_safe_next(form.next.data))
@@ -88,7 +88,6 @@ def _failed_notice(failed: FailedSignIns) -> str:
 @public
 def logout():
     web.sign_out()
-    db.session.commit()
     return redirect(url_for("auth.login"))
 
 
@@ -110,8 +109,8 @@ def set_language():
     user = current_user if current_user.is_authenticated else None
     try:
         web.set_locale(user, request.form.get("lang", ""))
-        db.session.commit()
     except DomainError as error:
+        transaction.discard()
         flash(error.fields.get("lang", error.message), "error")
     return redirect(_safe_next(request.form.get("next")))
 
@@ -122,6 +121,7 @@ def accept_invitation(token: str):
     try:
         invitation = network_services.load_invitation(token)
     except DomainError as error:
+        transaction.discard()
         return render_template("auth/invitation_invalid.html", message=error.message), 400
     has_account = (
         db.session.query(User.id).filter(User.email == invitation.email).first() is not None
@@ -138,11 +138,10 @@ def accept_invitation(token: str):
                     token, name=form.name.data or "", password=form.password.data
                 )
             except DomainError as error:
-                db.session.rollback()
+                transaction.discard()
                 apply_errors(form, error)
             else:
                 web.sign_in(membership.user, membership)
-                db.session.commit()
                 flash(_("Welcome to %(org)s.", org=membership.org.name), "success")
                 return redirect(url_for("network.home"))
     status = 422 if request.method == "POST" else 200
@@ -176,11 +175,10 @@ def change_password():
                     new_password=form.new_password.data,
                 )
             except DomainError as error:
-                db.session.rollback()
+                transaction.discard()
                 apply_errors(form, error)
             else:
                 web.renew_session(user)
-                db.session.commit()
                 flash(
                     _("Your password is changed. You are signed out everywhere else."),
                     "success",
@@ -202,21 +200,19 @@ def api_keys():
             _key, new_token = services.create_api_key(
                 actor, name=form.name.data, scopes=form.scopes.data
             )
-            db.session.commit()
             form = ApiKeyForm(formdata=None)
             form.scopes.choices = scope_choices(actor.org_kind)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             apply_errors(form, error)
-    keys = services.list_api_keys(actor)
+    keys = queries.list_api_keys(actor)
     status = 422 if request.method == "POST" and new_token is None else 200
     return render_template("auth/api_keys.html", form=form, keys=keys, new_token=new_token), status
 
 
 @bp.post("/settings/api-keys/<int:key_id>/revoke")
-@require(Permission.API_KEYS_MANAGE, load=services.get_api_key)
+@require(Permission.API_KEYS_MANAGE, load=queries.get_api_key)
 def revoke_api_key(key):
     services.revoke_api_key(current_actor(), key)
-    db.session.commit()
     flash(_("The key %(name)s no longer works.", name=key.name), "success")
     return redirect(url_for("auth.api_keys"))

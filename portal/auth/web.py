@@ -153,7 +153,9 @@ def _read_device() -> tuple[str | None, list[str]]:
         return None, []
     if not isinstance(data, dict) or not isinstance(data.get("d"), str):
         return None, []
-    accounts = data.get("a") if isinstance(data.get("a"), list) else []
+    accounts = data.get("a")
+    if not isinstance(accounts, list):
+        accounts = []
     return data["d"], [a for a in accounts if isinstance(a, str)]
 
 

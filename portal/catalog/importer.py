@@ -155,7 +155,8 @@ def load_brand_catalog(brand_id: int) -> BrandCatalog:
         code_of[pid] = code
     variants: dict[str, tuple[int, str, str, str, str, int]] = {}
     combos: dict[tuple[str, str, str], str] = {}
-    keep = {}.setdefault
+    kept: dict[str, str] = {}
+    keep = kept.setdefault
     for vid, pid, sku, color, size, barcode, case_pack in session.execute(
         select(
             Variant.id,
@@ -175,37 +176,13 @@ def load_brand_catalog(brand_id: int) -> BrandCatalog:
 
 
 @dataclass
-class CheckedFile:
+class CheckedFile(staged.RowErrors):
     columns: frozenset[str] = frozenset()
     products: dict[str, FileProduct] = field(default_factory=dict)
     variants: dict[str, FileVariant] = field(default_factory=dict)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    error_count: int = 0
-    total_rows: int = 0
 
-    def error(self, row: int, column: str, reason: str) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_STORED_ERRORS:
-            self.errors.append({"row": row, "column": column, "reason": reason})
-
-
-def _header(cells: list[str], checked: CheckedFile) -> dict[str, int]:
-    index: dict[str, int] = {}
-    for position, raw in enumerate(cells):
-        name = raw.strip().lstrip("\ufeff")
-        if not name:
-            continue
-        key = HEADER_ALIASES.get(name, name.lower().replace(" ", "_"))
-        if key not in COLUMNS:
-            checked.error(1, name, "Unknown column.")
-        elif key in index:
-            checked.error(1, name, "This column appears twice.")
-        else:
-            index[key] = position
-    for column in REQUIRED_COLUMNS:
-        if column not in index:
-            checked.error(1, column, "Required column is missing.")
-    return index
+    def max_stored(self) -> int:
+        return MAX_STORED_ERRORS  # read when used: a test lowers it
 
 
 def _parse_product(
@@ -299,32 +276,25 @@ def check_file(
 ) -> CheckedFile:
     """Check every row (errors name the spreadsheet row, header = 1, and the column)."""
     checked = CheckedFile()
-    index: dict[str, int] = {}
     file_combos: dict[tuple[str, str, str], str] = {}
     # Codes, colors and sizes repeat over many rows: keep one copy of each (600,000 rows).
     shared: dict[str, str] = {}
     parsed_products: dict[tuple[str, ...], FileProduct] = {}
-    positions: list[tuple[str, int]] = []
-    width = 0
-    for row_no, cells in enumerate(rows, start=1):
-        if row_no == 1:
-            index = _header(cells, checked)
-            if checked.error_count:
-                return checked
+
+    def header(cells: list[str]) -> dict[str, int]:
+        index = staged.header_index(
+            cells,
+            checked,
+            columns=COLUMNS,
+            required=REQUIRED_COLUMNS,
+            aliases=HEADER_ALIASES,
+            refuse_unknown=True,
+        )
+        if not checked.error_count:
             checked.columns = frozenset(index)
-            # Absent optional columns read the empty cell appended to every row.
-            positions = [(c, index.get(c, -1)) for c in COLUMNS]
-            width = max(index.values()) + 1
-            continue
-        if not any(c.strip() for c in cells if c):
-            continue  # blank lines are not rows
-        checked.total_rows += 1
-        if checked.total_rows % PROGRESS_EVERY == 0:
-            progress(checked.total_rows, total, f"{checked.total_rows} rows checked")
-        if len(cells) < width:
-            cells = [*cells, *[""] * (width - len(cells))]
-        cells.append("")
-        values = {c: (cells[i] or "").strip() for c, i in positions}
+        return index
+
+    def row(row_no: int, values: dict[str, str]) -> None:
         # A product's fields repeat on each of its rows: parse them once per distinct text.
         raw = tuple(values[c] for c in PRODUCT_COLUMNS)
         product = parsed_products.get(raw)
@@ -334,15 +304,21 @@ def check_file(
                 parsed_products[raw] = product
         variant = _parse_variant(row_no, values, checked, shared.setdefault)
         if product is None or variant is None:
-            continue
+            return
         sku = values["sku"].upper()
         _check_against_file(checked, product, variant, sku, file_combos)
         _check_against_catalog(checked, catalog, variant, sku)
-    if not index:
-        checked.error(1, "", "The file is empty.")
-    elif checked.total_rows == 0:
-        checked.error(2, "", "The file has no rows below its header.")
-    return checked
+
+    return staged.check_rows(
+        rows,
+        checked,
+        columns=COLUMNS,
+        header=header,
+        row=row,
+        total=total,
+        progress=progress,
+        progress_every=PROGRESS_EVERY,
+    )
 
 
 def _check_against_file(

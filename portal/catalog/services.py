@@ -193,15 +193,18 @@ def create_product(
     return product
 
 
-def _add_variant_rows(product: Product, combos: list[tuple[str, str]], case_pack: int) -> list:
+def _add_variant_rows(
+    product: Product, combos: list[tuple[str, str]], case_pack: int
+) -> list[Variant]:
     skus = {make_sku(product.code, c, s): (c, s) for c, s in combos}
     too_long = [sku for sku in skus if len(sku) > 64]
     if too_long:
         raise ValidationFailed(fields={"colors": f"SKU {too_long[0]} is longer than 64."})
-    taken = db.session.execute(
-        select(Variant.sku).where(Variant.brand_id == product.brand_id, Variant.sku.in_(skus))
-    ).scalars()
-    taken = list(taken)
+    taken = list(
+        db.session.execute(
+            select(Variant.sku).where(Variant.brand_id == product.brand_id, Variant.sku.in_(skus))
+        ).scalars()
+    )
     if taken:
         raise SkuTaken(fields={"colors": f"SKU {taken[0]} already exists in this brand."})
     added = [

@@ -15,13 +15,12 @@ from portal.catalog.forms import (
     ProductForm,
 )
 from portal.catalog.models import CatalogImport, ImportStatus, Product, ProductStatus
-from portal.core import jobs, staged
+from portal.core import jobs, staged, transaction
 from portal.core.access import Permission, current_actor, require
 from portal.core.errors import DomainError, NotFound
 from portal.core.forms import apply_errors
 from portal.core.money import from_cents, to_cents
 from portal.core.pagination import parse_page_args
-from portal.extensions import db
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
 
@@ -93,10 +92,9 @@ def product_new():
                 description=form.description.data or "",
             )
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             apply_errors(form, error)
         else:
-            db.session.commit()
             flash(
                 _(
                     "%(code)s was created with %(n)d SKUs.",
@@ -160,10 +158,9 @@ def product_edit(product: Product):
                 description=form.description.data or "",
             )
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             apply_errors(form, error)
         else:
-            db.session.commit()
             flash(_("Saved."), "success")
             return redirect(url_for("catalog.product_detail", product_id=product.id))
     return _edit_page(product, 422, form=form)
@@ -183,10 +180,9 @@ def product_add_variants(product: Product):
                 case_pack=form.case_pack.data or 1,
             )
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             apply_errors(form, error)
         else:
-            db.session.commit()
             if added:
                 flash(_("%(n)d SKUs added.", n=len(added)), "success")
             else:
@@ -219,10 +215,9 @@ def product_update_skus(product: Product):
         try:
             services.update_variants(current_actor(), product, changes)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             sku_errors = dict(error.fields) or {"": error.message}
         else:
-            db.session.commit()
             flash(_("%(n)d SKUs saved.", n=len(changes)), "success")
             return redirect(url_for("catalog.product_edit", product_id=product.id))
     flash(" ".join(sku_errors.values()), "error")
@@ -239,10 +234,9 @@ def product_image_upload(product: Product):
         try:
             services.set_product_image(current_actor(), product, upload.filename or "", data)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             apply_errors(form, error)
         else:
-            db.session.commit()
             flash(_("Image saved."), "success")
             return redirect(url_for("catalog.product_detail", product_id=product.id))
     return _edit_page(product, 422, image_form=form)
@@ -265,7 +259,6 @@ def product_image(product: Product):
 @require(Permission.CATALOG_MANAGE, load=queries.get_product)
 def product_retire(product: Product):
     services.retire_product(current_actor(), product)
-    db.session.commit()
     flash(_("%(code)s is retired: it is no longer offered.", code=product.code), "success")
     return redirect(url_for("catalog.product_detail", product_id=product.id))
 
@@ -274,7 +267,6 @@ def product_retire(product: Product):
 @require(Permission.CATALOG_MANAGE, load=queries.get_product)
 def product_reactivate(product: Product):
     services.reactivate_product(current_actor(), product)
-    db.session.commit()
     flash(_("%(code)s is active again.", code=product.code), "success")
     return redirect(url_for("catalog.product_detail", product_id=product.id))
 
@@ -295,10 +287,9 @@ def import_list():
                 actor, brand.id, filename=upload.filename or "", stream=upload.stream
             )
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             apply_errors(form, error)
         else:
-            db.session.commit()
             return redirect(url_for("catalog.import_detail", import_id=imp.id))
     status = 422 if request.method == "POST" else 200
     return render_template(
@@ -360,8 +351,6 @@ def import_confirm(imp: CatalogImport):
     try:
         services.confirm_import(current_actor(), imp)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(error.message, "error")
-    else:
-        db.session.commit()
     return redirect(url_for("catalog.import_detail", import_id=imp.id))

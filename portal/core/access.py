@@ -334,7 +334,7 @@ def document_scopes(app: Flask, spec: dict[str, Any]) -> dict[str, Any]:
                     f"Needs `{permission}`: the caller's role must grant it; an API key must "
                     "hold it as a scope."
                 )
-                operation["x-scope"] = permission.value
+                operation["x-scope"] = str(permission)
             text = operation.get("description", "")
             operation["description"] = f"{text}\n\n{note}" if text else note
     return spec
@@ -348,7 +348,7 @@ def init_app(app: Flask, actor_loader: ActorLoader) -> None:
         def process_spec(spec: dict[str, Any]) -> dict[str, Any]:
             return document_scopes(app, previous(spec) if previous else spec)
 
-        app.spec_processor(process_spec)  # type: ignore[attr-defined]
+        app.spec_processor(process_spec)
 
     @app.before_request
     def load_actor() -> Any:

@@ -181,6 +181,7 @@ def bulk_insert(model: Any, rows: list[dict[str, Any]]) -> None:
     table = model.__table__
     as_json = {c for c in columns if isinstance(table.c[c].type, JSON)}
     raw = session.connection().connection.driver_connection
+    assert raw is not None  # a checked-out pooled connection always has its driver connection
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     with raw.cursor() as cur, cur.copy(statement) as copy:
         for row in rows:

@@ -30,7 +30,7 @@ def _field_problem(field: Field) -> str | None:
     if isinstance(data, int) and abs(data) > MAX_FORM_INT:
         return say(NUMBER_MESSAGE)
     if isinstance(data, float | Decimal) and (
-        not math.isfinite(data) or abs(data) > MAX_FORM_NUMBER
+        not math.isfinite(data) or abs(float(data)) > MAX_FORM_NUMBER
     ):
         return say(NUMBER_MESSAGE)
     return None

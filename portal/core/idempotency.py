@@ -16,9 +16,19 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, delete, select, text
+from sqlalchemy import (
+    CursorResult,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    delete,
+    select,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import JSON
 
@@ -152,4 +162,4 @@ def prune_keys() -> int:
     result = db.session.execute(
         delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - RETENTION)
     )
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0

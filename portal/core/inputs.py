@@ -15,7 +15,7 @@ import json
 import math
 import re
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 from apiflask import fields
 from flask import Flask, current_app, has_request_context, request
@@ -86,6 +86,33 @@ def date_problem(value: date | None) -> str | None:
     if day is not None and MIN_DATE <= day <= MAX_DATE:
         return None
     return say(DATE_MESSAGE, start=MIN_DATE.isoformat(), end=MAX_DATE.isoformat())
+
+
+_DAY = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})\Z")
+DAY_MESSAGE = lazy_gettext("must be a date written YYYY-MM-DD, between %(start)s and %(end)s")
+DAY_ERROR = lazy_gettext("“%(field)s” is not a date written YYYY-MM-DD: %(value)s")
+
+
+def parse_day(text: str | None, *, field: str) -> date | None:
+    """A day typed into a query string or a form, as YYYY-MM-DD (a one-digit month or day too):
+    None when left empty. Anything else, or a day outside MIN_DATE..MAX_DATE (beyond, a time
+    zone's conversion overflows), raises ValidationFailed naming `field`."""
+    value = (text or "").strip()
+    if not value:
+        return None
+    found = _DAY.match(value)
+    day = None
+    if found is not None:
+        try:
+            day = date(int(found[1]), int(found[2]), int(found[3]))
+        except ValueError:  # no such day: 2025-02-30, month 13, year 0
+            day = None
+    if day is None or date_problem(day):
+        raise ValidationFailed(
+            say(DAY_ERROR, field=field, value=value[:20]),
+            fields={field: say(DAY_MESSAGE, start=MIN_DATE.isoformat(), end=MAX_DATE.isoformat())},
+        )
+    return day
 
 
 # -- marshmallow fields for the API --------------------------------------------------------------
@@ -243,13 +270,10 @@ class GuardedForm(ImmutableMultiDict):
         for key in self.problems:
             self._check(key)
 
+    # `get` is werkzeug's: it reads the value through `__getitem__`, checked here.
     def __getitem__(self, key: Any) -> Any:
         self._check(key)
         return super().__getitem__(key)
-
-    def get(self, key: Any, default: Any = None, type: Any = None) -> Any:  # noqa: A002
-        self._check(key)
-        return super().get(key, default, type)
 
     def getlist(self, key: Any, type: Any = None) -> list[Any]:  # noqa: A002
         self._check(key)
@@ -267,9 +291,13 @@ class GuardedForm(ImmutableMultiDict):
         self._check_all()
         return super().values()
 
-    def to_dict(self, flat: bool = True) -> Any:
+    @overload
+    def to_dict(self, flat: Literal[True] = ...) -> dict[Any, Any]: ...
+    @overload
+    def to_dict(self, flat: Literal[False]) -> dict[Any, list[Any]]: ...
+    def to_dict(self, flat: bool = True) -> dict[Any, Any] | dict[Any, list[Any]]:
         self._check_all()
-        return super().to_dict(flat)
+        return super().to_dict(flat=True) if flat else super().to_dict(flat=False)
 
 
 def unguarded(formdata: Any) -> Any:

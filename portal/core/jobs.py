@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import (
@@ -35,6 +35,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Table,
     Text,
     delete,
     event,
@@ -302,7 +303,7 @@ def _on_commit(session: Session) -> None:
 def _mark_dispatched(job_ids: list[str]) -> None:
     """Note that these runs reached Redis, in a short transaction of its own (the asking one has
     committed). Best effort: a run left unmarked is only looked at once more by the relay."""
-    table = JobRun.__table__
+    table = cast(Table, JobRun.__table__)
     try:
         with db.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
@@ -622,7 +623,7 @@ def report_progress(done: int, total: int, message: str = "") -> None:
     if rq_job is not None and db.engine.dialect.name == "postgresql":
         # On a worker, in a short transaction of its own: the job's own transaction never holds
         # its run's row, so a claim or a takeover never waits for a job's next commit.
-        table = JobRun.__table__
+        table = cast(Table, JobRun.__table__)
         with db.engine.begin() as connection:
             connection.execute(
                 update(table)
@@ -694,7 +695,7 @@ class _Heartbeat(threading.Thread):
         self.halt = threading.Event()
 
     def run(self) -> None:
-        table = JobHeartbeat.__table__
+        table = cast(Table, JobHeartbeat.__table__)
         # The database's clock where it has one (see db_now).
         now = func.now() if self.engine.dialect.name == "postgresql" else None
         while not self.halt.wait(self.interval):
@@ -824,13 +825,14 @@ def retry(run: JobRun) -> JobRun:
 def job_gauges() -> dict[str, int]:
     """What /metrics reports of the jobs, read from the database (so any app server can say it):
     runs per status, runs waiting in the outbox, and started runs whose heartbeats stopped."""
-    counts = dict(
-        db.session.execute(
+    counts: dict[str, int] = {
+        status: count
+        for status, count in db.session.execute(
             select(JobRun.status, func.count())
             .where(JobRun.status.in_((JobStatus.QUEUED, JobStatus.STARTED)))
             .group_by(JobRun.status)
-        ).all()
-    )
+        )
+    }
     outbox = db.session.execute(
         select(func.count())
         .select_from(JobRun)

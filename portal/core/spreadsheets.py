@@ -386,7 +386,9 @@ class _SheetScan:
             if self.in_tag:
                 pos = self._tag(buf, pos)
                 continue
-            pos = self.markup.match(buf, pos).end()
+            skipped = self.markup.match(buf, pos)
+            assert skipped is not None  # it matches the empty string too
+            pos = skipped.end()
             if pos >= end:
                 break
             head = buf[pos : pos + 9]  # a `<` the pass stopped at
@@ -413,13 +415,14 @@ class _SheetScan:
                     raise FileRefused(NOT_XLSX)  # never in a workbook; quick-xml reads it oddly
                 self.stopped = True  # any other `<!` is an error to quick-xml
             else:
-                name = _NAME.match(buf, pos + 1)
-                if name.end() >= end and not final:
+                opened = _NAME.match(buf, pos + 1)
+                assert opened is not None  # it matches the empty string too
+                if opened.end() >= end and not final:
                     break  # the name may go on
-                local = name.group().split(b":", 1)[-1]
+                local = opened.group().split(b":", 1)[-1]
                 self.in_tag, self.quote = True, b""
                 self.tag = bytearray(local + b" ") if local in _PLACED else None
-                pos = name.end()
+                pos = opened.end()
         self.buffer = buf[pos:]
         if len(self.buffer) > MAX_TAG + 16:
             raise FileRefused(NOT_XLSX)
@@ -435,7 +438,9 @@ class _SheetScan:
                     pos = end
                     break
                 pos, self.quote = found + 1, b""
-            pos = _TAG_BODY.match(buf, pos).end()
+            body = _TAG_BODY.match(buf, pos)
+            assert body is not None  # it matches the empty string too
+            pos = body.end()
             if pos >= end:
                 break
             if buf[pos : pos + 1] == b">":

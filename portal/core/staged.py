@@ -18,13 +18,14 @@ import enum
 import hashlib
 import os
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, TypeVar
+from typing import Any, BinaryIO, Protocol, TypeVar, cast
 
 from flask import Response, current_app
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 
 from portal.core import jobs
 from portal.core.db import utcnow
@@ -89,6 +90,111 @@ class Checked(Protocol):
 
 R = TypeVar("R", bound=StagedFile)
 C = TypeVar("C", bound=Checked)
+E = TypeVar("E", bound="RowErrors")
+
+
+# -- checking the rows ----------------------------------------------------------------------------
+
+MAX_STORED_ERRORS = 1000
+PROGRESS_EVERY = 1000
+
+
+@dataclass
+class RowErrors:
+    """A check's row errors: every one counted, the first `max_stored()` kept with the row (the
+    header is row 1) and the column they name. A domain's check result extends it."""
+
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    error_count: int = 0
+    total_rows: int = 0
+
+    def max_stored(self) -> int:
+        return MAX_STORED_ERRORS
+
+    def error(self, row: int, column: str, reason: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < self.max_stored():
+            self.errors.append({"row": row, "column": column, "reason": reason})
+
+
+def header_index(
+    cells: list[str],
+    checked: RowErrors,
+    *,
+    columns: Sequence[str],
+    required: Sequence[str],
+    aliases: Mapping[str, str] | None = None,
+    refuse_unknown: bool = False,
+) -> dict[str, int]:
+    """The known columns of a header row by position. Names are compared without case, spaces
+    read as "_", and `aliases` (a header as typed -> its column) are understood. A column twice
+    or a required one missing is an error on row 1; so is an unknown one if `refuse_unknown`,
+    else it is ignored."""
+    index: dict[str, int] = {}
+    for position, raw in enumerate(cells):
+        name = (raw or "").strip().lstrip("\ufeff")
+        if not name:
+            continue
+        normal = name.lower().replace(" ", "_")
+        key = aliases.get(name, normal) if aliases else normal
+        if key not in columns:
+            if refuse_unknown:
+                checked.error(1, name, "Unknown column.")
+        elif key in index:
+            checked.error(1, name, "This column appears twice.")
+        else:
+            index[key] = position
+    for column in required:
+        if column not in index:
+            checked.error(1, column, "Required column is missing.")
+    return index
+
+
+def check_rows(
+    rows: Iterable[list[str]],
+    checked: E,
+    *,
+    columns: Sequence[str],
+    header: Callable[[list[str]], dict[str, int]],
+    row: Callable[[int, dict[str, str]], None],
+    finish: Callable[[], None] | None = None,
+    total: int = 0,
+    progress: Progress = no_progress,
+    progress_every: int = PROGRESS_EVERY,
+) -> E:
+    """The loop every staged file's check shares. The first row goes to `header` (which records
+    its errors in `checked`: any stops the check there); each later row that is not blank is
+    counted and given to `row(row_no, values)`, `values` being every one of `columns`, stripped
+    (a column the file lacks reads ""); then `finish()` runs. Progress is reported every
+    `progress_every` rows; a file without a header, or without a row below it, is an error."""
+    index: dict[str, int] = {}
+    positions: list[tuple[str, int]] = []
+    width = 0
+    for row_no, cells in enumerate(rows, start=1):
+        if row_no == 1:
+            index = header(cells)
+            if checked.error_count:
+                return checked
+            # Absent optional columns read the empty cell appended to every row.
+            positions = [(c, index.get(c, -1)) for c in columns]
+            width = max(index.values()) + 1
+            continue
+        if not any(c.strip() for c in cells if c):
+            continue  # blank lines are not rows
+        checked.total_rows += 1
+        if checked.total_rows % progress_every == 0:
+            progress(checked.total_rows, total, f"{checked.total_rows} rows checked")
+        if len(cells) < width:
+            cells = [*cells, *[""] * (width - len(cells))]
+        cells.append("")
+        row(row_no, {c: (cells[i] or "").strip() for c, i in positions})
+    if finish is not None:
+        finish()
+    if not index:
+        checked.error(1, "", "The file is empty.")
+    elif checked.total_rows == 0:
+        checked.error(2, "", "The file has no rows below its header.")
+    return checked
 
 
 # -- storing the upload ---------------------------------------------------------------------------
@@ -213,17 +319,20 @@ def fail(record: StagedFile, reason: str) -> None:
 
 def nothing_applied(exc: Exception) -> str:
     """The failure of a write rolled back whole."""
-    return f"Nothing was applied: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+    return f"Nothing was applied: {failure_reason(exc)}"
 
 
 def claim(model: type[Any], record: StagedFile) -> bool:
     """Move a `ready` record to `applying`. Conditional: of two confirmations racing (a double
     click), only one moves it on; False for the other, or for a record not ready."""
-    moved = db.session.execute(
-        update(model)
-        .where(model.id == record.id, model.status == StagedStatus.READY)
-        .values(status=StagedStatus.APPLYING)
-        .execution_options(synchronize_session=False)
+    moved = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(model)
+            .where(model.id == record.id, model.status == StagedStatus.READY)
+            .values(status=StagedStatus.APPLYING)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if moved.rowcount != 1:
         return False
@@ -238,28 +347,29 @@ def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 # -- the jobs -------------------------------------------------------------------------------------
 # A domain's job functions (registered by name: queued runs refer to them) call these. Each acts
-# only on a record in the state it expects, so a run twice does nothing the second time.
+# only on a record in the state it expects, so a run twice does nothing the second time. The job
+# runner (portal.core.jobs) commits what they leave when they return.
 
 
 def validate_job(
     load: Callable[[], R | None], validate: Callable[..., Any], *, what: str, record_id: int
 ) -> dict[str, Any]:
-    """Run `validate(record, progress=...)` on a `validating` record and commit. Whatever breaks
-    makes it `failed` with the reason: a record never stays "validating" forever."""
+    """Run `validate(record, progress=...)` on a `validating` record. Whatever breaks undoes the
+    check's writes and makes the record `failed` with the reason, and the job still ends well
+    (so that is committed): a record never stays "validating" forever."""
     record = load()
     if record is None or record.status != StagedStatus.VALIDATING:
         return {"skipped": "not waiting for validation"}
     try:
-        validate(record, progress=jobs.report_progress)
+        with db.session.begin_nested():
+            validate(record, progress=jobs.report_progress)
     except Exception as exc:  # noqa: BLE001 - a record never stays "validating" forever
-        db.session.rollback()
         current_app.logger.exception("%s %s could not be checked", what, record_id)
-        record = load()
+        record = load()  # as it was before the check: the savepoint undid its writes
         if record is None:
             raise
         record.status = StagedStatus.FAILED
         record.summary = {"failure": f"The file could not be checked: {failure_reason(exc)}"}
-    db.session.commit()
     return {"status": record.status, "rows": record.total_rows, "errors": record.error_count}
 
 
@@ -269,13 +379,12 @@ def apply_job(
     *,
     shown: Callable[[dict[str, Any]], dict[str, Any]] = dict,
 ) -> dict[str, Any]:
-    """Run `apply(record, progress=...)` on an `applying` record and commit; the result shows
-    the status and `shown(summary)`."""
+    """Run `apply(record, progress=...)` on an `applying` record; the result shows the status
+    and `shown(summary)`."""
     record = load()
     if record is None or record.status != StagedStatus.APPLYING:
         return {"skipped": "not waiting to be applied"}
     apply(record, progress=jobs.report_progress)
-    db.session.commit()
     return {"status": record.status, **shown(record.summary)}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -34,7 +35,7 @@ def healthz():
 
 @bp.get("/readyz")
 @public
-def readyz():
+def readyz() -> tuple[dict[str, Any], int]:
     checks: dict[str, str] = {}
     ok = True
     try:
@@ -111,6 +112,5 @@ def job_retry(run: JobRun):
         flash(_("Only a failed job can be retried."), "error")
     else:
         jobs.retry(run)
-        db.session.commit()
         flash(_("The job was queued again."), "success")
     return redirect(url_for("core.job_detail", job_id=run.id))

@@ -14,7 +14,6 @@ from portal.core.access import Permission, current_actor, require
 from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.core.inputs import Date
 from portal.core.pagination import MAX_PAGE
-from portal.extensions import db
 from portal.finance import queries, services, statements
 from portal.finance.models import AccountEntry, EntryKind
 from portal.finance.queries import CreditPosition, LinkAccount
@@ -215,9 +214,12 @@ def list_entries(line: LinkAccount, query: dict[str, Any]):
     start, end = query["start"], query["end"]
     statements.check_order(start, end)
     tz = statements.portal_timezone()
-    period = statements.Period(start or end, end or start, tz) if (start or end) else None
-    start_at = period.start_at if start else None
-    end_at = period.end_at if end else None
+    start_at = end_at = None
+    if start or end:
+        # One day given alone bounds only its own side; the period still needs two days.
+        period = statements.Period(start or end, end or start, tz)
+        start_at = period.start_at if start else None
+        end_at = period.end_at if end else None
     result = queries.list_entries(
         line,
         start=start_at,
@@ -276,7 +278,6 @@ def create_payment(line: LinkAccount, body: dict[str, Any]):
         reference=body["reference"],
         note=body["note"],
     )
-    db.session.commit()
     return _recorded(LinkAccount(line.link, account), entry)
 
 
@@ -311,5 +312,4 @@ def create_adjustment(line: LinkAccount, body: dict[str, Any]):
         # The service names the page's `amount` field; the API's is `amount_cents`.
         fields = {("amount_cents" if k == "amount" else k): v for k, v in error.fields.items()}
         raise ValidationFailed(fields=fields) from error
-    db.session.commit()
     return _recorded(LinkAccount(line.link, account), entry)

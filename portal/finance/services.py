@@ -9,8 +9,9 @@ each other's commitment when they check credit.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.core import audit
@@ -69,11 +70,14 @@ def commit_credit(account: Account, cents: int) -> None:
     """Open orders promise `cents` more (negative: less). Never below zero."""
     if cents == 0:
         return
-    changed = db.session.execute(
-        update(Account)
-        .where(Account.id == account.id, Account.committed_cents + cents >= 0)
-        .values(committed_cents=Account.committed_cents + cents)
-        .execution_options(synchronize_session=False)
+    changed = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(Account)
+            .where(Account.id == account.id, Account.committed_cents + cents >= 0)
+            .values(committed_cents=Account.committed_cents + cents)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if changed.rowcount != 1:
         raise RuntimeError(f"account {account.id}: committed amount would go below zero")

@@ -12,12 +12,12 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask_babel import get_timezone
+from flask_babel import LazyString, get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from portal.core.errors import ValidationFailed
-from portal.core.inputs import date_problem
+from portal.core.inputs import parse_day
 from portal.core.money import MINOR_UNITS, from_cents
 from portal.core.spreadsheets import csv_bytes, mark_text
 from portal.extensions import db
@@ -25,7 +25,8 @@ from portal.finance import queries
 from portal.finance.models import AccountEntry, EntryKind
 from portal.finance.queries import LinkAccount
 
-KIND_LABELS = {
+# Keyed by `str`: an entry's `kind` column reads back as a plain string, which the enum equals.
+KIND_LABELS: dict[str, LazyString] = {
     EntryKind.INVOICE: _l("Invoice"),
     EntryKind.PAYMENT: _l("Payment"),
     EntryKind.CREDIT_NOTE: _l("Credit note"),
@@ -65,24 +66,6 @@ def month_of(day: date) -> tuple[date, date]:
     return first, following - timedelta(days=1)
 
 
-def parse_day(value: str | None, field: str) -> date | None:
-    """An ISO date (2026-01-31), None when empty; anything else names the field."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    try:
-        day = date.fromisoformat(text)
-    except ValueError as exc:
-        raise ValidationFailed(
-            _("The period is not valid."),
-            fields={field: _("Not a date: %(value)s. Write it as 2026-01-31.", value=text[:40])},
-        ) from exc
-    problem = date_problem(day)
-    if problem:
-        raise ValidationFailed(_("The period is not valid."), fields={field: problem})
-    return day
-
-
 def check_order(start: date | None, end: date | None) -> None:
     if start is not None and end is not None and end < start:
         raise ValidationFailed(
@@ -96,7 +79,7 @@ def parse_period(
 ) -> Period:
     """The statement's period from the query string. Without dates: the current calendar month;
     with one only, the calendar month of that one."""
-    first, last = parse_day(start, "start"), parse_day(end, "end")
+    first, last = parse_day(start, field="start"), parse_day(end, field="end")
     check_order(first, last)
     if first is None or last is None:
         month = month_of(first or last or today or datetime.now(tz).date())

@@ -24,12 +24,12 @@ from flask import (
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
+from portal.core import transaction
 from portal.core.access import Permission, current_actor, require
 from portal.core.errors import DomainError, PermissionDenied, ValidationFailed
 from portal.core.forms import apply_errors
 from portal.core.money import MINOR_UNITS, format_money, to_cents
 from portal.core.pagination import parse_page_args
-from portal.extensions import db
 from portal.finance import queries, services, statements
 from portal.finance.forms import AdjustmentForm, PaymentForm
 from portal.finance.models import Account, AccountEntry
@@ -146,20 +146,17 @@ def account_detail(line: LinkAccount):
 
 
 def _submit(line: LinkAccount, name: str, change: Callable[[FlaskForm, Account], str]) -> Any:
-    """Validate the named form, record the entry, commit; on any refusal show the page again
+    """Validate the named form, record the entry; on any refusal show the page again
     with the errors on the form and nothing recorded."""
     _ensure_permitted(line)
     form = FORMS[name](prefix=name)
     if form.validate_on_submit():
         try:
             message = change(form, services.ensure_account(line.link))
-            db.session.commit()
             flash(message, "success")
             return redirect(url_for("finance.account_detail", link_id=line.link.id))
-        except PermissionDenied:
-            raise
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             apply_errors(form, error)
     return _render_account(line, forms={name: form}, status=422)
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from portal.core import audit
 from portal.core.access import Actor, Permission
@@ -135,16 +136,19 @@ def quotas_at(
 def draw(allocation_id: int, qty: int) -> bool:
     """Use `qty` of an open quota; False when it has not that much left (or has closed). One
     conditional UPDATE: two orders racing for the last units of a quota cannot both win."""
-    changed = db.session.execute(
-        update(Allocation)
-        .where(
-            Allocation.id == allocation_id,
-            Allocation.status == AllocationStatus.ACTIVE,
-            Allocation.expires_at > utcnow(),
-            Allocation.used_qty + qty <= Allocation.qty,
-        )
-        .values(used_qty=Allocation.used_qty + qty)
-        .execution_options(synchronize_session=False)
+    changed = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(Allocation)
+            .where(
+                Allocation.id == allocation_id,
+                Allocation.status == AllocationStatus.ACTIVE,
+                Allocation.expires_at > utcnow(),
+                Allocation.used_qty + qty <= Allocation.qty,
+            )
+            .values(used_qty=Allocation.used_qty + qty)
+            .execution_options(synchronize_session=False)
+        ),
     )
     return changed.rowcount == 1
 
@@ -152,16 +156,19 @@ def draw(allocation_id: int, qty: int) -> bool:
 def give_back(allocation_id: int, qty: int) -> bool:
     """Return units of a cancelled order to its quota if the quota is still open (True); a
     closed quota has released its units already, so the caller releases the order's hold."""
-    changed = db.session.execute(
-        update(Allocation)
-        .where(
-            Allocation.id == allocation_id,
-            Allocation.status == AllocationStatus.ACTIVE,
-            Allocation.expires_at > utcnow(),
-            Allocation.used_qty >= qty,
-        )
-        .values(used_qty=Allocation.used_qty - qty)
-        .execution_options(synchronize_session=False)
+    changed = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(Allocation)
+            .where(
+                Allocation.id == allocation_id,
+                Allocation.status == AllocationStatus.ACTIVE,
+                Allocation.expires_at > utcnow(),
+                Allocation.used_qty >= qty,
+            )
+            .values(used_qty=Allocation.used_qty - qty)
+            .execution_options(synchronize_session=False)
+        ),
     )
     return changed.rowcount == 1
 

@@ -15,7 +15,6 @@ from portal.core.access import Permission, current_actor, require
 from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.core.pagination import MAX_PAGE
 from portal.core.spreadsheets import upload_limits
-from portal.extensions import db
 from portal.inventory import queries, services
 from portal.inventory.models import (
     Grade,
@@ -227,9 +226,7 @@ def create_adjustment(body: dict[str, Any]):
         grade=body["grade"],
         note=body["note"],
     )
-    db.session.commit()
-    level = queries.find_level(location, variant, move.grade)
-    return {"move": _move_json(move, variant.sku), "level": _level_json(level)}
+    return {"move": _move_json(move, variant.sku), "level": _level_json(queries.level_after(move))}
 
 
 # -- stock files ---------------------------------------------------------------------------------
@@ -313,7 +310,6 @@ def create_stock_upload(body: dict[str, Any]):
     file = body["file"]
     data = file.stream.read(upload_limits().max_bytes + 1)
     stock_upload = services.start_stock_upload(actor, location, file.filename or "", data)
-    db.session.commit()
     return _upload_json(stock_upload)
 
 
@@ -336,5 +332,4 @@ def get_stock_upload(stock_upload: StockUpload):
 )
 def confirm_stock_upload(stock_upload: StockUpload):
     services.confirm_stock_upload(current_actor(), stock_upload)
-    db.session.commit()
     return _upload_json(stock_upload)

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import BigInteger, bindparam, insert, select, text, update
+from sqlalchemy import BigInteger, Table, bindparam, insert, select, text, update
 
 from portal.catalog.models import Variant
 from portal.core.access import Actor
@@ -30,7 +31,7 @@ MAX_QUANTITY = 10_000_000  # no single move of a SKU is larger; anything above i
 # The two statements every line runs, built once: building them per line with literal values
 # cost several times more than running them (and SQLAlchemy caches no compiled form of a dialect
 # `on_conflict_do_nothing()`, so the insert is plain SQL both SQLite and PostgreSQL accept).
-_LEVELS = StockLevel.__table__
+_LEVELS = cast(Table, StockLevel.__table__)
 _DH = bindparam("dh", type_=BigInteger)
 _DR = bindparam("dr", type_=BigInteger)
 _UPDATE_LEVEL = (

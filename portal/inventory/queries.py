@@ -163,17 +163,18 @@ def find_stockable_variant(location: Location, sku: str) -> Variant | None:
     return find_variant(carried_brand_ids(location), sku)
 
 
-def find_level(location: Location, variant: Variant, grade: str) -> StockLevel | None:
-    """The level as the database has it now (services change levels with bulk UPDATEs)."""
+def level_after(move: StockMove) -> StockLevel:
+    """The level a move was just applied to, as the database has it now (services change levels
+    with bulk UPDATEs). A move only applies to a level that exists, so there always is one."""
     return db.session.execute(
         select(StockLevel)
         .where(
-            StockLevel.location_id == location.id,
-            StockLevel.variant_id == variant.id,
-            StockLevel.grade == grade,
+            StockLevel.location_id == move.location_id,
+            StockLevel.variant_id == move.variant_id,
+            StockLevel.grade == move.grade,
         )
         .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    ).scalar_one()
 
 
 def list_moves(

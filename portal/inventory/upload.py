@@ -15,10 +15,10 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.catalog.models import Variant
@@ -87,18 +87,13 @@ class Row:
 
 
 @dataclass
-class CheckedFile:
+class CheckedFile(staged.RowErrors):
     rows: list[Row] = field(default_factory=list)
     # (on_hand, reserved) of the rows' levels as they were read; a missing level is absent
     current: dict[Key, tuple[int, int]] = field(default_factory=dict)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    error_count: int = 0
-    total_rows: int = 0
 
-    def error(self, row: int, column: str, reason: str) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_STORED_ERRORS:
-            self.errors.append({"row": row, "column": column, "reason": reason})
+    def max_stored(self) -> int:
+        return MAX_STORED_ERRORS  # read when used: a test lowers it
 
 
 @dataclass(slots=True)
@@ -113,24 +108,6 @@ class _Parsed:
     problems: list[tuple[str, str]]
     variant_id: int | None = None
     brand_id: int | None = None
-
-
-def _header(cells: list[str], checked: CheckedFile) -> dict[str, int]:
-    """Known columns by position, names compared without case; other columns are ignored."""
-    index: dict[str, int] = {}
-    for position, raw in enumerate(cells):
-        name = (raw or "").strip().lstrip("\ufeff")
-        key = name.lower().replace(" ", "_")
-        if key not in COLUMNS:
-            continue
-        if key in index:
-            checked.error(1, name, "This column appears twice.")
-        else:
-            index[key] = position
-    for column in REQUIRED_COLUMNS:
-        if column not in index:
-            checked.error(1, column, "Required column is missing.")
-    return index
 
 
 def _parse(row_no: int, values: dict[str, str], context: Context) -> _Parsed:
@@ -286,39 +263,33 @@ def check_file(
     """Check every row against the org's locations, the brands it carries and what orders hold
     now (errors name the spreadsheet row, header = 1, and the column)."""
     checked = CheckedFile()
-    index: dict[str, int] = {}
-    positions: list[tuple[str, int]] = []
-    width = 0
     seen: dict[Key, int] = {}
     batch: list[_Parsed] = []
-    for row_no, cells in enumerate(rows, start=1):
-        if row_no == 1:
-            index = _header(cells, checked)
-            if checked.error_count:
-                return checked
-            # Absent optional columns read the empty cell appended to every row.
-            positions = [(c, index.get(c, -1)) for c in COLUMNS]
-            width = max(index.values()) + 1
-            continue
-        if not any(c.strip() for c in cells if c):
-            continue  # blank lines are not rows
-        checked.total_rows += 1
-        if checked.total_rows % PROGRESS_EVERY == 0:
-            progress(checked.total_rows, total, f"{checked.total_rows} rows checked")
-        if len(cells) < width:
-            cells = [*cells, *[""] * (width - len(cells))]
-        cells.append("")
-        values = {c: (cells[i] or "").strip() for c, i in positions}
+
+    def header(cells: list[str]) -> dict[str, int]:
+        # Other columns are ignored: files exported from another system carry many.
+        return staged.header_index(cells, checked, columns=COLUMNS, required=REQUIRED_COLUMNS)
+
+    def row(row_no: int, values: dict[str, str]) -> None:
         batch.append(_parse(row_no, values, context))
         if len(batch) >= BATCH:
-            _check_batch(batch, context, seen, checked)
-            batch = []
-    _check_batch(batch, context, seen, checked)
-    if not index:
-        checked.error(1, "", "The file is empty.")
-    elif checked.total_rows == 0:
-        checked.error(2, "", "The file has no rows below its header.")
-    return checked
+            check_batch()
+
+    def check_batch() -> None:
+        _check_batch(batch, context, seen, checked)
+        batch.clear()
+
+    return staged.check_rows(
+        rows,
+        checked,
+        columns=COLUMNS,
+        header=header,
+        row=row,
+        finish=check_batch,
+        total=total,
+        progress=progress,
+        progress_every=PROGRESS_EVERY,
+    )
 
 
 def summarize(rows: list[Row], current: dict[Key, tuple[int, int]]) -> dict[str, int]:
@@ -490,7 +461,7 @@ def _lock_levels(rows: list[Row]) -> dict[Key, tuple[int, int]]:
     committing meanwhile, so no difference is computed from a level that has since moved."""
     dialect = db.session.connection().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = StockLevel.__table__
+    table = cast(Table, StockLevel.__table__)
     levels: dict[Key, tuple[int, int]] = {}
     for batch in _batches(rows):
         stmt = insert(table).values(
@@ -506,7 +477,7 @@ def _lock_levels(rows: list[Row]) -> dict[Key, tuple[int, int]]:
                 for r in batch
             ]
         )
-        stmt = stmt.on_conflict_do_update(
+        upsert = stmt.on_conflict_do_update(
             index_elements=[table.c.location_id, table.c.variant_id, table.c.grade],
             set_={"on_hand": table.c.on_hand},
         ).returning(
@@ -516,7 +487,7 @@ def _lock_levels(rows: list[Row]) -> dict[Key, tuple[int, int]]:
             table.c.on_hand,
             table.c.reserved,
         )
-        for location_id, variant_id, grade, on_hand, reserved in db.session.execute(stmt):
+        for location_id, variant_id, grade, on_hand, reserved in db.session.execute(upsert):
             levels[(location_id, variant_id, grade)] = (int(on_hand), int(reserved))
     return levels
 

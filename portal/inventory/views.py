@@ -11,13 +11,12 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
 from portal.catalog.models import Variant
-from portal.core import jobs, staged
+from portal.core import jobs, staged, transaction
 from portal.core.access import Actor, Permission, current_actor, require
 from portal.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from portal.core.forms import apply_errors
 from portal.core.pagination import parse_page_args
 from portal.core.spreadsheets import upload_limits
-from portal.extensions import db
 from portal.inventory import allocations, queries, services, upload
 from portal.inventory.errors import StockUploadNotReady
 from portal.inventory.forms import AdjustForm, CountForm, DamageForm, StockUploadForm
@@ -152,20 +151,17 @@ def location_moves(location: Location):
 
 
 def _submit(location: Location, name: str, change: Any) -> Any:
-    """Validate the named form, make the change, commit; on any refusal show the page again with
+    """Validate the named form, make the change; on any refusal show the page again with
     the errors on the form and nothing changed."""
     _ensure_permitted(location)
     form = FORMS[name](prefix=name)
     if form.validate_on_submit():
         try:
             message = change(form, _variant(location, form.sku.data))
-            db.session.commit()
             flash(message, "success")
             return redirect(url_for("inventory.location_detail", code=location.code))
-        except PermissionDenied:
-            raise
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             apply_errors(form, error)
     return _render_location(location, forms={name: form}, status=422)
 
@@ -240,13 +236,10 @@ def upload_new(location: Location):
         data = file.stream.read(upload_limits().max_bytes + 1)
         try:
             started = services.start_stock_upload(actor, location, file.filename or "", data)
-        except PermissionDenied:
-            raise
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             apply_errors(form, error)
         else:
-            db.session.commit()
             return redirect(url_for("inventory.upload_detail", upload_id=started.id))
     status = 422 if request.method == "POST" else 200
     return render_template(
@@ -309,8 +302,6 @@ def upload_confirm(stock_upload: StockUpload):
     try:
         services.confirm_stock_upload(current_actor(), stock_upload)
     except StockUploadNotReady:
-        db.session.rollback()
+        transaction.discard()
         flash(_("Only a checked stock file without errors can be applied."), "error")
-    else:
-        db.session.commit()
     return redirect(url_for("inventory.upload_detail", upload_id=stock_upload.id))

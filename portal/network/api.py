@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Float, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
@@ -55,8 +57,8 @@ class OrgPage(Schema):
     total = Integer()
 
 
-def org_json(org: Organization, *, with_links: bool = False) -> dict:
-    data = {
+def org_json(org: Organization, *, with_links: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
         "code": org.code,
         "kind": org.kind,
         "name": org.name,

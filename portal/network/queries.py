@@ -14,7 +14,14 @@ from portal.core.access import Actor, OrgKind, org_visible
 from portal.core.errors import NotFound
 from portal.core.pagination import Page, paginate
 from portal.extensions import db
-from portal.network.models import ChannelLink, Membership, Organization, OrgStatus, User
+from portal.network.models import (
+    ChannelLink,
+    Invitation,
+    Membership,
+    Organization,
+    OrgStatus,
+    User,
+)
 
 
 def visible_orgs(
@@ -83,6 +90,20 @@ def get_org_by_id(actor: Actor, org_id: int) -> Organization:
     return org
 
 
+def find_own_org(actor: Actor) -> Organization | None:
+    """The org the actor works as (an actor always sees its own); None for the system."""
+    if actor.org_id is None:
+        return None
+    return db.session.get(Organization, actor.org_id)
+
+
+def get_own_org(actor: Actor) -> Organization:
+    org = find_own_org(actor)
+    if org is None:
+        raise NotFound()
+    return org
+
+
 def links_of(actor: Actor, org: Organization) -> list[ChannelLink]:
     """The org's place in each brand tree the actor shares with it."""
     stmt = select(ChannelLink).where(ChannelLink.buyer_org_id == org.id)
@@ -108,6 +129,14 @@ def brands_of(actor: Actor) -> list[Organization]:
         return []
     stmt = select(Organization).where(Organization.id.in_(actor.brand_ids))
     return list(db.session.execute(stmt.order_by(Organization.code)).scalars())
+
+
+def find_brand(actor: Actor, brand_id: int) -> Organization | None:
+    """A brand whose tree the actor is part of (any brand for the system), else None."""
+    if not (actor.is_system or brand_id in actor.brand_ids):
+        return None
+    brand = db.session.get(Organization, brand_id)
+    return brand if brand is not None and brand.kind == OrgKind.BRAND else None
 
 
 def suppliers_for(actor: Actor, brand_id: int) -> list[Organization]:
@@ -171,7 +200,9 @@ def network_tree(actor: Actor, brand_id: int) -> TreeNode:
                 select(Membership.org_id, func.count())
                 .where(Membership.org_id.in_(org_ids))
                 .group_by(Membership.org_id)
-            ).all()
+            )
+            .tuples()
+            .all()
         )
     )
     nodes: dict[int, TreeNode] = {}
@@ -209,6 +240,14 @@ def get_membership(actor: Actor, membership_id: int) -> Membership:
     return membership
 
 
+def find_invitation(actor: Actor, invitation_id: int) -> Invitation | None:
+    """An invitation to an org the actor can see."""
+    stmt = select(Invitation).where(
+        Invitation.id == invitation_id, org_visible(actor, Invitation.org_id)
+    )
+    return db.session.execute(stmt).scalar_one_or_none()
+
+
 def count_orgs_by_kind(actor: Actor, brand_id: int | None = None) -> dict[str, int]:
     sub = visible_orgs(actor, brand_id=brand_id).order_by(None).subquery()
     rows = db.session.execute(select(sub.c.kind, func.count()).group_by(sub.c.kind)).all()
@@ -224,13 +263,17 @@ def actor_names(rows: Sequence[Any]) -> dict[int, str]:
     orgs: dict[int, str] = {}
     if user_ids:
         users = dict(
-            db.session.execute(select(User.id, User.name).where(User.id.in_(user_ids))).all()
+            db.session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))
+            .tuples()
+            .all()
         )
     if org_ids:
         orgs = dict(
             db.session.execute(
                 select(Organization.id, Organization.code).where(Organization.id.in_(org_ids))
-            ).all()
+            )
+            .tuples()
+            .all()
         )
     names = {}
     for row in rows:

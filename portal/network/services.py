@@ -6,11 +6,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
 from blinker import Namespace
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import String, func, literal, select, update
+from sqlalchemy import CursorResult, String, func, literal, select, update
 
 from portal.core import audit, jobs
 from portal.core.access import ROLES_BY_KIND, Actor, OrgKind, Permission, Role
@@ -148,8 +149,8 @@ def add_org(
     code = normalize_code(code)
     if kind not in (OrgKind.DISTRIBUTOR, OrgKind.STORE):
         raise ValidationFailed(fields={"kind": "Choose distributor or store."})
-    brand = db.session.get(Organization, brand_id)
-    if brand is None or brand.kind != OrgKind.BRAND:
+    brand = queries.find_brand(actor, brand_id)
+    if brand is None:
         raise ValidationFailed(fields={"brand": "Unknown brand."})
     supplier = supplier or brand
     _validate_org_fields(code=code, name=name, region=region, address=address, level=level)
@@ -201,8 +202,8 @@ def link_org(
     payment_terms_days: int = 0,
 ) -> ChannelLink:
     """Let an existing distributor or store carry one more brand (one distributor, many brands)."""
-    brand = db.session.get(Organization, brand_id)
-    if brand is None or brand.kind != OrgKind.BRAND:
+    brand = queries.find_brand(actor, brand_id)
+    if brand is None:
         raise ValidationFailed(fields={"brand": "Unknown brand."})
     if org.kind == OrgKind.BRAND:
         raise InvalidChannel(fields={"org": "A brand cannot buy from a brand."})
@@ -545,7 +546,7 @@ def invite_user(actor: Actor, org: Organization, *, email: str, role: str) -> In
 
 @jobs.job(queue=jobs.QUEUE_DEFAULT, title="Send invitation")
 def send_invitation(invitation_id: int) -> dict[str, str]:
-    invitation = db.session.get(Invitation, invitation_id)
+    invitation = queries.find_invitation(Actor.system(), invitation_id)
     if invitation is None or invitation.accepted_at is not None:
         return {"skipped": "invitation gone or already accepted"}
     token = _serializer().dumps({"id": invitation.id, "n": invitation.nonce})
@@ -571,7 +572,13 @@ def load_invitation(token: str) -> Invitation:
         raise InvitationExpired() from exc
     except BadSignature as exc:
         raise InvitationInvalid() from exc
-    invitation = db.session.get(Invitation, data.get("id")) if isinstance(data, dict) else None
+    invitation_id = data.get("id") if isinstance(data, dict) else None
+    # Whoever holds a validly signed token may open it: the signature is the permission.
+    invitation = (
+        queries.find_invitation(Actor.system(), invitation_id)
+        if isinstance(invitation_id, int)
+        else None
+    )
     if invitation is None or not secrets.compare_digest(invitation.nonce, str(data.get("n"))):
         raise InvitationInvalid()
     if invitation.accepted_at is not None:
@@ -614,11 +621,14 @@ def accept_invitation(
     if already is not None:
         raise AlreadyMember()
     # A conditional update, so two clicks racing on one link cannot both join.
-    claimed = db.session.execute(
-        update(Invitation)
-        .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
-        .values(accepted_at=utcnow(), accepted_user_id=user.id)
-        .execution_options(synchronize_session=False)
+    claimed = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(Invitation)
+            .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
+            .values(accepted_at=utcnow(), accepted_user_id=user.id)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if claimed.rowcount != 1:
         raise InvitationUsed()

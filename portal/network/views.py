@@ -4,13 +4,13 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from wtforms import SelectChoice
 
+from portal.core import transaction
 from portal.core.access import ROLES_BY_KIND, Actor, OrgKind, Permission, current_actor, require
 from portal.core.errors import DomainError, NotFound
 from portal.core.forms import apply_errors
 from portal.core.inputs import MAX_INT_ID
 from portal.core.money import to_cents
 from portal.core.pagination import parse_page_args
-from portal.extensions import db
 from portal.network import queries, services
 from portal.network.forms import (
     InviteForm,
@@ -21,7 +21,7 @@ from portal.network.forms import (
     RoleForm,
     SuspendForm,
 )
-from portal.network.models import Membership, Organization, OrgStatus
+from portal.network.models import ChannelLink, Membership, Organization, OrgStatus
 
 bp = Blueprint("network", __name__)
 
@@ -62,7 +62,7 @@ def _brand_from_args(actor: Actor) -> Organization:
 @require(Permission.NETWORK_VIEW)
 def home():
     actor = current_actor()
-    org = db.session.get(Organization, actor.org_id)
+    org = queries.find_own_org(actor)
     brands = queries.brands_of(actor)
     counts = {b.code: queries.count_orgs_by_kind(actor, b.id) for b in brands}
     return render_template("network/home.html", org=org, brands=brands, counts=counts)
@@ -109,7 +109,7 @@ def org_new():
     brand = _brand_from_args(actor)
     suppliers = queries.suppliers_for(actor, brand.id)
     if not suppliers:
-        own = db.session.get(Organization, actor.org_id)
+        own = queries.find_own_org(actor)
         # A distributor adds stores under itself.
         suppliers = [own] if own and own.kind == OrgKind.DISTRIBUTOR else []
     form = OrgForm(kind=request.args.get("kind", "store"))
@@ -135,10 +135,9 @@ def org_new():
                 payment_terms_days=form.payment_terms_days.data or 0,
             )
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             apply_errors(form, error)
         else:
-            db.session.commit()
             flash(_("%(name)s was added to %(brand)s.", name=link.buyer.name, brand=brand.code))
             return redirect(url_for("network.org_detail", code=link.buyer.code))
     status = 422 if request.method == "POST" else 200
@@ -192,20 +191,20 @@ def org_edit(org: Organization):
                 longitude=form.longitude.data,
             )
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             apply_errors(form, error)
         else:
-            db.session.commit()
             flash(_("Saved."), "success")
             return redirect(url_for("network.org_detail", code=org.code))
     status = 422 if request.method == "POST" else 200
     return render_template("network/org_edit.html", org=org, form=form), status
 
 
-def _link_in_brand(actor: Actor, org: Organization):
+def _link_in_brand(actor: Actor, org: Organization) -> ChannelLink:
     brand_id = request.args.get("brand_id", type=int)
-    in_range = brand_id is not None and 0 < brand_id <= MAX_INT_ID
-    link = queries.find_link(actor, brand_id, org) if in_range else None
+    link = None
+    if brand_id is not None and 0 < brand_id <= MAX_INT_ID:
+        link = queries.find_link(actor, brand_id, org)
     if link is None:
         raise NotFound()
     return link
@@ -230,10 +229,9 @@ def link_edit(org: Organization):
                 payment_terms_days=form.payment_terms_days.data or 0,
             )
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             apply_errors(form, error)
         else:
-            db.session.commit()
             flash(_("Channel terms saved."), "success")
             return redirect(url_for("network.org_detail", code=org.code))
     status = 422 if request.method == "POST" else 200
@@ -255,10 +253,9 @@ def org_move(org: Organization):
     try:
         services.move_org(actor, link, target)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(" ".join([error.message, *error.fields.values()]), "error")
     else:
-        db.session.commit()
         flash(_("%(org)s now buys from %(supplier)s.", org=org.code, supplier=target.code))
     return redirect(url_for("network.org_detail", code=org.code))
 
@@ -272,10 +269,9 @@ def org_suspend(org: Organization):
             current_actor(), org, OrgStatus.SUSPENDED, reason=form.reason.data or ""
         )
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(" ".join([error.message, *error.fields.values()]), "error")
     else:
-        db.session.commit()
         flash(_("%(org)s is suspended: its people cannot sign in.", org=org.code), "success")
     return redirect(url_for("network.org_detail", code=org.code))
 
@@ -286,10 +282,9 @@ def org_reactivate(org: Organization):
     try:
         services.set_org_status(current_actor(), org, OrgStatus.ACTIVE)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(error.message, "error")
     else:
-        db.session.commit()
         flash(_("%(org)s is active again.", org=org.code), "success")
     return redirect(url_for("network.org_detail", code=org.code))
 
@@ -308,10 +303,9 @@ def org_invite(org: Organization):
             current_actor(), org, email=form.email.data, role=form.role.data
         )
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(" ".join([error.message, *error.fields.values()]), "error")
     else:
-        db.session.commit()
         flash(_("Invitation sent to %(email)s.", email=invitation.email), "success")
     return redirect(url_for("network.org_detail", code=org.code))
 
@@ -322,10 +316,9 @@ def member_role(membership: Membership):
     try:
         services.change_role(current_actor(), membership, request.form.get("role", ""))
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(" ".join([error.message, *error.fields.values()]), "error")
     else:
-        db.session.commit()
         flash(_("Role changed."), "success")
     return redirect(url_for("network.org_detail", code=membership.org.code))
 
@@ -337,9 +330,8 @@ def member_remove(membership: Membership):
     try:
         services.remove_member(current_actor(), membership)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(error.message, "error")
     else:
-        db.session.commit()
         flash(_("Member removed."), "success")
     return redirect(url_for("network.org_detail", code=code))

@@ -5,216 +5,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from apiflask import APIBlueprint, Schema
-from apiflask.fields import Integer, List, Nested, Raw, String
-from apiflask.validators import Length, OneOf, Range
+from apiflask import APIBlueprint
 from flask import jsonify, request
 
-from portal.core import idempotency
+from portal.core import idempotency, transaction
 from portal.core.access import Actor, Permission, current_actor, require
-from portal.core.errors import ValidationFailed
-from portal.core.pagination import MAX_PAGE
-from portal.extensions import db
+from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.inventory import services as stock_services
-from portal.network.models import ChannelLink
 from portal.ordering import queries, services
 from portal.ordering.models import Order, OrderStatus
+from portal.ordering.schemas import (
+    CatalogOut,
+    CatalogQuery,
+    OrderIn,
+    OrderOut,
+    OrderPage,
+    OrderQuery,
+    ReasonIn,
+    ReceiveIn,
+    ShipIn,
+)
 from portal.policy import queries as policy_queries
 
 bp = APIBlueprint("api_ordering", __name__, url_prefix="/api/v1", tag="Orders")
 
 # @require sits right under the route: access (404, then 403) is decided before the body or the
 # query string is validated.
-
-
-# -- schemas -------------------------------------------------------------------------------------
-
-
-class CatalogQuery(Schema):
-    brand = String(load_default=None, validate=Length(max=32))
-    q = String(load_default=None, validate=Length(max=100))
-    category = String(load_default=None, validate=Length(max=40))
-    season = String(load_default=None, validate=Length(max=20))
-    as_org = String(
-        load_default=None,
-        data_key="as",
-        validate=Length(max=32),
-        metadata={"description": "HQ only: see the catalog as this org"},
-    )
-    page = Integer(load_default=1, validate=Range(min=1, max=MAX_PAGE))
-    per_page = Integer(load_default=24, validate=Range(min=1, max=200))
-
-
-class VariantOut(Schema):
-    sku = String()
-    color = String()
-    size = String()
-    barcode = String()
-    price_cents = Integer(allow_none=True)
-    currency = String()
-    moq = Integer()
-    multiple = Integer()
-    case_pack = Integer()
-    floor_price_cents = Integer(allow_none=True)
-    available = Integer(
-        metadata={
-            "description": "units the caller can order now from its supplier's location (for "
-            "allocated SKUs: what is left of its quota); HQ: free stock at its own warehouse"
-        }
-    )
-
-
-class ProductOut(Schema):
-    code = String()
-    name = String()
-    category = String()
-    season = String()
-    msrp_cents = Integer()
-    variants = List(Nested(VariantOut))
-
-
-class CatalogOut(Schema):
-    items = List(Nested(ProductOut))
-    page = Integer()
-    per_page = Integer()
-    total = Integer()
-
-
-class LineIn(Schema):
-    sku = String(required=True, validate=Length(min=1, max=64))
-    qty = Integer(
-        required=True,
-        strict=True,
-        validate=Range(min=1, max=services.MAX_LINE_QTY),
-        metadata={"description": "whole units, at least 1"},
-    )
-
-
-class OrderIn(Schema):
-    brand = String(required=True, validate=Length(min=1, max=32))
-    supplier = String(
-        load_default=None,
-        validate=Length(max=32),
-        metadata={"description": "the caller's supplier for the brand (the default)"},
-    )
-    lines = List(Nested(LineIn), required=True, validate=Length(min=1, max=services.MAX_LINES))
-    po_number = String(load_default="", validate=Length(max=64))
-    note = String(load_default="", validate=Length(max=500))
-
-
-class OrderLineOut(Schema):
-    sku = String()
-    qty = Integer()
-    unit_price_cents = Integer()
-    line_total_cents = Integer()
-    shipped_qty = Integer()
-    received_qty = Integer()
-    returned_qty = Integer()
-    policy_version_id = Integer(allow_none=True)
-
-
-class ShipmentLineOut(Schema):
-    sku = String()
-    qty = Integer()
-    received_qty = Integer()
-
-
-class ShipmentOut(Schema):
-    seq = Integer()
-    status = String()
-    carrier = String()
-    tracking_number = String()
-    shipped_at = String()
-    received_at = String(allow_none=True)
-    lines = List(Nested(ShipmentLineOut))
-
-
-class EventOut(Schema):
-    kind = String()
-    from_status = String()
-    to_status = String()
-    note = String()
-    details = Raw()
-    actor_org = String(allow_none=True)
-    at = String()
-
-
-class OrderOut(Schema):
-    number = String()
-    brand = String()
-    buyer = String()
-    supplier = String()
-    kind = String()
-    status = String(metadata={"enum": [s.value for s in OrderStatus]})
-    hold_reason = String(metadata={"description": "why it waits: credit, amount or spending_limit"})
-    lines = List(Nested(OrderLineOut))
-    total_cents = Integer()
-    currency = String()
-    po_number = String()
-    note = String()
-    policy_version_id = Integer(allow_none=True)
-    submitted_at = String(allow_none=True)
-    shipments = List(Nested(ShipmentOut))
-    events = List(Nested(EventOut))
-
-
-class OrderSummaryOut(Schema):
-    number = String()
-    brand = String()
-    buyer = String()
-    supplier = String()
-    kind = String()
-    status = String()
-    total_cents = Integer()
-    currency = String()
-    submitted_at = String(allow_none=True)
-
-
-class OrderPage(Schema):
-    items = List(Nested(OrderSummaryOut))
-    page = Integer()
-    per_page = Integer()
-    total = Integer()
-
-
-class OrderQuery(Schema):
-    status = String(load_default=None, validate=OneOf([s.value for s in OrderStatus]))
-    side = String(load_default="", validate=OneOf(["", "buying", "selling"]))
-    buyer = String(load_default=None, validate=Length(max=32))
-    page = Integer(load_default=1, validate=Range(min=1, max=MAX_PAGE))
-    per_page = Integer(load_default=50, validate=Range(min=1, max=200))
-
-
-class ReasonIn(Schema):
-    reason = String(load_default="", validate=Length(max=500))
-
-
-class ShipIn(Schema):
-    lines = List(Nested(LineIn), required=True, validate=Length(min=1, max=services.MAX_LINES))
-    carrier = String(load_default="", validate=Length(max=60))
-    tracking_number = String(load_default="", validate=Length(max=80))
-
-
-class ReceiveLineIn(Schema):
-    sku = String(required=True, validate=Length(min=1, max=64))
-    qty = Integer(required=True, strict=True, validate=Range(min=0, max=services.MAX_LINE_QTY))
-
-
-class ReceiveIn(Schema):
-    shipment = Integer(
-        load_default=None,
-        validate=Range(min=1, max=10_000),
-        metadata={
-            "description": "the shipment's number within the order (default: the oldest "
-            "not yet received)"
-        },
-    )
-    lines = List(
-        Nested(ReceiveLineIn),
-        load_default=None,
-        metadata={"description": "units that arrived, when fewer than shipped"},
-    )
-    note = String(load_default="", validate=Length(max=500))
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -345,7 +161,7 @@ def catalog(query: dict[str, Any]):
     )
     variant_ids = [v.id for product in result.page.items for v in product.variants]
     if buyer is not None:
-        available = queries.available_to(db.session.get(ChannelLink, buyer.link_id), variant_ids)
+        available = queries.available_to(queries.get_link(actor, buyer.link_id), variant_ids)
     else:
         available = queries.free_at(stock_services.default_location(brand), variant_ids)
     items = []
@@ -410,10 +226,12 @@ def place_order(body: dict[str, Any]):
     key = request.headers.get("Idempotency-Key")
     if key is None:
         status, payload, _order_id = work()
-        db.session.commit()
         return payload, status
+    if actor.org_id is None:  # keys are kept per org; only the system acts without one
+        raise PermissionDenied()
     response = idempotency.run_once(actor.org_id, key, body, work)
-    db.session.commit()
+    # The stored answer lasts even when it is a refusal: a retry with the key gets the same one.
+    transaction.keep()
     headers = {"Idempotent-Replayed": "true"} if response.replayed else {}
     if response.status >= 400:  # an error body is not an order: a Response skips the schema
         error = jsonify(response.body)
@@ -472,7 +290,6 @@ def approve(order: Order):
         services.buyer_approve_order(actor, order)
     else:
         services.approve_order(actor, order)
-    db.session.commit()
     return order_json(order)
 
 
@@ -487,7 +304,6 @@ def approve(order: Order):
 )
 def reject(order: Order, body: dict[str, Any]):
     services.reject_order(current_actor(), order, reason=body["reason"])
-    db.session.commit()
     return order_json(order)
 
 
@@ -502,7 +318,6 @@ def reject(order: Order, body: dict[str, Any]):
 )
 def cancel(order: Order, body: dict[str, Any]):
     services.cancel_order(current_actor(), order, reason=body["reason"])
-    db.session.commit()
     return order_json(order)
 
 
@@ -527,7 +342,6 @@ def ship(order: Order, body: dict[str, Any]):
         carrier=body["carrier"],
         tracking_number=body["tracking_number"],
     )
-    db.session.commit()
     return order_json(order)
 
 
@@ -553,5 +367,4 @@ def receive(order: Order, body: dict[str, Any]):
     if body["lines"] is not None:
         received = {line["sku"]: line["qty"] for line in body["lines"]}
     services.receive_shipment(actor, order, shipment, received=received, note=body["note"])
-    db.session.commit()
     return order_json(order)

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from portal.core import idempotency, jobs
 from portal.core.access import Actor
-from portal.extensions import db
 from portal.inventory import allocations
 
 
 @jobs.job(queue=jobs.QUEUE_DEFAULT, title="Forget old idempotency keys")
 def prune_idempotency_keys() -> dict[str, int]:
     removed = idempotency.prune_keys()
-    db.session.commit()
     return {"removed": removed}
 
 
@@ -22,7 +20,7 @@ def expire_quotas() -> dict[str, int]:
     closed = 0
     while True:
         batch = allocations.expire_allocations(Actor.system(), limit=500)
-        db.session.commit()
+        jobs.checkpoint()
         closed += batch
         if batch < 500:
             return {"closed": closed}

@@ -11,12 +11,12 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DateField, RadioField, SelectChoice, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal.core import transaction
 from portal.core.access import Permission, current_actor, require
 from portal.core.errors import DomainError, PermissionDenied
 from portal.core.forms import PortalForm, apply_errors
-from portal.extensions import db
 from portal.inventory import allocations
-from portal.network.models import Organization
+from portal.network import queries as network_queries
 from portal.ordering import queries, services
 
 bp = Blueprint("push", __name__)
@@ -59,7 +59,7 @@ def push():
     form = PushForm()
     if not form.validate_on_submit():
         return _render(form, 422 if form.is_submitted() else 200)
-    brand = db.session.get(Organization, actor.org_id)
+    brand = network_queries.get_org_by_id(actor, actor.org_id)
     expires_at = None
     if form.expires_on.data:
         expires_at = datetime.combine(form.expires_on.data, time(23, 59, 59), tzinfo=UTC)
@@ -72,9 +72,8 @@ def push():
             expires_at=expires_at,
             note=form.note.data or "",
         )
-        db.session.commit()
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         apply_errors(form, error)
         for message in error.fields.values():
             if message not in form.rows.errors:

@@ -214,6 +214,20 @@ def buyer_links(actor: Actor) -> list[ChannelLink]:
     )
 
 
+def get_link(actor: Actor, link_id: int) -> ChannelLink:
+    """A channel link whose buyer is the actor's org or below it in the link's brand; any other
+    is a 404."""
+    link = db.session.execute(
+        select(ChannelLink).where(
+            ChannelLink.id == link_id,
+            org_visible(actor, ChannelLink.buyer_org_id, ChannelLink.brand_id),
+        )
+    ).scalar_one_or_none()
+    if link is None:
+        raise NotFound()
+    return link
+
+
 def find_cart(actor: Actor, link: ChannelLink) -> Cart | None:
     """The actor's org's cart for the link's brand and its current supplier."""
     return (
@@ -278,15 +292,14 @@ def supplier_location(link: ChannelLink) -> Location | None:
 
 def free_at(location: Location, variant_ids: Sequence[int]) -> dict[int, int]:
     """Grade-A units on hand and not reserved at a location, per SKU (0 when none)."""
-    free = dict(
-        db.session.execute(
-            select(StockLevel.variant_id, StockLevel.on_hand - StockLevel.reserved).where(
-                StockLevel.location_id == location.id,
-                in_ids(StockLevel.variant_id, variant_ids),
-                StockLevel.grade == Grade.A,
-            )
-        ).all()
-    )
+    rows = db.session.execute(
+        select(StockLevel.variant_id, StockLevel.on_hand - StockLevel.reserved).where(
+            StockLevel.location_id == location.id,
+            in_ids(StockLevel.variant_id, variant_ids),
+            StockLevel.grade == Grade.A,
+        )
+    ).tuples()
+    free: dict[int, int | None] = dict(rows.all())
     return {variant_id: max(int(free.get(variant_id) or 0), 0) for variant_id in variant_ids}
 
 

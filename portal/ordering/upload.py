@@ -1,6 +1,6 @@
 """Order lines from what a buyer pastes or uploads: "SKU qty" lines, or a CSV / XLSX file with the
 columns `sku` and `qty`. Only the shape is read here; the SKUs and quantities are checked by
-`services.add_to_cart`, which names each bad line by the index given here (the pasted line number
+`carts.add_to_cart`, which names each bad line by the index given here (the pasted line number
 - 1, or the file row number - 1 with the header as row 1), so a message can say "line 3".
 
 The file is parsed in the web request, so it is held to the small in-request limits
@@ -27,7 +27,7 @@ from portal.core.spreadsheets import (
     read_table,
     upload_limits,
 )
-from portal.ordering.services import MAX_LINES, LineRequest
+from portal.ordering.checks import MAX_LINES, LineRequest
 
 MAX_PASTE_CHARS = 200_000
 EXTENSIONS = ("csv", "tsv", "txt", "xlsx")
@@ -45,7 +45,7 @@ def parse_pasted(text: str) -> list[LineRequest]:
     """One `SKU qty` per line; blank lines are skipped, a first line reading `sku qty` is a
     header. A line that is not exactly two values keeps its text as the quantity, so the cart
     refuses it by its line number."""
-    requests = []
+    requests: list[LineRequest] = []
     for number, raw in enumerate((text or "").splitlines(), start=1):
         parts = [p for p in SEPARATORS.split(raw.strip()) if p]
         if not parts:

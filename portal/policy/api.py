@@ -14,10 +14,7 @@ from flask import url_for
 from portal.core.access import Actor, Permission, current_actor, require
 from portal.core.errors import NotFound
 from portal.core.inputs import AwareDateTime
-from portal.core.jobs import commit
 from portal.core.pagination import MAX_PAGE
-from portal.extensions import db
-from portal.network.models import Organization
 from portal.policy import queries, services
 from portal.policy.models import (
     AudienceKind,
@@ -242,11 +239,11 @@ def _policy_input(body: dict[str, Any]) -> services.PolicyInput:
     return services.PolicyInput(**fields, rules=rules)
 
 
-def _notification_json(n: Notification) -> dict[str, Any]:
+def _notification_json(actor: Actor, n: Notification) -> dict[str, Any]:
     version = n.version
     return {
         "id": n.id,
-        "brand": db.session.get(Organization, version.brand_id).code,
+        "brand": queries.get_notification_brand(actor, n).code,
         "policy": version.policy.code,
         "name": version.policy.name,
         "version": version.number,
@@ -316,8 +313,9 @@ def list_policies(query: dict[str, Any]):
 @bp.doc(summary="Write a new policy as a draft (version 1)", security="BearerAuth")
 def create_policy(body: dict[str, Any]):
     actor = current_actor()
+    if actor.org_id is None:  # a brand's HQ writes its policies; an actor without an org has none
+        raise NotFound()
     version = services.create_policy(actor, actor.org_id, _policy_input(body))
-    db.session.commit()
     return _version_json(version, full=True)
 
 
@@ -339,7 +337,6 @@ def get_policy(version: PolicyVersion):
 )
 def update_policy(version: PolicyVersion, body: dict[str, Any]):
     services.update_draft(current_actor(), version, _policy_input(body))
-    db.session.commit()
     return _version_json(version, full=True)
 
 
@@ -350,7 +347,6 @@ def update_policy(version: PolicyVersion, body: dict[str, Any]):
 def publish_policy(version: PolicyVersion):
     services.publish_policy(current_actor(), version)
     job_id = version.fanout_job_id
-    commit()
     return {
         "id": version.id,
         "status": version.status,
@@ -368,10 +364,11 @@ def publish_policy(version: PolicyVersion):
 @bp.output(NotificationPage)
 @bp.doc(summary="The caller's org's inbox", security="BearerAuth")
 def list_notifications(query: dict[str, Any]):
+    actor = current_actor()
     result = queries.list_notifications(
-        current_actor(), unread=query["unread"], page=query["page"], per_page=query["per_page"]
+        actor, unread=query["unread"], page=query["page"], per_page=query["per_page"]
     )
-    return result.as_json([_notification_json(n) for n in result.items])
+    return result.as_json([_notification_json(actor, n) for n in result.items])
 
 
 @bp.post("/notifications/<int:notification_id>/ack")
@@ -382,6 +379,6 @@ def list_notifications(query: dict[str, Any]):
     security="BearerAuth",
 )
 def ack_notification(notification: Notification):
-    services.acknowledge(current_actor(), notification)
-    db.session.commit()
-    return _notification_json(notification)
+    actor = current_actor()
+    services.acknowledge(actor, notification)
+    return _notification_json(actor, notification)

@@ -6,8 +6,9 @@ Keeping these steps here lets the jobs call them without importing `services`.""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Table, select, update
 
 from portal.core.access import ADMIN_ROLE, OrgKind
 from portal.core.db import utcnow
@@ -22,7 +23,7 @@ def advance_states(*, now: datetime | None = None, brand_id: int | None = None) 
     expire. Reads never wait for this (they check the window), so it only keeps labels true."""
     now = now or utcnow()
     scope = [PolicyVersion.brand_id == brand_id] if brand_id is not None else []
-    expired = db.session.execute(
+    expired = _changed(
         update(PolicyVersion)
         .where(
             *scope,
@@ -32,8 +33,8 @@ def advance_states(*, now: datetime | None = None, brand_id: int | None = None) 
         )
         .values(status=VersionStatus.EXPIRED)
         .execution_options(synchronize_session="fetch")
-    ).rowcount
-    activated = db.session.execute(
+    )
+    activated = _changed(
         update(PolicyVersion)
         .where(
             *scope,
@@ -42,8 +43,13 @@ def advance_states(*, now: datetime | None = None, brand_id: int | None = None) 
         )
         .values(status=VersionStatus.ACTIVE)
         .execution_options(synchronize_session="fetch")
-    ).rowcount
+    )
     return {"activated": activated, "expired": expired}
+
+
+def _changed(statement: Any) -> int:
+    """Rows an UPDATE changed (an UPDATE's result is a cursor result)."""
+    return cast(CursorResult[Any], db.session.execute(statement)).rowcount
 
 
 def deliver_batch(version: PolicyVersion, org_ids: list[int]) -> int:
@@ -62,7 +68,7 @@ def deliver_batch(version: PolicyVersion, org_ids: list[int]) -> int:
     if missing:
         now = utcnow()
         db.session.execute(
-            Notification.__table__.insert(),
+            cast(Table, Notification.__table__).insert(),
             [
                 {
                     "brand_id": version.brand_id,

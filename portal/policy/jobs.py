@@ -10,9 +10,11 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 
 from portal.core import jobs
+from portal.core.access import Actor
 from portal.core.db import utcnow
 from portal.core.mail import deliver_mail
 from portal.extensions import db
+from portal.network.models import ChannelLink
 from portal.policy import delivery, queries
 from portal.policy.models import Notification, PolicyVersion
 
@@ -34,9 +36,9 @@ def _mail_admins(
     mark: Callable[[list[int]], None],
 ) -> int:
     """E-mail the admins of each target's org (notification id, org id), then `mark` the
-    notification served. The mark is committed right after each org's mails, so a worker that
-    dies repeats at most the one org it was on. Orgs without admins are marked together; the
-    caller commits them."""
+    notification served. The mark is committed (a checkpoint) right after each org's mails, so a
+    worker that dies repeats at most the one org it was on. Orgs without admins are marked
+    together; the caller's next checkpoint, or the runner at the end, commits them."""
     emails = delivery.admin_emails([org_id for _id, org_id in targets])
     intro = (
         f"{version.policy.name} ({version.label}) applies to your organization from "
@@ -52,7 +54,7 @@ def _mail_admins(
             deliver_mail(address, subject, f"{intro}Read and acknowledge it: {link}\n")
             sent += 1
         mark([notification_id])
-        db.session.commit()
+        jobs.checkpoint()  # sent and marked as one: a retry never mails this org again
     mark([notification_id for notification_id, org_id in targets if not emails.get(org_id)])
     return sent
 
@@ -76,14 +78,14 @@ def deliver_policy(version_id: int) -> dict[str, Any]:
     org's e-mails are committed as sent right after sending. A worker that dies half way and the
     job run again finishes the rest, repeating at most the e-mails of the org it died on.
     """
-    version = db.session.get(PolicyVersion, version_id)
+    version = queries.find_version(Actor.system(), version_id)
     if version is None or version.is_draft:
         return {"skipped": "not published"}
     org_ids = list(
         db.session.execute(
             queries.audience_links(version)
-            .with_only_columns(queries.ChannelLink.buyer_org_id)
-            .order_by(queries.ChannelLink.buyer_org_id)
+            .with_only_columns(ChannelLink.buyer_org_id)
+            .order_by(ChannelLink.buyer_org_id)
         ).scalars()
     )
     total = len(org_ids)
@@ -92,7 +94,7 @@ def deliver_policy(version_id: int) -> dict[str, Any]:
         delivered += delivery.deliver_batch(version, org_ids[start : start + BATCH])
         done = min(start + BATCH, total)
         jobs.report_progress(done, total * 2, f"delivered to {done} of {total}")
-        db.session.commit()
+        jobs.checkpoint()
 
     def mark_emailed(ids: list[int]) -> None:
         _update_notifications(ids, emailed_at=utcnow())
@@ -103,7 +105,7 @@ def deliver_policy(version_id: int) -> dict[str, Any]:
         targets = [(n.id, n.org_id) for n in batch]
         emailed += _mail_admins(version, targets, subject, mark_emailed)
         jobs.report_progress(total + emailed, total * 2, "e-mailing admins")
-        db.session.commit()
+        jobs.checkpoint()  # the orgs without admins, marked together
     jobs.report_progress(1, 1, f"delivered to {total} organizations")
     return {"targeted": total, "delivered": delivered, "emails": emailed}
 
@@ -113,7 +115,7 @@ def remind_unacknowledged(version_id: int, requested_at: str) -> dict[str, Any]:
     """Remind each org that has not acknowledged, once per request: an org reminded since
     `requested_at` (ISO time of the request) is skipped, so a re-run after dying half way
     neither mails nor counts an org twice (bar the one it died on)."""
-    version = db.session.get(PolicyVersion, version_id)
+    version = queries.find_version(Actor.system(), version_id)
     if version is None:
         return {"skipped": "gone"}
     asked = datetime.fromisoformat(requested_at)
@@ -144,7 +146,7 @@ def remind_unacknowledged(version_id: int, requested_at: str) -> dict[str, Any]:
         batch = pending[start : start + BATCH]
         sent += _mail_admins(version, batch, subject, mark_reminded)
         jobs.report_progress(start + len(batch), len(pending), "reminding")
-        db.session.commit()
+        jobs.checkpoint()
     return {"reminded": len(pending), "emails": sent}
 
 

@@ -13,13 +13,12 @@ from flask_babel import to_user_timezone, to_utc
 
 from portal.catalog import queries as catalog_queries
 from portal.catalog.models import Product
+from portal.core import transaction
 from portal.core.access import Actor, Permission, current_actor, require
 from portal.core.errors import DomainError, NotFound, ValidationFailed
 from portal.core.forms import apply_errors
-from portal.core.jobs import commit
 from portal.core.money import to_cents
 from portal.core.pagination import parse_page_args
-from portal.extensions import db
 from portal.network.models import Organization
 from portal.policy import queries, services
 from portal.policy.forms import PolicyForm
@@ -210,7 +209,7 @@ def _input_from(form: PolicyForm) -> services.PolicyInput:
 
 def _apply_line_errors(form: PolicyForm, error: DomainError) -> None:
     """Errors named "prices line 3" go on the prices field, keeping the line in the text."""
-    fields = {}
+    fields: dict[str, str] = {}
     for name, message in error.fields.items():
         head = name.split(" ", 1)[0]
         if name != head and hasattr(form, head):
@@ -272,11 +271,10 @@ def policy_new():
     if form.validate_on_submit():
         try:
             version = services.create_policy(actor, actor.org_id, _input_from(form))
-            db.session.commit()
             flash(_("Draft saved. Review it, then publish."), "success")
             return redirect(url_for("policy.policy_detail", version_id=version.id))
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             _apply_line_errors(form, error)
     return render_template("policy/edit.html", form=form, version=None), (
         422 if form.errors or request.method == "POST" else 200
@@ -315,11 +313,10 @@ def policy_edit(version: PolicyVersion):
     if form.validate_on_submit():
         try:
             services.update_draft(actor, version, _input_from(form))
-            db.session.commit()
             flash(_("Draft saved."), "success")
             return redirect(url_for("policy.policy_detail", version_id=version.id))
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             _apply_line_errors(form, error)
     status = 422 if request.method == "POST" else 200
     return render_template("policy/edit.html", form=form, version=version), status
@@ -329,7 +326,6 @@ def policy_edit(version: PolicyVersion):
 @require(Permission.POLICY_MANAGE, load=_load_version)
 def policy_revise(version: PolicyVersion):
     draft = services.revise_policy(current_actor(), version)
-    db.session.commit()
     flash(_("Version %(n)s started as a draft.", n=draft.number), "success")
     return redirect(url_for("policy.policy_edit", version_id=draft.id))
 
@@ -339,9 +335,8 @@ def policy_revise(version: PolicyVersion):
 def policy_publish(version: PolicyVersion):
     try:
         services.publish_policy(current_actor(), version)
-        commit()
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         messages = [error.message, *error.fields.values()]
         flash(" ".join(dict.fromkeys(messages)), "error")
         return redirect(url_for("policy.policy_detail", version_id=version.id))
@@ -380,9 +375,8 @@ def policy_reach(version: PolicyVersion):
 def policy_remind(version: PolicyVersion):
     try:
         run = services.remind(current_actor(), version)
-        commit()
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(error.message, "error")
         return redirect(url_for("policy.policy_reach", version_id=version.id))
     flash(_("Reminders are being sent."), "success")
@@ -409,7 +403,6 @@ def inbox_item(notification: Notification):
     """Opening an item marks it read for the org."""
     actor = current_actor()
     services.mark_read(actor, notification)
-    db.session.commit()
     version = notification.version
     buyer = queries.buyer_for(actor, version.brand_id)
     return render_template(
@@ -418,7 +411,7 @@ def inbox_item(notification: Notification):
         version=version,
         changes=queries.buyer_changes(buyer, version) if buyer else None,
         terms=queries.order_terms(buyer) if buyer else None,
-        brand=db.session.get(Organization, version.brand_id),
+        brand=queries.get_notification_brand(actor, notification),
     )
 
 
@@ -426,6 +419,5 @@ def inbox_item(notification: Notification):
 @require(Permission.INBOX_ACK, load=_load_notification)
 def inbox_ack(notification: Notification):
     services.acknowledge(current_actor(), notification)
-    db.session.commit()
     flash(_("Acknowledged."), "success")
     return redirect(url_for("policy.inbox_item", notification_id=notification.id))

@@ -10,7 +10,6 @@ from apiflask.fields import Boolean, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 from flask import url_for
 
-from portal.core import jobs as core_jobs
 from portal.core.access import Permission, current_actor, require
 from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.core.inputs import AwareDateTime, Date
@@ -19,7 +18,7 @@ from portal.extensions import db
 from portal.inventory import queries as inventory_queries
 from portal.inventory import services as inventory_services
 from portal.policy import queries as policy_queries
-from portal.replenishment import jobs, queries, services
+from portal.replenishment import jobs, queries, sales, services
 from portal.replenishment.models import SalesReport, Suggestion, SuggestionStatus
 
 bp = APIBlueprint("api_replenishment", __name__, url_prefix="/api/v1", tag="Replenishment")
@@ -105,7 +104,7 @@ class RunOut(Schema):
 
 class SaleLineIn(Schema):
     sku = String(required=True, validate=Length(min=1, max=64))
-    qty = Integer(required=True, strict=True, validate=Range(min=1, max=services.MAX_RULE_QTY))
+    qty = Integer(required=True, strict=True, validate=Range(min=1, max=sales.MAX_LINE_QTY))
 
 
 class SalesIn(Schema):
@@ -234,8 +233,9 @@ def request_run(body: dict[str, Any]):
     run = jobs.request_run(
         brand.id, body["scope"], code, user_id=actor.user_id, org_id=actor.org_id
     )
-    core_jobs.commit()  # without Redis the run happens here, before the response
-    db.session.refresh(run)
+    db.session.flush()
+    # The run starts once this request commits (inline mode: right after, before the answer
+    # is sent), so it is answered as queued whatever the mode; its URL says how it went.
     return {
         "job_id": run.id,
         "status": run.status,
@@ -269,8 +269,7 @@ def report_sales(body: dict[str, Any]):
         raise PermissionDenied("Sales are reported for one's own locations.")
     # One instant, one report: the same sale sent with another UTC offset is a replay.
     sold_at = body["sold_at"].astimezone(UTC)
-    report, created = services.record_sales(
+    report, created = sales.record_sales(
         actor, location, external_id=body["id"], sold_at=sold_at, lines=body["lines"]
     )
-    db.session.commit()
     return _report_json(report, replayed=not created), 201 if created else 200

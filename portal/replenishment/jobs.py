@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import time
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import CursorResult, Select, and_, delete, func, insert, select
 
 from portal.core import jobs
 from portal.core.db import utcnow
@@ -79,14 +79,15 @@ def run_replenishment(brand_id: int, scope: str, code: str, business_day: str) -
                     if proposal.location.id in auto:
                         services.auto_submit(suggestion)
                         submitted += suggestion.status == "submitted"
-                db.session.commit()  # one location at a time: a killed run leaves whole ones
+                jobs.checkpoint()  # one location at a time: a killed run leaves whole ones
                 if pause:
                     time.sleep(pause)
             done += len(batch)
             jobs.report_progress(
                 done, len(location_ids), f"{done} of {len(location_ids)} locations"
             )
-            db.session.commit()
+            # Off a PostgreSQL worker the progress is written in this session: show it now.
+            jobs.checkpoint()
     finally:
         session.expire_on_commit = True
     return {
@@ -135,7 +136,6 @@ def nightly_replenishment() -> dict[str, int]:
     )
     for brand_id in brands:
         request_run(brand_id, "brand")
-    db.session.commit()
     return {"brands": len(brands)}
 
 
@@ -215,11 +215,10 @@ def mark_aged_stock() -> dict[str, int]:
             StockLevel.on_hand - StockLevel.reserved > 0,
         )
         marked += _insert_marks(grade_b)
-    db.session.commit()
     return {"marked": marked}
 
 
-def _insert_marks(rows) -> int:
+def _insert_marks(rows: Select[Any]) -> int:
     columns = ["brand_id", "location_id", "variant_id", "grade", "tier", "units", "marked_at"]
     result = db.session.execute(insert(OutletMark).from_select(columns, rows))
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0

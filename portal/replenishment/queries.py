@@ -217,9 +217,12 @@ def order_numbers(suggestions: list[Suggestion]) -> dict[int, str]:
     order_ids = {s.order_id for s in suggestions if s.order_id}
     if not order_ids:
         return {}
-    numbers = dict(
-        db.session.execute(select(Order.id, Order.number).where(Order.id.in_(order_ids))).all()
-    )
+    numbers: dict[int, str] = {
+        order_id: number
+        for order_id, number in db.session.execute(
+            select(Order.id, Order.number).where(Order.id.in_(order_ids))
+        )
+    }
     return {s.id: numbers[s.order_id] for s in suggestions if s.order_id in numbers}
 
 

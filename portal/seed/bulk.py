@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
 from portal.extensions import db
+
+if TYPE_CHECKING:
+    import psycopg
 
 CHUNK = 20_000  # rows per write to the COPY stream
 
@@ -41,7 +44,10 @@ class BulkLoader:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.raw = connection.connection.driver_connection  # psycopg 3
+        raw = connection.connection.driver_connection
+        if raw is None:
+            raise RuntimeError("the bulk loader needs an open connection")
+        self.raw: psycopg.Connection[Any] = raw  # psycopg 3
         self.counts: dict[str, int] = {}
         self._dropped: list[tuple[str, str]] = []
 

@@ -311,9 +311,9 @@ def _brand_id(code: str) -> int:
 
 def _categories(brand_id: int, categories: list[tuple[str, str]]) -> tuple[dict[str, int], int]:
     have = dict(
-        db.session.execute(
-            select(Category.code, Category.id).where(Category.brand_id == brand_id)
-        ).all()
+        db.session.execute(select(Category.code, Category.id).where(Category.brand_id == brand_id))
+        .tuples()
+        .all()
     )
     missing = [code for code, _name in categories if code not in have]
     for code, name in categories:
@@ -324,7 +324,9 @@ def _categories(brand_id: int, categories: list[tuple[str, str]]) -> tuple[dict[
         have = dict(
             db.session.execute(
                 select(Category.code, Category.id).where(Category.brand_id == brand_id)
-            ).all()
+            )
+            .tuples()
+            .all()
         )
     return have, len(missing)
 
@@ -420,7 +422,9 @@ def _products(
             select(Product.code, Product.id).where(
                 Product.brand_id == brand_id, Product.code.in_([row["code"] for row in rows])
             )
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     variants = [
         {"brand_id": brand_id, "product_id": ids[row["code"]], **variant}

@@ -260,6 +260,11 @@ def _org(code: str) -> Organization | None:
     ).scalar_one_or_none()
 
 
+def _existing_org(code: str) -> Organization:
+    """An org the seed made in an earlier step."""
+    return db.session.execute(select(Organization).where(Organization.code == code)).scalar_one()
+
+
 def seed_demo() -> int:
     """Create whatever of the demo network is missing; return how many things were created."""
     system = Actor.system()
@@ -276,7 +281,7 @@ def seed_demo() -> int:
         if user is None:
             user = services.create_user(email=email, name=name, password=DEMO_PASSWORD)
             created += 1
-        org = _org(org_code)
+        org = _existing_org(org_code)
         member = db.session.execute(
             select(Membership).where(Membership.org_id == org.id, Membership.user_id == user.id)
         ).scalar_one_or_none()
@@ -299,7 +304,7 @@ def _add_orgs(system: Actor, rows: list[tuple]) -> int:
             continue
         services.add_org(
             system,
-            brand_id=_org(brand).id,
+            brand_id=_existing_org(brand).id,
             kind=OrgKind(kind),
             code=code,
             name=name,

@@ -56,18 +56,19 @@ def _basket(link: ChannelLink, *, lines: int, skip: int, above_cents: int) -> li
     terms = policy.resolve(policy.Buyer.for_link(link), variants)
     available = queries.available_to(link, [v.id for v in variants])
     usable = [
-        v
+        (v, price)
         for v in variants
-        if terms[v.id].authorized
+        if (price := terms[v.id].price_cents) is not None  # as `authorized` asks too
+        and terms[v.id].authorized
         and terms[v.id].moq == 1
         and terms[v.id].multiple == 1
         and available[v.id] >= 12
     ][skip:]
     basket, total = [], 0
-    for variant in usable:
+    for variant, price in usable:
         qty = min(available[variant.id] // 3, 12)
         basket.append((variant.sku, qty))
-        total += qty * terms[variant.id].price_cents
+        total += qty * price
         if len(basket) >= lines and total > above_cents:
             break
     return basket
@@ -140,7 +141,7 @@ def seed_orders() -> int:
     quota_sku = _basket(d1, lines=1, skip=12, above_cents=0)[0][0]
     services.push_stock(
         hq,
-        db.session.get(Organization, d1.brand_id),
+        d1.brand,
         [services.PushRow("D1", quota_sku, 24, 1)],
         as_quotas=True,
         expires_at=utcnow() + timedelta(days=14),

@@ -15,7 +15,7 @@ from portal.extensions import db
 from portal.inventory import services as stock
 from portal.inventory.models import StockLevel
 from portal.network.models import Organization
-from portal.replenishment import jobs, services
+from portal.replenishment import jobs, sales, services
 from portal.replenishment.models import SalesReport
 from portal.replenishment.services import RuleInput
 
@@ -74,7 +74,7 @@ def seed_replenishment() -> int:
         .limit(1)
     ).scalar_one()
     services.set_location_rule(
-        system, d1, db.session.get(Variant, missing), RuleInput(min_qty=0, max_qty=24)
+        system, d1, db.session.get_one(Variant, missing), RuleInput(min_qty=0, max_qty=24)
     )
     services.set_auto_submit(system, d1, acme.id, on=True)
     on_shelf = db.session.execute(
@@ -84,7 +84,7 @@ def seed_replenishment() -> int:
         .order_by(StockLevel.variant_id)
         .limit(1)
     ).scalar_one()
-    services.record_sales(
+    sales.record_sales(
         system,
         s1,
         external_id=TILL,

@@ -18,6 +18,7 @@ per org; variant ids follow from product ids), and the sequences are moved past 
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections import defaultdict
@@ -30,9 +31,12 @@ from sqlalchemy import text
 from werkzeug.security import generate_password_hash
 
 from portal.extensions import db
+from portal.ordering.models import OrderStatus
+from portal.ordering.transitions import NEW, TABLE, Action, Move
 from portal.seed.bulk import BulkLoader
 
 SCALE_PASSWORD = "scale-pass-1"
+CARRIER = "SF Express"
 EMAIL_DOMAIN = "scale.test"
 
 
@@ -191,6 +195,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "owners_may_override", "created_at", "updated_at",
     ),
 }  # fmt: skip
+# The order's moves by (from, action, to): an event row is written for a move of this table only.
+MOVES: dict[tuple[str, Action, str], Move] = {
+    (m.from_status, m.action, m.to_status): m for m in TABLE
+}
 BIG_TABLES = (
     "stock_moves", "stock_levels", "orders", "order_lines", "order_events", "shipments",
     "shipment_lines", "account_entries", "notifications", "variants",
@@ -543,16 +551,12 @@ class Generator:
             self.sink.add("order_lines", f"{line_id}\t{order_id}\t{link.brand}\t{v}\t"
                           f"{self.sku(v)}\t{q}\t{price}\t{msrp}\t{price * q}\t{version}\t"
                           f"{q * done}\t{q * got}\t0\n")  # fmt: skip
-        steps = [("submitted", "", "submitted", placed), ("approved", "submitted", "confirmed",
-                 placed - 0.1)]  # fmt: skip
-        if shipped:
-            steps.append(("shipped", "confirmed", "shipped", shipped))
-        if received:
-            steps.append(("received", "shipped", "completed", received))
-        for kind, before, after, when in steps:
-            self.sink.add("order_events", f"{ids.next('order_events')}\t{order_id}\t"
-                          f"{link.brand}\t{kind}\t{before}\t{after}\t\t{{}}\t\\N\t\\N\t"
-                          f"{self.ago(when)}\n")  # fmt: skip
+        event = self.order_event
+        event(order_id, link.brand, link.buyer, (NEW, Action.SUBMIT, OrderStatus.SUBMITTED),
+              placed, total_cents=total, lines=len(lines))  # fmt: skip
+        event(order_id, link.brand, link.supplier,
+              (OrderStatus.SUBMITTED, Action.APPROVE, OrderStatus.CONFIRMED), placed - 0.1,
+              credit_excess=False)  # fmt: skip
         for _line_id, v, q, _m, _p in lines:
             self.move(link.brand, link.supplier, v, "A", 0, q, "reserve", number, at)
         if not shipped:
@@ -561,8 +565,16 @@ class Generator:
             return
         shipment = ids.next("shipments")
         ship_at = self.ago(shipped)
+        event(order_id, link.brand, link.supplier,
+              (OrderStatus.CONFIRMED, Action.SHIP, OrderStatus.SHIPPED), shipped, shipment=1,
+              units=units, invoiced_cents=total, carrier=CARRIER,
+              tracking_number=f"SF{shipment:010d}")  # fmt: skip
+        if received:
+            event(order_id, link.brand, link.buyer,
+                  (OrderStatus.SHIPPED, Action.RECEIVE, OrderStatus.COMPLETED), received,
+                  shipment=1, units=units)  # fmt: skip
         self.sink.add("shipments", f"{shipment}\t{order_id}\t{link.brand}\t1\t"
-                      f"{'received' if received else 'shipped'}\tSF Express\tSF{shipment:010d}\t"
+                      f"{'received' if received else 'shipped'}\t{CARRIER}\tSF{shipment:010d}\t"
                       f"\\N\t{self.ago(received) if received else chr(92) + 'N'}\t\\N\t\t"
                       f"{ship_at}\t{ship_at}\n")  # fmt: skip
         for line_id, v, q, _m, _p in lines:
@@ -578,6 +590,24 @@ class Generator:
         self.entry(link, "invoice", total, f"shipment:{shipment}", order_id, shipped, 30)
         if shipped > 30:
             self.entry(link, "payment", -total, f"PAY-{number}", order_id, shipped - 25, None)
+
+    def order_event(
+        self,
+        order_id: int,
+        brand: int,
+        org: int,
+        move: tuple[str, Action, str],
+        day: float,
+        **details: Any,
+    ) -> None:
+        """One row of an order's timeline, as `transitions.transition` writes it: the move must
+        be in the table, the kind is the move's event and `org` (whose admin user has its id)
+        made it. Details left empty are left out, as there."""
+        made = MOVES[move]
+        shown = {k: v for k, v in details.items() if v not in (None, "", [], {})}
+        self.sink.add("order_events", f"{self.ids.next('order_events')}\t{order_id}\t{brand}\t"
+                      f"{made.event.value}\t{made.from_status}\t{made.to_status.value}\t\t"
+                      f"{json.dumps(shown)}\t{org}\t{org}\t{self.ago(day)}\n")  # fmt: skip
 
     def entry(self, link: Link, kind: str, cents: int, ref: str, order_id: int, day, due) -> None:
         due_at = self.ago(day - due) if due is not None else "\\N"

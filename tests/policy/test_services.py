@@ -14,7 +14,7 @@ from portal.core.db import utcnow
 from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.network import services as network
-from portal.policy import queries, services
+from portal.policy import publishing, queries, services
 from portal.policy.errors import AudienceEmpty, PolicyNotEditable, PolicyOverlap
 from portal.policy.models import Notification, PolicyVersion, Section, VersionStatus
 from tests.support.policy import Net, build_network, hq_actor
@@ -902,7 +902,7 @@ def test_remind_touches_only_orgs_that_have_not_acknowledged(net: Net):
 def test_reminding_twice_within_a_minute_is_one_reminder(net: Net, monkeypatch):
     version = published_and_delivered(net)
     clock = utcnow().replace(second=10)
-    monkeypatch.setattr(services, "utcnow", lambda: clock)
+    monkeypatch.setattr(publishing, "utcnow", lambda: clock)
 
     def remind_counts() -> set[int]:
         stmt = select(Notification.remind_count).where(Notification.version_id == version.id)

@@ -14,7 +14,7 @@ from portal.inventory import services as stock
 from portal.inventory.models import StockMove
 from portal.ordering.errors import OrderRefused
 from portal.ordering.models import OrderKind
-from portal.replenishment import engine, jobs, services
+from portal.replenishment import engine, jobs, sales, services
 from portal.replenishment.models import OutletMark, Suggestion, SuggestionStatus
 from portal.replenishment.services import RuleInput
 
@@ -109,17 +109,17 @@ def test_sales_report_moves_stock_once(shop):
     shop.receive("S1", "TEE-BLK-M", 10)
     lines = [{"sku": "tee-blk-m", "qty": 3}]
     sold_at = utcnow() - timedelta(hours=1)
-    report, new = services.record_sales(
+    report, new = sales.record_sales(
         shop.admin("S1"), shop.locations["S1"], external_id="POS-1", sold_at=sold_at, lines=lines
     )
     assert new and report.units == 3
-    again, new = services.record_sales(
+    again, new = sales.record_sales(
         shop.admin("S1"), shop.locations["S1"], external_id="POS-1", sold_at=sold_at, lines=lines
     )
     assert (again.id, new) == (report.id, False)
     assert shop.level("S1", "TEE-BLK-M") == (7, 0)
     with pytest.raises(Conflict) as excinfo:
-        services.record_sales(
+        sales.record_sales(
             shop.admin("S1"),
             shop.locations["S1"],
             external_id="POS-1",
@@ -141,7 +141,7 @@ def test_bad_sales_reports_change_nothing(shop, lines, field):
     shop.receive("S1", "TEE-BLK-M", 10)
     before = db.session.execute(select(func.count(StockMove.id))).scalar_one()
     with pytest.raises(ValidationFailed) as excinfo:
-        services.record_sales(
+        sales.record_sales(
             shop.admin("S1"), shop.locations["S1"], external_id="X", sold_at=utcnow(), lines=lines
         )
     assert field in excinfo.value.fields
@@ -150,7 +150,7 @@ def test_bad_sales_reports_change_nothing(shop, lines, field):
 
 def test_sales_for_another_orgs_location_are_refused(shop):
     with pytest.raises(PermissionDenied):
-        services.record_sales(
+        sales.record_sales(
             shop.admin("A1"),
             shop.locations["S1"],
             external_id="X",

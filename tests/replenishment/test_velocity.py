@@ -16,7 +16,7 @@ import portal.core.db
 from portal.core.db import utcnow
 from portal.core.errors import ValidationFailed
 from portal.extensions import db
-from portal.replenishment import engine, services
+from portal.replenishment import demand, engine, sales, services
 from portal.replenishment.models import SalesReport
 from portal.replenishment.services import RuleInput
 from tests.support.shop import Shop
@@ -30,7 +30,7 @@ def local_noon(days_ago: int) -> datetime:
 
 
 def report(shop: Shop, external_id: str, sold_at: datetime, sku: str, qty: int) -> None:
-    services.record_sales(
+    sales.record_sales(
         shop.admin("S1"),
         shop.locations["S1"],
         external_id=external_id,
@@ -49,7 +49,7 @@ def reports(shop: Shop) -> int:
 
 def velocity(shop: Shop, sku: str, at: datetime | None = None) -> float:
     """Units a day the engine sees for S1 (the rule's safety stock keeps every SKU in need)."""
-    found = engine.needs(shop.net.brand.id, [shop.locations["S1"].id], at=at)
+    found = demand.needs(shop.net.brand.id, [shop.locations["S1"].id], at=at)
     [need] = [n for n in found if n.variant_id == shop.net.variants[sku].id]
     return need.velocity
 
@@ -140,7 +140,7 @@ def test_a_report_from_the_future_is_refused_beyond_the_clock_skew(shop, ahead, 
 def test_a_report_older_than_the_window_is_taken_but_never_counted(shop):
     shop.receive("S1", "TEE-BLK-M", 10)
     cover_rule(shop, "TEE-BLK-M")
-    report(shop, "POS-OLD", local_noon(engine.VELOCITY_DAYS + 5), "TEE-BLK-M", 6)
+    report(shop, "POS-OLD", local_noon(demand.VELOCITY_DAYS + 5), "TEE-BLK-M", 6)
     assert shop.level("S1", "TEE-BLK-M") == (4, 0)  # the units left the shelf
     assert reports(shop) == 1
     assert velocity(shop, "TEE-BLK-M") == 0  # but not into today's velocity

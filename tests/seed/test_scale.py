@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text
 from portal import create_app
 from portal.extensions import db
 from portal.inventory.services import check_ledger
+from portal.ordering.transitions import TABLE, EventKind
 from portal.seed.scale import PRESETS, SCALE_PASSWORD
 from tests.conftest import need
 from tests.support import services as svc
@@ -149,3 +150,34 @@ def test_same_seed_same_data_and_foreign_data_needs_force(scale_app):
     assert run_seed(scale_app, "--force").exit_code == 0
     with scale_app.app_context():
         assert scalar("SELECT count(*) FROM organizations WHERE code = 'REAL'") == 0
+
+
+@pytest.mark.postgres
+def test_order_timelines_are_written_as_the_order_services_write_them(scale_app):
+    assert run_seed(scale_app).exit_code == 0
+    moves = {(m.from_status, m.event.value, m.to_status.value) for m in TABLE}
+    with scale_app.app_context():
+        events = db.session.execute(
+            text(
+                "SELECT e.from_status, e.kind, e.to_status, e.actor_user_id, e.actor_org_id,"
+                " e.details::text, o.buyer_org_id, o.supplier_org_id FROM order_events e"
+                " JOIN orders o ON o.id = e.order_id"
+            )
+        ).all()
+        assert events
+        kinds = {kind for _f, kind, *_rest in events}
+        assert kinds <= {k.value for k in EventKind}
+        assert {EventKind.SUBMITTED, EventKind.APPROVED, EventKind.SHIPPED} <= kinds
+        for before, kind, after, user, org, details, buyer, supplier in events:
+            assert (before, kind, after) in moves  # a move of the order's own table
+            by_buyer = kind in (EventKind.SUBMITTED, EventKind.RECEIVED)
+            assert org == user == (buyer if by_buyer else supplier)
+            assert details != "{}"
+        # each order's last event leaves it in the status it has
+        assert (
+            scalar(
+                "SELECT count(*) FROM orders o WHERE o.status <> (SELECT e.to_status FROM"
+                " order_events e WHERE e.order_id = o.id ORDER BY e.id DESC LIMIT 1)"
+            )
+            == 0
+        )

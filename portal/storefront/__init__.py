@@ -1,0 +1,1 @@
+"""Consumer selling: storefronts, consumer sign-in, checkout, payments, routing and pickup."""
