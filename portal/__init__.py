@@ -112,6 +112,7 @@ def _register_models() -> None:
     import portal.policy.models  # noqa: F401
     import portal.replenishment.jobs  # noqa: F401
     import portal.replenishment.models  # noqa: F401
+    import portal.storefront.models  # noqa: F401
     import portal.storefront.payments.jobs  # noqa: F401 - with its models
 
 

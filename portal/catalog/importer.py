@@ -4,6 +4,9 @@ Built for a brand's whole catalog (600,000 SKUs): the brand's products and varia
 into dicts once, the file is checked and diffed against them in memory, and the changes are
 written with bulk statements in batches. Never one ORM object, nor one query, per row.
 A file with any error is never applied; an applied file is applied in one transaction.
+
+Kept whole: it is the import file's rules (columns, aliases, every row check, the diff against
+the catalog and the bulk writes), read top to bottom by whoever changes the file's format.
 """
 
 from __future__ import annotations

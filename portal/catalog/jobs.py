@@ -1,6 +1,6 @@
-"""Catalog jobs: check an uploaded catalog file, then apply it. Each commits its own work and is
-safe to run twice (it acts only on an import in the state it expects). The mechanics are
-portal.core.staged's; the rules, portal.catalog.importer's."""
+"""Catalog jobs: check an uploaded catalog file, then apply it. Each is one transaction (the job
+runner commits it) and safe to run twice (it acts only on an import in the state it expects).
+The mechanics are portal.core.staged's; the rules, portal.catalog.importer's."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Write use cases for the catalog. Only the HQ of a brand changes its catalog.
 
-Services flush, never commit; boundaries commit.
+Services flush, never commit: the request or the job commits.
 """
 
 from __future__ import annotations

@@ -251,6 +251,31 @@ def org_visible(actor: Actor, org_id_col: Any, brand_id_col: Any = None) -> Colu
     return or_(own, exists(select(1).where(links.c.buyer_org_id == org_id_col, or_(*below))))
 
 
+def links_below(actor: Actor, brand_id_col: Any, path_col: Any) -> ColumnElement[bool]:
+    """SQL condition on channel-link rows: the link lies in the actor's own part of its brand's
+    tree (the actor's link and every link under it)."""
+    if actor.is_system:
+        return true()
+    below = [
+        and_(brand_id_col == brand_id, path_col.startswith(path, autoescape=True))
+        for brand_id, path in actor.paths.items()
+    ]
+    return or_(*below) if below else false()
+
+
+def trade_visible(
+    actor: Actor, supplier_org_id_col: Any, buyer_org_id_col: Any, brand_id_col: Any
+) -> ColumnElement[bool]:
+    """SQL condition on a row between a buyer and its supplier (an order, an account): the
+    supplier sees it, and so do the buyer and every org above the buyer in that brand."""
+    if actor.is_system:
+        return true()
+    return or_(
+        supplier_org_id_col == actor.org_id,
+        org_visible(actor, buyer_org_id_col, brand_id_col),
+    )
+
+
 # -- request integration -------------------------------------------------------------------------
 
 ActorLoader = Callable[[], "Actor | None"]

@@ -10,6 +10,10 @@ handed to Redis after that commits. A hand-over that fails (Redis down) or that 
 tick. A running job's work horse beats every few seconds (`job_heartbeats`); a run whose beats
 stop is taken over by `recover_stale_runs` within a minute or two, and the claim in `_execute_run`
 makes sure two deliveries of one run never both run it.
+
+It is one module on purpose: the run record, the outbox hand-over, the claim, the heartbeats and
+the takeover are one protocol whose guarantees hold only together (a change to the claim must be
+read beside the relay and the recovery), so it is kept whole rather than split by mechanism.
 """
 
 from __future__ import annotations

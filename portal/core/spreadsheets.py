@@ -8,6 +8,10 @@ the sizes its parts really unpack to and its sheet's declared and real extent ar
 calamine sees it, so a 2 KB file claiming a million rows and sixteen thousand columns, or a
 part of a few hundred MB of zeros, is refused with the limit it breaks instead of taking the
 process's memory.
+
+One module on purpose: the reader's limits and the XLSX inspection guard each other (the
+inspection decides what the parser may be handed), and the writer's inert-text rule is the
+reader's counterpart; split, each half would have to be read with the other open.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
-from portal.core.access import Actor, org_visible
+from portal.core.access import Actor, org_visible, trade_visible
 from portal.core.db import Base
 from portal.core.errors import NotFound
 from portal.core.pagination import Page, paginate
@@ -22,14 +22,8 @@ from portal.policy import queries as policy_queries
 def visible_accounts(actor: Actor) -> Select[Any]:
     """A buyer sees its own accounts, a supplier those of its buyers, and an org above both
     (HQ, a distributor over its stores) reads those below it."""
-    stmt = select(Account)
-    if actor.is_system:
-        return stmt
-    return stmt.where(
-        or_(
-            Account.supplier_org_id == actor.org_id,
-            org_visible(actor, Account.buyer_org_id, Account.brand_id),
-        )
+    return select(Account).where(
+        trade_visible(actor, Account.supplier_org_id, Account.buyer_org_id, Account.brand_id)
     )
 
 

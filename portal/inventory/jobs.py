@@ -1,6 +1,6 @@
-"""Stock jobs: check an uploaded stock file, then apply it. Each commits its own work and is safe
-to run twice (it acts only on an upload in the state it expects). The mechanics are
-portal.core.staged's; the rules, portal.inventory.upload's."""
+"""Stock jobs: check an uploaded stock file, then apply it. Each is one transaction (the job
+runner commits it) and safe to run twice (it acts only on an upload in the state it expects).
+The mechanics are portal.core.staged's; the rules, portal.inventory.upload's."""
 
 from __future__ import annotations
 

@@ -7,6 +7,9 @@ transaction: each changed row's difference goes to the ledger with reason `uploa
 does. Rows are looked up in batches, never one query per row. The file is read by
 `portal.core.spreadsheets.read_table`, held to the UPLOAD_* limits: a file refused whole (not a
 workbook, past a limit) fails its job with the reason.
+
+Kept whole: it is the stock file's rules and their application, read together when the file's
+format changes.
 """
 
 from __future__ import annotations

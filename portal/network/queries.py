@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.orm import aliased
 
-from portal.core.access import Actor, OrgKind, org_visible
+from portal.core.access import Actor, OrgKind, links_below, org_visible
 from portal.core.errors import NotFound
 from portal.core.pagination import Page, paginate
 from portal.extensions import db
@@ -108,12 +108,8 @@ def links_of(actor: Actor, org: Organization) -> list[ChannelLink]:
     """The org's place in each brand tree the actor shares with it."""
     stmt = select(ChannelLink).where(ChannelLink.buyer_org_id == org.id)
     if not actor.is_system:
-        allowed = [
-            (ChannelLink.brand_id == b) & ChannelLink.path.startswith(p)
-            for b, p in actor.paths.items()
-        ]
         own = ChannelLink.buyer_org_id == actor.org_id
-        stmt = stmt.where(or_(own, *allowed))
+        stmt = stmt.where(or_(own, links_below(actor, ChannelLink.brand_id, ChannelLink.path)))
     return list(db.session.execute(stmt.order_by(ChannelLink.brand_id)).scalars())
 
 

@@ -11,7 +11,7 @@ from portal.core.forms import apply_errors
 from portal.core.inputs import MAX_INT_ID
 from portal.core.money import to_cents
 from portal.core.pagination import parse_page_args
-from portal.network import queries, services
+from portal.network import queries, rights, services
 from portal.network.forms import (
     InviteForm,
     LinkForm,
@@ -152,7 +152,7 @@ def org_detail(org: Organization):
     members = queries.list_members(actor, org) if actor.can(Permission.PEOPLE_VIEW) else []
     invite_form = InviteForm()
     invite_form.role.choices = _role_choices(org)
-    can = services.permitted_actions(actor, org)
+    can = rights.permitted_actions(actor, org)
     move_forms = {}
     for link in links:
         if link.brand_id in can.move_in:

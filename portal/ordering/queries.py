@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from portal.catalog.models import Variant
-from portal.core.access import Actor, org_visible
+from portal.core.access import Actor, org_visible, trade_visible
 from portal.core.db import in_ids
 from portal.core.errors import NotFound
 from portal.core.pagination import Page, paginate
@@ -33,14 +33,8 @@ from portal.ordering.models import (
 
 
 def visible_orders(actor: Actor) -> Select[Any]:
-    stmt = select(Order)
-    if actor.is_system:
-        return stmt
-    return stmt.where(
-        or_(
-            Order.supplier_org_id == actor.org_id,
-            org_visible(actor, Order.buyer_org_id, Order.brand_id),
-        )
+    return select(Order).where(
+        trade_visible(actor, Order.supplier_org_id, Order.buyer_org_id, Order.brand_id)
     )
 
 

@@ -14,6 +14,10 @@ reaches.
 
 Ids are assigned here, not by sequences (orgs, their locations, users and memberships share an id
 per org; variant ids follow from product ids), and the sequences are moved past them at the end.
+
+Kept whole: the generator keeps the services' invariants by construction across tables (levels
+equal to their moves, reservations matching open orders, accounts matching their orders), and
+those are checked by reading the one file.
 """
 
 from __future__ import annotations
