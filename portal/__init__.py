@@ -135,6 +135,7 @@ def _register_blueprints(app: APIFlask) -> None:
     from portal.policy import views as policy_views
     from portal.replenishment import api as replenishment_api
     from portal.replenishment import views as replenishment_views
+    from portal.storefront import views as storefront_views
 
     blueprints = (
         core_views.bp,
@@ -147,6 +148,7 @@ def _register_blueprints(app: APIFlask) -> None:
         push_views.bp,
         finance_views.bp,
         replenishment_views.bp,
+        storefront_views.bp,
         core_api.bp,
         auth_api.bp,
         network_api.bp,

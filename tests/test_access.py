@@ -230,6 +230,7 @@ CATALOG_ROUTES = {
 
 PUBLIC_ROUTES = {
     "core.healthz",
+    "storefront.home",
     "core.readyz",
     "core.metrics_text",
     "auth.login",

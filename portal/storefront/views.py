@@ -1,0 +1,12 @@
+"""The storefront pages, one blueprint (`storefront`) for every brand's three shops: official at
+`/shop/<brand>/`, outlet at `/shop/<brand>/outlet/`, employee at `/shop/<brand>/employee/`.
+Importing this module registers every route on `bp`; the routes live in the modules imported
+below, what they share in `shared_views`."""
+
+from __future__ import annotations
+
+# Imported for their routes: each module adds its own to the one blueprint.
+from portal.storefront import browse_views  # noqa: F401
+from portal.storefront.shared_views import bp
+
+__all__ = ["bp"]
