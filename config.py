@@ -162,6 +162,30 @@ class Config:
     ALIPAY_PAY_METHOD = os.environ.get("ALIPAY_PAY_METHOD") or "wap"
     ALIPAY_SANDBOX = _bool("ALIPAY_SANDBOX", False)
 
+    # Consumer sign-in (portal/storefront): SMS_BACKEND sends the one-time codes ("log" writes
+    # them to the application log); SMS_SHOW_CODE also shows the code on the sign-in page (demo
+    # only: off in production). A code lives SIGN_IN_CODE_TTL_SECONDS and allows
+    # SIGN_IN_CODE_MAX_TRIES tries; a new one may be asked for after SIGN_IN_CODE_RESEND_SECONDS,
+    # at most SIGN_IN_CODES_PER_PHONE_HOUR per number and SIGN_IN_CODES_PER_ADDRESS_HOUR per
+    # client address in an hour. A consumer's browser session or API token lasts
+    # CONSUMER_SESSION_DAYS.
+    SMS_BACKEND = os.environ.get("SMS_BACKEND") or "log"
+    SMS_SHOW_CODE = _bool("SMS_SHOW_CODE", True)
+    SIGN_IN_CODE_TTL_SECONDS = _int("SIGN_IN_CODE_TTL_SECONDS", 300)
+    SIGN_IN_CODE_MAX_TRIES = _int("SIGN_IN_CODE_MAX_TRIES", 5)
+    SIGN_IN_CODE_RESEND_SECONDS = _int("SIGN_IN_CODE_RESEND_SECONDS", 60)
+    SIGN_IN_CODES_PER_PHONE_HOUR = _int("SIGN_IN_CODES_PER_PHONE_HOUR", 5)
+    SIGN_IN_CODES_PER_ADDRESS_HOUR = _int("SIGN_IN_CODES_PER_ADDRESS_HOUR", 20)
+    CONSUMER_SESSION_DAYS = _int("CONSUMER_SESSION_DAYS", 30)
+
+    # Consumer orders (portal/storefront/orders.py): an order not paid within
+    # CONSUMER_ORDER_PAY_MINUTES is cancelled and its units go back; a pickup order not collected
+    # within PICKUP_UNCOLLECTED_DAYS of being ready is refunded; a paid order its store has not
+    # accepted within ROUTE_ACCEPT_HOURS is passed to the next store.
+    CONSUMER_ORDER_PAY_MINUTES = _int("CONSUMER_ORDER_PAY_MINUTES", 15)
+    PICKUP_UNCOLLECTED_DAYS = _int("PICKUP_UNCOLLECTED_DAYS", 7)
+    ROUTE_ACCEPT_HOURS = _int("ROUTE_ACCEPT_HOURS", 4)
+
     # APIFlask / OpenAPI
     SYNC_LOCAL_SPEC = None
     INFO = {"description": "Channel portal API for ERP and POS integration."}
@@ -184,6 +208,7 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     PREFERRED_URL_SCHEME = "https"
+    SMS_SHOW_CODE = _bool("SMS_SHOW_CODE", False)
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -62,6 +62,10 @@ PERIODIC: tuple[Periodic, ...] = (
         "nightly-replenishment", "portal.replenishment.jobs.nightly_replenishment", DAY, "02:00"
     ),
     Periodic("mark-aged-stock", "portal.replenishment.jobs.mark_aged_stock", DAY, "03:30"),
+    Periodic("expire-unpaid-orders", "portal.storefront.jobs.expire_unpaid_orders", 60),
+    Periodic(
+        "cancel-uncollected-pickups", "portal.storefront.jobs.cancel_uncollected_pickups", 3600
+    ),
 )
 # Beside the list, every tick: jobs.relay_outbox (the outbox relay) runs in the scheduler itself,
 # since it is what hands jobs to Redis in the first place.

@@ -78,6 +78,8 @@ class Permission(enum.StrEnum):
     FINANCE_MANAGE = "finance.manage"  # record payments and adjustments (the supplier)
     REPLENISHMENT_VIEW = "replenishment.view"  # suggested orders one's org may see
     REPLENISHMENT_MANAGE = "replenishment.manage"  # rules, runs, auto-submit (HQ and owners)
+    SHOP_MANAGE = "shop.manage"  # the storefronts: which stores sell online, tiers, looks (HQ)
+    SHOP_FULFIL = "shop.fulfil"  # consumer orders at one's own locations: hand over, pack, ship
 
 
 _EVERYONE = {
@@ -105,6 +107,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ORDER_FULFIL,
             Permission.FINANCE_VIEW,
             Permission.REPLENISHMENT_MANAGE,
+            Permission.SHOP_MANAGE,
+            Permission.SHOP_FULFIL,
         }
     ),
     Role.DISTRIBUTOR_ADMIN: frozenset(
@@ -147,9 +151,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ORDER_APPROVE,
             Permission.FINANCE_VIEW,
             Permission.REPLENISHMENT_MANAGE,
+            Permission.SHOP_FULFIL,
         }
     ),
-    Role.STORE_STAFF: frozenset(_EVERYONE | {Permission.ORDER_PLACE}),
+    Role.STORE_STAFF: frozenset(_EVERYONE | {Permission.ORDER_PLACE, Permission.SHOP_FULFIL}),
 }
 
 # What an org-level API key may be granted: read and integration scopes, never people or keys.

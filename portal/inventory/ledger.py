@@ -1,11 +1,12 @@
 """Every change to stock goes through `apply_moves`: one conditional UPDATE per level, taken in a
 fixed order, and one ledger row per change, in the caller's transaction.
 
-The conditional UPDATE (`... WHERE on_hand + d >= 0 AND on_hand + d - (reserved + r) >= 0`) is
+The conditional UPDATE (`... WHERE on_hand + d >= 0 AND on_hand + d - (reserved + r) >= keep`) is
 what makes overselling impossible on PostgreSQL and SQLite alike: of two buyers racing for the
 last unit, the second one's UPDATE matches no row once the first has committed (PostgreSQL
 re-checks the condition after the row lock is released). Levels are touched in (location, SKU,
-grade) order, so two transactions never wait on each other in a cycle.
+grade) order, so two transactions never wait on each other in a cycle. `keep` is 0 but for moves
+that must leave units behind (an online order keeps a store's safety stock for walk-in customers).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ MAX_QUANTITY = 10_000_000  # no single move of a SKU is larger; anything above i
 _LEVELS = cast(Table, StockLevel.__table__)
 _DH = bindparam("dh", type_=BigInteger)
 _DR = bindparam("dr", type_=BigInteger)
+_KEEP = bindparam("keep", type_=BigInteger)
 _UPDATE_LEVEL = (
     update(_LEVELS)
     .where(
@@ -42,7 +44,7 @@ _UPDATE_LEVEL = (
         _LEVELS.c.grade == bindparam("gr"),
         _LEVELS.c.on_hand + _DH >= 0,
         _LEVELS.c.reserved + _DR >= 0,
-        _LEVELS.c.on_hand + _DH - (_LEVELS.c.reserved + _DR) >= 0,
+        _LEVELS.c.on_hand + _DH - (_LEVELS.c.reserved + _DR) >= _KEEP,
     )
     .values(on_hand=_LEVELS.c.on_hand + _DH, reserved=_LEVELS.c.reserved + _DR)
 )
@@ -54,7 +56,8 @@ _INSERT_LEVEL = text(
 
 @dataclass(frozen=True)
 class MoveLine:
-    """One change to one level. `where` names it in errors ("lines.3")."""
+    """One change to one level. `where` names it in errors ("lines.3"); `keep`: units the level
+    must still have available after the move, or the move is refused (a safety stock)."""
 
     location_id: int
     variant_id: int
@@ -62,6 +65,7 @@ class MoveLine:
     reserved_delta: int = 0
     grade: str = Grade.A
     where: str = "qty"
+    keep: int = 0
 
 
 def apply_moves(
@@ -107,16 +111,19 @@ def _apply_moves(
         for delta in (line.on_hand_delta, line.reserved_delta):
             if not isinstance(delta, int) or isinstance(delta, bool) or abs(delta) > MAX_QUANTITY:
                 raise ValidationFailed(fields={line.where: "Not a usable quantity."})
+        if not isinstance(line.keep, int) or not 0 <= line.keep <= MAX_QUANTITY:
+            raise ValidationFailed(fields={line.where: "Not a usable quantity."})
         key = (line.location_id, line.variant_id, line.grade)
-        entry = merged.setdefault(key, [0, 0, line.where])
+        entry = merged.setdefault(key, [0, 0, line.where, 0])
         entry[0] += line.on_hand_delta
         entry[1] += line.reserved_delta
+        entry[3] = max(entry[3], line.keep)
     brands = _brands_of({variant_id for _loc, variant_id, _g in merged})
     connection = db.session.connection()  # the session's own; its per-statement work is skipped
     moves = []
     for key in sorted(merged):  # a fixed order: no lock cycles between transactions
         location_id, variant_id, grade = key
-        on_hand_delta, reserved_delta, where = merged[key]
+        on_hand_delta, reserved_delta, where, keep = merged[key]
         if on_hand_delta == 0 and reserved_delta == 0:
             continue
         if on_hand_delta > 0:
@@ -129,10 +136,11 @@ def _apply_moves(
                 "gr": grade,
                 "dh": on_hand_delta,
                 "dr": reserved_delta,
+                "keep": keep,
             },
         )
         if changed.rowcount != 1:
-            have = available(location_id, variant_id, grade)
+            have = max(0, available(location_id, variant_id, grade) - keep)
             raise InsufficientStock(
                 f"Only {have} available.",
                 fields={where: f"Only {have} available."},

@@ -72,6 +72,27 @@ def test_reserve_within_available_holds_the_units(stock):
     assert check_ledger() == []
 
 
+def test_a_reservation_that_keeps_a_safety_stock_leaves_those_units_behind(stock):
+    """An online order keeps a store's safety stock for walk-in customers: of 10 units with 3
+    kept, 7 can be held, the 8th is refused naming the 7, and nothing of the refusal stays."""
+    stock.receive(stock.hq_wh, TEE, 10)
+    variant_id = stock.variant(TEE).id
+    apply_moves(
+        SYSTEM,
+        [MoveLine(stock.hq_wh.id, variant_id, reserved_delta=7, keep=3)],
+        reason=MoveReason.RESERVE,
+    )
+    with pytest.raises(InsufficientStock) as error:
+        apply_moves(
+            SYSTEM,
+            [MoveLine(stock.hq_wh.id, variant_id, reserved_delta=1, keep=3, where="lines.0")],
+            reason=MoveReason.RESERVE,
+        )
+    assert error.value.fields == {"lines.0": "Only 0 available."}
+    assert stock.level(stock.hq_wh, TEE) == (10, 7)
+    assert check_ledger() == []
+
+
 def test_reserve_beyond_available_names_the_line_and_the_quantity_available(stock):
     stock.receive(stock.hq_wh, TEE, 10)
     reserve(stock, stock.hq_wh, TEE, 4)

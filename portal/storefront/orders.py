@@ -1,0 +1,316 @@
+"""Consumer orders after checkout: paid by the provider's notice, prepared and handed over or
+shipped by the fulfilling location, or called off (cancelled before payment, refunded after).
+
+Units: an order holds its units reserved at its location from checkout (`RESERVE`, keeping the
+location's safety stock); calling it off gives them back (`RELEASE`); handing over or shipping
+takes them out (`SALE`: on hand and reserved both drop). Every change goes through the one stock
+ledger with the order number as reference, so a B2B order and a consumer order never sell the
+same unit. Money: the order's `Payment` (portal.storefront.payments) is expired or cancelled with
+an unpaid order, and refunded in full when a paid order is called off; the refund is sent by a
+job after the commit.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from portal.core import jobs
+from portal.core.access import Actor, Permission
+from portal.core.db import utcnow
+from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
+from portal.extensions import db
+from portal.inventory.ledger import MoveLine, apply_moves
+from portal.inventory.models import Location, MoveReason
+from portal.storefront import queries, transitions
+from portal.storefront.models import Consumer, ConsumerOrder, ConsumerOrderStatus, Fulfilment
+from portal.storefront.payments import services as payments
+from portal.storefront.payments.jobs import send_refund
+from portal.storefront.payments.models import PayableKind, Payment, PaymentStatus, RefundReason
+from portal.storefront.transitions import Action, Who
+
+S = ConsumerOrderStatus
+PICKUP_CODE_DIGITS = 8
+
+
+# -- units ---------------------------------------------------------------------------------------
+
+
+def _units(actor: Actor, order: ConsumerOrder, reason: MoveReason) -> None:
+    """Give back (RELEASE) or take out (SALE) every unit the order holds at its location."""
+    if reason == MoveReason.RELEASE:
+        lines = [
+            MoveLine(order.location_id, line.variant_id, reserved_delta=-line.qty, grade=line.grade)
+            for line in order.lines
+        ]
+    else:
+        lines = [
+            MoveLine(
+                order.location_id,
+                line.variant_id,
+                on_hand_delta=-line.qty,
+                reserved_delta=-line.qty,
+                grade=line.grade,
+            )
+            for line in order.lines
+        ]
+    apply_moves(actor, lines, reason=reason, reference=order.number)
+
+
+def _refund_in_full(order: ConsumerOrder) -> None:
+    payment = queries.payment_of(order)
+    if payment is None or payment.status != PaymentStatus.PAID:
+        return
+    refund = payments.request_refund(
+        payment,
+        amount_cents=payment.amount_cents,
+        reason=RefundReason.CANCELLED,
+        reference=f"{payment.reference}-C",
+    )
+    jobs.enqueue(send_refund, refund.id, brand_id=order.brand_id, title=f"Refund {order.number}")
+
+
+# -- payment -------------------------------------------------------------------------------------
+
+
+def order_paid(payment: Payment) -> ConsumerOrder | None:
+    """A notice said the payment is paid: its order moves to paid (once; a repeated notice
+    finds it paid already). An order that is no longer waiting for payment is left alone: the
+    payment service has already written the refund of money that came too late."""
+    if payment.payable_kind != PayableKind.CONSUMER_ORDER or payment.status != PaymentStatus.PAID:
+        return None
+    order = _lock(payment.payable_id)
+    if order is None or order.status != S.AWAITING_PAYMENT or order.payment_id != payment.id:
+        return order
+    transitions.transition(order, Action.PAY, Who.SYSTEM, payment=payment.reference)
+    if order.fulfilment == Fulfilment.PICKUP:
+        order.pickup_code = _new_pickup_code(order.brand_id)
+    db.session.flush()
+    return order
+
+
+def _new_pickup_code(brand_id: int) -> str:
+    """Digits a consumer reads out at the counter; unique in the brand (a clash is drawn again)."""
+    while True:
+        code = "".join(secrets.choice("0123456789") for _ in range(PICKUP_CODE_DIGITS))
+        taken = db.session.execute(
+            select(ConsumerOrder.id).where(
+                ConsumerOrder.brand_id == brand_id, ConsumerOrder.pickup_code == code
+            )
+        ).first()
+        if taken is None:
+            return code
+
+
+def _lock(order_id: int) -> ConsumerOrder | None:
+    """The order under a row lock (PostgreSQL) until the transaction ends: a notice, the expiry
+    job and a cancel of one order take turns."""
+    return db.session.execute(
+        select(ConsumerOrder)
+        .where(ConsumerOrder.id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+# -- the consumer --------------------------------------------------------------------------------
+
+
+def cancel(consumer: Consumer, order: ConsumerOrder, *, reason: str = "") -> ConsumerOrder:
+    """The consumer calls the order off: before payment it is cancelled; paid but not yet taken
+    on by the store, it is refunded in full. Later, only the store can."""
+    _ensure_own(consumer, order)
+    locked = _lock(order.id) or order
+    if locked.status == S.AWAITING_PAYMENT:
+        transitions.transition(locked, Action.CANCEL, Who.CONSUMER, reason=reason[:200])
+        payment = queries.payment_of(locked)
+        if payment is not None:
+            payments.cancel_payment(payment)
+    else:
+        transitions.transition(locked, Action.REFUND, Who.CONSUMER, reason=reason[:200])
+        _refund_in_full(locked)
+    locked.cancel_reason = reason[:200]
+    _units(_consumer_actor(), locked, MoveReason.RELEASE)
+    db.session.flush()
+    return locked
+
+
+def confirm_delivery(consumer: Consumer, order: ConsumerOrder) -> ConsumerOrder:
+    """The consumer says the parcel arrived."""
+    _ensure_own(consumer, order)
+    transitions.transition(order, Action.DELIVER, Who.CONSUMER)
+    db.session.flush()
+    return order
+
+
+def _ensure_own(consumer: Consumer, order: ConsumerOrder) -> None:
+    if order.consumer_id != consumer.id or order.brand_id != consumer.brand_id:
+        raise NotFound()
+
+
+def _consumer_actor() -> Actor:
+    """Ledger rows of a consumer's own step carry no org user: the order number says whose."""
+    return Actor.system()
+
+
+# -- the fulfilling location ---------------------------------------------------------------------
+
+
+def _ensure_staff(actor: Actor, order: ConsumerOrder) -> None:
+    """The fulfilling location's own people (or the system). Another org's order is a 404."""
+    if actor.is_system:
+        return
+    if actor.org_id is None or order.location.org_id != actor.org_id:
+        raise NotFound()
+    if not actor.can(Permission.SHOP_FULFIL):
+        raise PermissionDenied("Your role does not hand over or ship online orders.")
+
+
+def accept(actor: Actor, order: ConsumerOrder) -> ConsumerOrder:
+    """The location takes the paid order on: it is being prepared."""
+    _ensure_staff(actor, order)
+    transitions.transition(order, Action.ACCEPT, Who.STAFF, actor_user_id=actor.user_id)
+    db.session.flush()
+    return order
+
+
+def mark_ready(actor: Actor, order: ConsumerOrder) -> ConsumerOrder:
+    """Packed and waiting at the counter (pickup orders)."""
+    _ensure_staff(actor, order)
+    if order.fulfilment != Fulfilment.PICKUP:
+        raise ValidationFailed("A delivery order is shipped, not collected.")
+    transitions.transition(order, Action.READY, Who.STAFF, actor_user_id=actor.user_id)
+    db.session.flush()
+    return order
+
+
+def hand_over(actor: Actor, order: ConsumerOrder, code: str) -> ConsumerOrder:
+    """The consumer collects the order against its pickup code: the units leave the shelf."""
+    _ensure_staff(actor, order)
+    typed = "".join(ch for ch in (code or "") if ch.isdigit())
+    if not order.pickup_code or not secrets.compare_digest(typed, order.pickup_code):
+        raise ValidationFailed(
+            "That is not this order's pickup code.", fields={"code": "Not this order's code."}
+        )
+    transitions.transition(order, Action.HAND_OVER, Who.STAFF, actor_user_id=actor.user_id)
+    _units(actor, order, MoveReason.SALE)
+    db.session.flush()
+    return order
+
+
+def find_by_pickup_code(actor: Actor, code: str) -> ConsumerOrder:
+    """The order waiting at the actor's own location under this code (typed or scanned)."""
+    typed = "".join(ch for ch in (code or "") if ch.isdigit())
+    if len(typed) != PICKUP_CODE_DIGITS or actor.org_id is None:
+        raise ValidationFailed(fields={"code": f"A pickup code has {PICKUP_CODE_DIGITS} digits."})
+    order = db.session.execute(
+        select(ConsumerOrder)
+        .join(Location, Location.id == ConsumerOrder.location_id)
+        .where(ConsumerOrder.pickup_code == typed, Location.org_id == actor.org_id)
+    ).scalar_one_or_none()
+    if order is None:
+        raise ValidationFailed(fields={"code": "No order here has this code."})
+    return order
+
+
+def ship(
+    actor: Actor, order: ConsumerOrder, *, carrier: str, tracking_number: str
+) -> ConsumerOrder:
+    """A delivery order leaves with a carrier: the units leave the shelf."""
+    _ensure_staff(actor, order)
+    fields = {}
+    if order.fulfilment != Fulfilment.DELIVERY:
+        raise ValidationFailed("A pickup order is collected, not shipped.")
+    if not (carrier or "").strip() or len(carrier) > 60:
+        fields["carrier"] = "Name the carrier (at most 60 characters)."
+    if not (tracking_number or "").strip() or len(tracking_number) > 60:
+        fields["tracking_number"] = "Enter the tracking number (at most 60 characters)."
+    if fields:
+        raise ValidationFailed(fields=fields)
+    order.carrier, order.tracking_number = carrier.strip(), tracking_number.strip()
+    transitions.transition(
+        order,
+        Action.SHIP,
+        Who.STAFF,
+        actor_user_id=actor.user_id,
+        carrier=order.carrier,
+        tracking_number=order.tracking_number,
+    )
+    _units(actor, order, MoveReason.SALE)
+    db.session.flush()
+    return order
+
+
+def refund_by_store(actor: Actor, order: ConsumerOrder, *, reason: str) -> ConsumerOrder:
+    """The location cannot fulfil a paid order: refunded in full, units given back."""
+    _ensure_staff(actor, order)
+    if not (reason or "").strip():
+        raise ValidationFailed(fields={"reason": "Say why the order cannot be fulfilled."})
+    transitions.transition(
+        order, Action.REFUND, Who.STAFF, actor_user_id=actor.user_id, reason=reason[:200]
+    )
+    order.cancel_reason = reason[:200]
+    _refund_in_full(order)
+    _units(actor, order, MoveReason.RELEASE)
+    db.session.flush()
+    return order
+
+
+# -- the system ----------------------------------------------------------------------------------
+
+
+def _due(status: S, column: Any, before: datetime, limit: int) -> list[int]:
+    stmt = (
+        select(ConsumerOrder.id)
+        .where(ConsumerOrder.status == status, column < before)
+        .order_by(ConsumerOrder.id)
+        .limit(limit)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(db.session.execute(stmt).scalars())
+
+
+def expire_unpaid(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Orders not paid by their deadline are cancelled and their units go back; their payment
+    stops taking money (a notice arriving later is refunded by the payment service)."""
+    now = now or utcnow()
+    done = 0
+    for order_id in _due(S.AWAITING_PAYMENT, ConsumerOrder.expires_at, now, limit):
+        order = _lock(order_id)
+        if order is None or order.status != S.AWAITING_PAYMENT:
+            continue
+        payment = queries.payment_of(order)
+        if payment is not None and not payments.expire_payment(payment):
+            continue  # paid meanwhile: the notice's transaction moves the order
+        transitions.transition(order, Action.EXPIRE, Who.SYSTEM)
+        order.cancel_reason = "not paid in time"
+        _units(Actor.system(), order, MoveReason.RELEASE)
+        done += 1
+    db.session.flush()
+    return done
+
+
+def cancel_uncollected(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Pickup orders waiting at the counter longer than PICKUP_UNCOLLECTED_DAYS are refunded and
+    their units go back on the shelf."""
+    now = now or utcnow()
+    days = int(current_app.config["PICKUP_UNCOLLECTED_DAYS"])
+    done = 0
+    for order_id in _due(
+        S.READY_FOR_PICKUP, ConsumerOrder.ready_at, now - timedelta(days=days), limit
+    ):
+        order = _lock(order_id)
+        if order is None or order.status != S.READY_FOR_PICKUP:
+            continue
+        transitions.transition(order, Action.REFUND, Who.SYSTEM, reason="not collected")
+        order.cancel_reason = "not collected"
+        _refund_in_full(order)
+        _units(Actor.system(), order, MoveReason.RELEASE)
+        done += 1
+    db.session.flush()
+    return done

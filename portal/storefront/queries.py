@@ -1,0 +1,79 @@
+"""Reads of the consumer side that answer "may this one see it?" themselves: a consumer's own
+orders, a location's queue for its staff, an order's payment."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from portal.core.access import Actor
+from portal.core.errors import NotFound
+from portal.extensions import db
+from portal.inventory.models import Location
+from portal.storefront.models import Consumer, ConsumerOrder, ConsumerOrderStatus
+from portal.storefront.payments.models import Payment
+
+
+def payment_of(order: ConsumerOrder) -> Payment | None:
+    """The order's payment (the order is already the caller's to see)."""
+    if order.payment_id is None:
+        return None
+    payment = db.session.get(Payment, order.payment_id)
+    return payment if payment is not None and payment.brand_id == order.brand_id else None
+
+
+def get_own_order(consumer: Consumer, number: str) -> ConsumerOrder:
+    """One of the consumer's own orders in its brand; anyone else's is a 404."""
+    order = db.session.execute(
+        select(ConsumerOrder).where(
+            ConsumerOrder.number == number,
+            ConsumerOrder.consumer_id == consumer.id,
+            ConsumerOrder.brand_id == consumer.brand_id,
+        )
+    ).scalar_one_or_none()
+    if order is None:
+        raise NotFound()
+    return order
+
+
+def list_own_orders(consumer: Consumer, *, limit: int = 50) -> list[ConsumerOrder]:
+    return list(
+        db.session.execute(
+            select(ConsumerOrder)
+            .where(
+                ConsumerOrder.consumer_id == consumer.id,
+                ConsumerOrder.brand_id == consumer.brand_id,
+            )
+            .order_by(ConsumerOrder.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def get_location_order(actor: Actor, number: str) -> ConsumerOrder:
+    """An order fulfilled at one of the actor's org's locations; any other is a 404."""
+    stmt = select(ConsumerOrder).where(ConsumerOrder.number == number)
+    if not actor.is_system:
+        stmt = stmt.join(Location, Location.id == ConsumerOrder.location_id).where(
+            Location.org_id == actor.org_id
+        )
+    order = db.session.execute(stmt).scalar_one_or_none()
+    if order is None:
+        raise NotFound()
+    return order
+
+
+def location_queue(
+    actor: Actor, statuses: tuple[ConsumerOrderStatus, ...], *, limit: int = 100
+) -> list[ConsumerOrder]:
+    """The actor's locations' orders in these statuses, oldest first (the order of work)."""
+    if actor.org_id is None:
+        return []
+    return list(
+        db.session.execute(
+            select(ConsumerOrder)
+            .join(Location, Location.id == ConsumerOrder.location_id)
+            .where(Location.org_id == actor.org_id, ConsumerOrder.status.in_(statuses))
+            .order_by(ConsumerOrder.id)
+            .limit(limit)
+        ).scalars()
+    )
