@@ -185,6 +185,8 @@ class Config:
     CONSUMER_ORDER_PAY_MINUTES = _int("CONSUMER_ORDER_PAY_MINUTES", 15)
     PICKUP_UNCOLLECTED_DAYS = _int("PICKUP_UNCOLLECTED_DAYS", 7)
     ROUTE_ACCEPT_HOURS = _int("ROUTE_ACCEPT_HOURS", 4)
+    # Delivery routing: may an order that no single location can fill be split between several?
+    ROUTING_ALLOW_SPLIT = _bool("ROUTING_ALLOW_SPLIT", False)
 
     # APIFlask / OpenAPI
     SYNC_LOCAL_SPEC = None

@@ -112,6 +112,7 @@ def _register_models() -> None:
     import portal.policy.models  # noqa: F401
     import portal.replenishment.jobs  # noqa: F401
     import portal.replenishment.models  # noqa: F401
+    import portal.storefront.jobs  # noqa: F401
     import portal.storefront.models  # noqa: F401
     import portal.storefront.payments.jobs  # noqa: F401 - with its models
 
@@ -135,6 +136,8 @@ def _register_blueprints(app: APIFlask) -> None:
     from portal.policy import views as policy_views
     from portal.replenishment import api as replenishment_api
     from portal.replenishment import views as replenishment_views
+    from portal.storefront import api as shop_api
+    from portal.storefront import feed_api as shop_feed_api
     from portal.storefront import views as storefront_views
 
     blueprints = (
@@ -157,6 +160,8 @@ def _register_blueprints(app: APIFlask) -> None:
         ordering_api.bp,
         finance_api.bp,
         replenishment_api.bp,
+        shop_api.bp,
+        shop_feed_api.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
@@ -176,6 +181,8 @@ def _select_locale() -> str:
         return actor.locale
     if session.get("lang") in languages:
         return session["lang"]
+    if request.path.startswith("/shop/"):
+        return "zh_Hans_CN"  # consumers: Chinese until they choose
     best = request.accept_languages.best_match(["en", "zh-CN", "zh"])
     return "zh_Hans_CN" if best in ("zh-CN", "zh") else "en"
 

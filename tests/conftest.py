@@ -18,6 +18,7 @@ from werkzeug.security import generate_password_hash
 
 import portal.auth.services
 import portal.network.models
+import portal.storefront.consumers
 from portal import create_app
 from portal.core.access import Actor
 from portal.extensions import db
@@ -40,6 +41,7 @@ def _hash_at_test_cost(password: str, method: str = "scrypt", salt_length: int =
 
 portal.network.models.generate_password_hash = _hash_at_test_cost  # User.set_password
 portal.auth.services.generate_password_hash = _hash_at_test_cost  # the unknown-account dummy
+portal.storefront.consumers.generate_password_hash = _hash_at_test_cost  # consumers
 
 
 def pytest_configure(config: pytest.Config) -> None:

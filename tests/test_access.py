@@ -144,6 +144,10 @@ OBJECT_ROUTES = {
 # Routes without an object: allowed when the role has the permission, else 403.
 PLAIN_ROUTES = {
     "network.home": ("GET", "/"),
+    # -- SKU tiers, HQ's page under its shop (tests/storefront/test_browse_views.py); another
+    # brand's HQ gets a 404 there --
+    "storefront.tier_search": ("GET", "/shop/ACME/hq/tiers"),
+    "storefront.tier_product": ("GET", "/shop/ACME/hq/tiers/ACME-TEE-001"),
     "network.tree": ("GET", "/network"),
     "network.org_list": ("GET", "/orgs"),
     "network.org_new": ("GET", "/orgs/new"),
@@ -215,6 +219,13 @@ PLAIN_ROUTES = {
     "api_replenishment.request_run": ("POST", "/api/v1/replenishment/runs"),
     "api_replenishment.report_sales": ("POST", "/api/v1/sales"),
     # -- end of replenishment API --
+    # -- selling online (tests/storefront/test_online_views.py, test_feed_api.py): the brand's
+    # own HQ only; anyone else who holds the permission gets a 404 there --
+    "storefront.online_locations": ("GET", "/shop/ACME/hq/online-locations"),
+    "storefront.online_location_update": ("POST", "/shop/ACME/hq/online-locations/S1-SHELF"),
+    "storefront.online_region": ("POST", "/shop/ACME/hq/online-locations/by-region"),
+    "api_shop_feed.availability": ("GET", "/api/v1/shop/ACME/feed/availability"),
+    # -- end of selling online --
 }
 
 # Routes whose "other org's object" is a product or price the caller is not authorized for:
@@ -231,6 +242,22 @@ CATALOG_ROUTES = {
 PUBLIC_ROUTES = {
     "core.healthz",
     "storefront.home",
+    # -- browsing the shops (tests/storefront/test_browse_views.py) --
+    "storefront.product",
+    "storefront.product_image",
+    "storefront.theme_css",
+    "storefront.logo",
+    # -- consumer accounts (tests/storefront/test_consumer_views.py, test_shop_api.py) --
+    "storefront.sign_in",
+    "storefront.sign_in_code",
+    "storefront.sign_in_verify",
+    "storefront.sign_in_email",
+    "storefront.sign_up",
+    "storefront.sign_out",
+    "api_shop.request_code",
+    "api_shop.token_from_code",
+    "api_shop.token_from_password",
+    # -- end of consumer accounts --
     "core.readyz",
     "core.metrics_text",
     "auth.login",
@@ -240,6 +267,24 @@ PUBLIC_ROUTES = {
     "api_auth.issue_token",
     "openapi.spec",
 }
+
+# -- consumer accounts: routes for the signed-in consumer of the URL's brand (@consumer_required,
+# portal/storefront/auth.py). {brand} is a brand's code, {address} one of the consumer's addresses.
+CONSUMER_ROUTES = {
+    "storefront.account": ("GET", "/shop/{brand}/account/"),
+    "storefront.address_add": ("POST", "/shop/{brand}/account/addresses"),
+    "storefront.address_edit": ("GET", "/shop/{brand}/account/addresses/{address}/edit"),
+    "storefront.address_delete": ("POST", "/shop/{brand}/account/addresses/{address}/delete"),
+    "storefront.account_export": ("GET", "/shop/{brand}/account/export.json"),
+    "storefront.account_delete": ("GET", "/shop/{brand}/account/delete"),
+    "api_shop.revoke_token": ("DELETE", "/api/v1/shop/{brand}/token"),
+    "api_shop.me": ("GET", "/api/v1/shop/{brand}/me"),
+    "api_shop.list_addresses": ("GET", "/api/v1/shop/{brand}/addresses"),
+    "api_shop.add_address": ("POST", "/api/v1/shop/{brand}/addresses"),
+    "api_shop.update_address": ("PUT", "/api/v1/shop/{brand}/addresses/{address}"),
+    "api_shop.delete_address": ("DELETE", "/api/v1/shop/{brand}/addresses/{address}"),
+}
+# -- end of consumer accounts --
 
 
 def test_every_route_declares_require_or_public(app):
@@ -254,10 +299,13 @@ def test_every_route_declares_require_or_public(app):
 def test_every_route_is_in_the_access_matrix(app):
     endpoints = {r.endpoint for r in app.url_map.iter_rules()} - {"static"}
     listed = set(OBJECT_ROUTES) | set(PLAIN_ROUTES) | PUBLIC_ROUTES | set(CATALOG_ROUTES)
+    listed |= set(CONSUMER_ROUTES)
     assert endpoints - listed == set(), "add new routes to the access matrix"
     assert listed - endpoints == set(), "the matrix lists routes that no longer exist"
     for endpoint in PUBLIC_ROUTES:
         assert route_access(app, endpoint)[0] == "public"
+    for endpoint in CONSUMER_ROUTES:
+        assert route_access(app, endpoint) == ("consumer", None)
 
 
 def _foreign(persona: str) -> dict[str, object]:
@@ -517,6 +565,89 @@ def test_signed_out_visitor_is_sent_to_login_or_gets_401(client):
         else:
             assert response.status_code == 302
             assert "/login" in response.headers["Location"]
+
+
+# -- consumer accounts ---------------------------------------------------------------------------
+
+
+def _consumer_of(brand_code: str) -> tuple[str, int]:
+    """A consumer of the brand with one address, and a live session secret of theirs."""
+    from portal.storefront import consumers
+    from portal.storefront.auth import start_session
+    from portal.storefront.models import Consumer
+
+    consumer = Consumer(brand_id=org(brand_code).id, phone="+8613800138000")
+    db.session.add(consumer)
+    db.session.flush()
+    address = consumers.add_address(
+        consumer,
+        {
+            "recipient": "Li Lei",
+            "phone": "13800138000",
+            "province": "Shanghai",
+            "city": "Shanghai",
+            "line": "1 Nanjing Road",
+        },
+    )
+    secret, _expires = start_session(consumer)
+    return secret, address.id
+
+
+def _consumer_open(client, method: str, url: str, secret: str | None = None):
+    if url.startswith("/api/"):
+        headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+        return client.open(url, method=method, json={}, headers=headers)
+    return client.open(url, method=method, data={})
+
+
+def test_signed_out_visitor_is_sent_to_the_shops_sign_in_or_gets_401(app, client):
+    _secret, address = _consumer_of("ACME")
+    db.session.commit()
+    for method, pattern in CONSUMER_ROUTES.values():
+        url = pattern.format(brand="ACME", address=address)
+        response = _consumer_open(client, method, url)
+        if url.startswith("/api/"):
+            assert response.status_code == 401, url
+            assert response.get_json()["error"]["code"] == "unauthorized"
+        else:
+            assert response.status_code == 302, url
+            assert response.headers["Location"].startswith("/shop/ACME/account/sign-in"), url
+
+
+def test_a_consumer_of_one_brand_is_refused_on_another_brands_shop(app, client):
+    from portal.storefront.auth import SESSION_KEY
+
+    secret, address = _consumer_of("ACME")
+    db.session.commit()
+    # The browser holds ACME's session, even filed under LUMI's id by a tampered cookie.
+    with client.session_transaction() as cookie:
+        cookie[SESSION_KEY] = {str(org("ACME").id): secret, str(org("LUMI").id): secret}
+    assert _consumer_open(client, "GET", "/shop/ACME/account/").status_code == 200
+    for method, pattern in CONSUMER_ROUTES.values():
+        url = pattern.format(brand="LUMI", address=address)
+        response = _consumer_open(client, method, url, secret)
+        if url.startswith("/api/"):
+            assert response.status_code == 401, url
+        else:
+            assert response.status_code == 302, url
+            assert response.headers["Location"].startswith("/shop/LUMI/account/sign-in"), url
+    me = client.get("/api/v1/shop/ACME/me", headers={"Authorization": f"Bearer {secret}"})
+    assert me.status_code == 200 and me.get_json()["phone"] == "+8613800138000"
+
+
+def test_an_org_user_signed_in_to_the_portal_is_not_a_consumer(app, login):
+    client = login("hq@demo.test")
+    response = client.get("/shop/ACME/account/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/shop/ACME/account/sign-in")
+    token = client.post(
+        "/api/v1/auth/token", json={"email": "hq@demo.test", "password": "demo1234"}
+    ).get_json()["token"]
+    me = client.get("/api/v1/shop/ACME/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 401
+
+
+# -- end of consumer accounts --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

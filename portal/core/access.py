@@ -357,6 +357,8 @@ def document_scopes(app: Flask, spec: dict[str, Any]) -> dict[str, Any]:
                 continue
             if kind == "public":
                 note = "Open to anyone: no token needed."
+            elif kind == "consumer":
+                note = "A consumer's bearer token from this brand's sign-in."
             elif permission == Permission.ACCOUNT_USE:
                 note = "Any bearer token, and every API key whatever its scopes."
             else:

@@ -44,6 +44,11 @@ class PolicyForm(PortalForm):
     order_rules = TextAreaField(_l("Order rules (MOQ, multiple)"), validators=[Length(max=200_000)])
     floors = TextAreaField(_l("Retail price floors"), validators=[Length(max=200_000)])
     exclusions = TextAreaField(_l("Not authorized"), validators=[Length(max=50_000)])
+    official_prices = TextAreaField(
+        _l("Official storefront prices"), validators=[Length(max=200_000)]
+    )
+    outlet_prices = TextAreaField(_l("Outlet prices"), validators=[Length(max=200_000)])
+    employee_prices = TextAreaField(_l("Employee prices"), validators=[Length(max=200_000)])
     min_order = DecimalField(_l("Minimum order amount"), places=2, validators=[Optional(), AMOUNT])
     order_window_start = DateTimeLocalField(
         _l("Ordering window opens"), format=DATETIME_FORMATS, validators=[Optional()]

@@ -46,6 +46,15 @@ class Section(enum.StrEnum):
     ORDER = "order"  # MOQ and order multiple
     FLOOR = "floor"  # retail price floor: fixed cents or percent of MSRP
     EXCLUDE = "exclude"  # not authorized for this audience
+    # Consumer prices of the three storefronts (DESIGN §7): fixed cents or percent of MSRP.
+    OFFICIAL = "official"  # the official storefront's retail price, never below the floor
+    OUTLET = "outlet"
+    EMPLOYEE = "employee"
+
+
+RETAIL_SECTIONS = (Section.OFFICIAL, Section.OUTLET, Section.EMPLOYEE)
+# Sections whose rules carry an amount or a percentage of MSRP.
+PRICED_SECTIONS = (Section.PRICE, Section.FLOOR, *RETAIL_SECTIONS)
 
 
 class Scope(enum.StrEnum):
@@ -161,8 +170,9 @@ class PolicyAudience(Model):
 
 
 class PolicyRule(Model):
-    """One line of a version: a section (price, order, floor, exclude) for a SKU, product,
-    category or everything. Prices and floors are fixed cents or basis points of MSRP."""
+    """One line of a version: a section (price, order, floor, exclude, and the retail prices
+    official, outlet and employee) for a SKU, product, category or everything. Prices and floors
+    are fixed cents or basis points of MSRP."""
 
     __tablename__ = "policy_rules"
     __table_args__ = (

@@ -18,7 +18,7 @@ from portal.core.errors import NotFound, ValidationFailed
 from portal.extensions import db
 from portal.policy import queries
 from portal.policy.delivery import advance_states
-from portal.policy.drafting import ensure_brand_hq
+from portal.policy.drafting import check_official_floor, ensure_brand_hq
 from portal.policy.errors import AudienceEmpty, PolicyNotEditable, PolicyOverlap
 from portal.policy.jobs import deliver_policy, remind_unacknowledged
 from portal.policy.models import Notification, PolicyAudience, PolicyVersion, VersionStatus
@@ -77,6 +77,7 @@ def publish_policy(actor: Actor, version: PolicyVersion) -> PolicyVersion:
     terms = [getattr(version, name) for name in names]
     if not version.rules and not version.rebates and all(value is None for value in terms):
         raise ValidationFailed(fields={"rules": "The policy says nothing yet: add rules or terms."})
+    check_official_floor(version.brand_id, version.rules)  # MSRPs may have changed since drafting
     targeted = queries.count_audience(version)
     if targeted == 0:
         raise AudienceEmpty(fields={"audience_values": AudienceEmpty.message})

@@ -11,7 +11,7 @@ from portal.core.errors import ValidationFailed
 from portal.core.money import to_cents
 from portal.policy import queries
 from portal.policy.drafting import RuleInput
-from portal.policy.models import PolicyVersion, Scope, Section
+from portal.policy.models import PRICED_SECTIONS, PolicyVersion, Scope, Section
 
 
 def parse_percent(text: str, where: str) -> int:
@@ -50,8 +50,8 @@ _SPLIT = re.compile(r"[\s,;]+")
 def parse_rule_lines(section: str, text: str, *, label: str) -> list[RuleInput]:
     """Rules typed or pasted from a spreadsheet, one per line (tabs, commas or spaces):
 
-    price / floor: ``<scope> <target> <amount or percent>`` e.g. ``category TOPS 55%``,
-    ``sku ACME-TEE-BLK-M 89.50``, ``all 60%`` (price only);
+    price / floor / official / outlet / employee: ``<scope> <target> <amount or percent>`` e.g.
+    ``category TOPS 55%``, ``sku ACME-TEE-BLK-M 89.50``, ``all 60%`` (not for floors);
     order: ``<scope> <target> <moq> [<multiple>]``; exclude: ``<scope> <target>``.
     Every bad line is reported (as "<label> line <n>"), not only the first.
     """
@@ -83,7 +83,7 @@ def _parse_rule_line(section: str, line: str, where: str) -> RuleInput:
     else:
         target, rest = (parts[1] if len(parts) > 1 else ""), parts[2:]
     rule = RuleInput(section=section, scope=scope, target=target, where=where)
-    if section in (Section.PRICE, Section.FLOOR):
+    if section in PRICED_SECTIONS:
         if len(rest) != 1:
             raise ValidationFailed(fields={where: "Give one amount or percentage."})
         rule.price_cents, rule.percent_bp = _amount_or_percent(rest[0], where)
@@ -131,7 +131,7 @@ def format_rule_lines(version: PolicyVersion, section: str) -> str:
     targets = queries.rule_targets(rules)
     for rule in rules:
         head = rule.scope if rule.scope == Scope.ALL else f"{rule.scope} {targets[rule.id]}"
-        if section in (Section.PRICE, Section.FLOOR):
+        if section in PRICED_SECTIONS:
             value = (
                 f"{Decimal(rule.percent_bp) / 100:f}%"
                 if rule.percent_bp is not None

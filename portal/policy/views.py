@@ -172,6 +172,9 @@ def _input_from(form: PolicyForm) -> services.PolicyInput:
         (Section.ORDER, "order_rules", "order_rules"),
         (Section.FLOOR, "floors", "floors"),
         (Section.EXCLUDE, "exclusions", "exclusions"),
+        (Section.OFFICIAL, "official_prices", "official_prices"),
+        (Section.OUTLET, "outlet_prices", "outlet_prices"),
+        (Section.EMPLOYEE, "employee_prices", "employee_prices"),
     ):
         try:
             rules += services.parse_rule_lines(section, getattr(form, name).data or "", label=label)
@@ -236,6 +239,9 @@ def _fill_form(form: PolicyForm, version: PolicyVersion) -> None:
     form.order_rules.data = services.format_rule_lines(version, Section.ORDER)
     form.floors.data = services.format_rule_lines(version, Section.FLOOR)
     form.exclusions.data = services.format_rule_lines(version, Section.EXCLUDE)
+    form.official_prices.data = services.format_rule_lines(version, Section.OFFICIAL)
+    form.outlet_prices.data = services.format_rule_lines(version, Section.OUTLET)
+    form.employee_prices.data = services.format_rule_lines(version, Section.EMPLOYEE)
     form.min_order.data = (
         from_cents(version.min_order_cents) if version.min_order_cents is not None else None
     )

@@ -1,15 +1,189 @@
-"""Browsing a brand's shop: the home page, categories, search and a product's page."""
+"""Browsing a brand's shops: the home page with the official storefront's products, the outlet
+and employee storefronts, categories, search and filters, a product's page with its colour x
+size grid, and the shop's look (stylesheet, logo) and product images."""
 
 from __future__ import annotations
 
-from flask import render_template
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
+from flask import Response, render_template, request
+from flask_babel import lazy_gettext as _l
+
+from portal.catalog.services import image_file
 from portal.core.access import public
+from portal.core.errors import NotFound
+from portal.core.money import to_cents
+from portal.inventory.models import Grade
+from portal.network.models import Organization
+from portal.storefront import catalog, look, stock
+from portal.storefront.entry import may_enter
+from portal.storefront.models import Tier
 from portal.storefront.shared_views import bp, shop_brand
 
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+}
+TIER_NAMES = {
+    Tier.OFFICIAL: _l("Official store"),
+    Tier.OUTLET: _l("Outlet"),
+    Tier.EMPLOYEE: _l("Employee store"),
+}
 
-@bp.get("/")
-@public
-def home(brand_code: str):
+
+def _cents_arg(name: str) -> int | None:
+    """A price bound typed as major units ("199" or "199.5"); anything else is ignored."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value < 0 or value > 10**9:
+        return None
+    return to_cents(value)
+
+
+def _filters() -> catalog.Filters:
+    def text(name: str, limit: int) -> str | None:
+        return (request.args.get(name) or "").strip()[:limit] or None
+
+    return catalog.Filters(
+        category=text("category", 40),
+        color=text("color", 40),
+        size=text("size", 20),
+        min_cents=_cents_arg("min"),
+        max_cents=_cents_arg("max"),
+        q=text("q", 100),
+    )
+
+
+def _after() -> int | None:
+    raw = request.args.get("after") or ""
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+
+def _enter(brand_code: str, tier: str) -> tuple[Organization, Any] | Response:
+    """The brand and its look, or a page saying the storefront is closed to this visitor."""
     brand = shop_brand(brand_code)
-    return render_template("storefront/home.html", brand=brand)
+    settings = look.find_look(brand.id)
+    if not may_enter(brand, tier):
+        page = render_template(
+            "storefront/closed.html",
+            brand=brand,
+            shop=settings,
+            title=look.shop_title(brand, settings),
+            tier=tier,
+            tier_name=TIER_NAMES[Tier(tier)],
+        )
+        return Response(page, status=403)
+    return brand, settings
+
+
+@bp.get("/", defaults={"tier": Tier.OFFICIAL.value})
+@bp.get("/<any(outlet, employee):tier>/")
+@public
+def home(brand_code: str, tier: str):
+    entered = _enter(brand_code, tier)
+    if isinstance(entered, Response):
+        return entered
+    brand, settings = entered
+    filters = _filters()
+    page = catalog.list_products(brand.id, tier, filters, after=_after())
+    colors, sizes = catalog.facets(brand.id)
+    args = {k: v for k, v in request.args.items() if k != "after" and v}
+    return render_template(
+        "storefront/home.html",
+        brand=brand,
+        shop=settings,
+        title=look.shop_title(brand, settings),
+        tier=tier,
+        tier_name=TIER_NAMES[Tier(tier)],
+        page=page,
+        filters=filters,
+        args=args,
+        categories=catalog.list_categories(brand.id),
+        colors=colors,
+        sizes=sizes,
+    )
+
+
+def _availability(
+    brand: Organization, variants: list[Any], tier: str
+) -> dict[int, tuple[int, int]]:
+    """Per SKU (units sellable online, enabled stores that have it). The employee store also
+    sells grade-B units, so they count there."""
+    found = stock.availability(brand, variants)
+    result = {v: (a.sellable, a.stores) for v, a in found.items()}
+    if tier == Tier.EMPLOYEE:
+        for v, b in stock.availability(brand, variants, grade=Grade.B).items():
+            units, stores = result.get(v, (0, 0))
+            result[v] = (units + b.sellable, max(stores, b.stores))
+    return result
+
+
+@bp.get("/p/<code>", defaults={"tier": Tier.OFFICIAL.value})
+@bp.get("/<any(outlet, employee):tier>/p/<code>")
+@public
+def product(brand_code: str, tier: str, code: str):
+    entered = _enter(brand_code, tier)
+    if isinstance(entered, Response):
+        return entered
+    brand, settings = entered
+    offer = catalog.get_offer(brand.id, tier, code)
+    availability = _availability(brand, list(offer.grid.cells.values()), tier)
+    return render_template(
+        "storefront/product.html",
+        brand=brand,
+        shop=settings,
+        title=look.shop_title(brand, settings),
+        tier=tier,
+        tier_name=TIER_NAMES[Tier(tier)],
+        offer=offer,
+        stock=availability,
+    )
+
+
+@bp.get("/p/<code>/image")
+@public
+def product_image(brand_code: str, code: str):
+    """An active product's image: public, like the product page that shows it."""
+    brand = shop_brand(brand_code)
+    found = catalog.find_active_product(brand.id, code)
+    path = image_file(found) if found is not None else None
+    if path is None or not path.is_file():
+        raise NotFound()
+    return _file_response(path)
+
+
+@bp.get("/theme.css")
+@public
+def theme_css(brand_code: str):
+    brand = shop_brand(brand_code)
+    response = Response(look.theme_css(look.find_look(brand.id)), mimetype="text/css")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/logo")
+@public
+def logo(brand_code: str):
+    brand = shop_brand(brand_code)
+    path = look.logo_file(look.find_look(brand.id))
+    if path is None or not path.is_file():
+        raise NotFound()
+    return _file_response(path)
+
+
+def _file_response(path: Any) -> Response:
+    mimetype = IMAGE_TYPES.get(path.suffix.lower())
+    if mimetype is None:
+        raise NotFound()
+    # Small files (at most 5 MB): read whole, so no file handle outlives the request.
+    response = Response(path.read_bytes(), mimetype=mimetype)
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response

@@ -386,3 +386,29 @@ class ConsumerOrderRoute(Model):
     outcome: Mapped[str] = mapped_column(String(20), default=RouteOutcome.OFFERED)
     offered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# -- the shops' look -----------------------------------------------------------------------------
+
+
+class StorefrontSettings(TimestampMixin, Model):
+    """A brand's shops' own look: title, two colours and a logo. Served as a small generated
+    stylesheet (the CSP allows no inline style); no row: the portal's default look."""
+
+    __tablename__ = "storefront_settings"
+    __table_args__ = (
+        CheckConstraint(
+            "length(primary_color) = 7 AND substr(primary_color, 1, 1) = '#'",
+            name="primary_color",
+        ),
+        CheckConstraint(
+            "length(accent_color) = 7 AND substr(accent_color, 1, 1) = '#'",
+            name="accent_color",
+        ),
+    )
+
+    brand_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    title: Mapped[str] = mapped_column(String(120), default="")
+    primary_color: Mapped[str] = mapped_column(String(7), default="#1f2937")  # #rrggbb
+    accent_color: Mapped[str] = mapped_column(String(7), default="#b91c1c")
+    logo_path: Mapped[str | None] = mapped_column(String(255))  # relative to instance/

@@ -6,7 +6,12 @@ below, what they share in `shared_views`."""
 from __future__ import annotations
 
 # Imported for their routes: each module adds its own to the one blueprint.
-from portal.storefront import browse_views  # noqa: F401
+from portal.storefront import (  # noqa: F401
+    account_views,
+    browse_views,
+    online_views,
+    tier_views,
+)
 from portal.storefront.shared_views import bp
 
 __all__ = ["bp"]

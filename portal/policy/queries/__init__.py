@@ -6,7 +6,8 @@ import from `portal.policy.queries` (`queries.resolve(...)`), never from the mod
 are free to move things between them:
 
 - `buyers`: a buyer link as a price group member, and whose catalog an actor browses;
-- `resolution`: live versions, per-SKU terms (`resolve`), whole-order terms, credit limits;
+- `resolution`: live versions, per-SKU terms (`resolve`, and `resolve_for_consumers` for the
+  brand's storefronts), whole-order terms, credit limits;
 - `explanation`: "why this price", and rules and audiences as people read them;
 - `offers`: the role-scoped catalog page and a product's offer;
 - `hq`: HQ's policy versions, audiences and reach;
@@ -41,6 +42,7 @@ from portal.policy.queries.explanation import (
     audience_values,
     describe_rule,
     explain,
+    explain_retail,
     find_variant,
     get_explanation,
     rule_targets,
@@ -78,11 +80,13 @@ from portal.policy.queries.resolution import (
     OrderTerms,
     SkuTerms,
     VersionsByBuyer,
+    consumer_versions,
     credit_limits,
     live_condition,
     live_versions,
     order_terms,
     resolve,
+    resolve_for_consumers,
     resolve_one,
 )
 
@@ -113,9 +117,11 @@ __all__ = [
     "change_summary",
     "count_audience",
     "count_unread",
+    "consumer_versions",
     "credit_limits",
     "describe_rule",
     "explain",
+    "explain_retail",
     "find_policy",
     "find_variant",
     "find_version",
@@ -134,6 +140,7 @@ __all__ = [
     "previous_version",
     "reach",
     "resolve",
+    "resolve_for_consumers",
     "resolve_one",
     "rule_targets",
     "unacknowledged",

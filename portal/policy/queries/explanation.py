@@ -14,9 +14,16 @@ from portal.core.access import Actor
 from portal.core.errors import NotFound
 from portal.extensions import db
 from portal.network.models import Organization
-from portal.policy.models import AudienceKind, PolicyRule, PolicyVersion, Scope, Section
+from portal.policy.models import (
+    RETAIL_SECTIONS,
+    AudienceKind,
+    PolicyRule,
+    PolicyVersion,
+    Scope,
+    Section,
+)
 from portal.policy.queries.buyers import Buyer, is_brand_hq
-from portal.policy.queries.resolution import resolve_one
+from portal.policy.queries.resolution import SkuTerms, resolve_for_consumers, resolve_one
 
 
 def describe_rule(
@@ -94,7 +101,47 @@ def explain(
         "order": section(Section.ORDER, terms.order_rule),
         "floor": floor,
         "excluded_by": describe(terms.exclude_rule) if terms.exclude_rule else None,
+        # HQ also sees what the brand's consumers pay for the SKU, and why
+        "retail": explain_retail(variant.brand_id, variant, at) if for_hq else None,
     }
+
+
+def explain_retail(brand_id: int, variant: Variant, at: datetime | None = None) -> dict[str, Any]:
+    """Why the brand's consumers pay what they pay in each storefront: per retail section the
+    winning rule (from the versions addressed to everyone), its base, its result and what it
+    overrode; the official price says when the floor raised it."""
+    terms = resolve_for_consumers(brand_id, [variant], at)[variant.id]
+    return _retail_sections(terms)
+
+
+def _retail_sections(terms: SkuTerms) -> dict[str, Any]:
+    wanted = (*RETAIL_SECTIONS, Section.FLOOR)
+    targets = rule_targets(r for name in wanted for r in terms.candidates.get(name, []))
+
+    def describe(rule: PolicyRule) -> dict[str, Any]:
+        return describe_rule(rule, target=targets[rule.id])
+
+    sections: dict[str, Any] = {"currency": terms.currency, "msrp_cents": terms.msrp_cents}
+    for name in RETAIL_SECTIONS:
+        winner = terms.retail_rule(name)
+        sections[name] = (
+            None
+            if winner is None
+            else {
+                "rule": describe(winner),
+                "overridden": [describe(r) for r in terms.candidates.get(name, [])[1:]],
+                "base_cents": terms.msrp_cents,
+                "result_cents": terms.retail_cents(name),
+            }
+        )
+    if sections[Section.OFFICIAL] is not None:
+        sections[Section.OFFICIAL]["at_floor"] = terms.official_at_floor
+    sections["floor"] = (
+        None
+        if terms.floor_rule is None
+        else {"rule": describe(terms.floor_rule), "result_cents": terms.floor_cents}
+    )
+    return sections
 
 
 def rule_targets(rules: Iterable[PolicyRule]) -> dict[int, str]:

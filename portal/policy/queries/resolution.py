@@ -24,6 +24,7 @@ from portal.core.money import percent_of
 from portal.extensions import db
 from portal.network.models import ChannelLink
 from portal.policy.models import (
+    RETAIL_SECTIONS,
     SPECIFICITY,
     AudienceKind,
     PolicyAudience,
@@ -85,6 +86,24 @@ def live_versions(buyer: Buyer, at: datetime | None = None) -> list[PolicyVersio
     return versions
 
 
+def consumer_versions(brand_id: int, at: datetime | None = None) -> list[PolicyVersion]:
+    """Versions in force for the brand's consumers: a consumer belongs to no level, region or
+    org, so only versions addressed to everyone count (latest start first)."""
+    at = at or utcnow()
+    stmt = (
+        select(PolicyVersion)
+        .where(
+            PolicyVersion.brand_id == brand_id,
+            PolicyVersion.audience_kind == AudienceKind.ALL,
+            live_condition(at),
+        )
+        .options(selectinload(PolicyVersion.policy))
+    )
+    versions = list(db.session.execute(stmt).scalars())
+    versions.sort(key=lambda v: (v.effective_from, v.id), reverse=True)
+    return versions
+
+
 class VersionsByBuyer:
     """Live versions for many buyers of one brand at one moment (a replenishment run): buyers
     of the same level and region that no version names share theirs, so thousands of
@@ -133,12 +152,33 @@ class SkuTerms:
     order_rule: PolicyRule | None = None
     floor_rule: PolicyRule | None = None
     exclude_rule: PolicyRule | None = None
+    # consumer prices of the three storefronts (None: that storefront has no price for the SKU)
+    official_cents: int | None = None
+    outlet_cents: int | None = None
+    employee_cents: int | None = None
+    official_rule: PolicyRule | None = None
+    outlet_rule: PolicyRule | None = None
+    employee_rule: PolicyRule | None = None
+    official_at_floor: bool = False  # the official rule said less: the floor was used instead
     # every rule that matched, per section, winner first (for the explanation)
     candidates: dict[str, list[PolicyRule]] = field(default_factory=dict)
 
     @property
     def authorized(self) -> bool:
         return self.price_cents is not None and self.exclude_rule is None
+
+    def retail_cents(self, tier: str) -> int | None:
+        """The consumer price in one storefront ("official", "outlet" or "employee")."""
+        if tier not in RETAIL_SECTIONS:
+            raise ValueError(f"not a storefront: {tier!r}")
+        value: int | None = getattr(self, f"{tier}_cents")
+        return value
+
+    def retail_rule(self, tier: str) -> PolicyRule | None:
+        if tier not in RETAIL_SECTIONS:
+            raise ValueError(f"not a storefront: {tier!r}")
+        rule: PolicyRule | None = getattr(self, f"{tier}_rule")
+        return rule
 
 
 def _value_of(rule: PolicyRule, msrp_cents: int) -> int:
@@ -169,6 +209,25 @@ def resolve(
     """
     if versions is None:
         versions = live_versions(buyer, at)
+    return _resolve(versions, variants)
+
+
+def resolve_for_consumers(
+    brand_id: int,
+    variants: Sequence[Variant],
+    at: datetime | None = None,
+    *,
+    versions: list[PolicyVersion] | None = None,
+) -> dict[int, SkuTerms]:
+    """The brand's consumers' terms for a page of SKUs: resolved like a buyer's, from the
+    versions addressed to everyone (`consumer_versions`); read `official_cents`,
+    `outlet_cents` and `employee_cents`. Wholesale fields mean nothing to a consumer."""
+    if versions is None:
+        versions = consumer_versions(brand_id, at)
+    return _resolve(versions, variants)
+
+
+def _resolve(versions: list[PolicyVersion], variants: Sequence[Variant]) -> dict[int, SkuTerms]:
     # One relationship access per product, not per SKU (each goes through the ORM's loader).
     products: dict[int, Product] = {}
     for v in variants:
@@ -242,6 +301,19 @@ def _decide(terms: SkuTerms, matching: list[PolicyRule], rank: dict[int, int]) -
     if floor := terms.candidates.get(Section.FLOOR):
         terms.floor_rule = floor[0]
         terms.floor_cents = _value_of(floor[0], terms.msrp_cents)
+    for section in RETAIL_SECTIONS:
+        if retail := terms.candidates.get(section):
+            setattr(terms, f"{section}_rule", retail[0])
+            setattr(terms, f"{section}_cents", _value_of(retail[0], terms.msrp_cents))
+    # Publishing refuses an official price under the floor of its own version; a floor from
+    # another version (or an MSRP changed since) could still cross it, and the floor wins.
+    if (
+        terms.official_cents is not None
+        and terms.floor_cents is not None
+        and terms.official_cents < terms.floor_cents
+    ):
+        terms.official_cents = terms.floor_cents
+        terms.official_at_floor = True
     excluded = terms.candidates.get(Section.EXCLUDE)
     # At equal specificity the exclusion wins.
     if excluded and (
@@ -256,6 +328,11 @@ def _copy_decision(source: SkuTerms, terms: SkuTerms) -> None:
     terms.floor_cents = source.floor_cents
     terms.price_rule, terms.order_rule = source.price_rule, source.order_rule
     terms.floor_rule, terms.exclude_rule = source.floor_rule, source.exclude_rule
+    for section in RETAIL_SECTIONS:
+        for suffix in ("cents", "rule"):
+            name = f"{section}_{suffix}"
+            setattr(terms, name, getattr(source, name))
+    terms.official_at_floor = source.official_at_floor
     terms.candidates = {section: list(rules) for section, rules in source.candidates.items()}
 
 

@@ -1,0 +1,340 @@
+"""What each storefront lists (DESIGN §7), a page at a time, with its filters and search.
+
+- official: active products' SKUs whose tier is official (a SKU that never moved is official)
+  and that have an official price;
+- outlet: SKUs whose tier is outlet, with an outlet price;
+- employee: outlet SKUs, SKUs whose tier is employee, and any SKU with grade-B units for sale
+  online, at the employee price.
+
+Prices come from the brand's policy as its consumers resolve it
+(`policy.queries.resolve_for_consumers`), so a page is found in SQL by tier and filters, then
+priced; products without a priced SKU (or outside the price range) are skipped and the next
+candidates read, so a page still holds 24 products. Pages are keyset pages (`after` = the
+last product id shown), newest products first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, exists, func, literal, or_, select
+from sqlalchemy.orm import contains_eager, load_only
+
+from portal.catalog.models import Category, Product, ProductStatus, Variant
+from portal.catalog.queries import VariantGrid, sort_sizes
+from portal.core.errors import NotFound
+from portal.extensions import db
+from portal.inventory.models import Grade, StockLevel
+from portal.policy import queries as policy_queries
+from portal.policy.models import PolicyVersion
+from portal.policy.queries import SkuTerms
+from portal.storefront.models import OnlineLocation, SkuTier, Tier
+
+PER_PAGE = 24
+BATCH = 96  # candidate products read at a time while filling a page
+MAX_BATCHES = 20  # a page never reads more than this many batches (a sparse price range)
+FACET_LIMIT = 60
+
+
+@dataclass
+class Filters:
+    category: str | None = None  # category code
+    color: str | None = None
+    size: str | None = None
+    min_cents: int | None = None
+    max_cents: int | None = None
+    q: str | None = None  # product name or code, a substring
+
+    @property
+    def active(self) -> bool:
+        return any(
+            value not in (None, "")
+            for value in (self.category, self.color, self.size, self.min_cents, self.max_cents)
+        ) or bool(self.q)
+
+
+@dataclass
+class ListedProduct:
+    id: int
+    code: str
+    name: str
+    has_image: bool
+    currency: str
+    msrp_cents: int
+    min_cents: int
+    max_cents: int
+    colors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ListingPage:
+    tier: str
+    items: list[ListedProduct]
+    next_after: int | None  # the `after` of the next page; None: this is the last
+
+
+def _online_grade_b() -> Any:
+    """A SKU with grade-B units for sale online: at an enabled online location of its brand,
+    more than that location keeps back."""
+    return exists(
+        select(literal(1))
+        .select_from(StockLevel)
+        .join(
+            OnlineLocation,
+            and_(
+                OnlineLocation.location_id == StockLevel.location_id,
+                OnlineLocation.brand_id == StockLevel.brand_id,
+            ),
+        )
+        .where(
+            StockLevel.variant_id == Variant.id,
+            StockLevel.grade == Grade.B,
+            OnlineLocation.is_enabled.is_(True),
+            StockLevel.on_hand - StockLevel.reserved > OnlineLocation.safety_stock,
+        )
+    )
+
+
+def tier_clause(tier: str) -> Any:
+    """Which SKUs a storefront lists, before prices (the query outer-joins sku_tiers)."""
+    if tier == Tier.OFFICIAL:
+        return or_(SkuTier.variant_id.is_(None), SkuTier.tier == Tier.OFFICIAL)
+    if tier == Tier.OUTLET:
+        return SkuTier.tier == Tier.OUTLET
+    if tier == Tier.EMPLOYEE:
+        return or_(SkuTier.tier.in_((Tier.OUTLET, Tier.EMPLOYEE)), _online_grade_b())
+    raise NotFound()
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _variant_conditions(brand_id: int, tier: str, filters: Filters) -> list[Any]:
+    conditions: list[Any] = [
+        Variant.brand_id == brand_id,
+        Product.status == ProductStatus.ACTIVE,
+        tier_clause(tier),
+    ]
+    if filters.category:
+        conditions.append(
+            Product.category_id.in_(
+                select(Category.id).where(
+                    Category.brand_id == brand_id, Category.code == filters.category.upper()
+                )
+            )
+        )
+    if filters.color:
+        conditions.append(Variant.color == filters.color)
+    if filters.size:
+        conditions.append(Variant.size == filters.size)
+    if filters.q and filters.q.strip():
+        pattern = _like(filters.q.strip().lower())
+        conditions.append(
+            or_(
+                func.lower(Product.name).like(pattern, escape="\\"),
+                func.lower(Product.code).like(pattern, escape="\\"),
+            )
+        )
+    return conditions
+
+
+def _candidate_variants(
+    brand_id: int, tier: str, filters: Filters, product_ids: Sequence[int]
+) -> list[Variant]:
+    """The listed-before-prices SKUs of some products, with only the columns a page shows."""
+    stmt = (
+        select(Variant)
+        .join(Product, Product.id == Variant.product_id)
+        .outerjoin(SkuTier, SkuTier.variant_id == Variant.id)
+        .where(
+            Variant.product_id.in_(list(product_ids)), *_variant_conditions(brand_id, tier, filters)
+        )
+        .options(
+            load_only(
+                Variant.id,
+                Variant.brand_id,
+                Variant.product_id,
+                Variant.sku,
+                Variant.color,
+                Variant.size,
+                Variant.case_pack,
+            ),
+            contains_eager(Variant.product).load_only(
+                Product.id,
+                Product.code,
+                Product.name,
+                Product.category_id,
+                Product.msrp_cents,
+                Product.currency,
+                Product.image_path,
+            ),
+        )
+        .order_by(Variant.id)
+    )
+    return list(db.session.execute(stmt).unique().scalars())
+
+
+def _in_range(price: int, filters: Filters) -> bool:
+    if filters.min_cents is not None and price < filters.min_cents:
+        return False
+    return filters.max_cents is None or price <= filters.max_cents
+
+
+def list_products(
+    brand_id: int,
+    tier: str,
+    filters: Filters | None = None,
+    *,
+    after: int | None = None,
+    per_page: int = PER_PAGE,
+    versions: list[PolicyVersion] | None = None,
+) -> ListingPage:
+    """One page of a storefront's products: each with a price in the tier (from the lowest of
+    its listed SKUs), newest first, after the product id `after`."""
+    filters = filters or Filters()
+    if versions is None:
+        versions = policy_queries.consumer_versions(brand_id)
+    ids_stmt = (
+        select(Variant.product_id)
+        .join(Product, Product.id == Variant.product_id)
+        .outerjoin(SkuTier, SkuTier.variant_id == Variant.id)
+        .where(*_variant_conditions(brand_id, tier, filters))
+        .group_by(Variant.product_id)
+        .order_by(Variant.product_id.desc())
+    )
+    items: list[ListedProduct] = []
+    cursor = after
+    for _batch in range(MAX_BATCHES):
+        stmt = ids_stmt if cursor is None else ids_stmt.where(Variant.product_id < cursor)
+        product_ids = list(db.session.execute(stmt.limit(BATCH)).scalars())
+        if not product_ids:
+            return ListingPage(tier, items, None)
+        variants = _candidate_variants(brand_id, tier, filters, product_ids)
+        terms = policy_queries.resolve_for_consumers(brand_id, variants, versions=versions)
+        by_product: dict[int, list[Variant]] = {}
+        for variant in variants:
+            by_product.setdefault(variant.product_id, []).append(variant)
+        for product_id in product_ids:
+            listed = _priced(by_product.get(product_id, []), terms, tier, filters)
+            if listed is None:
+                continue
+            if len(items) == per_page:
+                return ListingPage(tier, items, items[-1].id)
+            items.append(listed)
+        cursor = product_ids[-1]
+        if len(product_ids) < BATCH:
+            return ListingPage(tier, items, None)
+    # A very sparse filter: stop reading here and let the next page go on from the cursor.
+    return ListingPage(tier, items, cursor)
+
+
+def _priced(
+    variants: list[Variant], terms: dict[int, SkuTerms], tier: str, filters: Filters
+) -> ListedProduct | None:
+    prices = [
+        (variant, price)
+        for variant in variants
+        if (price := terms[variant.id].retail_cents(tier)) is not None and _in_range(price, filters)
+    ]
+    if not prices:
+        return None
+    product = prices[0][0].product
+    values = [price for _variant, price in prices]
+    return ListedProduct(
+        id=product.id,
+        code=product.code,
+        name=product.name,
+        has_image=bool(product.image_path),
+        currency=product.currency,
+        msrp_cents=product.msrp_cents,
+        min_cents=min(values),
+        max_cents=max(values),
+        colors=list(dict.fromkeys(variant.color for variant, _price in prices)),
+    )
+
+
+# -- one product -------------------------------------------------------------------------------
+
+
+@dataclass
+class ProductOffer:
+    """A product as a storefront sells it: the SKUs it lists, priced, as a colour x size grid."""
+
+    tier: str
+    product: Product
+    grid: VariantGrid
+    prices: dict[int, int]  # variant id -> price in the tier (listed SKUs only)
+    currency: str
+
+    @property
+    def min_cents(self) -> int:
+        return min(self.prices.values())
+
+
+def find_active_product(brand_id: int, code: str) -> Product | None:
+    return db.session.execute(
+        select(Product).where(
+            Product.brand_id == brand_id,
+            Product.code == code.strip().upper(),
+            Product.status == ProductStatus.ACTIVE,
+        )
+    ).scalar_one_or_none()
+
+
+def get_offer(brand_id: int, tier: str, code: str) -> ProductOffer:
+    """A product of the storefront, or NotFound when the tier lists none of its SKUs at a
+    price (a product one storefront does not sell does not exist there)."""
+    product = find_active_product(brand_id, code)
+    if product is None:
+        raise NotFound()
+    variants = _candidate_variants(brand_id, tier, Filters(), [product.id])
+    terms = policy_queries.resolve_for_consumers(brand_id, variants)
+    prices = {
+        v.id: price for v in variants if (price := terms[v.id].retail_cents(tier)) is not None
+    }
+    if not prices:
+        raise NotFound()
+    listed = [v for v in variants if v.id in prices]
+    colors = list(dict.fromkeys(v.color for v in listed))
+    sizes = sort_sizes([v.size for v in listed])
+    grid = VariantGrid(colors, sizes, {(v.color, v.size): v for v in listed})
+    return ProductOffer(tier, product, grid, prices, product.currency)
+
+
+# -- filters -------------------------------------------------------------------------------------
+
+
+def list_categories(brand_id: int) -> list[Category]:
+    """Categories that hold an active product."""
+    stmt = (
+        select(Category)
+        .where(
+            Category.brand_id == brand_id,
+            Category.id.in_(
+                select(Product.category_id).where(
+                    Product.brand_id == brand_id, Product.status == ProductStatus.ACTIVE
+                )
+            ),
+        )
+        .order_by(Category.name)
+    )
+    return list(db.session.execute(stmt).scalars())
+
+
+def facets(brand_id: int) -> tuple[list[str], list[str]]:
+    """Colours and sizes to filter by: those of the brand's active products."""
+    base = (
+        select(Variant.color, Variant.size)
+        .join(Product, Product.id == Variant.product_id)
+        .where(Variant.brand_id == brand_id, Product.status == ProductStatus.ACTIVE)
+        .distinct()
+        .limit(FACET_LIMIT * 10)
+    )
+    rows = db.session.execute(base).all()
+    colors = sorted({color for color, _size in rows})[:FACET_LIMIT]
+    sizes = sort_sizes([size for _color, size in rows])[:FACET_LIMIT]
+    return colors, sizes

@@ -1,0 +1,583 @@
+"""Consumer accounts: sign-in by mobile number and a one-time code, or by e-mail and password;
+the address book; and the person's rights over their data (PIPL): a copy of it, and erasure.
+
+Consumers belong to one brand: the same number in two brands is two consumers. Services take
+the brand, never a consumer of another brand, and raise `DomainError`s whose `fields` name the
+field that was wrong; nothing they raise leaves a write behind, except a wrong code, whose try is
+counted (the caller keeps that with `transaction.keep()`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, has_request_context
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import CursorResult, delete, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal.core.db import utcnow
+from portal.core.errors import DomainError, NotFound, ValidationFailed, wants_json
+from portal.core.inputs import say
+from portal.extensions import db
+from portal.network.fields import normalize_email
+from portal.network.models import Organization
+from portal.storefront import sms
+from portal.storefront.models import (
+    Consumer,
+    ConsumerAddress,
+    ConsumerCart,
+    ConsumerOrder,
+    ConsumerSession,
+    ConsumerStatus,
+    SignInCode,
+)
+
+DEFAULT_REGION = "CN"
+CODE_DIGITS = 6
+MIN_PASSWORD = 8
+
+
+def _say(message: Any, **values: Any) -> str:
+    """A lazy message as text: the page's language in a request, English elsewhere (jobs, tests
+    of services), as the locale selector needs a request."""
+    if has_request_context():
+        return say(message, **values)
+    with force_locale("en"):
+        text = str(message)
+    return text % values if values else text
+
+
+def _sms_text(message: Any, **values: Any) -> str:
+    """An SMS in the page's language; asked through the API (no page to go by) or outside a
+    request, in Chinese, the consumers' default."""
+    if has_request_context() and not wants_json():
+        return str(message) % values
+    with force_locale("zh_Hans_CN"):
+        return str(message) % values
+
+
+class CodeThrottled(DomainError):
+    code = "rate_limited"
+    status = 429
+    message = "Too many codes asked for. Wait before asking again."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            _say(
+                _l("Too many codes asked for. Try again in %(seconds)d seconds."),
+                seconds=retry_after,
+            ),
+            fields={"phone": _say(_l("Wait before asking for another code."))},
+            retry_after=retry_after,
+        )
+        self.retry_after = retry_after
+
+
+class InvalidCode(DomainError):
+    """A wrong code: the try is counted, so the caller keeps the request's writes."""
+
+    code = "invalid_code"
+    status = 422
+
+
+class InvalidCredentials(DomainError):
+    code = "invalid_credentials"
+    status = 401
+
+
+def _invalid(fields: dict[str, str]) -> ValidationFailed:
+    return ValidationFailed(_say(_l("Some fields are not valid.")), fields=fields)
+
+
+# -- fields ------------------------------------------------------------------------------------
+
+
+def normalize_phone(raw: str, *, field: str = "phone") -> str:
+    """A mobile number as E.164 (`+8613800138000`); numbers without a country code are read as
+    Chinese. Raises ValidationFailed naming `field`."""
+    text = (raw or "").strip()
+    try:
+        number = phonenumbers.parse(text, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise _invalid({field: _say(_l("Enter a valid mobile number, such as 138 0013 8000."))})
+    if phonenumbers.number_type(number) not in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
+        raise _invalid({field: _say(_l("This is not a mobile number: a code is sent by SMS."))})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _check_email(raw: str) -> str:
+    email = normalize_email(raw)
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        raise _invalid({"email": _say(_l("Enter a valid e-mail address."))}) from None
+    return email
+
+
+# -- sign-in by code ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    phone: str  # E.164
+    code: str  # shown on the page only in demo mode (SMS_SHOW_CODE)
+    expires_at: datetime
+    resend_after: int  # seconds
+
+
+def _code_hash(brand_id: int, phone: str, code: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"{brand_id}:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _wait_for(rows_since: list[datetime], cap: int, window: timedelta, now: datetime) -> int:
+    """Seconds until fewer than `cap` of the times lie inside `window`, or 0 (no cap: 0)."""
+    if cap <= 0 or len(rows_since) < cap:
+        return 0
+    oldest_counted = sorted(rows_since)[-cap]
+    remaining = (oldest_counted + window - now).total_seconds()
+    return math.ceil(remaining) if remaining > 0 else 0
+
+
+def request_sign_in_code(brand: Organization, raw_phone: str, *, address: str) -> CodeSent:
+    """Send a one-time code to a mobile number. Throttled: one per SIGN_IN_CODE_RESEND_SECONDS,
+    and hourly caps per number and per client address (CodeThrottled, 429). The code is kept
+    only as an HMAC; a new code replaces the ones before it."""
+    config = current_app.config
+    phone = normalize_phone(raw_phone)
+    now = utcnow()
+    hour = timedelta(hours=1)
+    by_phone = list(
+        db.session.execute(
+            select(SignInCode.created_at).where(
+                SignInCode.brand_id == brand.id,
+                SignInCode.phone == phone,
+                SignInCode.created_at > now - hour,
+            )
+        ).scalars()
+    )
+    by_address = list(
+        db.session.execute(
+            select(SignInCode.created_at).where(
+                SignInCode.requested_from == address[:64], SignInCode.created_at > now - hour
+            )
+        ).scalars()
+    )
+    resend = timedelta(seconds=config["SIGN_IN_CODE_RESEND_SECONDS"])
+    wait = max(
+        _wait_for(by_phone, 1, resend, now),
+        _wait_for(by_phone, config["SIGN_IN_CODES_PER_PHONE_HOUR"], hour, now),
+        _wait_for(by_address, config["SIGN_IN_CODES_PER_ADDRESS_HOUR"], hour, now),
+    )
+    if wait:
+        raise CodeThrottled(wait)
+    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    expires_at = now + timedelta(seconds=config["SIGN_IN_CODE_TTL_SECONDS"])
+    # Only the newest code counts: the ones before it end here.
+    db.session.execute(
+        update(SignInCode)
+        .where(
+            SignInCode.brand_id == brand.id,
+            SignInCode.phone == phone,
+            SignInCode.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+    db.session.add(
+        SignInCode(
+            brand_id=brand.id,
+            phone=phone,
+            code_hash=_code_hash(brand.id, phone, code),
+            created_at=now,
+            expires_at=expires_at,
+            requested_from=address[:64],
+        )
+    )
+    db.session.flush()
+    minutes = max(1, config["SIGN_IN_CODE_TTL_SECONDS"] // 60)
+    sms.send(
+        phone,
+        _sms_text(
+            _l("%(brand)s sign-in code: %(code)s. It expires in %(minutes)d minutes."),
+            brand=brand.name,
+            code=code,
+            minutes=minutes,
+        ),
+    )
+    return CodeSent(phone, code, expires_at, config["SIGN_IN_CODE_RESEND_SECONDS"])
+
+
+def _changed(statement: Any) -> int:
+    return cast(CursorResult[Any], db.session.execute(statement)).rowcount or 0
+
+
+def sign_in_with_code(brand: Organization, raw_phone: str, code: str) -> Consumer:
+    """The consumer with this number (made on first sign-in), if `code` is the number's newest
+    code, unexpired, unused and within SIGN_IN_CODE_MAX_TRIES tries. Every try counts, so a
+    wrong one raises InvalidCode after writing the count."""
+    phone = normalize_phone(raw_phone)
+    now = utcnow()
+    row = db.session.execute(
+        select(SignInCode)
+        .where(
+            SignInCode.brand_id == brand.id,
+            SignInCode.phone == phone,
+            SignInCode.used_at.is_(None),
+        )
+        .order_by(SignInCode.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if row is None or row.expires_at <= now:
+        raise _invalid({"code": _say(_l("This code has expired. Ask for a new one."))})
+    # Counted in the database, so tries made at the same moment cannot share one count.
+    counted = _changed(
+        update(SignInCode)
+        .where(
+            SignInCode.id == row.id,
+            SignInCode.used_at.is_(None),
+            SignInCode.attempts < current_app.config["SIGN_IN_CODE_MAX_TRIES"],
+        )
+        .values(attempts=SignInCode.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if not counted:
+        raise _invalid({"code": _say(_l("Too many wrong tries. Ask for a new code."))})
+    if not hmac.compare_digest(row.code_hash, _code_hash(brand.id, phone, (code or "").strip())):
+        raise InvalidCode(
+            _say(_l("Some fields are not valid.")),
+            fields={"code": _say(_l("This code is not correct. Check the SMS and try again."))},
+        )
+    used = _changed(
+        update(SignInCode)
+        .where(SignInCode.id == row.id, SignInCode.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not used:  # the same code used at the same moment by another request
+        raise _invalid({"code": _say(_l("This code has expired. Ask for a new one."))})
+    consumer = find_consumer_by_phone(brand, phone)
+    if consumer is None:
+        consumer = Consumer(brand_id=brand.id, phone=phone)
+        db.session.add(consumer)
+    consumer.last_sign_in_at = now
+    db.session.flush()
+    return consumer
+
+
+def find_consumer_by_phone(brand: Organization, phone: str) -> Consumer | None:
+    return db.session.execute(
+        select(Consumer).where(Consumer.brand_id == brand.id, Consumer.phone == phone)
+    ).scalar_one_or_none()
+
+
+# -- e-mail and password -----------------------------------------------------------------------
+
+
+def sign_up_with_password(
+    brand: Organization, email: str, password: str, *, name: str = ""
+) -> Consumer:
+    """A new consumer of `brand` signing in by e-mail: the address must be valid and unused in
+    the brand, the password at least MIN_PASSWORD characters."""
+    fields: dict[str, str] = {}
+    try:
+        email = _check_email(email)
+    except ValidationFailed as error:
+        fields.update(error.fields)
+    if len(password or "") < MIN_PASSWORD:
+        fields["password"] = _say(
+            _l("Use at least %(count)d characters for the password."), count=MIN_PASSWORD
+        )
+    elif len(password) > 200:
+        fields["password"] = _say(_l("Use at most 200 characters for the password."))
+    name = (name or "").strip()
+    if len(name) > 120:
+        fields["name"] = _say(_l("At most %(count)d characters."), count=120)
+    if not fields and _find_by_email(brand, email) is not None:
+        fields["email"] = _say(_l("This e-mail address already has an account: sign in."))
+    if fields:
+        raise _invalid(fields)
+    consumer = Consumer(
+        brand_id=brand.id,
+        email=email,
+        name=name,
+        password_hash=generate_password_hash(password, method="scrypt"),
+        last_sign_in_at=utcnow(),
+    )
+    db.session.add(consumer)
+    db.session.flush()
+    return consumer
+
+
+def _find_by_email(brand: Organization, email: str) -> Consumer | None:
+    return db.session.execute(
+        select(Consumer).where(Consumer.brand_id == brand.id, Consumer.email == email)
+    ).scalar_one_or_none()
+
+
+_DUMMY_HASH: str | None = None
+
+
+def sign_in_with_password(brand: Organization, email: str, password: str) -> Consumer:
+    """The consumer of `brand` with this e-mail and password, else InvalidCredentials (401),
+    which does not say which of the two was wrong."""
+    global _DUMMY_HASH
+    consumer = _find_by_email(brand, normalize_email(email))
+    if consumer is None or not consumer.password_hash:
+        # The same time as a real check, so the answer's delay does not reveal accounts.
+        if _DUMMY_HASH is None:
+            _DUMMY_HASH = generate_password_hash(secrets.token_hex(8), method="scrypt")
+        check_password_hash(_DUMMY_HASH, password or "")
+        consumer = None
+    elif not check_password_hash(consumer.password_hash, password or ""):
+        consumer = None
+    if consumer is None:
+        message = _say(_l("E-mail or password is not correct."))
+        raise InvalidCredentials(message, fields={"password": message})
+    consumer.last_sign_in_at = utcnow()
+    return consumer
+
+
+# -- addresses ---------------------------------------------------------------------------------
+
+ADDRESS_TEXT = (
+    ("recipient", 120, True),
+    ("province", 40, True),
+    ("city", 40, True),
+    ("district", 40, False),
+    ("line", 255, True),
+)
+
+
+def _coordinate(fields: dict[str, str], name: str, value: Any, bound: float) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not (-bound <= number <= bound):  # also refuses NaN
+        fields[name] = _say(
+            _l("Enter a number between %(low)d and %(high)d."), low=-bound, high=bound
+        )
+        return None
+    return number
+
+
+def _address_values(data: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for name, limit, required in ADDRESS_TEXT:
+        text = str(data.get(name) or "").strip()
+        if required and not text:
+            fields[name] = _say(_l("This field is required."))
+        elif len(text) > limit:
+            fields[name] = _say(_l("At most %(count)d characters."), count=limit)
+        values[name] = text
+    try:
+        values["phone"] = normalize_phone(str(data.get("phone") or ""))
+    except ValidationFailed as error:
+        fields.update(error.fields)
+    values["latitude"] = _coordinate(fields, "latitude", data.get("latitude"), 90)
+    values["longitude"] = _coordinate(fields, "longitude", data.get("longitude"), 180)
+    if not fields and (values["latitude"] is None) != (values["longitude"] is None):
+        missing = "latitude" if values["latitude"] is None else "longitude"
+        fields[missing] = _say(_l("Give both coordinates, or neither."))
+    if fields:
+        raise _invalid(fields)
+    values["is_default"] = bool(data.get("is_default"))
+    return values
+
+
+def list_addresses(consumer: Consumer) -> list[ConsumerAddress]:
+    return list(
+        db.session.execute(
+            select(ConsumerAddress)
+            .where(ConsumerAddress.consumer_id == consumer.id)
+            .order_by(ConsumerAddress.is_default.desc(), ConsumerAddress.id)
+        ).scalars()
+    )
+
+
+def get_address(consumer: Consumer, address_id: int) -> ConsumerAddress:
+    """One of the consumer's own addresses; anyone else's is a 404."""
+    address = db.session.execute(
+        select(ConsumerAddress).where(
+            ConsumerAddress.id == address_id,
+            ConsumerAddress.consumer_id == consumer.id,
+            ConsumerAddress.brand_id == consumer.brand_id,
+        )
+    ).scalar_one_or_none()
+    if address is None:
+        raise NotFound()
+    return address
+
+
+def _make_only_default(consumer: Consumer, address: ConsumerAddress) -> None:
+    db.session.execute(
+        update(ConsumerAddress)
+        .where(ConsumerAddress.consumer_id == consumer.id, ConsumerAddress.id != address.id)
+        .values(is_default=False)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def add_address(consumer: Consumer, data: dict[str, Any]) -> ConsumerAddress:
+    """Add an address (recipient, phone, province, city, district, line, latitude, longitude,
+    is_default). The first address is the default."""
+    values = _address_values(data)
+    first = not list_addresses(consumer)
+    address = ConsumerAddress(brand_id=consumer.brand_id, consumer_id=consumer.id, **values)
+    address.is_default = values["is_default"] or first
+    db.session.add(address)
+    db.session.flush()
+    if address.is_default:
+        _make_only_default(consumer, address)
+    return address
+
+
+def update_address(
+    consumer: Consumer, address: ConsumerAddress, data: dict[str, Any]
+) -> ConsumerAddress:
+    values = _address_values(data)
+    keep_default = address.is_default
+    for name, value in values.items():
+        setattr(address, name, value)
+    address.is_default = values["is_default"] or keep_default
+    db.session.flush()
+    if address.is_default:
+        _make_only_default(consumer, address)
+    return address
+
+
+def delete_address(consumer: Consumer, address: ConsumerAddress) -> None:
+    """Remove an address (orders keep the copy made at checkout); the next one becomes the
+    default if this one was."""
+    was_default = address.is_default
+    db.session.delete(address)
+    db.session.flush()
+    rest = list_addresses(consumer)
+    if was_default and rest:
+        rest[0].is_default = True
+        db.session.flush()
+
+
+# -- the person's rights (PIPL) ----------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def export_consumer(consumer: Consumer) -> dict[str, Any]:
+    """Everything the brand holds about the person, as plain JSON-ready data."""
+    orders = db.session.execute(
+        select(ConsumerOrder)
+        .where(
+            ConsumerOrder.consumer_id == consumer.id, ConsumerOrder.brand_id == consumer.brand_id
+        )
+        .order_by(ConsumerOrder.id)
+    ).scalars()
+    return {
+        "brand": consumer.brand.code,
+        "account": {
+            "phone": consumer.phone,
+            "email": consumer.email,
+            "name": consumer.name,
+            "locale": consumer.locale,
+            "has_password": bool(consumer.password_hash),
+            "created_at": _iso(consumer.created_at),
+            "last_sign_in_at": _iso(consumer.last_sign_in_at),
+        },
+        "addresses": [address_dict(a) for a in list_addresses(consumer)],
+        "orders": [
+            {
+                "number": order.number,
+                "storefront": order.tier,
+                "status": order.status,
+                "fulfilment": order.fulfilment,
+                "currency": order.currency,
+                "total_cents": order.total_cents,
+                "contact_name": order.contact_name,
+                "contact_phone": order.contact_phone,
+                "address": order.address,
+                "created_at": _iso(order.created_at),
+                "lines": [
+                    {
+                        "sku": line.variant.sku,
+                        "qty": line.qty,
+                        "unit_price_cents": line.unit_price_cents,
+                    }
+                    for line in order.lines
+                ],
+            }
+            for order in orders
+        ],
+        "exported_at": utcnow().isoformat(),
+    }
+
+
+def address_dict(address: ConsumerAddress) -> dict[str, Any]:
+    return {
+        "id": address.id,
+        "recipient": address.recipient,
+        "phone": address.phone,
+        "province": address.province,
+        "city": address.city,
+        "district": address.district,
+        "line": address.line,
+        "latitude": address.latitude,
+        "longitude": address.longitude,
+        "is_default": address.is_default,
+    }
+
+
+def erase_consumer(consumer: Consumer) -> None:
+    """Erase the person on their request (PIPL): the row keeps its id, so their orders stay for
+    the brand's books, but loses phone, e-mail, name and password; addresses, carts and pending
+    codes go, every session ends, and the orders' copies of contact and address are blanked."""
+    now = utcnow()
+    if consumer.phone:
+        db.session.execute(
+            delete(SignInCode).where(
+                SignInCode.brand_id == consumer.brand_id, SignInCode.phone == consumer.phone
+            )
+        )
+    db.session.execute(
+        update(ConsumerSession)
+        .where(ConsumerSession.consumer_id == consumer.id, ConsumerSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(ConsumerOrder)
+        .where(ConsumerOrder.consumer_id == consumer.id)
+        .values(contact_name="", contact_phone="", address={}, latitude=None, longitude=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    for cart in db.session.execute(
+        select(ConsumerCart).where(ConsumerCart.consumer_id == consumer.id)
+    ).scalars():
+        db.session.delete(cart)
+    consumer.addresses.clear()
+    consumer.phone = None
+    consumer.email = None
+    consumer.password_hash = None
+    consumer.name = ""
+    consumer.status = ConsumerStatus.DELETED
+    consumer.deleted_at = now
+    db.session.flush()

@@ -1,0 +1,111 @@
+"""HQ's page for SKU tiers: a product's SKUs with their current tier, moving or pinning them, and
+each SKU's tier history. An org page (HQ signs in to the portal), under the brand's shop URL
+because it decides what the shop lists: `/shop/<brand>/hq/tiers`."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from wtforms import BooleanField, SelectChoice, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length
+
+from portal.catalog.models import Product, Variant
+from portal.core import transaction
+from portal.core.access import Permission, current_actor, require
+from portal.core.errors import DomainError, NotFound
+from portal.core.forms import PortalForm, apply_errors
+from portal.extensions import db
+from portal.network.models import Organization
+from portal.storefront import tiers
+from portal.storefront.models import Tier
+from portal.storefront.shared_views import bp, shop_brand
+
+TIER_NAMES = {
+    Tier.OFFICIAL.value: _l("Official store"),
+    Tier.OUTLET.value: _l("Outlet"),
+    Tier.EMPLOYEE.value: _l("Employee store"),
+}
+
+
+class TierMoveForm(PortalForm):
+    variants = SelectMultipleField(_l("SKUs"), coerce=int, validators=[DataRequired()])
+    tier = SelectField(
+        _l("Move to"), choices=[SelectChoice(value, name) for value, name in TIER_NAMES.items()]
+    )
+    pinned = BooleanField(_l("Pin: automatic moves leave these SKUs here"))
+    note = StringField(_l("Note"), validators=[Length(max=tiers.MAX_NOTE)])
+
+
+def _hq_brand(brand_code: str) -> Organization:
+    """The brand whose tiers the page shows: only its own HQ sees it (anyone else: 404)."""
+    actor = current_actor()
+    brand = shop_brand(brand_code)
+    if not (actor.is_hq and actor.org_id == brand.id):
+        raise NotFound()
+    return brand
+
+
+def _product(brand: Organization, code: str) -> Product:
+    found = db.session.execute(
+        select(Product).where(Product.brand_id == brand.id, Product.code == code.strip().upper())
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+@bp.get("/hq/tiers")
+@require(Permission.CATALOG_MANAGE)
+def tier_search(brand_code: str):
+    brand = _hq_brand(brand_code)
+    code = (request.args.get("product") or "").strip()
+    if code:
+        return redirect(url_for("storefront.tier_product", brand_code=brand.code, code=code))
+    return render_template("storefront/tiers.html", brand=brand, product=None)
+
+
+@bp.route("/hq/tiers/<code>", methods=["GET", "POST"])
+@require(Permission.CATALOG_MANAGE)
+def tier_product(brand_code: str, code: str):
+    actor = current_actor()
+    brand = _hq_brand(brand_code)
+    product = _product(brand, code)
+    variants: list[Variant] = list(product.variants)
+    form = TierMoveForm()
+    form.variants.choices = [SelectChoice(v.id, v.sku) for v in variants]
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            chosen = [v for v in variants if v.id in set(form.variants.data or [])]
+            try:
+                moved = tiers.move_tier(
+                    actor,
+                    chosen,
+                    form.tier.data,
+                    pinned=bool(form.pinned.data),
+                    reason=tiers.HQ_REASON,
+                    note=form.note.data or "",
+                )
+            except DomainError as error:
+                transaction.discard()
+                apply_errors(form, error)
+            else:
+                flash(_("%(n)s SKUs moved.", n=len(moved)), "success")
+                return redirect(
+                    url_for("storefront.tier_product", brand_code=brand.code, code=product.code)
+                )
+        status = 422
+    current = tiers.current_tiers([v.id for v in variants])
+    return render_template(
+        "storefront/tiers.html",
+        brand=brand,
+        product=product,
+        variants=variants,
+        current=current,
+        moves=tiers.history([v.id for v in variants]),
+        skus={v.id: v.sku for v in variants},
+        form=form,
+        tier_names=TIER_NAMES,
+    ), status
