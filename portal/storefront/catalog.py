@@ -338,3 +338,40 @@ def facets(brand_id: int) -> tuple[list[str], list[str]]:
     colors = sorted({color for color, _size in rows})[:FACET_LIMIT]
     sizes = sort_sizes([size for _color, size in rows])[:FACET_LIMIT]
     return colors, sizes
+
+
+# -- pricing a basket ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinePrice:
+    variant: Variant
+    cents: int
+    rule_id: int | None  # the policy rule that set it (the order line keeps it: "why")
+
+
+def price_variants(brand_id: int, tier: str, variant_ids: Sequence[int]) -> dict[int, LinePrice]:
+    """What the storefront charges now for each SKU it lists; SKUs it does not list (another
+    brand's, another tier's, unpriced) are simply absent. Checkout prices with this, never
+    with a number the client sent."""
+    if not variant_ids:
+        return {}
+    product_ids = db.session.execute(
+        select(Variant.product_id).where(
+            Variant.id.in_(list(variant_ids)), Variant.brand_id == brand_id
+        )
+    ).scalars()
+    wanted = set(variant_ids)
+    variants = [
+        v
+        for v in _candidate_variants(brand_id, tier, Filters(), list(set(product_ids)))
+        if v.id in wanted
+    ]
+    terms = policy_queries.resolve_for_consumers(brand_id, variants)
+    priced = {}
+    for variant in variants:
+        cents = terms[variant.id].retail_cents(tier)
+        if cents is not None:
+            rule = terms[variant.id].retail_rule(tier)
+            priced[variant.id] = LinePrice(variant, cents, rule.id if rule else None)
+    return priced

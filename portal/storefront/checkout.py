@@ -1,0 +1,289 @@
+"""Checkout: a consumer's lines become an order holding its units at one location, with a
+payment waiting for them.
+
+What is charged comes from the policy (`catalog.price_variants`), never from the client. Where
+the units are held: the store the consumer picked for pickup, or, for delivery, the location the
+routing rule chooses (`routing.route_delivery`). Either way they are reserved through the one
+stock ledger, keeping the location's safety stock, so B2B and consumer orders never sell the same
+unit. A retried checkout (a double tap, a lost answer) sends the same `checkout_token` and gets
+the first order back: one order, one reservation, one payment.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal.core.access import Actor
+from portal.core.db import utcnow
+from portal.core.errors import PermissionDenied, ValidationFailed
+from portal.extensions import db
+from portal.inventory.errors import InsufficientStock
+from portal.inventory.ledger import MoveLine, apply_moves
+from portal.inventory.models import Grade, MoveReason
+from portal.network.models import Organization
+from portal.storefront import catalog, routing, transitions
+from portal.storefront.entry import may_enter
+from portal.storefront.models import (
+    Consumer,
+    ConsumerAddress,
+    ConsumerOrder,
+    ConsumerOrderLine,
+    Fulfilment,
+    OnlineLocation,
+    Tier,
+)
+from portal.storefront.payments import services as payments
+from portal.storefront.payments.models import PayableKind
+from portal.storefront.payments.providers import provider_name_for
+from portal.storefront.transitions import Who
+
+MAX_LINES = 50
+MAX_QTY = 99  # per line: a consumer basket, not a wholesale order
+TOKEN_CHARS = 64
+
+
+@dataclass(frozen=True)
+class CheckoutLine:
+    variant_id: int
+    qty: int
+    grade: str = Grade.A
+
+
+def checkout(
+    consumer: Consumer,
+    brand: Organization,
+    tier: str,
+    lines: Sequence[CheckoutLine],
+    *,
+    fulfilment: str,
+    checkout_token: str,
+    pickup_location_id: int | None = None,
+    address_id: int | None = None,
+) -> ConsumerOrder:
+    """Place the order, or return the one this token already placed. Raises ValidationFailed
+    naming the field or line (`lines.<i>`), InsufficientStock naming each short line and how
+    many can be sold, PermissionDenied when the storefront is not open to the consumer."""
+    token = (checkout_token or "").strip()
+    if not token or len(token) > TOKEN_CHARS:
+        raise ValidationFailed(fields={"checkout_token": "Send the checkout's one-time token."})
+    if consumer.brand_id != brand.id:
+        raise PermissionDenied("This account belongs to another brand's shop.")
+    earlier = _placed(consumer, token)
+    if earlier is not None:
+        return earlier
+    if tier not in tuple(Tier) or not may_enter(brand, tier, consumer):
+        raise PermissionDenied("This storefront is not open to you.")
+    wanted = _check_lines(tier, lines)
+    prices = catalog.price_variants(brand.id, tier, [key[0] for key in wanted])
+    unlisted = {
+        f"lines.{i}": "Not sold in this storefront now."
+        for i, (key, _qty) in enumerate(wanted.items())
+        if key[0] not in prices
+    }
+    if unlisted:
+        raise ValidationFailed("Some items are not sold here now.", fields=unlisted)
+    contact, address, point = _contact(consumer, fulfilment, address_id)
+    online = _location(brand, fulfilment, wanted, pickup_location_id, point)
+    try:
+        with db.session.begin_nested():
+            order = _place(consumer, brand, tier, wanted, prices, online, fulfilment, token)
+            order.contact_name, order.contact_phone = contact
+            if address is not None:
+                order.address = address
+                order.latitude, order.longitude = point
+            return order
+    except IntegrityError:
+        # The same token, placed by a concurrent request that committed first: its order.
+        placed = _placed(consumer, token)
+        if placed is None:
+            raise
+        return placed
+
+
+def _placed(consumer: Consumer, token: str) -> ConsumerOrder | None:
+    return db.session.execute(
+        select(ConsumerOrder).where(
+            ConsumerOrder.consumer_id == consumer.id, ConsumerOrder.checkout_token == token
+        )
+    ).scalar_one_or_none()
+
+
+def _check_lines(tier: str, lines: Sequence[CheckoutLine]) -> dict[tuple[int, str], int]:
+    if not lines:
+        raise ValidationFailed("The cart is empty.", fields={"lines": "Add something first."})
+    if len(lines) > MAX_LINES:
+        raise ValidationFailed(fields={"lines": f"At most {MAX_LINES} different items."})
+    wanted: dict[tuple[int, str], int] = {}
+    fields = {}
+    for i, line in enumerate(lines):
+        qty = line.qty
+        if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QTY:
+            fields[f"lines.{i}"] = f"A quantity from 1 to {MAX_QTY}."
+            continue
+        if line.grade not in tuple(Grade):
+            fields[f"lines.{i}"] = "Unknown grade."
+            continue
+        if line.grade == Grade.B and tier != Tier.EMPLOYEE:
+            fields[f"lines.{i}"] = "Grade-B items are sold in the employee store only."
+            continue
+        key = (line.variant_id, line.grade)
+        wanted[key] = wanted.get(key, 0) + qty
+        if wanted[key] > MAX_QTY:
+            fields[f"lines.{i}"] = f"At most {MAX_QTY} of one item."
+    if fields:
+        raise ValidationFailed("Some lines cannot be ordered.", fields=fields)
+    return wanted
+
+
+def _contact(
+    consumer: Consumer, fulfilment: str, address_id: int | None
+) -> tuple[tuple[str, str], dict[str, str] | None, tuple[float | None, float | None]]:
+    """Who receives the order: for pickup, the consumer; for delivery, one of their own
+    addresses, which must have coordinates (routing measures from them)."""
+    if fulfilment == Fulfilment.PICKUP:
+        return (consumer.name or "", consumer.phone or ""), None, (None, None)
+    if fulfilment != Fulfilment.DELIVERY:
+        raise ValidationFailed(fields={"fulfilment": "Choose pickup or delivery."})
+    address = db.session.execute(
+        select(ConsumerAddress).where(
+            ConsumerAddress.id == (address_id or 0), ConsumerAddress.consumer_id == consumer.id
+        )
+    ).scalar_one_or_none()
+    if address is None:
+        raise ValidationFailed(fields={"address_id": "Choose one of your addresses."})
+    if address.latitude is None or address.longitude is None:
+        raise ValidationFailed(
+            fields={"address_id": "This address has no map position: edit it to add one."}
+        )
+    copied = {
+        "recipient": address.recipient,
+        "phone": address.phone,
+        "province": address.province,
+        "city": address.city,
+        "district": address.district,
+        "line": address.line,
+    }
+    return (address.recipient, address.phone), copied, (address.latitude, address.longitude)
+
+
+def _location(
+    brand: Organization,
+    fulfilment: str,
+    wanted: dict[tuple[int, str], int],
+    pickup_location_id: int | None,
+    point: tuple[float | None, float | None],
+) -> OnlineLocation:
+    if fulfilment == Fulfilment.PICKUP:
+        online = db.session.execute(
+            select(OnlineLocation).where(
+                OnlineLocation.brand_id == brand.id,
+                OnlineLocation.location_id == (pickup_location_id or 0),
+                OnlineLocation.is_enabled.is_(True),
+                OnlineLocation.pickup.is_(True),
+            )
+        ).scalar_one_or_none()
+        if online is None:
+            raise ValidationFailed(
+                fields={"pickup_location_id": "Choose a store that hands over online orders."}
+            )
+        return online
+    latitude, longitude = point
+    plan = routing.route_delivery(brand, wanted, latitude, longitude, allow_split=False)
+    online = db.session.execute(
+        select(OnlineLocation).where(
+            OnlineLocation.brand_id == brand.id, OnlineLocation.location_id == plan.location_id
+        )
+    ).scalar_one()
+    return online
+
+
+def _place(
+    consumer: Consumer,
+    brand: Organization,
+    tier: str,
+    wanted: dict[tuple[int, str], int],
+    prices: dict[int, catalog.LinePrice],
+    online: OnlineLocation,
+    fulfilment: str,
+    token: str,
+) -> ConsumerOrder:
+    number = new_order_number()
+    where = {key: f"lines.{i}" for i, key in enumerate(wanted)}
+    try:
+        apply_moves(
+            Actor.system(),  # a consumer's own step: the order number says whose
+            [
+                MoveLine(
+                    online.location_id,
+                    variant_id,
+                    reserved_delta=qty,
+                    grade=grade,
+                    where=where[(variant_id, grade)],
+                    keep=online.safety_stock,
+                )
+                for (variant_id, grade), qty in wanted.items()
+            ],
+            reason=MoveReason.RESERVE,
+            reference=number,
+        )
+    except InsufficientStock as error:
+        raise InsufficientStock(
+            f"Not enough left at {online.location.name}: {next(iter(error.fields.values()), '')}",
+            fields=error.fields,
+            available=error.extra.get("available"),
+        ) from error
+    currency = next(iter(prices.values())).variant.product.currency
+    order = ConsumerOrder(
+        number=number,
+        brand_id=brand.id,
+        consumer_id=consumer.id,
+        tier=tier,
+        fulfilment=fulfilment,
+        location_id=online.location_id,
+        checkout_token=token,
+        currency=currency,
+        expires_at=utcnow() + timedelta(minutes=current_app.config["CONSUMER_ORDER_PAY_MINUTES"]),
+    )
+    for (variant_id, grade), qty in wanted.items():
+        price = prices[variant_id]
+        order.lines.append(
+            ConsumerOrderLine(
+                brand_id=brand.id,
+                variant_id=variant_id,
+                grade=grade,
+                qty=qty,
+                unit_price_cents=price.cents,
+                line_cents=price.cents * qty,
+                price_rule_id=price.rule_id,
+            )
+        )
+    order.goods_cents = sum(line.line_cents for line in order.lines)
+    order.total_cents = order.goods_cents + order.delivery_cents
+    order.total_qty = sum(line.qty for line in order.lines)
+    db.session.add(order)
+    transitions.create(order, Who.CONSUMER, location=online.location_id)
+    db.session.flush()  # the unique (consumer, token) speaks here, inside the savepoint
+    payment = payments.create_payment(
+        brand_id=brand.id,
+        payable_kind=PayableKind.CONSUMER_ORDER,
+        payable_id=order.id,
+        amount_cents=order.total_cents,
+        currency=order.currency,
+        provider=provider_name_for(brand.code),
+        expires_at=order.expires_at,
+    )
+    order.payment_id = payment.id
+    db.session.flush()
+    return order
+
+
+def new_order_number() -> str:
+    """C + the day + random letters: unguessable, so a number alone reveals no order."""
+    return f"C{utcnow():%y%m%d}{secrets.token_hex(5).upper()}"
