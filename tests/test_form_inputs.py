@@ -70,6 +70,7 @@ def path_values(rule, org_code: str) -> dict[str, object]:
         "number": "SELECT min(number) FROM orders WHERE buyer_org_id = :org "
         "OR supplier_org_id = :org",
         "product_code": "SELECT min(code) FROM products",
+        "address_id": "SELECT min(id) FROM consumer_addresses",
     }
     values: dict[str, object] = {}
     for name in rule.arguments:
@@ -81,6 +82,8 @@ def path_values(rule, org_code: str) -> dict[str, object]:
             values[name] = "D1" if org_code == "ACME" else "S1"
         elif name == "brand_code":
             values[name] = "ACME"
+        elif "int:" in rule.rule and f"<int:{name}>" in rule.rule:
+            values[name] = 1  # an id of a table this test has no lookup for
         else:
             values[name] = "none"  # job ids, invitation tokens, sequence numbers
     if "seq" in values:

@@ -520,3 +520,22 @@ def revise_policy(actor: Actor, version: PolicyVersion) -> PolicyVersion:
         version=draft.number,
     )
     return draft
+
+
+def add_rules(actor: Actor, version: PolicyVersion, inputs: list[RuleInput]) -> PolicyVersion:
+    """Add rule lines to a draft, checked as the editor checks them (a line that repeats one the
+    draft has is refused like a line typed twice)."""
+    ensure_brand_hq(actor, version.brand_id, Permission.POLICY_MANAGE)
+    if not version.is_draft:
+        raise PolicyNotEditable()
+    added = _build_rules(version.brand_id, inputs)
+    have = {(r.section, r.scope, r.variant_id, r.product_id, r.category_id) for r in version.rules}
+    for rule in added:
+        if (rule.section, rule.scope, rule.variant_id, rule.product_id, rule.category_id) in have:
+            raise ValidationFailed(
+                fields={"rules": f"The draft already has that {rule.section} line."}
+            )
+    check_official_floor(version.brand_id, [*version.rules, *added])
+    version.rules.extend(added)
+    db.session.flush()
+    return version

@@ -23,6 +23,7 @@ from portal.policy.drafting import (
     SECTION_SCOPES,
     PolicyInput,
     RuleInput,
+    add_rules,
     check_official_floor,
     create_policy,
     ensure_brand_hq,
@@ -45,6 +46,7 @@ from portal.policy.rule_text import (
 )
 
 __all__ = [
+    "add_rules",
     "CODE_RE",
     "PUBLISH_LOCK_SPACE",
     "REBATE_PERIODS",

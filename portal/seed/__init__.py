@@ -32,6 +32,17 @@ def demo_command() -> None:
 
     for email, _name, org, role in DEMO_USERS:
         click.echo(f"  {email:<22} {role:<18} {org}")
+    from portal.seed.storefront import CONSUMER_PASSWORD, CONSUMERS, EMAIL_CONSUMERS
+
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    click.echo("Storefronts (consumers):")
+    for brand in ("ACME", "LUMI"):
+        click.echo(f"  {base}/shop/{brand}/   (members' outlet: {base}/shop/{brand}/outlet/)")
+    click.echo("Consumer sign-in by mobile number (in demo mode the code is shown on the page):")
+    for phone, name, brand, _address in CONSUMERS:
+        click.echo(f"  {phone:<22} {name} ({brand})")
+    for email, name, brand in EMAIL_CONSUMERS:
+        click.echo(f"  {email:<22} {name} ({brand}), password {CONSUMER_PASSWORD}")
 
 
 @seed_cli.command("scale")

@@ -216,6 +216,7 @@ def _acme_policies() -> list[policy_services.PolicyInput]:
                 f"category TOPS 85%\ncategory BOTTOMS 85%\nproduct {FLOOR_PRODUCT} 1499",
                 "floors",
             ),
+            *retail_rules("ACME"),
         ],
     )
     level_a = policy_services.PolicyInput(
@@ -265,7 +266,10 @@ def _lumi_policies() -> list[policy_services.PolicyInput]:
             code="LUMI-BASE",
             name="LUMI channel base terms",
             min_order_cents=100_000,
-            rules=policy_services.parse_rule_lines(Section.PRICE, "all 40%", label="prices"),
+            rules=[
+                *policy_services.parse_rule_lines(Section.PRICE, "all 40%", label="prices"),
+                *retail_rules("LUMI"),
+            ],
         )
     ]
 
@@ -459,3 +463,41 @@ def _policies(brand_code: str, hq_email: str, inputs: list[policy_services.Polic
         policy_services.publish_policy(actor, version)
         created += 1
     return created
+
+
+HQ_EMAILS = {"ACME": "hq@demo.test", "LUMI": "hq2@demo.test"}
+
+
+# brand: official, outlet and employee price lines, as HQ types them in the policy editor
+RETAIL = {
+    "ACME": ("all 100%", "all 60%\ncategory SHOES 70%", "all 40%"),
+    "LUMI": ("all 100%", "all 70%", "all 50%"),
+}
+
+
+def retail_rules(brand_code: str) -> list[policy_services.RuleInput]:
+    official, outlet, employee = RETAIL[brand_code]
+    return [
+        *policy_services.parse_rule_lines(Section.OFFICIAL, official, label="official"),
+        *policy_services.parse_rule_lines(Section.OUTLET, outlet, label="outlet"),
+        *policy_services.parse_rule_lines(Section.EMPLOYEE, employee, label="employee"),
+    ]
+
+
+def retail_policy(brand_code: str) -> int:
+    """The brand's consumer prices on a database seeded before the storefronts existed: a new
+    version of the brand-wide base policy (one policy per audience at a time) with the three
+    storefronts' price lines, published once. A fresh demo has them in its first version."""
+    brand_id = _brand_id(brand_code)
+    policy = policy_queries.find_policy(brand_id, f"{brand_code}-BASE")
+    if policy is None:
+        return 0
+    latest = max(policy.versions, key=lambda v: v.number)
+    if any(rule.section == Section.OFFICIAL for rule in latest.rules):
+        return 0
+    actor = _hq_actor(HQ_EMAILS[brand_code], brand_code)
+    draft = policy_services.revise_policy(actor, latest)
+    draft.note = "Consumer prices of the official store, the outlet and the employee store."
+    policy_services.add_rules(actor, draft, retail_rules(brand_code))
+    policy_services.publish_policy(actor, draft)
+    return 1

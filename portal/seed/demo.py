@@ -12,6 +12,7 @@ from portal.seed.catalog import seed_catalog
 from portal.seed.orders import seed_orders
 from portal.seed.replenishment import seed_replenishment
 from portal.seed.stock import seed_stock
+from portal.seed.storefront import seed_storefront
 
 DEMO_PASSWORD = "demo1234"
 
@@ -293,6 +294,7 @@ def seed_demo() -> int:
     created += seed_stock()  # after the catalog: opening stock of its SKUs
     created += seed_orders()  # after the stock: orders reserve and ship it
     created += seed_replenishment()  # after the orders: they count as inbound
+    created += seed_storefront()  # after the stock: stores sell online what they hold
     return created
 
 
