@@ -138,6 +138,11 @@ def _register_blueprints(app: APIFlask) -> None:
     from portal.replenishment import views as replenishment_views
     from portal.storefront import api as shop_api
     from portal.storefront import feed_api as shop_feed_api
+    from portal.storefront import (
+        hq_order_views,  # noqa: F401 - its routes join staff_views.bp
+        shop_order_api,  # noqa: F401 - its routes join api_shop
+        staff_views,
+    )
     from portal.storefront import views as storefront_views
 
     blueprints = (
@@ -152,6 +157,7 @@ def _register_blueprints(app: APIFlask) -> None:
         finance_views.bp,
         replenishment_views.bp,
         storefront_views.bp,
+        staff_views.bp,
         core_api.bp,
         auth_api.bp,
         network_api.bp,

@@ -66,6 +66,7 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic(
         "cancel-uncollected-pickups", "portal.storefront.jobs.cancel_uncollected_pickups", 3600
     ),
+    Periodic("reroute-unaccepted-orders", "portal.storefront.jobs.reroute_unaccepted_orders", 300),
 )
 # Beside the list, every tick: jobs.relay_outbox (the outbox relay) runs in the scheduler itself,
 # since it is what hands jobs to Redis in the first place.

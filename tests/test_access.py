@@ -139,6 +139,17 @@ OBJECT_ROUTES = {
         "/api/v1/replenishment/suggestions?location={location}",
     ),
     # -- end of replenishment API --
+    # -- online orders at one's own locations, and HQ's view of the brand's
+    # (tests/storefront/test_staff_views.py, test_hq_order_views.py): {consumer_order} is made
+    # in _foreign_consumer_order --
+    "shop_orders.order_detail": ("GET", "/shop-orders/{consumer_order}"),
+    "shop_orders.accept": ("POST", "/shop-orders/{consumer_order}/accept"),
+    "shop_orders.ready": ("POST", "/shop-orders/{consumer_order}/ready"),
+    "shop_orders.hand_over": ("POST", "/shop-orders/{consumer_order}/hand-over"),
+    "shop_orders.ship": ("POST", "/shop-orders/{consumer_order}/ship"),
+    "shop_orders.refund": ("POST", "/shop-orders/{consumer_order}/refund"),
+    "shop_orders.hq_order_detail": ("GET", "/hq/shop-orders/{consumer_order}"),
+    # -- end of online orders --
 }
 
 # Routes without an object: allowed when the role has the permission, else 403.
@@ -226,6 +237,13 @@ PLAIN_ROUTES = {
     "storefront.online_region": ("POST", "/shop/ACME/hq/online-locations/by-region"),
     "api_shop_feed.availability": ("GET", "/api/v1/shop/ACME/feed/availability"),
     # -- end of selling online --
+    # -- online orders (tests/storefront/test_staff_views.py, test_hq_order_views.py): a code
+    # of another store's order is "no order here" there; HQ's list is its own brand's --
+    "shop_orders.pickups": ("GET", "/shop-orders/pickups"),
+    "shop_orders.deliveries": ("GET", "/shop-orders/deliveries"),
+    "shop_orders.hand_over_by_code": ("POST", "/shop-orders/hand-over"),
+    "shop_orders.hq_orders": ("GET", "/hq/shop-orders"),
+    # -- end of online orders --
 }
 
 # Routes whose "other org's object" is a product or price the caller is not authorized for:
@@ -257,7 +275,17 @@ PUBLIC_ROUTES = {
     "api_shop.request_code",
     "api_shop.token_from_code",
     "api_shop.token_from_password",
+    # -- buying through the API: browsing is as public as the official storefront
+    # (tests/storefront/test_shop_order_api.py) --
+    "api_shop.list_catalog",
+    "api_shop.get_product",
+    "api_shop.availability",
+    "api_shop.pickup_stores",
     # -- end of consumer accounts --
+    # -- paying: the providers' signed notices and the test gateway's page, which stands in
+    # for a provider's site (tests/storefront/test_pay_views.py) --
+    "storefront.pay_notify",
+    "storefront.test_gateway",
     "core.readyz",
     "core.metrics_text",
     "auth.login",
@@ -283,6 +311,29 @@ CONSUMER_ROUTES = {
     "api_shop.add_address": ("POST", "/api/v1/shop/{brand}/addresses"),
     "api_shop.update_address": ("PUT", "/api/v1/shop/{brand}/addresses/{address}"),
     "api_shop.delete_address": ("DELETE", "/api/v1/shop/{brand}/addresses/{address}"),
+    # -- buying through the API (tests/storefront/test_shop_order_api.py); C0 is no order --
+    "api_shop.get_cart": ("GET", "/api/v1/shop/{brand}/cart"),
+    "api_shop.add_cart_line": ("POST", "/api/v1/shop/{brand}/cart/lines"),
+    "api_shop.set_cart_line": ("PUT", "/api/v1/shop/{brand}/cart/lines/1"),
+    "api_shop.remove_cart_line": ("DELETE", "/api/v1/shop/{brand}/cart/lines/1"),
+    "api_shop.place_order": ("POST", "/api/v1/shop/{brand}/checkout"),
+    "api_shop.start_payment": ("POST", "/api/v1/shop/{brand}/orders/C0/pay"),
+    "api_shop.list_orders": ("GET", "/api/v1/shop/{brand}/orders"),
+    "api_shop.get_order": ("GET", "/api/v1/shop/{brand}/orders/C0"),
+    "api_shop.cancel_order": ("POST", "/api/v1/shop/{brand}/orders/C0/cancel"),
+    # -- a consumer buys (tests/storefront/test_cart_views.py, test_checkout_views.py,
+    # test_pay_views.py, test_consumer_order_views.py); C0 is no order: sign-in comes first --
+    "storefront.cart": ("GET", "/shop/{brand}/cart"),
+    "storefront.cart_add": ("POST", "/shop/{brand}/cart/add"),
+    "storefront.cart_line": ("POST", "/shop/{brand}/cart/lines/1"),
+    "storefront.checkout": ("GET", "/shop/{brand}/checkout"),
+    "storefront.checkout_place": ("POST", "/shop/{brand}/checkout"),
+    "storefront.pay": ("GET", "/shop/{brand}/orders/C0/pay"),
+    "storefront.consumer_orders": ("GET", "/shop/{brand}/orders/"),
+    "storefront.consumer_order": ("GET", "/shop/{brand}/orders/C0"),
+    "storefront.pickup_qr": ("GET", "/shop/{brand}/orders/C0/pickup-code.svg"),
+    "storefront.consumer_order_cancel": ("POST", "/shop/{brand}/orders/C0/cancel"),
+    "storefront.consumer_order_delivered": ("POST", "/shop/{brand}/orders/C0/confirm-delivery"),
 }
 # -- end of consumer accounts --
 
@@ -361,7 +412,36 @@ def _foreign(persona: str) -> dict[str, object]:
         "order": _foreign_order(target, org(brand), location),  # orders
         "template": _foreign_template(target, org(brand)),  # ordering pages
         "suggestion": _foreign_suggestion(target, org(brand), location),  # replenishment pages
+        "consumer_order": _foreign_consumer_order(org(brand), location),  # online orders
     }
+
+
+# -- online orders (tests/storefront/test_staff_views.py) ------------------------------------------
+
+
+def _foreign_consumer_order(brand: Organization, location: Location) -> str:
+    """A paid consumer order fulfilled at a location the persona cannot see (written directly:
+    only its visibility is under test)."""
+    from portal.storefront.models import ConsumerOrder
+
+    order = ConsumerOrder(
+        number=f"C-FOREIGN-{location.code}"[:32],
+        brand_id=brand.id,
+        tier="official",
+        status="paid",
+        fulfilment="pickup",
+        location_id=location.id,
+        checkout_token="foreign",
+        currency="CNY",
+        contact_name="Foreign Consumer",
+        contact_phone="+8613800000000",
+    )
+    db.session.add(order)
+    db.session.flush()
+    return order.number
+
+
+# -- end of online orders ------------------------------------------------------------------------
 
 
 # -- ordering pages (tests/ordering/test_views.py) -----------------------------------------------

@@ -82,6 +82,8 @@ def path_values(rule, org_code: str) -> dict[str, object]:
             values[name] = "D1" if org_code == "ACME" else "S1"
         elif name == "brand_code":
             values[name] = "ACME"
+        elif name == "tier":
+            values[name] = "outlet"
         elif "int:" in rule.rule and f"<int:{name}>" in rule.rule:
             values[name] = 1  # an id of a table this test has no lookup for
         else:

@@ -26,9 +26,9 @@ from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.inventory.errors import InsufficientStock
 from portal.inventory.ledger import MoveLine, apply_moves
-from portal.inventory.models import Grade, MoveReason
-from portal.network.models import Organization
-from portal.storefront import catalog, routing, transitions
+from portal.inventory.models import Grade, Location, MoveReason
+from portal.network.models import Organization, OrgStatus
+from portal.storefront import catalog, rerouting, routing, transitions
 from portal.storefront.entry import may_enter
 from portal.storefront.models import (
     Consumer,
@@ -81,11 +81,13 @@ def checkout(
     if tier not in tuple(Tier) or not may_enter(brand, tier, consumer):
         raise PermissionDenied("This storefront is not open to you.")
     wanted = _check_lines(tier, lines)
+    # Errors name the line as the client sent it: the first one of each (SKU, grade).
+    where: dict[tuple[int, str], str] = {}
+    for i, line in enumerate(lines):
+        where.setdefault((line.variant_id, line.grade), f"lines.{i}")
     prices = catalog.price_variants(brand.id, tier, [key[0] for key in wanted])
     unlisted = {
-        f"lines.{i}": "Not sold in this storefront now."
-        for i, (key, _qty) in enumerate(wanted.items())
-        if key[0] not in prices
+        where[key]: "Not sold in this storefront now." for key in wanted if key[0] not in prices
     }
     if unlisted:
         raise ValidationFailed("Some items are not sold here now.", fields=unlisted)
@@ -93,11 +95,13 @@ def checkout(
     online = _location(brand, fulfilment, wanted, pickup_location_id, point)
     try:
         with db.session.begin_nested():
-            order = _place(consumer, brand, tier, wanted, prices, online, fulfilment, token)
+            order = _place(consumer, brand, tier, wanted, where, prices, online, fulfilment, token)
             order.contact_name, order.contact_phone = contact
             if address is not None:
                 order.address = address
                 order.latitude, order.longitude = point
+            if fulfilment == Fulfilment.DELIVERY:
+                rerouting.offer_first(order)  # re-routing counts from this offer
             return order
     except IntegrityError:
         # The same token, placed by a concurrent request that committed first: its order.
@@ -182,11 +186,15 @@ def _location(
 ) -> OnlineLocation:
     if fulfilment == Fulfilment.PICKUP:
         online = db.session.execute(
-            select(OnlineLocation).where(
+            select(OnlineLocation)
+            .join(Location, Location.id == OnlineLocation.location_id)
+            .join(Organization, Organization.id == Location.org_id)
+            .where(
                 OnlineLocation.brand_id == brand.id,
                 OnlineLocation.location_id == (pickup_location_id or 0),
                 OnlineLocation.is_enabled.is_(True),
                 OnlineLocation.pickup.is_(True),
+                Organization.status == OrgStatus.ACTIVE,  # as the store list shows them
             )
         ).scalar_one_or_none()
         if online is None:
@@ -209,13 +217,13 @@ def _place(
     brand: Organization,
     tier: str,
     wanted: dict[tuple[int, str], int],
+    where: dict[tuple[int, str], str],
     prices: dict[int, catalog.LinePrice],
     online: OnlineLocation,
     fulfilment: str,
     token: str,
 ) -> ConsumerOrder:
     number = new_order_number()
-    where = {key: f"lines.{i}" for i, key in enumerate(wanted)}
     try:
         apply_moves(
             Actor.system(),  # a consumer's own step: the order number says whose
@@ -249,6 +257,7 @@ def _place(
         location_id=online.location_id,
         checkout_token=token,
         currency=currency,
+        delivery_cents=0,  # a column default would come only at the insert, after the sums
         expires_at=utcnow() + timedelta(minutes=current_app.config["CONSUMER_ORDER_PAY_MINUTES"]),
     )
     for (variant_id, grade), qty in wanted.items():

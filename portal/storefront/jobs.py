@@ -1,12 +1,13 @@
 """The consumer side's periodic jobs (portal/schedule.py runs them): unpaid orders expire and
-give their units back; uncollected pickups are refunded. Each works in batches, each batch whole
-(`jobs.checkpoint`), and is safe to run twice or beside itself (rows are taken SKIP LOCKED on
-PostgreSQL and re-checked under their lock)."""
+give their units back; uncollected pickups are refunded; delivery orders not accepted in time
+move to the next location. Each works in batches, each batch whole
+(`jobs.checkpoint`), and is safe to run twice or beside itself (each order is re-checked under
+its lock: a second run finds it done and passes over it)."""
 
 from __future__ import annotations
 
 from portal.core import jobs
-from portal.storefront import orders
+from portal.storefront import orders, rerouting
 
 BATCH = 500
 
@@ -31,3 +32,15 @@ def cancel_uncollected_pickups() -> dict[str, int]:
         done += batch
         if batch < BATCH:
             return {"refunded": done}
+
+
+@jobs.job(queue=jobs.QUEUE_DEFAULT, title="Pass delivery orders not accepted in time on")
+def reroute_unaccepted_orders() -> dict[str, int]:
+    moved = refunded = 0
+    while True:
+        batch = rerouting.reroute_unaccepted(limit=BATCH)
+        jobs.checkpoint()
+        moved += sum(1 for outcome in batch if outcome.moved_to is not None)
+        refunded += sum(1 for outcome in batch if outcome.moved_to is None)
+        if len(batch) < BATCH:
+            return {"rerouted": moved, "refunded": refunded}

@@ -27,7 +27,14 @@ from portal.extensions import db
 from portal.inventory.ledger import MoveLine, apply_moves
 from portal.inventory.models import Location, MoveReason
 from portal.storefront import queries, transitions
-from portal.storefront.models import Consumer, ConsumerOrder, ConsumerOrderStatus, Fulfilment
+from portal.storefront.models import (
+    Consumer,
+    ConsumerOrder,
+    ConsumerOrderRoute,
+    ConsumerOrderStatus,
+    Fulfilment,
+    RouteOutcome,
+)
 from portal.storefront.payments import services as payments
 from portal.storefront.payments.jobs import send_refund
 from portal.storefront.payments.models import PayableKind, Payment, PaymentStatus, RefundReason
@@ -83,7 +90,7 @@ def order_paid(payment: Payment) -> ConsumerOrder | None:
     payment service has already written the refund of money that came too late."""
     if payment.payable_kind != PayableKind.CONSUMER_ORDER or payment.status != PaymentStatus.PAID:
         return None
-    order = _lock(payment.payable_id)
+    order = lock_order(payment.payable_id)
     if order is None or order.status != S.AWAITING_PAYMENT or order.payment_id != payment.id:
         return order
     transitions.transition(order, Action.PAY, Who.SYSTEM, payment=payment.reference)
@@ -106,9 +113,15 @@ def _new_pickup_code(brand_id: int) -> str:
             return code
 
 
-def _lock(order_id: int) -> ConsumerOrder | None:
+def lock_order(order_id: int) -> ConsumerOrder | None:
     """The order under a row lock (PostgreSQL) until the transaction ends: a notice, the expiry
-    job and a cancel of one order take turns."""
+    job and a cancel of one order take turns. Its payment is locked first: a notice holds the
+    payment when it comes to the order (`order_paid`), so everyone takes the two in that order
+    and no two transactions wait on each other in a cycle (a deadlock aborts one of them)."""
+    payment_id = select(ConsumerOrder.payment_id).where(ConsumerOrder.id == order_id)
+    db.session.execute(
+        select(Payment.id).where(Payment.id == payment_id.scalar_subquery()).with_for_update()
+    )
     return db.session.execute(
         select(ConsumerOrder)
         .where(ConsumerOrder.id == order_id)
@@ -124,7 +137,7 @@ def cancel(consumer: Consumer, order: ConsumerOrder, *, reason: str = "") -> Con
     """The consumer calls the order off: before payment it is cancelled; paid but not yet taken
     on by the store, it is refunded in full. Later, only the store can."""
     _ensure_own(consumer, order)
-    locked = _lock(order.id) or order
+    locked = lock_order(order.id) or order
     if locked.status == S.AWAITING_PAYMENT:
         transitions.transition(locked, Action.CANCEL, Who.CONSUMER, reason=reason[:200])
         payment = queries.payment_of(locked)
@@ -142,6 +155,7 @@ def cancel(consumer: Consumer, order: ConsumerOrder, *, reason: str = "") -> Con
 def confirm_delivery(consumer: Consumer, order: ConsumerOrder) -> ConsumerOrder:
     """The consumer says the parcel arrived."""
     _ensure_own(consumer, order)
+    lock_order(order.id)
     transitions.transition(order, Action.DELIVER, Who.CONSUMER)
     db.session.flush()
     return order
@@ -161,7 +175,11 @@ def _consumer_actor() -> Actor:
 
 
 def _ensure_staff(actor: Actor, order: ConsumerOrder) -> None:
-    """The fulfilling location's own people (or the system). Another org's order is a 404."""
+    """The fulfilling location's own people (or the system). Another org's order is a 404.
+    The order is read again under its row lock first, as `cancel` and the jobs do: a store's
+    step and the consumer's cancel (or a re-route, or a second tap) take turns, so neither
+    writes over a status the other has just changed."""
+    lock_order(order.id)  # refreshes `order` itself (populate_existing)
     if actor.is_system:
         return
     if actor.org_id is None or order.location.org_id != actor.org_id:
@@ -174,6 +192,15 @@ def accept(actor: Actor, order: ConsumerOrder) -> ConsumerOrder:
     """The location takes the paid order on: it is being prepared."""
     _ensure_staff(actor, order)
     transitions.transition(order, Action.ACCEPT, Who.STAFF, actor_user_id=actor.user_id)
+    # The offer this location holds is settled: re-routing leaves an accepted order alone.
+    for route in db.session.execute(
+        select(ConsumerOrderRoute).where(
+            ConsumerOrderRoute.order_id == order.id,
+            ConsumerOrderRoute.location_id == order.location_id,
+            ConsumerOrderRoute.outcome == RouteOutcome.OFFERED,
+        )
+    ).scalars():
+        route.outcome, route.decided_at = RouteOutcome.ACCEPTED, order.accepted_at
     db.session.flush()
     return order
 
@@ -263,15 +290,27 @@ def refund_by_store(actor: Actor, order: ConsumerOrder, *, reason: str) -> Consu
 # -- the system ----------------------------------------------------------------------------------
 
 
+def refund_unfulfilled(order: ConsumerOrder, *, reason: str) -> ConsumerOrder:
+    """No location will fulfil a paid order (re-routing ran out of locations): it is refunded in
+    full and its units go back where they are held. The caller holds the order's row lock."""
+    transitions.transition(order, Action.REFUND, Who.SYSTEM, reason=reason[:200])
+    order.cancel_reason = reason[:200]
+    _refund_in_full(order)
+    _units(Actor.system(), order, MoveReason.RELEASE)
+    db.session.flush()
+    return order
+
+
 def _due(status: S, column: Any, before: datetime, limit: int) -> list[int]:
+    # No lock here: each order is locked on its own, payment first (`_lock`), and its status
+    # checked again; holding the whole batch's orders while waiting for one payment would
+    # deadlock with a notice that holds that payment and waits for its order.
     stmt = (
         select(ConsumerOrder.id)
         .where(ConsumerOrder.status == status, column < before)
         .order_by(ConsumerOrder.id)
         .limit(limit)
     )
-    if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
     return list(db.session.execute(stmt).scalars())
 
 
@@ -281,7 +320,7 @@ def expire_unpaid(*, now: datetime | None = None, limit: int = 500) -> int:
     now = now or utcnow()
     done = 0
     for order_id in _due(S.AWAITING_PAYMENT, ConsumerOrder.expires_at, now, limit):
-        order = _lock(order_id)
+        order = lock_order(order_id)
         if order is None or order.status != S.AWAITING_PAYMENT:
             continue
         payment = queries.payment_of(order)
@@ -304,7 +343,7 @@ def cancel_uncollected(*, now: datetime | None = None, limit: int = 500) -> int:
     for order_id in _due(
         S.READY_FOR_PICKUP, ConsumerOrder.ready_at, now - timedelta(days=days), limit
     ):
-        order = _lock(order_id)
+        order = lock_order(order_id)
         if order is None or order.status != S.READY_FOR_PICKUP:
             continue
         transitions.transition(order, Action.REFUND, Who.SYSTEM, reason="not collected")

@@ -63,17 +63,21 @@ def get_location_order(actor: Actor, number: str) -> ConsumerOrder:
 
 
 def location_queue(
-    actor: Actor, statuses: tuple[ConsumerOrderStatus, ...], *, limit: int = 100
+    actor: Actor,
+    statuses: tuple[ConsumerOrderStatus, ...],
+    *,
+    fulfilment: str | None = None,
+    limit: int = 100,
 ) -> list[ConsumerOrder]:
-    """The actor's locations' orders in these statuses, oldest first (the order of work)."""
+    """The actor's locations' orders in these statuses (and of this fulfilment, if given),
+    oldest first (the order of work)."""
     if actor.org_id is None:
         return []
-    return list(
-        db.session.execute(
-            select(ConsumerOrder)
-            .join(Location, Location.id == ConsumerOrder.location_id)
-            .where(Location.org_id == actor.org_id, ConsumerOrder.status.in_(statuses))
-            .order_by(ConsumerOrder.id)
-            .limit(limit)
-        ).scalars()
+    stmt = (
+        select(ConsumerOrder)
+        .join(Location, Location.id == ConsumerOrder.location_id)
+        .where(Location.org_id == actor.org_id, ConsumerOrder.status.in_(statuses))
     )
+    if fulfilment is not None:
+        stmt = stmt.where(ConsumerOrder.fulfilment == fulfilment)
+    return list(db.session.execute(stmt.order_by(ConsumerOrder.id).limit(limit)).scalars())

@@ -14,6 +14,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from flask import has_request_context
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from portal.core.db import utcnow
@@ -132,15 +134,25 @@ def transition(
     """Make one move of the table and write its event; refuse any other."""
     move = find_move(order.status, action)
     if move is None:
-        label = STATUS_LABELS.get(S(order.status), order.status)
         raise ConsumerOrderConflict(
-            f"Order {order.number} is {str(label).lower()}: that step is not possible now.",
+            f"Order {order.number} is {_label(order.status).lower()}: "
+            "that step is not possible now.",
             status=order.status,
             action=action.value,
         )
     if who not in move.who:
         raise PermissionDenied("This step is not yours to take on this order.")
     return _write(order, move, who, actor_user_id, details)
+
+
+def _label(status: str) -> str:
+    """The status's name in the page's language, or in English outside a request (a job, a
+    test of services): the locale selector needs a request."""
+    label = STATUS_LABELS.get(S(status), status)
+    if has_request_context():
+        return str(label)
+    with force_locale("en"):
+        return str(label)
 
 
 def create(

@@ -9,7 +9,11 @@ from __future__ import annotations
 from portal.storefront import (  # noqa: F401
     account_views,
     browse_views,
+    cart_views,
+    checkout_views,
+    consumer_order_views,
     online_views,
+    pay_views,
     tier_views,
 )
 from portal.storefront.shared_views import bp

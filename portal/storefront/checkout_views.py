@@ -1,0 +1,175 @@
+"""Checkout in a shop: the cart as it stands, pickup at a store (nearest first, from the
+consumer's default address or a chosen city, each saying whether it has every line) or delivery to
+one of their addresses, then `checkout.checkout` and on to the pay page.
+
+The form carries a one-time token (a double submit finds the order the first one placed), and
+what the consumer was shown: a price that changed since, or a cart changed in another tab, is
+refused and shown again rather than bought unseen.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from portal.core import transaction
+from portal.core.errors import DomainError, ValidationFailed
+from portal.core.money import format_money
+from portal.network.models import Organization
+from portal.storefront import carts, consumers, stock
+from portal.storefront.auth import consumer_required, signed_in_consumer
+from portal.storefront.browse_views import TIER_NAMES
+from portal.storefront.cart_views import tier_url
+from portal.storefront.checkout import checkout as place_order
+from portal.storefront.models import Consumer, Fulfilment, Tier
+from portal.storefront.shared_views import bp, shop_brand
+
+FORM_FIELDS = ("fulfilment", "pickup_location_id", "address_id", "city")
+
+
+def _int(value: Any) -> int | None:
+    raw = str(value or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+
+def _origin(
+    brand: Organization, consumer: Consumer, addresses: list[Any], city: str
+) -> tuple[tuple[float, float] | None, str, dict[str, tuple[float, float]]]:
+    """Where pickup stores are measured from: the chosen city, else the default (or first)
+    address with coordinates, else the first city that has pickup stores."""
+    cities = carts.pickup_cities(brand)
+    if city in cities:
+        return cities[city], city, cities
+    located = [a for a in addresses if a.latitude is not None and a.longitude is not None]
+    located.sort(key=lambda a: not a.is_default)
+    if located:
+        return (located[0].latitude, located[0].longitude), "", cities
+    if cities:
+        first = next(iter(cities))
+        return cities[first], first, cities
+    return None, "", cities
+
+
+def _page(brand: Organization, tier: str, form: dict[str, str], status: int = 200, **context: Any):
+    consumer = signed_in_consumer()
+    cart = carts.priced_cart(consumer, brand, tier)
+    addresses = consumers.list_addresses(consumer)
+    point, city, cities = _origin(brand, consumer, addresses, form.get("city", ""))
+    stores: list[stock.NearbyStore] = []
+    if point is not None and not cart.is_empty:
+        wanted: dict[tuple[int, str], int] = {}
+        for row in cart.rows:
+            key = (row.variant.id, row.grade)
+            wanted[key] = wanted.get(key, 0) + row.qty
+        stores = stock.stores_near(brand, point[0], point[1], wanted)
+    context.setdefault("errors", {})
+    context.setdefault("alert", None)
+    form.setdefault("fulfilment", Fulfilment.PICKUP.value)
+    return (
+        render_template(
+            "storefront/checkout.html",
+            brand=brand,
+            tier=tier,
+            tier_name=TIER_NAMES[Tier(tier)],
+            cart=cart,
+            addresses=addresses,
+            stores=stores,
+            cities=list(cities),
+            city=city,
+            form=form,
+            token=form.get("checkout_token") or secrets.token_urlsafe(32),
+            tier_url=tier_url,
+            **context,
+        ),
+        status,
+    )
+
+
+@bp.get("/checkout", defaults={"tier": Tier.OFFICIAL.value})
+@bp.get("/<any(outlet, employee):tier>/checkout")
+@consumer_required
+def checkout(brand_code: str, tier: str):
+    brand = shop_brand(brand_code)
+    if carts.priced_cart(signed_in_consumer(), brand, tier).is_empty:
+        flash(_("Your cart is empty."), "error")
+        return redirect(tier_url("storefront.cart", brand, tier))
+    form = {"city": (request.args.get("city") or "").strip()[:60]}
+    return _page(brand, tier, form)
+
+
+def _seen(raw: str) -> dict[int, int | None]:
+    """The prices the page showed, by cart line ("line:cents,..."); unreadable parts are
+    dropped (the line then counts as unseen)."""
+    seen: dict[int, int | None] = {}
+    for part in raw.split(",")[: carts.MAX_LINES]:
+        line, _sep, cents = part.partition(":")
+        if line.isdigit():
+            seen[int(line)] = int(cents) if cents.isdigit() else None
+    return seen
+
+
+def _unseen_changes(cart: carts.PricedCart, form: dict[str, str]) -> dict[str, str]:
+    """Lines whose price or presence differs from what the page showed, by `lines.<i>`."""
+    seen = _seen(form.get("seen", ""))
+    errors = {}
+    for i, row in enumerate(cart.rows):
+        if not row.is_listed:
+            errors[f"lines.{i}"] = _("No longer sold in this storefront: remove it.")
+        elif row.line_id not in seen:
+            errors[f"lines.{i}"] = _("Added after this page was shown: check it.")
+        elif seen[row.line_id] != row.cents:
+            errors[f"lines.{i}"] = _(
+                "The price is now %(price)s: check it and place the order again.",
+                price=format_money(row.cents or 0, cart.currency),
+            )
+    if not errors and form.get("fingerprint") != cart.fingerprint():
+        errors["lines"] = _("Your cart changed since this page was shown: check it again.")
+    return errors
+
+
+@bp.post("/checkout", defaults={"tier": Tier.OFFICIAL.value})
+@bp.post("/<any(outlet, employee):tier>/checkout")
+@consumer_required
+def checkout_place(brand_code: str, tier: str):
+    brand = shop_brand(brand_code)
+    consumer = signed_in_consumer()
+    form = {name: (request.form.get(name) or "").strip()[:80] for name in FORM_FIELDS}
+    form["checkout_token"] = (request.form.get("checkout_token") or "").strip()[:64]
+    placed = carts.find_placed(consumer, form["checkout_token"])
+    if placed is not None:  # the same form sent twice: one order
+        return redirect(_pay_url(brand, placed.number))
+    cart = carts.priced_cart(consumer, brand, tier)
+    if not cart.is_empty:
+        changed = _unseen_changes(
+            cart, {"seen": request.form.get("seen", ""), "fingerprint": request.form.get("fp", "")}
+        )
+        if changed:
+            alert = _("Something in your cart changed. Nothing was ordered.")
+            return _page(brand, tier, form, 409, errors=changed, alert=alert)
+    try:
+        order = place_order(
+            consumer,
+            brand,
+            tier,
+            cart.checkout_lines(),
+            fulfilment=form["fulfilment"],
+            checkout_token=form["checkout_token"],
+            pickup_location_id=_int(form["pickup_location_id"]),
+            address_id=_int(form["address_id"]),
+        )
+    except DomainError as error:
+        transaction.discard()
+        errors = dict(error.fields)
+        alert = error.message if not isinstance(error, ValidationFailed) or not errors else None
+        if cart.is_empty:
+            alert = _("Your cart is empty: add something first.")
+        return _page(brand, tier, form, 422, errors=errors, alert=alert)
+    carts.clear(consumer, tier)
+    return redirect(_pay_url(brand, order.number))
+
+
+def _pay_url(brand: Organization, number: str) -> str:
+    return url_for("storefront.pay", brand_code=brand.code, number=number)

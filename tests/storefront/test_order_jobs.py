@@ -1,0 +1,93 @@
+"""The consumer order jobs on a real RQ worker (`python worker.py --burst`), against committed
+rows: a delivery order not accepted in time is passed to the next store by the worker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from portal.core import jobs
+from portal.core.db import utcnow
+from portal.core.jobs import JobRun
+from portal.extensions import db
+from portal.storefront.jobs import reroute_unaccepted_orders
+from portal.storefront.models import ConsumerOrder, ConsumerOrderRoute, Fulfilment
+from tests.storefront.test_routing import NANJING_WEST_RD, build_geo_brand
+from tests.support.consumer_orders import place
+from tests.support.processes import stack_app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def rq_app(own_redis):
+    with stack_app("portal_test_shop_jobs", own_redis.url) as app:
+        yield app
+
+
+def run_worker(app) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "PORTAL_ENV": "development",
+        "PYTHONPATH": str(ROOT),
+        "ROUTE_ACCEPT_HOURS": "4",
+    }
+    return subprocess.run(
+        [sys.executable, "worker.py", "--burst", "--queues", jobs.QUEUE_DEFAULT],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.redis
+def test_rq_worker_passes_an_unaccepted_delivery_order_to_the_next_store(rq_app):
+    connection = jobs.redis_connection(rq_app.config["REDIS_URL"])
+    connection.flushdb()
+    with rq_app.app_context():
+        geo = build_geo_brand()
+        order = place(
+            geo.brand,
+            geo.locations["Jing'an Temple"],
+            {geo.v1.id: 1},
+            fulfilment=Fulfilment.DELIVERY,
+            point=NANJING_WEST_RD,
+            keep=2,
+            paid_at=utcnow() - timedelta(hours=5),
+        )
+        number = order.number
+        db.session.commit()
+        jobs.enqueue(reroute_unaccepted_orders, key="reroute:test")
+        db.session.commit()
+
+        result = run_worker(rq_app)
+
+        assert result.returncode == 0, result.stderr[-2000:]
+        db.session.expire_all()
+        run = db.session.get(JobRun, "reroute:test")
+        assert run.status == "finished", run.error
+        assert run.result["rerouted"] >= 1
+        moved = db.session.execute(
+            select(ConsumerOrder).where(ConsumerOrder.number == number)
+        ).scalar_one()
+        assert (geo.name_of(moved.location_id), moved.status) == ("Lujiazui", "paid")
+        outcomes = db.session.execute(
+            select(ConsumerOrderRoute.outcome)
+            .where(ConsumerOrderRoute.order_id == moved.id)
+            .order_by(ConsumerOrderRoute.id)
+        ).scalars()
+        assert list(outcomes) == ["timed_out", "offered"]
+        db.session.remove()
+    connection.flushdb()
+    connection.close()
