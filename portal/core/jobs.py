@@ -363,6 +363,19 @@ def commit() -> None:
     run_inline_pending()
 
 
+def in_batches(step: Callable[[int], int], size: int = 500) -> int:
+    """Run `step(size)` (which handles at most `size` units and says how many it did) again and
+    again, committing each batch whole (`checkpoint`), until a batch comes back short. Returns
+    the units done in all."""
+    done = 0
+    while True:
+        count = step(size)
+        checkpoint()
+        done += count
+        if count < size:
+            return done
+
+
 def checkpoint() -> None:
     """Commit a long job's finished part. A job is one transaction, committed by the runner when
     the job function returns; a job that works through thousands of units (locations, orgs)

@@ -17,10 +17,7 @@ def prune_idempotency_keys() -> dict[str, int]:
 @jobs.job(queue=jobs.QUEUE_DEFAULT, title="Return expired quotas to the pool")
 def expire_quotas() -> dict[str, int]:
     """Closes due quotas in batches, each batch its own transaction, until none is left."""
-    closed = 0
-    while True:
-        batch = allocations.expire_allocations(Actor.system(), limit=500)
-        jobs.checkpoint()
-        closed += batch
-        if batch < 500:
-            return {"closed": closed}
+    closed = jobs.in_batches(
+        lambda size: allocations.expire_allocations(Actor.system(), limit=size), 500
+    )
+    return {"closed": closed}

@@ -14,33 +14,24 @@ BATCH = 500
 
 @jobs.job(queue=jobs.QUEUE_DEFAULT, title="Cancel consumer orders not paid in time")
 def expire_unpaid_orders() -> dict[str, int]:
-    done = 0
-    while True:
-        batch = orders.expire_unpaid(limit=BATCH)
-        jobs.checkpoint()
-        done += batch
-        if batch < BATCH:
-            return {"cancelled": done}
+    return {"cancelled": jobs.in_batches(lambda size: orders.expire_unpaid(limit=size), BATCH)}
 
 
 @jobs.job(queue=jobs.QUEUE_DEFAULT, title="Refund pickups not collected in time")
 def cancel_uncollected_pickups() -> dict[str, int]:
-    done = 0
-    while True:
-        batch = orders.cancel_uncollected(limit=BATCH)
-        jobs.checkpoint()
-        done += batch
-        if batch < BATCH:
-            return {"refunded": done}
+    return {"refunded": jobs.in_batches(lambda size: orders.cancel_uncollected(limit=size), BATCH)}
 
 
 @jobs.job(queue=jobs.QUEUE_DEFAULT, title="Pass delivery orders not accepted in time on")
 def reroute_unaccepted_orders() -> dict[str, int]:
     moved = refunded = 0
-    while True:
-        batch = rerouting.reroute_unaccepted(limit=BATCH)
-        jobs.checkpoint()
+
+    def step(size: int) -> int:
+        nonlocal moved, refunded
+        batch = rerouting.reroute_unaccepted(limit=size)
         moved += sum(1 for outcome in batch if outcome.moved_to is not None)
         refunded += sum(1 for outcome in batch if outcome.moved_to is None)
-        if len(batch) < BATCH:
-            return {"rerouted": moved, "refunded": refunded}
+        return len(batch)
+
+    jobs.in_batches(step, BATCH)
+    return {"rerouted": moved, "refunded": refunded}
