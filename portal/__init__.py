@@ -140,6 +140,7 @@ def _register_blueprints(app: APIFlask) -> None:
     from portal.storefront import feed_api as shop_feed_api
     from portal.storefront import (
         hq_order_views,  # noqa: F401 - its routes join staff_views.bp
+        shop_browse_api,  # noqa: F401 - its routes join api_shop
         shop_order_api,  # noqa: F401 - its routes join api_shop
         staff_views,
     )
