@@ -18,8 +18,9 @@ from portal.core.errors import NotFound, ValidationFailed
 from portal.extensions import db
 from portal.policy import queries
 from portal.policy.delivery import advance_states
-from portal.policy.drafting import check_official_floor, ensure_brand_hq
+from portal.policy.drafting import ensure_brand_hq
 from portal.policy.errors import AudienceEmpty, PolicyNotEditable, PolicyOverlap
+from portal.policy.floors import check_official_floor
 from portal.policy.jobs import deliver_policy, remind_unacknowledged
 from portal.policy.models import Notification, PolicyAudience, PolicyVersion, VersionStatus
 

@@ -18,18 +18,17 @@ from __future__ import annotations
 from portal.policy.delivery import advance_states
 from portal.policy.drafting import (
     CODE_RE,
-    OFFICIAL_FIELD,
     REBATE_PERIODS,
     SECTION_SCOPES,
     PolicyInput,
     RuleInput,
     add_rules,
-    check_official_floor,
     create_policy,
     ensure_brand_hq,
     revise_policy,
     update_draft,
 )
+from portal.policy.floors import OFFICIAL_FIELD, check_official_floor
 from portal.policy.publishing import (
     PUBLISH_LOCK_SPACE,
     acknowledge,
