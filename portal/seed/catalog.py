@@ -4,7 +4,8 @@ Everything is derived from the fixed tables below, never from chance, so codes, 
 prices are the same on every machine. Products whose code exists are skipped and policies whose
 code exists are left alone: a second run changes nothing. Rows go in with bulk inserts (this runs
 at the start of every test session); policies go through the real services, so they are published
-and delivered exactly as HQ's would be.
+and delivered exactly as HQ's would be. Most of its length is those tables, kept in one file so
+the demo's products and the policies that price them are read together.
 """
 
 from __future__ import annotations
