@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal.catalog.models import Variant
@@ -29,6 +30,7 @@ from portal.storefront.models import (
     OnlineLocation,
     Tier,
 )
+from portal.storefront.words import say
 
 
 @dataclass(frozen=True)
@@ -95,9 +97,9 @@ class PricedCart:
 
 def _check_tier(brand: Organization, tier: str, consumer: Consumer) -> None:
     if consumer.brand_id != brand.id:
-        raise PermissionDenied("This account belongs to another brand's shop.")
+        raise PermissionDenied(say(_l("This account belongs to another brand's shop.")))
     if tier not in tuple(Tier) or not may_enter(brand, tier, consumer):
-        raise PermissionDenied("This storefront is not open to you.")
+        raise PermissionDenied(say(_l("This storefront is not open to you.")))
 
 
 def find_cart(consumer: Consumer, tier: str) -> ConsumerCart | None:
@@ -136,9 +138,15 @@ def _sellable(brand: Organization, variant_id: int, grade: str) -> int:
     return stock.availability(brand, [variant_id], grade=grade)[variant_id].sellable
 
 
+def _only(can: int) -> str:
+    return say(_l("Only %(count)d can be sold online."), count=can)
+
+
 def _check_qty(qty: object) -> int:
     if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QTY:
-        raise ValidationFailed(fields={"qty": f"A quantity from 1 to {MAX_QTY}."})
+        raise ValidationFailed(
+            fields={"qty": say(_l("A quantity from 1 to %(max)d."), max=MAX_QTY)}
+        )
     return qty
 
 
@@ -157,20 +165,21 @@ def add(
     _check_tier(brand, tier, consumer)
     qty = _check_qty(qty)
     if grade not in tuple(Grade) or (grade == Grade.B and tier != Tier.EMPLOYEE):
-        raise ValidationFailed(fields={"variant_id": "Not sold in this storefront now."})
+        raise ValidationFailed(fields={"variant_id": say(_l("Not sold in this storefront now."))})
     if variant_id not in catalog.price_variants(brand.id, tier, [variant_id]):
-        raise ValidationFailed(fields={"variant_id": "Not sold in this storefront now."})
+        raise ValidationFailed(fields={"variant_id": say(_l("Not sold in this storefront now."))})
     cart = _cart(consumer, tier)
     line = next((x for x in cart.lines if (x.variant_id, x.grade) == (variant_id, grade)), None)
     if line is None and len(cart.lines) >= MAX_LINES:
-        raise ValidationFailed(fields={"variant_id": f"At most {MAX_LINES} different items."})
+        raise ValidationFailed(
+            fields={"variant_id": say(_l("At most %(count)d different items."), count=MAX_LINES)}
+        )
     total = qty + (line.qty if line is not None else 0)
     _check_qty(total)
     can = _sellable(brand, variant_id, grade)
     if total > can:
-        raise ValidationFailed(
-            f"Only {can} can be sold online.", fields={"qty": f"Only {can} can be sold online."}
-        )
+        only = _only(can)
+        raise ValidationFailed(only, fields={"qty": only})
     if line is None:
         line = ConsumerCartLine(variant_id=variant_id, grade=grade, qty=total)
         cart.lines.append(line)
@@ -193,10 +202,8 @@ def set_qty(
     qty = _check_qty(qty)
     can = _sellable(brand, line.variant_id, line.grade)
     if qty > can:
-        raise ValidationFailed(
-            f"Only {can} can be sold online.",
-            fields={f"qty.{line.id}": f"Only {can} can be sold online."},
-        )
+        only = _only(can)
+        raise ValidationFailed(only, fields={f"qty.{line.id}": only})
     line.qty = qty
     db.session.flush()
     return line

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -43,6 +44,7 @@ from portal.storefront.payments import services as payments
 from portal.storefront.payments.models import PayableKind
 from portal.storefront.payments.providers import provider_name_for
 from portal.storefront.transitions import Who
+from portal.storefront.words import say
 
 MAX_LINES = 50
 MAX_QTY = 99  # per line: a consumer basket, not a wholesale order
@@ -72,25 +74,26 @@ def checkout(
     many can be sold, PermissionDenied when the storefront is not open to the consumer."""
     token = (checkout_token or "").strip()
     if not token or len(token) > TOKEN_CHARS:
-        raise ValidationFailed(fields={"checkout_token": "Send the checkout's one-time token."})
+        raise ValidationFailed(
+            fields={"checkout_token": say(_l("Send the checkout's one-time token."))}
+        )
     if consumer.brand_id != brand.id:
-        raise PermissionDenied("This account belongs to another brand's shop.")
+        raise PermissionDenied(say(_l("This account belongs to another brand's shop.")))
     earlier = _placed(consumer, token)
     if earlier is not None:
         return earlier
     if tier not in tuple(Tier) or not may_enter(brand, tier, consumer):
-        raise PermissionDenied("This storefront is not open to you.")
+        raise PermissionDenied(say(_l("This storefront is not open to you.")))
     wanted = _check_lines(tier, lines)
     # Errors name the line as the client sent it: the first one of each (SKU, grade).
     where: dict[tuple[int, str], str] = {}
     for i, line in enumerate(lines):
         where.setdefault((line.variant_id, line.grade), f"lines.{i}")
     prices = catalog.price_variants(brand.id, tier, [key[0] for key in wanted])
-    unlisted = {
-        where[key]: "Not sold in this storefront now." for key in wanted if key[0] not in prices
-    }
+    not_sold = say(_l("Not sold in this storefront now."))
+    unlisted = {where[key]: not_sold for key in wanted if key[0] not in prices}
     if unlisted:
-        raise ValidationFailed("Some items are not sold here now.", fields=unlisted)
+        raise ValidationFailed(say(_l("Some items are not sold here now.")), fields=unlisted)
     contact, address, point = _contact(consumer, fulfilment, address_id)
     online = _location(brand, fulfilment, wanted, pickup_location_id, point)
     try:
@@ -121,28 +124,32 @@ def _placed(consumer: Consumer, token: str) -> ConsumerOrder | None:
 
 def _check_lines(tier: str, lines: Sequence[CheckoutLine]) -> dict[tuple[int, str], int]:
     if not lines:
-        raise ValidationFailed("The cart is empty.", fields={"lines": "Add something first."})
+        raise ValidationFailed(
+            say(_l("The cart is empty.")), fields={"lines": say(_l("Add something first."))}
+        )
     if len(lines) > MAX_LINES:
-        raise ValidationFailed(fields={"lines": f"At most {MAX_LINES} different items."})
+        raise ValidationFailed(
+            fields={"lines": say(_l("At most %(count)d different items."), count=MAX_LINES)}
+        )
     wanted: dict[tuple[int, str], int] = {}
     fields = {}
     for i, line in enumerate(lines):
         qty = line.qty
         if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QTY:
-            fields[f"lines.{i}"] = f"A quantity from 1 to {MAX_QTY}."
+            fields[f"lines.{i}"] = say(_l("A quantity from 1 to %(max)d."), max=MAX_QTY)
             continue
         if line.grade not in tuple(Grade):
-            fields[f"lines.{i}"] = "Unknown grade."
+            fields[f"lines.{i}"] = say(_l("Unknown grade."))
             continue
         if line.grade == Grade.B and tier != Tier.EMPLOYEE:
-            fields[f"lines.{i}"] = "Grade-B items are sold in the employee store only."
+            fields[f"lines.{i}"] = say(_l("Grade-B items are sold in the employee store only."))
             continue
         key = (line.variant_id, line.grade)
         wanted[key] = wanted.get(key, 0) + qty
         if wanted[key] > MAX_QTY:
-            fields[f"lines.{i}"] = f"At most {MAX_QTY} of one item."
+            fields[f"lines.{i}"] = say(_l("At most %(count)d of one item."), count=MAX_QTY)
     if fields:
-        raise ValidationFailed("Some lines cannot be ordered.", fields=fields)
+        raise ValidationFailed(say(_l("Some lines cannot be ordered.")), fields=fields)
     return wanted
 
 
@@ -154,17 +161,17 @@ def _contact(
     if fulfilment == Fulfilment.PICKUP:
         return (consumer.name or "", consumer.phone or ""), None, (None, None)
     if fulfilment != Fulfilment.DELIVERY:
-        raise ValidationFailed(fields={"fulfilment": "Choose pickup or delivery."})
+        raise ValidationFailed(fields={"fulfilment": say(_l("Choose pickup or delivery."))})
     address = db.session.execute(
         select(ConsumerAddress).where(
             ConsumerAddress.id == (address_id or 0), ConsumerAddress.consumer_id == consumer.id
         )
     ).scalar_one_or_none()
     if address is None:
-        raise ValidationFailed(fields={"address_id": "Choose one of your addresses."})
+        raise ValidationFailed(fields={"address_id": say(_l("Choose one of your addresses."))})
     if address.latitude is None or address.longitude is None:
         raise ValidationFailed(
-            fields={"address_id": "This address has no map position: edit it to add one."}
+            fields={"address_id": say(_l("This address has no map position: edit it to add one."))}
         )
     copied = {
         "recipient": address.recipient,
@@ -199,7 +206,9 @@ def _location(
         ).scalar_one_or_none()
         if online is None:
             raise ValidationFailed(
-                fields={"pickup_location_id": "Choose a store that hands over online orders."}
+                fields={
+                    "pickup_location_id": say(_l("Choose a store that hands over online orders."))
+                }
             )
         return online
     latitude, longitude = point
@@ -243,7 +252,11 @@ def _place(
         )
     except InsufficientStock as error:
         raise InsufficientStock(
-            f"Not enough left at {online.location.name}: {next(iter(error.fields.values()), '')}",
+            say(
+                _l("Not enough left at %(store)s: %(problem)s"),
+                store=online.location.name,
+                problem=next(iter(error.fields.values()), ""),
+            ),
             fields=error.fields,
             available=error.extra.get("available"),
         ) from error

@@ -27,7 +27,6 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.core.db import utcnow
 from portal.core.errors import DomainError, NotFound, ValidationFailed, wants_json
-from portal.core.inputs import say
 from portal.extensions import db
 from portal.network.fields import normalize_email
 from portal.network.models import Organization
@@ -41,20 +40,11 @@ from portal.storefront.models import (
     ConsumerStatus,
     SignInCode,
 )
+from portal.storefront.words import say
 
 DEFAULT_REGION = "CN"
 CODE_DIGITS = 6
 MIN_PASSWORD = 8
-
-
-def _say(message: Any, **values: Any) -> str:
-    """A lazy message as text: the page's language in a request, English elsewhere (jobs, tests
-    of services), as the locale selector needs a request."""
-    if has_request_context():
-        return say(message, **values)
-    with force_locale("en"):
-        text = str(message)
-    return text % values if values else text
 
 
 def _sms_text(message: Any, **values: Any) -> str:
@@ -73,11 +63,11 @@ class CodeThrottled(DomainError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            _say(
+            say(
                 _l("Too many codes asked for. Try again in %(seconds)d seconds."),
                 seconds=retry_after,
             ),
-            fields={"phone": _say(_l("Wait before asking for another code."))},
+            fields={"phone": say(_l("Wait before asking for another code."))},
             retry_after=retry_after,
         )
         self.retry_after = retry_after
@@ -96,7 +86,7 @@ class InvalidCredentials(DomainError):
 
 
 def _invalid(fields: dict[str, str]) -> ValidationFailed:
-    return ValidationFailed(_say(_l("Some fields are not valid.")), fields=fields)
+    return ValidationFailed(say(_l("Some fields are not valid.")), fields=fields)
 
 
 # -- fields ------------------------------------------------------------------------------------
@@ -111,12 +101,12 @@ def normalize_phone(raw: str, *, field: str = "phone") -> str:
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
-        raise _invalid({field: _say(_l("Enter a valid mobile number, such as 138 0013 8000."))})
+        raise _invalid({field: say(_l("Enter a valid mobile number, such as 138 0013 8000."))})
     if phonenumbers.number_type(number) not in (
         phonenumbers.PhoneNumberType.MOBILE,
         phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     ):
-        raise _invalid({field: _say(_l("This is not a mobile number: a code is sent by SMS."))})
+        raise _invalid({field: say(_l("This is not a mobile number: a code is sent by SMS."))})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -125,7 +115,7 @@ def _check_email(raw: str) -> str:
     try:
         validate_email(email, check_deliverability=False)
     except EmailNotValidError:
-        raise _invalid({"email": _say(_l("Enter a valid e-mail address."))}) from None
+        raise _invalid({"email": say(_l("Enter a valid e-mail address."))}) from None
     return email
 
 
@@ -243,7 +233,7 @@ def sign_in_with_code(brand: Organization, raw_phone: str, code: str) -> Consume
         .limit(1)
     ).scalar_one_or_none()
     if row is None or row.expires_at <= now:
-        raise _invalid({"code": _say(_l("This code has expired. Ask for a new one."))})
+        raise _invalid({"code": say(_l("This code has expired. Ask for a new one."))})
     # Counted in the database, so tries made at the same moment cannot share one count.
     counted = _changed(
         update(SignInCode)
@@ -256,11 +246,11 @@ def sign_in_with_code(brand: Organization, raw_phone: str, code: str) -> Consume
         .execution_options(synchronize_session=False)
     )
     if not counted:
-        raise _invalid({"code": _say(_l("Too many wrong tries. Ask for a new code."))})
+        raise _invalid({"code": say(_l("Too many wrong tries. Ask for a new code."))})
     if not hmac.compare_digest(row.code_hash, _code_hash(brand.id, phone, (code or "").strip())):
         raise InvalidCode(
-            _say(_l("Some fields are not valid.")),
-            fields={"code": _say(_l("This code is not correct. Check the SMS and try again."))},
+            say(_l("Some fields are not valid.")),
+            fields={"code": say(_l("This code is not correct. Check the SMS and try again."))},
         )
     used = _changed(
         update(SignInCode)
@@ -269,7 +259,7 @@ def sign_in_with_code(brand: Organization, raw_phone: str, code: str) -> Consume
         .execution_options(synchronize_session=False)
     )
     if not used:  # the same code used at the same moment by another request
-        raise _invalid({"code": _say(_l("This code has expired. Ask for a new one."))})
+        raise _invalid({"code": say(_l("This code has expired. Ask for a new one."))})
     consumer = find_consumer_by_phone(brand, phone)
     if consumer is None:
         consumer = Consumer(brand_id=brand.id, phone=phone)
@@ -299,16 +289,16 @@ def sign_up_with_password(
     except ValidationFailed as error:
         fields.update(error.fields)
     if len(password or "") < MIN_PASSWORD:
-        fields["password"] = _say(
+        fields["password"] = say(
             _l("Use at least %(count)d characters for the password."), count=MIN_PASSWORD
         )
     elif len(password) > 200:
-        fields["password"] = _say(_l("Use at most 200 characters for the password."))
+        fields["password"] = say(_l("Use at most 200 characters for the password."))
     name = (name or "").strip()
     if len(name) > 120:
-        fields["name"] = _say(_l("At most %(count)d characters."), count=120)
+        fields["name"] = say(_l("At most %(count)d characters."), count=120)
     if not fields and _find_by_email(brand, email) is not None:
-        fields["email"] = _say(_l("This e-mail address already has an account: sign in."))
+        fields["email"] = say(_l("This e-mail address already has an account: sign in."))
     if fields:
         raise _invalid(fields)
     consumer = Consumer(
@@ -346,7 +336,7 @@ def sign_in_with_password(brand: Organization, email: str, password: str) -> Con
     elif not check_password_hash(consumer.password_hash, password or ""):
         consumer = None
     if consumer is None:
-        message = _say(_l("E-mail or password is not correct."))
+        message = say(_l("E-mail or password is not correct."))
         raise InvalidCredentials(message, fields={"password": message})
     consumer.last_sign_in_at = utcnow()
     return consumer
@@ -371,7 +361,7 @@ def _coordinate(fields: dict[str, str], name: str, value: Any, bound: float) -> 
     except (TypeError, ValueError):
         number = float("nan")
     if not (-bound <= number <= bound):  # also refuses NaN
-        fields[name] = _say(
+        fields[name] = say(
             _l("Enter a number between %(low)d and %(high)d."), low=-bound, high=bound
         )
         return None
@@ -384,9 +374,9 @@ def _address_values(data: dict[str, Any]) -> dict[str, Any]:
     for name, limit, required in ADDRESS_TEXT:
         text = str(data.get(name) or "").strip()
         if required and not text:
-            fields[name] = _say(_l("This field is required."))
+            fields[name] = say(_l("This field is required."))
         elif len(text) > limit:
-            fields[name] = _say(_l("At most %(count)d characters."), count=limit)
+            fields[name] = say(_l("At most %(count)d characters."), count=limit)
         values[name] = text
     try:
         values["phone"] = normalize_phone(str(data.get("phone") or ""))
@@ -396,7 +386,7 @@ def _address_values(data: dict[str, Any]) -> dict[str, Any]:
     values["longitude"] = _coordinate(fields, "longitude", data.get("longitude"), 180)
     if not fields and (values["latitude"] is None) != (values["longitude"] is None):
         missing = "latitude" if values["latitude"] is None else "longitude"
-        fields[missing] = _say(_l("Give both coordinates, or neither."))
+        fields[missing] = say(_l("Give both coordinates, or neither."))
     if fields:
         raise _invalid(fields)
     values["is_default"] = bool(data.get("is_default"))

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.core import jobs
@@ -39,6 +40,7 @@ from portal.storefront.payments import services as payments
 from portal.storefront.payments.jobs import send_refund
 from portal.storefront.payments.models import PayableKind, Payment, PaymentStatus, RefundReason
 from portal.storefront.transitions import Action, Who
+from portal.storefront.words import say
 
 S = ConsumerOrderStatus
 PICKUP_CODE_DIGITS = 8
@@ -185,7 +187,7 @@ def _ensure_staff(actor: Actor, order: ConsumerOrder) -> None:
     if actor.org_id is None or order.location.org_id != actor.org_id:
         raise NotFound()
     if not actor.can(Permission.SHOP_FULFIL):
-        raise PermissionDenied("Your role does not hand over or ship online orders.")
+        raise PermissionDenied(say(_l("Your role does not hand over or ship online orders.")))
 
 
 def accept(actor: Actor, order: ConsumerOrder) -> ConsumerOrder:
@@ -209,7 +211,7 @@ def mark_ready(actor: Actor, order: ConsumerOrder) -> ConsumerOrder:
     """Packed and waiting at the counter (pickup orders)."""
     _ensure_staff(actor, order)
     if order.fulfilment != Fulfilment.PICKUP:
-        raise ValidationFailed("A delivery order is shipped, not collected.")
+        raise ValidationFailed(say(_l("A delivery order is shipped, not collected.")))
     transitions.transition(order, Action.READY, Who.STAFF, actor_user_id=actor.user_id)
     db.session.flush()
     return order
@@ -221,7 +223,8 @@ def hand_over(actor: Actor, order: ConsumerOrder, code: str) -> ConsumerOrder:
     typed = "".join(ch for ch in (code or "") if ch.isdigit())
     if not order.pickup_code or not secrets.compare_digest(typed, order.pickup_code):
         raise ValidationFailed(
-            "That is not this order's pickup code.", fields={"code": "Not this order's code."}
+            say(_l("That is not this order's pickup code.")),
+            fields={"code": say(_l("Not this order's code."))},
         )
     transitions.transition(order, Action.HAND_OVER, Who.STAFF, actor_user_id=actor.user_id)
     _units(actor, order, MoveReason.SALE)
@@ -233,14 +236,18 @@ def find_by_pickup_code(actor: Actor, code: str) -> ConsumerOrder:
     """The order waiting at the actor's own location under this code (typed or scanned)."""
     typed = "".join(ch for ch in (code or "") if ch.isdigit())
     if len(typed) != PICKUP_CODE_DIGITS or actor.org_id is None:
-        raise ValidationFailed(fields={"code": f"A pickup code has {PICKUP_CODE_DIGITS} digits."})
+        raise ValidationFailed(
+            fields={
+                "code": say(_l("A pickup code has %(count)d digits."), count=PICKUP_CODE_DIGITS)
+            }
+        )
     order = db.session.execute(
         select(ConsumerOrder)
         .join(Location, Location.id == ConsumerOrder.location_id)
         .where(ConsumerOrder.pickup_code == typed, Location.org_id == actor.org_id)
     ).scalar_one_or_none()
     if order is None:
-        raise ValidationFailed(fields={"code": "No order here has this code."})
+        raise ValidationFailed(fields={"code": say(_l("No order here has this code."))})
     return order
 
 
@@ -251,11 +258,13 @@ def ship(
     _ensure_staff(actor, order)
     fields = {}
     if order.fulfilment != Fulfilment.DELIVERY:
-        raise ValidationFailed("A pickup order is collected, not shipped.")
+        raise ValidationFailed(say(_l("A pickup order is collected, not shipped.")))
     if not (carrier or "").strip() or len(carrier) > 60:
-        fields["carrier"] = "Name the carrier (at most 60 characters)."
+        fields["carrier"] = say(_l("Name the carrier (at most %(count)d characters)."), count=60)
     if not (tracking_number or "").strip() or len(tracking_number) > 60:
-        fields["tracking_number"] = "Enter the tracking number (at most 60 characters)."
+        fields["tracking_number"] = say(
+            _l("Enter the tracking number (at most %(count)d characters)."), count=60
+        )
     if fields:
         raise ValidationFailed(fields=fields)
     order.carrier, order.tracking_number = carrier.strip(), tracking_number.strip()
@@ -276,7 +285,7 @@ def refund_by_store(actor: Actor, order: ConsumerOrder, *, reason: str) -> Consu
     """The location cannot fulfil a paid order: refunded in full, units given back."""
     _ensure_staff(actor, order)
     if not (reason or "").strip():
-        raise ValidationFailed(fields={"reason": "Say why the order cannot be fulfilled."})
+        raise ValidationFailed(fields={"reason": say(_l("Say why the order cannot be fulfilled."))})
     transitions.transition(
         order, Action.REFUND, Who.STAFF, actor_user_id=actor.user_id, reason=reason[:200]
     )

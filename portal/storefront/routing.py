@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app, has_app_context
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
 
 from portal.catalog.models import Variant
@@ -31,6 +32,7 @@ from portal.inventory.models import Grade, StockLevel
 from portal.network.models import Organization
 from portal.storefront.geo import check_point, haversine_km
 from portal.storefront.stock import LineKey, free_units, line_quantities, online_levels
+from portal.storefront.words import say
 
 
 class CannotRoute(InsufficientStock):
@@ -270,12 +272,16 @@ def _cannot_route(
 
     short = {key: can_sell[key] for key, qty in lines.items() if can_sell[key] < qty}
     if short:
-        fields = {name(k): f"Only {n} can be sold." for k, n in short.items()}
-        message = "Not enough stock online: " + "; ".join(
-            f"{name(k)} only {n}" for k, n in short.items()
+        fields = {
+            name(k): say(_l("Only %(count)d can be sold."), count=n) for k, n in short.items()
+        }
+        each = "; ".join(
+            say(_l("%(sku)s only %(count)d"), sku=name(k), count=n) for k, n in short.items()
         )
+        message = say(_l("Not enough stock online: %(lines)s"), lines=each)
     else:
         # Every line is in stock somewhere, but no one location has them all (and no split).
-        fields = {name(k): "In stock, but not with the order's other lines." for k in lines}
-        message = "No single location can ship every line of this order."
+        apart = say(_l("In stock, but not with the order's other lines."))
+        fields = {name(k): apart for k in lines}
+        message = say(_l("No single location can ship every line of this order."))
     return CannotRoute(message, fields=fields, available={name(k): can_sell[k] for k in lines})

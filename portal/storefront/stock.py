@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -42,6 +43,7 @@ from portal.inventory.models import Grade, Location, StockLevel, StockMove
 from portal.network.models import ChannelLink, Organization, OrgStatus
 from portal.storefront.geo import check_point, haversine_km, near_condition
 from portal.storefront.models import OnlineLocation
+from portal.storefront.words import say
 
 MAX_SAFETY_STOCK = 100_000  # per SKU and location; more is a typo, not a policy
 NEAR_KM = 10.0  # "in stock at N stores near you": within this many km of the shopper
@@ -183,10 +185,16 @@ def _check_safety_stock(value: Any) -> int:
             int(value) if value.isdigit() or (value[:1] == "-" and value[1:].isdigit()) else None
         )
     if not isinstance(value, int):
-        raise ValidationFailed(fields={"safety_stock": "Enter a whole number of units, 0 or more."})
+        raise ValidationFailed(
+            fields={"safety_stock": say(_l("Enter a whole number of units, 0 or more."))}
+        )
     if not 0 <= value <= MAX_SAFETY_STOCK:
         raise ValidationFailed(
-            fields={"safety_stock": f"Must be between 0 and {MAX_SAFETY_STOCK} units."}
+            fields={
+                "safety_stock": say(
+                    _l("Must be between 0 and %(max)d units."), max=MAX_SAFETY_STOCK
+                )
+            }
         )
     return value
 
@@ -196,13 +204,13 @@ def _check_switches(location: Location, *, enabled: bool, pickup: bool, delivery
         return
     is_warehouse = location.org.kind == OrgKind.BRAND
     if is_warehouse and pickup:
-        raise ValidationFailed(fields={"pickup": "A warehouse delivers only: no pickup."})
+        raise ValidationFailed(fields={"pickup": say(_l("A warehouse delivers only: no pickup."))})
     if not (pickup or delivery):
-        raise ValidationFailed(fields={"pickup": "Choose pickup, delivery or both."})
+        raise ValidationFailed(fields={"pickup": say(_l("Choose pickup, delivery or both."))})
     # A store is chosen by its distance from the shopper: without coordinates it never would be.
     if not is_warehouse and (location.org.latitude is None or location.org.longitude is None):
         raise ValidationFailed(
-            fields={"location": "Set the store's coordinates before it sells online."}
+            fields={"location": say(_l("Set the store's coordinates before it sells online."))}
         )
 
 
@@ -290,9 +298,9 @@ def enable_region(
     safety = _check_safety_stock(safety_stock)
     region = (region or "").strip()
     if not region:
-        raise ValidationFailed(fields={"region": "Choose a region."})
+        raise ValidationFailed(fields={"region": say(_l("Choose a region."))})
     if not (pickup or delivery):
-        raise ValidationFailed(fields={"pickup": "Choose pickup, delivery or both."})
+        raise ValidationFailed(fields={"pickup": say(_l("Choose pickup, delivery or both."))})
     rows = db.session.execute(
         select(Location, Organization, OnlineLocation)
         .join(Organization, Organization.id == Location.org_id)
@@ -308,7 +316,9 @@ def enable_region(
         .order_by(Location.code)
     ).all()
     if not rows:
-        raise ValidationFailed(fields={"region": "No store of the network is in this region."})
+        raise ValidationFailed(
+            fields={"region": say(_l("No store of the network is in this region."))}
+        )
     enabled, skipped = 0, []
     for location, store, online in rows:
         if store.latitude is None or store.longitude is None:
@@ -347,15 +357,17 @@ def line_quantities(variant_qtys: Mapping[Any, Any], *, grade: str = Grade.A) ->
     a known grade, a whole quantity from 1 to MAX_LINE_QTY; repeated keys add up."""
     lines: dict[LineKey, int] = {}
     if not variant_qtys:
-        raise ValidationFailed(fields={"lines": "Nothing to look for."})
+        raise ValidationFailed(fields={"lines": say(_l("Nothing to look for."))})
     for key, qty in variant_qtys.items():
         variant_id, line_grade = key if isinstance(key, tuple) else (key, grade)
         if isinstance(variant_id, bool) or not isinstance(variant_id, int):
-            raise ValidationFailed(fields={"variant_id": "Not a SKU."})
+            raise ValidationFailed(fields={"variant_id": say(_l("Not a SKU."))})
         if line_grade not in tuple(Grade):
-            raise ValidationFailed(fields={"grade": "The grade is A or B."})
+            raise ValidationFailed(fields={"grade": say(_l("The grade is A or B."))})
         if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_LINE_QTY:
-            raise ValidationFailed(fields={"qty": f"A whole number from 1 to {MAX_LINE_QTY}."})
+            raise ValidationFailed(
+                fields={"qty": say(_l("A whole number from 1 to %(max)d."), max=MAX_LINE_QTY)}
+            )
         lines[(variant_id, line_grade)] = lines.get((variant_id, line_grade), 0) + qty
     return lines
 
@@ -434,7 +446,7 @@ def availability(
     brand_id = _brand_id(brand)
     ids = sorted({v if isinstance(v, int) else v.id for v in variants})
     if grade not in tuple(Grade):
-        raise ValidationFailed(fields={"grade": "The grade is A or B."})
+        raise ValidationFailed(fields={"grade": say(_l("The grade is A or B."))})
     if not ids:
         return {}
     levels = online_levels(brand_id, ids, [grade]).subquery()
@@ -497,7 +509,7 @@ def stores_near(
     lat, lon = check_point(latitude, longitude)
     lines = line_quantities(variant_qtys)
     if not 1 <= limit <= 500:
-        raise ValidationFailed(fields={"limit": "Between 1 and 500 stores."})
+        raise ValidationFailed(fields={"limit": say(_l("Between 1 and %(max)d stores."), max=500)})
     skip = set(exclude)
     pickup_stores = (
         select(
@@ -595,7 +607,7 @@ def feed_page(
     an online location, or a change to that location's switches). Returns the items and the
     cursor of the next page (None on the last). Zero is listed too: a marketplace must delist."""
     if grade not in tuple(Grade):
-        raise ValidationFailed(fields={"grade": "The grade is A or B."})
+        raise ValidationFailed(fields={"grade": say(_l("The grade is A or B."))})
     wanted: ColumnElement[bool] = Variant.brand_id == brand.id
     if updated_since is not None:
         online_here = and_(

@@ -14,8 +14,6 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from flask import has_request_context
-from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from portal.core.db import utcnow
@@ -23,6 +21,7 @@ from portal.core.errors import Conflict, PermissionDenied
 from portal.extensions import db
 from portal.storefront.models import ConsumerOrder, ConsumerOrderEvent
 from portal.storefront.models import ConsumerOrderStatus as S
+from portal.storefront.words import say
 
 
 class Who(enum.StrEnum):
@@ -135,24 +134,22 @@ def transition(
     move = find_move(order.status, action)
     if move is None:
         raise ConsumerOrderConflict(
-            f"Order {order.number} is {_label(order.status).lower()}: "
-            "that step is not possible now.",
+            say(
+                _l("Order %(number)s is %(status)s: that step is not possible now."),
+                number=order.number,
+                status=_label(order.status).lower(),
+            ),
             status=order.status,
             action=action.value,
         )
     if who not in move.who:
-        raise PermissionDenied("This step is not yours to take on this order.")
+        raise PermissionDenied(say(_l("This step is not yours to take on this order.")))
     return _write(order, move, who, actor_user_id, details)
 
 
 def _label(status: str) -> str:
-    """The status's name in the page's language, or in English outside a request (a job, a
-    test of services): the locale selector needs a request."""
-    label = STATUS_LABELS.get(S(status), status)
-    if has_request_context():
-        return str(label)
-    with force_locale("en"):
-        return str(label)
+    """The status's name in the language of the message it goes into."""
+    return say(STATUS_LABELS.get(S(status), status))
 
 
 def create(
@@ -161,7 +158,7 @@ def create(
     """The first move of an order just built (placing it)."""
     move = _BY_KEY[(NEW, Action.PLACE)]
     if who not in move.who:
-        raise PermissionDenied("Only the consumer places an order.")
+        raise PermissionDenied(say(_l("Only the consumer places an order.")))
     order.status = move.to_status
     return _write(order, move, who, actor_user_id, details)
 

@@ -54,6 +54,9 @@ def serve_portal(db_path: Path, **overrides) -> Iterator[str]:
         commit()  # and run the inline jobs it asked for (policy delivery)
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    # Addresses the app writes out absolute (the test gateway's pay page) must reach this server,
+    # whose port is known only now.
+    app.config["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:

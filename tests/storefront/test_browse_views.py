@@ -179,6 +179,8 @@ def test_product_page_shows_units_online_per_sku(client, net):
         )
     )
     db.session.commit()
+    with client.session_transaction() as session:
+        session["lang"] = "en"  # the shop is Chinese until one chooses
     page = client.get("/shop/BV/p/TEE").get_data(as_text=True)
     assert "7 online" in page
     assert "Sold out online" in page  # TEE-BLK-L has none

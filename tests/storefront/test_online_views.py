@@ -14,6 +14,13 @@ from tests.storefront.test_stock import online_rows
 PAGE = "/shop/ACME/hq/online-locations"
 
 
+@pytest.fixture(autouse=True)
+def english(client):
+    """HQ chose English: pages under /shop/ are Chinese until one chooses."""
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+
+
 def _online(code: str) -> OnlineLocation | None:
     return db.session.execute(
         select(OnlineLocation)
