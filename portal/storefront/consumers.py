@@ -1,5 +1,6 @@
 """Consumer accounts: sign-in by mobile number and a one-time code, or by e-mail and password;
-the address book; and the person's rights over their data (PIPL): a copy of it, and erasure.
+the address book and the person's rights over their data (PIPL: a copy of it, and erasure) live
+in `consumer_data`, the field checks in `consumer_fields`; this module is the door to all three.
 
 Consumers belong to one brand: the same number in two brands is two consumers. Services take
 the brand, never a consumer of another brand, and raise `DomainError`s whose `fields` name the
@@ -17,32 +18,38 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_request_context
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.core.db import utcnow
-from portal.core.errors import DomainError, NotFound, ValidationFailed, wants_json
+from portal.core.errors import DomainError, ValidationFailed, wants_json
 from portal.extensions import db
 from portal.network.fields import normalize_email
 from portal.network.models import Organization
 from portal.storefront import sms
-from portal.storefront.models import (
-    Consumer,
-    ConsumerAddress,
-    ConsumerCart,
-    ConsumerOrder,
-    ConsumerSession,
-    ConsumerStatus,
-    SignInCode,
+from portal.storefront.consumer_data import (  # noqa: F401 - the door to consumer accounts
+    ADDRESS_TEXT,
+    add_address,
+    address_dict,
+    delete_address,
+    erase_consumer,
+    export_consumer,
+    get_address,
+    list_addresses,
+    update_address,
 )
+from portal.storefront.consumer_fields import (  # noqa: F401 - passed on, like consumer_data
+    DEFAULT_REGION,
+    check_email,
+    invalid,
+    normalize_phone,
+)
+from portal.storefront.models import Consumer, SignInCode
 from portal.storefront.words import say
 
-DEFAULT_REGION = "CN"
 CODE_DIGITS = 6
 MIN_PASSWORD = 8
 
@@ -83,40 +90,6 @@ class InvalidCode(DomainError):
 class InvalidCredentials(DomainError):
     code = "invalid_credentials"
     status = 401
-
-
-def _invalid(fields: dict[str, str]) -> ValidationFailed:
-    return ValidationFailed(say(_l("Some fields are not valid.")), fields=fields)
-
-
-# -- fields ------------------------------------------------------------------------------------
-
-
-def normalize_phone(raw: str, *, field: str = "phone") -> str:
-    """A mobile number as E.164 (`+8613800138000`); numbers without a country code are read as
-    Chinese. Raises ValidationFailed naming `field`."""
-    text = (raw or "").strip()
-    try:
-        number = phonenumbers.parse(text, DEFAULT_REGION)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise _invalid({field: say(_l("Enter a valid mobile number, such as 138 0013 8000."))})
-    if phonenumbers.number_type(number) not in (
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    ):
-        raise _invalid({field: say(_l("This is not a mobile number: a code is sent by SMS."))})
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _check_email(raw: str) -> str:
-    email = normalize_email(raw)
-    try:
-        validate_email(email, check_deliverability=False)
-    except EmailNotValidError:
-        raise _invalid({"email": say(_l("Enter a valid e-mail address."))}) from None
-    return email
 
 
 # -- sign-in by code ---------------------------------------------------------------------------
@@ -233,7 +206,7 @@ def sign_in_with_code(brand: Organization, raw_phone: str, code: str) -> Consume
         .limit(1)
     ).scalar_one_or_none()
     if row is None or row.expires_at <= now:
-        raise _invalid({"code": say(_l("This code has expired. Ask for a new one."))})
+        raise invalid({"code": say(_l("This code has expired. Ask for a new one."))})
     # Counted in the database, so tries made at the same moment cannot share one count.
     counted = _changed(
         update(SignInCode)
@@ -246,7 +219,7 @@ def sign_in_with_code(brand: Organization, raw_phone: str, code: str) -> Consume
         .execution_options(synchronize_session=False)
     )
     if not counted:
-        raise _invalid({"code": say(_l("Too many wrong tries. Ask for a new code."))})
+        raise invalid({"code": say(_l("Too many wrong tries. Ask for a new code."))})
     if not hmac.compare_digest(row.code_hash, _code_hash(brand.id, phone, (code or "").strip())):
         raise InvalidCode(
             say(_l("Some fields are not valid.")),
@@ -259,7 +232,7 @@ def sign_in_with_code(brand: Organization, raw_phone: str, code: str) -> Consume
         .execution_options(synchronize_session=False)
     )
     if not used:  # the same code used at the same moment by another request
-        raise _invalid({"code": say(_l("This code has expired. Ask for a new one."))})
+        raise invalid({"code": say(_l("This code has expired. Ask for a new one."))})
     consumer = find_consumer_by_phone(brand, phone)
     if consumer is None:
         consumer = Consumer(brand_id=brand.id, phone=phone)
@@ -285,7 +258,7 @@ def sign_up_with_password(
     the brand, the password at least MIN_PASSWORD characters."""
     fields: dict[str, str] = {}
     try:
-        email = _check_email(email)
+        email = check_email(email)
     except ValidationFailed as error:
         fields.update(error.fields)
     if len(password or "") < MIN_PASSWORD:
@@ -300,7 +273,7 @@ def sign_up_with_password(
     if not fields and _find_by_email(brand, email) is not None:
         fields["email"] = say(_l("This e-mail address already has an account: sign in."))
     if fields:
-        raise _invalid(fields)
+        raise invalid(fields)
     consumer = Consumer(
         brand_id=brand.id,
         email=email,
@@ -340,234 +313,3 @@ def sign_in_with_password(brand: Organization, email: str, password: str) -> Con
         raise InvalidCredentials(message, fields={"password": message})
     consumer.last_sign_in_at = utcnow()
     return consumer
-
-
-# -- addresses ---------------------------------------------------------------------------------
-
-ADDRESS_TEXT = (
-    ("recipient", 120, True),
-    ("province", 40, True),
-    ("city", 40, True),
-    ("district", 40, False),
-    ("line", 255, True),
-)
-
-
-def _coordinate(fields: dict[str, str], name: str, value: Any, bound: float) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if not (-bound <= number <= bound):  # also refuses NaN
-        fields[name] = say(
-            _l("Enter a number between %(low)d and %(high)d."), low=-bound, high=bound
-        )
-        return None
-    return number
-
-
-def _address_values(data: dict[str, Any]) -> dict[str, Any]:
-    fields: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    for name, limit, required in ADDRESS_TEXT:
-        text = str(data.get(name) or "").strip()
-        if required and not text:
-            fields[name] = say(_l("This field is required."))
-        elif len(text) > limit:
-            fields[name] = say(_l("At most %(count)d characters."), count=limit)
-        values[name] = text
-    try:
-        values["phone"] = normalize_phone(str(data.get("phone") or ""))
-    except ValidationFailed as error:
-        fields.update(error.fields)
-    values["latitude"] = _coordinate(fields, "latitude", data.get("latitude"), 90)
-    values["longitude"] = _coordinate(fields, "longitude", data.get("longitude"), 180)
-    if not fields and (values["latitude"] is None) != (values["longitude"] is None):
-        missing = "latitude" if values["latitude"] is None else "longitude"
-        fields[missing] = say(_l("Give both coordinates, or neither."))
-    if fields:
-        raise _invalid(fields)
-    values["is_default"] = bool(data.get("is_default"))
-    return values
-
-
-def list_addresses(consumer: Consumer) -> list[ConsumerAddress]:
-    return list(
-        db.session.execute(
-            select(ConsumerAddress)
-            .where(ConsumerAddress.consumer_id == consumer.id)
-            .order_by(ConsumerAddress.is_default.desc(), ConsumerAddress.id)
-        ).scalars()
-    )
-
-
-def get_address(consumer: Consumer, address_id: int) -> ConsumerAddress:
-    """One of the consumer's own addresses; anyone else's is a 404."""
-    address = db.session.execute(
-        select(ConsumerAddress).where(
-            ConsumerAddress.id == address_id,
-            ConsumerAddress.consumer_id == consumer.id,
-            ConsumerAddress.brand_id == consumer.brand_id,
-        )
-    ).scalar_one_or_none()
-    if address is None:
-        raise NotFound()
-    return address
-
-
-def _make_only_default(consumer: Consumer, address: ConsumerAddress) -> None:
-    db.session.execute(
-        update(ConsumerAddress)
-        .where(ConsumerAddress.consumer_id == consumer.id, ConsumerAddress.id != address.id)
-        .values(is_default=False)
-        .execution_options(synchronize_session="fetch")
-    )
-
-
-def add_address(consumer: Consumer, data: dict[str, Any]) -> ConsumerAddress:
-    """Add an address (recipient, phone, province, city, district, line, latitude, longitude,
-    is_default). The first address is the default."""
-    values = _address_values(data)
-    first = not list_addresses(consumer)
-    address = ConsumerAddress(brand_id=consumer.brand_id, consumer_id=consumer.id, **values)
-    address.is_default = values["is_default"] or first
-    db.session.add(address)
-    db.session.flush()
-    if address.is_default:
-        _make_only_default(consumer, address)
-    return address
-
-
-def update_address(
-    consumer: Consumer, address: ConsumerAddress, data: dict[str, Any]
-) -> ConsumerAddress:
-    values = _address_values(data)
-    keep_default = address.is_default
-    for name, value in values.items():
-        setattr(address, name, value)
-    address.is_default = values["is_default"] or keep_default
-    db.session.flush()
-    if address.is_default:
-        _make_only_default(consumer, address)
-    return address
-
-
-def delete_address(consumer: Consumer, address: ConsumerAddress) -> None:
-    """Remove an address (orders keep the copy made at checkout); the next one becomes the
-    default if this one was."""
-    was_default = address.is_default
-    db.session.delete(address)
-    db.session.flush()
-    rest = list_addresses(consumer)
-    if was_default and rest:
-        rest[0].is_default = True
-        db.session.flush()
-
-
-# -- the person's rights (PIPL) ----------------------------------------------------------------
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def export_consumer(consumer: Consumer) -> dict[str, Any]:
-    """Everything the brand holds about the person, as plain JSON-ready data."""
-    orders = db.session.execute(
-        select(ConsumerOrder)
-        .where(
-            ConsumerOrder.consumer_id == consumer.id, ConsumerOrder.brand_id == consumer.brand_id
-        )
-        .order_by(ConsumerOrder.id)
-    ).scalars()
-    return {
-        "brand": consumer.brand.code,
-        "account": {
-            "phone": consumer.phone,
-            "email": consumer.email,
-            "name": consumer.name,
-            "locale": consumer.locale,
-            "has_password": bool(consumer.password_hash),
-            "created_at": _iso(consumer.created_at),
-            "last_sign_in_at": _iso(consumer.last_sign_in_at),
-        },
-        "addresses": [address_dict(a) for a in list_addresses(consumer)],
-        "orders": [
-            {
-                "number": order.number,
-                "storefront": order.tier,
-                "status": order.status,
-                "fulfilment": order.fulfilment,
-                "currency": order.currency,
-                "total_cents": order.total_cents,
-                "contact_name": order.contact_name,
-                "contact_phone": order.contact_phone,
-                "address": order.address,
-                "created_at": _iso(order.created_at),
-                "lines": [
-                    {
-                        "sku": line.variant.sku,
-                        "qty": line.qty,
-                        "unit_price_cents": line.unit_price_cents,
-                    }
-                    for line in order.lines
-                ],
-            }
-            for order in orders
-        ],
-        "exported_at": utcnow().isoformat(),
-    }
-
-
-def address_dict(address: ConsumerAddress) -> dict[str, Any]:
-    return {
-        "id": address.id,
-        "recipient": address.recipient,
-        "phone": address.phone,
-        "province": address.province,
-        "city": address.city,
-        "district": address.district,
-        "line": address.line,
-        "latitude": address.latitude,
-        "longitude": address.longitude,
-        "is_default": address.is_default,
-    }
-
-
-def erase_consumer(consumer: Consumer) -> None:
-    """Erase the person on their request (PIPL): the row keeps its id, so their orders stay for
-    the brand's books, but loses phone, e-mail, name and password; addresses, carts and pending
-    codes go, every session ends, and the orders' copies of contact and address are blanked."""
-    now = utcnow()
-    if consumer.phone:
-        db.session.execute(
-            delete(SignInCode).where(
-                SignInCode.brand_id == consumer.brand_id, SignInCode.phone == consumer.phone
-            )
-        )
-    db.session.execute(
-        update(ConsumerSession)
-        .where(ConsumerSession.consumer_id == consumer.id, ConsumerSession.revoked_at.is_(None))
-        .values(revoked_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.execute(
-        update(ConsumerOrder)
-        .where(ConsumerOrder.consumer_id == consumer.id)
-        .values(contact_name="", contact_phone="", address={}, latitude=None, longitude=None)
-        .execution_options(synchronize_session="fetch")
-    )
-    for cart in db.session.execute(
-        select(ConsumerCart).where(ConsumerCart.consumer_id == consumer.id)
-    ).scalars():
-        db.session.delete(cart)
-    consumer.addresses.clear()
-    consumer.phone = None
-    consumer.email = None
-    consumer.password_hash = None
-    consumer.name = ""
-    consumer.status = ConsumerStatus.DELETED
-    consumer.deleted_at = now
-    db.session.flush()
