@@ -20,7 +20,7 @@ from portal.storefront.models import Consumer, OnlineLocation, Tier
 CONSUMER_PASSWORD = "demo1234"
 
 LOOKS = {
-    "ACME": ("ACME 官方商城", "#0f3d5e", "#d9480f"),
+    "ACME": ("ACME 服饰", "#0f3d5e", "#d9480f"),
     "LUMI": ("LUMI 美妆", "#5b2a86", "#c2255c"),
 }
 OUTLET_PRODUCTS = {"ACME": ("ACME-TEE-002",)}  # last season's tee: on to the members' outlet
