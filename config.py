@@ -184,9 +184,21 @@ class Config:
     # accepted within ROUTE_ACCEPT_HOURS is passed to the next store.
     CONSUMER_ORDER_PAY_MINUTES = _int("CONSUMER_ORDER_PAY_MINUTES", 15)
     PICKUP_UNCOLLECTED_DAYS = _int("PICKUP_UNCOLLECTED_DAYS", 7)
+    # Returns (portal/storefront/returns.py): days after completion a consumer may ask; the policy
+    # has no return window of its own yet.
+    CONSUMER_RETURN_DAYS = _int("CONSUMER_RETURN_DAYS", 7)
     ROUTE_ACCEPT_HOURS = _int("ROUTE_ACCEPT_HOURS", 4)
+    # A paid pickup order its store has not accepted within this many hours is refunded.
+    PICKUP_ACCEPT_HOURS = _int("PICKUP_ACCEPT_HOURS", 24)
     # Delivery routing: may an order that no single location can fill be split between several?
     ROUTING_ALLOW_SPLIT = _bool("ROUTING_ALLOW_SPLIT", False)
+    # Same-city delivery (portal/storefront/couriers.py): a delivery order routed to a store
+    # within SAME_CITY_MAX_KM of the address may go by courier, for SAME_CITY_FEE_CENTS (fen,
+    # charged with the goods); farther ones go by parcel. COURIER_BACKEND names who sends the
+    # courier: "manual" (store staff call one and type in who came) is the only built-in one.
+    SAME_CITY_MAX_KM = float(os.environ.get("SAME_CITY_MAX_KM", "10"))
+    SAME_CITY_FEE_CENTS = _int("SAME_CITY_FEE_CENTS", 0)
+    COURIER_BACKEND = os.environ.get("COURIER_BACKEND", "manual")
 
     # APIFlask / OpenAPI
     SYNC_LOCAL_SPEC = None

@@ -142,6 +142,8 @@ def _register_blueprints(app: APIFlask) -> None:
         hq_order_views,  # noqa: F401 - its routes join staff_views.bp
         shop_browse_api,  # noqa: F401 - its routes join api_shop
         shop_order_api,  # noqa: F401 - its routes join api_shop
+        shop_return_api,  # noqa: F401 - its routes join api_shop
+        staff_return_views,  # noqa: F401 - its routes join staff_views.bp
         staff_views,
     )
     from portal.storefront import views as storefront_views

@@ -67,6 +67,8 @@ PERIODIC: tuple[Periodic, ...] = (
         "cancel-uncollected-pickups", "portal.storefront.jobs.cancel_uncollected_pickups", 3600
     ),
     Periodic("reroute-unaccepted-orders", "portal.storefront.jobs.reroute_unaccepted_orders", 300),
+    Periodic("refund-unaccepted-pickups", "portal.storefront.jobs.refund_unaccepted_pickups", 300),
+    Periodic("stock-webhooks", "portal.storefront.jobs.collect_availability_changes", 60),
 )
 # Beside the list, every tick: jobs.relay_outbox (the outbox relay) runs in the scheduler itself,
 # since it is what hands jobs to Redis in the first place.

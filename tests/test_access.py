@@ -150,6 +150,13 @@ OBJECT_ROUTES = {
     "shop_orders.refund": ("POST", "/shop-orders/{consumer_order}/refund"),
     "shop_orders.hq_order_detail": ("GET", "/hq/shop-orders/{consumer_order}"),
     # -- end of online orders --
+    # -- online returns at one's own locations (tests/storefront/test_return_views.py):
+    # {consumer_return} is made in _foreign_consumer_return --
+    "shop_orders.return_detail": ("GET", "/shop-returns/{consumer_return}"),
+    "shop_orders.return_receive": ("POST", "/shop-returns/{consumer_return}/receive"),
+    "shop_orders.return_refund": ("POST", "/shop-returns/{consumer_return}/refund"),
+    "shop_orders.return_reject": ("POST", "/shop-returns/{consumer_return}/reject"),
+    # -- end of online returns --
 }
 
 # Routes without an object: allowed when the role has the permission, else 403.
@@ -237,12 +244,19 @@ PLAIN_ROUTES = {
     "storefront.online_region": ("POST", "/shop/ACME/hq/online-locations/by-region"),
     "api_shop_feed.availability": ("GET", "/api/v1/shop/ACME/feed/availability"),
     # -- end of selling online --
+    # -- stock webhooks (tests/storefront/test_webhooks.py): the brand's own HQ only; another
+    # brand's HQ gets a 404 there --
+    "storefront.webhook_list": ("GET", "/shop/ACME/hq/webhooks"),
+    "storefront.webhook_add": ("POST", "/shop/ACME/hq/webhooks"),
+    "storefront.webhook_remove": ("POST", "/shop/ACME/hq/webhooks/999999/remove"),
+    # -- end of stock webhooks --
     # -- online orders (tests/storefront/test_staff_views.py, test_hq_order_views.py): a code
     # of another store's order is "no order here" there; HQ's list is its own brand's --
     "shop_orders.pickups": ("GET", "/shop-orders/pickups"),
     "shop_orders.deliveries": ("GET", "/shop-orders/deliveries"),
     "shop_orders.hand_over_by_code": ("POST", "/shop-orders/hand-over"),
     "shop_orders.hq_orders": ("GET", "/hq/shop-orders"),
+    "shop_orders.returns_queue": ("GET", "/shop-returns/"),
     # -- end of online orders --
 }
 
@@ -334,6 +348,11 @@ CONSUMER_ROUTES = {
     "storefront.pickup_qr": ("GET", "/shop/{brand}/orders/C0/pickup-code.svg"),
     "storefront.consumer_order_cancel": ("POST", "/shop/{brand}/orders/C0/cancel"),
     "storefront.consumer_order_delivered": ("POST", "/shop/{brand}/orders/C0/confirm-delivery"),
+    # -- returns (tests/storefront/test_return_views.py); C0 is no order --
+    "storefront.order_returns": ("GET", "/shop/{brand}/orders/C0/returns"),
+    "storefront.order_return_request": ("POST", "/shop/{brand}/orders/C0/returns"),
+    "api_shop.list_returns": ("GET", "/api/v1/shop/{brand}/orders/C0/returns"),
+    "api_shop.request_return": ("POST", "/api/v1/shop/{brand}/orders/C0/returns"),
 }
 # -- end of consumer accounts --
 
@@ -413,6 +432,7 @@ def _foreign(persona: str) -> dict[str, object]:
         "template": _foreign_template(target, org(brand)),  # ordering pages
         "suggestion": _foreign_suggestion(target, org(brand), location),  # replenishment pages
         "consumer_order": _foreign_consumer_order(org(brand), location),  # online orders
+        "consumer_return": _foreign_consumer_return(org(brand), location),  # online returns
     }
 
 
@@ -439,6 +459,27 @@ def _foreign_consumer_order(brand: Organization, location: Location) -> str:
     db.session.add(order)
     db.session.flush()
     return order.number
+
+
+def _foreign_consumer_return(brand: Organization, location: Location) -> str:
+    """A return asked of the foreign consumer order, to be received at that location."""
+    from portal.storefront.models import ConsumerOrder
+    from portal.storefront.return_models import ConsumerReturn
+
+    order = db.session.execute(
+        select(ConsumerOrder).where(ConsumerOrder.number == f"C-FOREIGN-{location.code}"[:32])
+    ).scalar_one()
+    found = ConsumerReturn(
+        number=f"{order.number}-R1",
+        brand_id=brand.id,
+        order_id=order.id,
+        location_id=location.id,
+        status="requested",
+        currency="CNY",
+    )
+    db.session.add(found)
+    db.session.flush()
+    return found.number
 
 
 # -- end of online orders ------------------------------------------------------------------------

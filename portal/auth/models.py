@@ -3,11 +3,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import JSON
 
 from portal.core.db import TimestampMixin, UTCDateTime, enum_check, utcnow
+from portal.core.throttle import SignInFailure  # noqa: F401 - moved to core, kept here
 from portal.extensions import Model
 from portal.network.models import Membership, Organization, User
 
@@ -58,27 +59,3 @@ class UserSession(Model):
     address: Mapped[str] = mapped_column(String(64), default="")
 
     user: Mapped[User] = relationship()
-
-
-class SignInFailure(Model):
-    """Failed sign-ins counted for the throttle (portal/auth/throttle.py). Written only when a
-    sign-in fails and cleared when one succeeds; in the database so that every app host sees
-    the same counts and a Redis outage changes nothing.
-
-    One row per (account, client): `account` is the normalized e-mail tried, or "*" for a row
-    counting every account tried from one address; `client` is "a:<address>", "d:<device>" (a
-    browser that signed in to this account before), or "*" for every client of one account.
-    """
-
-    __tablename__ = "sign_in_failures"
-    __table_args__ = (UniqueConstraint("account", "client"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    account: Mapped[str] = mapped_column(String(254))
-    client: Mapped[str] = mapped_column(String(80))
-    # Counts toward the delays; starts over after LOGIN_FAILURE_MEMORY_HOURS without a failure.
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    # Every failure since the account's last sign-in: what the owner is told on the next one.
-    total: Mapped[int] = mapped_column(Integer, default=0)
-    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    last_address: Mapped[str] = mapped_column(String(64), default="")

@@ -111,10 +111,17 @@ def sign_in_email(brand_code: str):
     if request.method == "GET":
         return _page("email.html", brand, email=email)
     try:
-        consumer = consumers.sign_in_with_password(brand, email, request.form.get("password", ""))
+        consumer = consumers.sign_in_with_password(
+            brand, email, request.form.get("password", ""), address=_client_address()
+        )
+    except consumers.InvalidCredentials as error:
+        transaction.keep()  # the wrong password is counted by the throttle
+        return _page("email.html", brand, error.status, email=email, errors=error.fields)
     except DomainError as error:
         transaction.discard()
-        return _page("email.html", brand, error.status, email=email, errors=error.fields)
+        page, status = _page("email.html", brand, error.status, email=email, errors=error.fields)
+        retry_after = getattr(error, "retry_after", None)
+        return page, status, ({"Retry-After": str(retry_after)} if retry_after else {})
     sign_in_browser(consumer)
     flash(_("You are signed in."), "success")
     return redirect(shop_next(brand, request.form.get("next")))

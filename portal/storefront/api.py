@@ -186,11 +186,22 @@ def token_from_code(brand_code: str, body: dict):
 @bp.output(ShopTokenOut, status_code=201)
 @bp.doc(
     summary="Exchange e-mail and password for a bearer token",
-    responses=[401, 404, 422],
+    description="Failed sign-ins are throttled per e-mail and per client address with growing"
+    " delays: while one applies, the answer is 429 `rate_limited` with `Retry-After`.",
+    responses=[401, 404, 422, 429],
 )
 def token_from_password(brand_code: str, body: dict):
     brand = shop_brand(brand_code)
-    consumer = consumers.sign_in_with_password(brand, body["email"], body["password"])
+    try:
+        consumer = consumers.sign_in_with_password(
+            brand, body["email"], body["password"], address=request.remote_addr
+        )
+    except consumers.SignInThrottled as error:
+        return _answer(error, **{"Retry-After": str(error.retry_after)})
+    except consumers.InvalidCredentials as error:
+        # Answered here, not raised: the error handler would roll back the throttle's count.
+        transaction.keep()
+        return _answer(error)
     return _token(consumer)
 
 

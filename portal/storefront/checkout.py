@@ -29,13 +29,14 @@ from portal.inventory.errors import InsufficientStock
 from portal.inventory.ledger import MoveLine, apply_moves
 from portal.inventory.models import Grade, Location, MoveReason
 from portal.network.models import Organization, OrgStatus
-from portal.storefront import catalog, rerouting, routing, transitions
+from portal.storefront import catalog, couriers, rerouting, routing, transitions
 from portal.storefront.entry import may_enter
 from portal.storefront.models import (
     Consumer,
     ConsumerAddress,
     ConsumerOrder,
     ConsumerOrderLine,
+    DeliveryMethod,
     Fulfilment,
     OnlineLocation,
     Tier,
@@ -68,10 +69,13 @@ def checkout(
     checkout_token: str,
     pickup_location_id: int | None = None,
     address_id: int | None = None,
+    delivery_method: str | None = None,
 ) -> ConsumerOrder:
     """Place the order, or return the one this token already placed. Raises ValidationFailed
     naming the field or line (`lines.<i>`), InsufficientStock naming each short line and how
-    many can be sold, PermissionDenied when the storefront is not open to the consumer."""
+    many can be sold, PermissionDenied when the storefront is not open to the consumer.
+    A delivery order goes by parcel, or by same-city courier (with its fee) when the consumer
+    asks (`delivery_method`) and its store is near enough (couriers.choose_method)."""
     token = (checkout_token or "").strip()
     if not token or len(token) > TOKEN_CHARS:
         raise ValidationFailed(
@@ -95,10 +99,17 @@ def checkout(
     if unlisted:
         raise ValidationFailed(say(_l("Some items are not sold here now.")), fields=unlisted)
     contact, address, point = _contact(consumer, fulfilment, address_id)
-    online = _location(brand, fulfilment, wanted, pickup_location_id, point)
+    online, distance_km = _location(brand, fulfilment, wanted, pickup_location_id, point)
+    method, fee = None, 0
+    if fulfilment == Fulfilment.DELIVERY:
+        method = couriers.choose_method(delivery_method, distance_km)
+        fee = couriers.same_city_fee_cents() if method == DeliveryMethod.SAME_CITY else 0
     try:
         with db.session.begin_nested():
-            order = _place(consumer, brand, tier, wanted, where, prices, online, fulfilment, token)
+            order = _place(
+                consumer, brand, tier, wanted, where, prices, online, fulfilment, token, fee
+            )
+            order.delivery_method = method
             order.contact_name, order.contact_phone = contact
             if address is not None:
                 order.address = address
@@ -190,7 +201,8 @@ def _location(
     wanted: dict[tuple[int, str], int],
     pickup_location_id: int | None,
     point: tuple[float | None, float | None],
-) -> OnlineLocation:
+) -> tuple[OnlineLocation, float | None]:
+    """Where the units are held, and (delivery) how far that is from the address."""
     if fulfilment == Fulfilment.PICKUP:
         online = db.session.execute(
             select(OnlineLocation)
@@ -210,7 +222,7 @@ def _location(
                     "pickup_location_id": say(_l("Choose a store that hands over online orders."))
                 }
             )
-        return online
+        return online, None
     latitude, longitude = point
     plan = routing.route_delivery(brand, wanted, latitude, longitude, allow_split=False)
     online = db.session.execute(
@@ -218,7 +230,7 @@ def _location(
             OnlineLocation.brand_id == brand.id, OnlineLocation.location_id == plan.location_id
         )
     ).scalar_one()
-    return online
+    return online, plan.legs[0].distance_km
 
 
 def _place(
@@ -231,6 +243,7 @@ def _place(
     online: OnlineLocation,
     fulfilment: str,
     token: str,
+    delivery_cents: int = 0,
 ) -> ConsumerOrder:
     number = new_order_number()
     try:
@@ -270,7 +283,7 @@ def _place(
         location_id=online.location_id,
         checkout_token=token,
         currency=currency,
-        delivery_cents=0,  # a column default would come only at the insert, after the sums
+        delivery_cents=delivery_cents,  # set here: a column default comes only at the insert
         expires_at=utcnow() + timedelta(minutes=current_app.config["CONSUMER_ORDER_PAY_MINUTES"]),
     )
     for (variant_id, grade), qty in wanted.items():

@@ -1,6 +1,7 @@
 """Checkout in a shop: the cart as it stands, pickup at a store (nearest first, from the
 consumer's default address or a chosen city, each saying whether it has every line) or delivery to
-one of their addresses, then `checkout.checkout` and on to the pay page.
+one of their addresses (by parcel, or by same-city courier when a store near it has everything),
+then `checkout.checkout` and on to the pay page.
 
 The form carries a one-time token (a double submit finds the order the first one placed), and
 what the consumer was shown: a price that changed since, or a cart changed in another tab, is
@@ -12,14 +13,14 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal.core import transaction
 from portal.core.errors import DomainError, ValidationFailed
 from portal.core.money import format_money
 from portal.network.models import Organization
-from portal.storefront import carts, consumers, stock
+from portal.storefront import carts, consumers, couriers, stock
 from portal.storefront.auth import consumer_required, signed_in_consumer
 from portal.storefront.browse_views import TIER_NAMES
 from portal.storefront.cart_views import tier_url
@@ -27,7 +28,7 @@ from portal.storefront.checkout import checkout as place_order
 from portal.storefront.models import Consumer, Fulfilment, Tier
 from portal.storefront.shared_views import bp, shop_brand
 
-FORM_FIELDS = ("fulfilment", "pickup_location_id", "address_id", "city")
+FORM_FIELDS = ("fulfilment", "pickup_location_id", "address_id", "city", "delivery_method")
 
 
 def _int(value: Any) -> int | None:
@@ -82,6 +83,8 @@ def _page(brand: Organization, tier: str, form: dict[str, str], status: int = 20
             form=form,
             token=form.get("checkout_token") or secrets.token_urlsafe(32),
             tier_url=tier_url,
+            same_city_km=current_app.config["SAME_CITY_MAX_KM"],
+            same_city_fee=couriers.same_city_fee_cents(),
             **context,
         ),
         status,
@@ -159,6 +162,7 @@ def checkout_place(brand_code: str, tier: str):
             checkout_token=form["checkout_token"],
             pickup_location_id=_int(form["pickup_location_id"]),
             address_id=_int(form["address_id"]),
+            delivery_method=form["delivery_method"] or None,
         )
     except DomainError as error:
         transaction.discard()

@@ -5,7 +5,8 @@ in `consumer_data`, the field checks in `consumer_fields`; this module is the do
 Consumers belong to one brand: the same number in two brands is two consumers. Services take
 the brand, never a consumer of another brand, and raise `DomainError`s whose `fields` name the
 field that was wrong; nothing they raise leaves a write behind, except a wrong code, whose try is
-counted (the caller keeps that with `transaction.keep()`).
+counted, and a wrong password, counted by the sign-in throttle (the caller keeps either with
+`transaction.keep()`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import CursorResult, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from portal.core import throttle
 from portal.core.db import utcnow
 from portal.core.errors import DomainError, ValidationFailed, wants_json
 from portal.extensions import db
@@ -88,8 +90,24 @@ class InvalidCode(DomainError):
 
 
 class InvalidCredentials(DomainError):
+    """A wrong e-mail or password: counted by the throttle, so the caller keeps the writes."""
+
     code = "invalid_credentials"
     status = 401
+
+
+class SignInThrottled(DomainError):
+    code = "rate_limited"
+    status = 429
+    message = "Too many failed sign-ins. Wait a moment before trying again."
+
+    def __init__(self, retry_after: int) -> None:
+        message = say(
+            _l("Too many failed sign-ins. Try again in %(seconds)s seconds."),
+            seconds=retry_after,
+        )
+        super().__init__(message, fields={"password": message}, retry_after=retry_after)
+        self.retry_after = retry_after
 
 
 # -- sign-in by code ---------------------------------------------------------------------------
@@ -295,11 +313,24 @@ def _find_by_email(brand: Organization, email: str) -> Consumer | None:
 _DUMMY_HASH: str | None = None
 
 
-def sign_in_with_password(brand: Organization, email: str, password: str) -> Consumer:
+def sign_in_with_password(
+    brand: Organization, email: str, password: str, *, address: str | None = None
+) -> Consumer:
     """The consumer of `brand` with this e-mail and password, else InvalidCredentials (401),
-    which does not say which of the two was wrong."""
+    which does not say which of the two was wrong, with the failure counted.
+
+    Under the shared sign-in throttle (portal/core/throttle.py), scoped to the brand: counted per
+    e-mail from the client's address, per e-mail, and per address. While a delay applies it
+    raises SignInThrottled (429) without looking at the password or counting anything.
+    """
     global _DUMMY_HASH
-    consumer = _find_by_email(brand, normalize_email(email))
+    account = normalize_email(email)
+    client = throttle.Client(throttle.address_key(address))
+    scope = f"shop{brand.id}"
+    wait = throttle.wait_seconds(account, client, scope=scope)
+    if wait:
+        raise SignInThrottled(wait)
+    consumer = _find_by_email(brand, account)
     if consumer is None or not consumer.password_hash:
         # The same time as a real check, so the answer's delay does not reveal accounts.
         if _DUMMY_HASH is None:
@@ -309,7 +340,9 @@ def sign_in_with_password(brand: Organization, email: str, password: str) -> Con
     elif not check_password_hash(consumer.password_hash, password or ""):
         consumer = None
     if consumer is None:
+        throttle.record_failure(account, client, scope=scope)
         message = say(_l("E-mail or password is not correct."))
         raise InvalidCredentials(message, fields={"password": message})
+    throttle.record_success(account, client, scope=scope)
     consumer.last_sign_in_at = utcnow()
     return consumer

@@ -1,13 +1,13 @@
 """The consumer side's periodic jobs (portal/schedule.py runs them): unpaid orders expire and
-give their units back; uncollected pickups are refunded; delivery orders not accepted in time
-move to the next location. Each works in batches, each batch whole
-(`jobs.checkpoint`), and is safe to run twice or beside itself (each order is re-checked under
-its lock: a second run finds it done and passes over it)."""
+give their units back; uncollected pickups, and pickups their store did not accept in time, are
+refunded; delivery orders not accepted in time move to the next location. Each works in
+batches, each batch whole (`jobs.checkpoint`), and is safe to run twice or beside itself (each
+order is re-checked under its lock: a second run finds it done and passes over it)."""
 
 from __future__ import annotations
 
 from portal.core import jobs
-from portal.storefront import orders, rerouting
+from portal.storefront import orders, rerouting, webhooks
 
 BATCH = 500
 
@@ -35,3 +35,36 @@ def reroute_unaccepted_orders() -> dict[str, int]:
 
     jobs.in_batches(step, BATCH)
     return {"rerouted": moved, "refunded": refunded}
+
+
+@jobs.job(queue=jobs.QUEUE_DEFAULT, title="Refund pickups their store did not accept in time")
+def refund_unaccepted_pickups() -> dict[str, int]:
+    refund = rerouting.refund_unaccepted_pickups
+    return {"refunded": jobs.in_batches(lambda size: refund(limit=size), BATCH)}
+
+
+# -- the available-to-sell webhook (portal/storefront/webhooks.py) ------------------------------
+
+
+def _delivery_given_up(delivery_id: int, *, reason: str) -> None:
+    webhooks.give_up(delivery_id, reason=reason)
+
+
+@jobs.job(
+    queue=jobs.QUEUE_PUSH, title="Send changed stock to a webhook", on_give_up=_delivery_given_up
+)
+def deliver_availability(delivery_id: int) -> str:
+    try:
+        return webhooks.deliver(delivery_id)
+    except webhooks.WebhookFailed:
+        # The attempt stays on record; the failure then goes on to the queue, which retries.
+        jobs.checkpoint()
+        raise
+
+
+@jobs.job(queue=jobs.QUEUE_DEFAULT, retries=0, title="Find stock changes for the webhooks")
+def collect_availability_changes() -> dict[str, int]:
+    made = webhooks.collect_changes()
+    for delivery in made:
+        jobs.enqueue(deliver_availability, delivery.delivery_id, brand_id=delivery.brand_id)
+    return {"deliveries": len(made)}

@@ -248,6 +248,13 @@ class Fulfilment(enum.StrEnum):
     DELIVERY = "delivery"  # shipped from a store or the warehouse
 
 
+class DeliveryMethod(enum.StrEnum):
+    """How a delivery order travels (None on pickup orders)."""
+
+    PARCEL = "parcel"  # a carrier with a tracking number
+    SAME_CITY = "same_city"  # a courier from a store within SAME_CITY_MAX_KM (couriers.py)
+
+
 class ConsumerOrderStatus(enum.StrEnum):
     AWAITING_PAYMENT = "awaiting_payment"  # units reserved; expires unpaid
     PAID = "paid"  # waiting for the fulfilling location to accept
@@ -269,6 +276,9 @@ class ConsumerOrder(TimestampMixin, Model):
         CheckConstraint(enum_check("status", tuple(ConsumerOrderStatus)), name="status"),
         CheckConstraint(enum_check("tier", tuple(Tier)), name="tier"),
         CheckConstraint(enum_check("fulfilment", tuple(Fulfilment)), name="fulfilment"),
+        CheckConstraint(
+            enum_check("delivery_method", tuple(DeliveryMethod)), name="delivery_method"
+        ),
         UniqueConstraint("consumer_id", "checkout_token"),
         UniqueConstraint("brand_id", "pickup_code"),
         Index("ix_consumer_orders_consumer_id_id", "consumer_id", "id"),
@@ -283,6 +293,7 @@ class ConsumerOrder(TimestampMixin, Model):
     tier: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(30), default=ConsumerOrderStatus.AWAITING_PAYMENT)
     fulfilment: Mapped[str] = mapped_column(String(20))
+    delivery_method: Mapped[str | None] = mapped_column(String(20))  # delivery orders only
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))  # fulfils; holds units
     # A retried checkout (a double tap, a lost answer) sends the same token: one order.
     checkout_token: Mapped[str] = mapped_column(String(64))
@@ -317,6 +328,9 @@ class ConsumerOrder(TimestampMixin, Model):
     )
     events: Mapped[list[ConsumerOrderEvent]] = relationship(
         back_populates="order", order_by="ConsumerOrderEvent.id"
+    )
+    dispatches: Mapped[list[CourierDispatch]] = relationship(
+        back_populates="order", order_by="CourierDispatch.id"
     )
 
 
@@ -386,6 +400,40 @@ class ConsumerOrderRoute(Model):
     outcome: Mapped[str] = mapped_column(String(20), default=RouteOutcome.OFFERED)
     offered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DispatchStatus(enum.StrEnum):
+    DISPATCHED = "dispatched"  # a courier is on the way or has the parcel
+    CANCELLED = "cancelled"
+
+
+class CourierDispatch(Model):
+    """One courier sent for a same-city order (portal/storefront/couriers.py): which backend,
+    its id for the dispatch, who the courier is, and how it ended. A cancelled dispatch stays;
+    a new one is another row."""
+
+    __tablename__ = "courier_dispatches"
+    __table_args__ = (
+        CheckConstraint(enum_check("status", tuple(DispatchStatus)), name="status"),
+        UniqueConstraint("backend", "dispatch_ref"),
+        Index("ix_courier_dispatches_order_id_id", "order_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("consumer_orders.id"))
+    brand_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))  # picked up from
+    backend: Mapped[str] = mapped_column(String(30))
+    dispatch_ref: Mapped[str] = mapped_column(String(64))  # the backend's id for it
+    courier_name: Mapped[str] = mapped_column(String(60), default="")
+    courier_phone: Mapped[str] = mapped_column(String(20), default="")
+    distance_km: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20), default=DispatchStatus.DISPATCHED)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # who sent it
+    dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    order: Mapped[ConsumerOrder] = relationship(back_populates="dispatches")
 
 
 # -- the shops' look -----------------------------------------------------------------------------

@@ -27,12 +27,13 @@ from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.inventory.ledger import MoveLine, apply_moves
 from portal.inventory.models import Location, MoveReason
-from portal.storefront import queries, transitions
+from portal.storefront import couriers, queries, transitions
 from portal.storefront.models import (
     Consumer,
     ConsumerOrder,
     ConsumerOrderRoute,
     ConsumerOrderStatus,
+    DeliveryMethod,
     Fulfilment,
     RouteOutcome,
 )
@@ -275,6 +276,31 @@ def ship(
         actor_user_id=actor.user_id,
         carrier=order.carrier,
         tracking_number=order.tracking_number,
+    )
+    _units(actor, order, MoveReason.SALE)
+    db.session.flush()
+    return order
+
+
+def dispatch_courier(
+    actor: Actor, order: ConsumerOrder, *, courier_name: str, courier_phone: str
+) -> ConsumerOrder:
+    """A same-city order leaves with a courier (portal/storefront/couriers.py): the same SHIP
+    move as `ship`, with the courier recorded instead of a carrier and tracking number."""
+    _ensure_staff(actor, order)
+    if order.delivery_method != DeliveryMethod.SAME_CITY:
+        raise ValidationFailed(say(_l("Only a same-city order goes by courier.")))
+    if not transitions.may(order, Action.SHIP, Who.STAFF):
+        # Before any courier is booked: the table's own refusal (wrong status, not staff's).
+        transitions.transition(order, Action.SHIP, Who.STAFF)
+    sent = couriers.dispatch(actor, order, courier_name=courier_name, courier_phone=courier_phone)
+    transitions.transition(
+        order,
+        Action.SHIP,
+        Who.STAFF,
+        actor_user_id=actor.user_id,
+        courier=sent.courier_name,
+        dispatch=sent.dispatch_ref,
     )
     _units(actor, order, MoveReason.SALE)
     db.session.flush()

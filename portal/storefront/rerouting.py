@@ -9,7 +9,9 @@ offer is marked timed out and a new one written; the timeline says "passed to an
 When no location is left, the order is refunded in full and its units go back.
 
 A pickup order is never moved: the consumer chose the store. It stays paid until the store
-accepts or refunds it, or the consumer cancels it (a paid order not yet accepted may be).
+accepts or refunds it, or the consumer cancels it (a paid order not yet accepted may be); one the
+store has not accepted within PICKUP_ACCEPT_HOURS of payment is refunded in full and its units go
+back (`refund_unaccepted_pickups`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from portal.storefront.models import (
 from portal.storefront.transitions import Action, Who
 
 NO_LOCATION_LEFT = "no store accepted the order in time"
+PICKUP_NOT_ACCEPTED = "the store did not accept the pickup in time"
 # A location chosen by the rule can lose its units to another order between the read and the
 # reservation; it is skipped for this pass and the next one tried, a few times at most.
 MAX_RACES = 5
@@ -226,3 +229,32 @@ def _reserve_at_next(order: ConsumerOrder, tried: set[int]) -> routing.Leg | Non
             continue
         return leg
     return None
+
+
+def refund_unaccepted_pickups(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Paid pickup orders their store has not accepted within PICKUP_ACCEPT_HOURS of payment are
+    refunded in full and their units released; returns how many. Each is locked and checked
+    again, so an acceptance (or a cancel) that got there first wins."""
+    hours = float(current_app.config["PICKUP_ACCEPT_HOURS"])
+    cutoff = (now or utcnow()) - timedelta(hours=hours)
+    stmt = (
+        select(ConsumerOrder.id)
+        .where(
+            ConsumerOrder.status == ConsumerOrderStatus.PAID,
+            ConsumerOrder.fulfilment == Fulfilment.PICKUP,
+            ConsumerOrder.paid_at < cutoff,
+        )
+        .order_by(ConsumerOrder.id)
+        .limit(limit)
+    )
+    done = 0
+    for order_id in list(db.session.execute(stmt).scalars()):
+        order = orders.lock_order(order_id)
+        if order is None or order.status != ConsumerOrderStatus.PAID:
+            continue
+        if order.paid_at is None or order.paid_at >= cutoff:
+            continue
+        orders.refund_unfulfilled(order, reason=PICKUP_NOT_ACCEPTED)
+        done += 1
+    db.session.flush()
+    return done

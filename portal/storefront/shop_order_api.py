@@ -206,6 +206,7 @@ def place_order(brand_code: str, body: dict[str, Any]):
         checkout_token=body["checkout_token"],
         pickup_location_id=body["pickup_location_id"],
         address_id=body["address_id"],
+        delivery_method=body["delivery_method"],
     )
     if replay:
         return _order_json(order), 200
@@ -311,6 +312,7 @@ def _order_json(order: ConsumerOrder) -> dict[str, Any]:
         **_summary_json(order),
         "goods_cents": order.goods_cents,
         "delivery_cents": order.delivery_cents,
+        "delivery_method": order.delivery_method,
         "expires_at": iso(order.expires_at),
         "paid_at": iso(order.paid_at),
         "pickup_code": order.pickup_code if order.status in CODE_SHOWN else None,

@@ -12,7 +12,7 @@ from apiflask.validators import Length, OneOf, Range
 from portal.core.inputs import MAX_INT_ID
 from portal.inventory.models import Grade
 from portal.storefront import checkout
-from portal.storefront.models import Fulfilment, Tier
+from portal.storefront.models import DeliveryMethod, Fulfilment, Tier
 
 TIERS = [t.value for t in Tier]
 GRADES = [g.value for g in Grade]
@@ -209,6 +209,12 @@ class ShopCheckoutIn(Schema):
     fulfilment = String(required=True, validate=OneOf([f.value for f in Fulfilment]))
     pickup_location_id = _id_field(load_default=None, allow_none=True)
     address_id = _id_field(load_default=None, allow_none=True)
+    delivery_method = String(
+        load_default=None,
+        allow_none=True,
+        validate=OneOf([m.value for m in DeliveryMethod]),
+        metadata={"description": "delivery only: parcel (left out) or same_city by courier"},
+    )
     lines = List(
         Nested(ShopLineIn),
         load_default=None,
@@ -291,6 +297,7 @@ class ShopOrderSummaryOut(Schema):
 class ShopOrderOut(ShopOrderSummaryOut):
     goods_cents = Integer()
     delivery_cents = Integer()
+    delivery_method = String(allow_none=True)
     expires_at = String(allow_none=True, metadata={"description": "unpaid by then: cancelled"})
     paid_at = String(allow_none=True)
     pickup_code = String(allow_none=True, metadata={"description": "from payment to pickup"})

@@ -1,6 +1,7 @@
 """Store staff's pages for consumer orders at their own org's locations (a store's shelf, HQ's
 warehouses): the pickup queue (accept, ready, hand over against the consumer's code, typed or
-scanned) and the ship-from-store queue (accept, ship with carrier and tracking number), and
+scanned) and the ship-from-store queue (accept, ship with carrier and tracking number, or for a
+same-city order send a courier and record who came), and
 refusing a paid order with a reason (refunded in full). Portal pages under `/shop-orders/`, for
 org users holding `shop.fulfil`; an order held elsewhere is a 404. The consumer's name and phone
 show here because every order on these pages is the actor's own to fulfil."""
@@ -16,7 +17,12 @@ from portal.core import transaction
 from portal.core.access import Permission, current_actor, require
 from portal.core.errors import Conflict, ValidationFailed
 from portal.storefront import orders, queries
-from portal.storefront.models import ConsumerOrder, ConsumerOrderStatus, Fulfilment
+from portal.storefront.models import (
+    ConsumerOrder,
+    ConsumerOrderStatus,
+    DeliveryMethod,
+    Fulfilment,
+)
 from portal.storefront.transitions import EVENT_LABELS, STATUS_LABELS, Action, Who, may
 
 bp = Blueprint("shop_orders", __name__)
@@ -158,12 +164,20 @@ def hand_over(order: ConsumerOrder):
 @require(Permission.SHOP_FULFIL, load=queries.get_location_order)
 def ship(order: ConsumerOrder):
     try:
-        orders.ship(
-            current_actor(),
-            order,
-            carrier=request.form.get("carrier", ""),
-            tracking_number=request.form.get("tracking_number", ""),
-        )
+        if order.delivery_method == DeliveryMethod.SAME_CITY:
+            orders.dispatch_courier(
+                current_actor(),
+                order,
+                courier_name=request.form.get("courier_name", ""),
+                courier_phone=request.form.get("courier_phone", ""),
+            )
+        else:
+            orders.ship(
+                current_actor(),
+                order,
+                carrier=request.form.get("carrier", ""),
+                tracking_number=request.form.get("tracking_number", ""),
+            )
     except (ValidationFailed, Conflict) as error:
         return _failed(order, error)
     flash(_("Order %(number)s shipped.", number=order.number), "success")

@@ -362,7 +362,15 @@ def feed_page(
     ).all()
     more = len(page) > limit
     page = page[:limit]
-    ids = [row[0] for row in page]
+    items = feed_items(brand, [(row[0], row[1]) for row in page], grade=grade)
+    return items, (items[-1].variant_id if more else None)
+
+
+def feed_items(
+    brand: Organization, skus: list[tuple[int, str]], *, grade: str = Grade.A
+) -> list[FeedItem]:
+    """The feed's numbers now for these (variant id, SKU) pairs, in the order given."""
+    ids = [variant_id for variant_id, _ in skus]
     totals = availability(brand.id, ids, grade=grade) if ids else {}
     delivery: dict[int, int] = {}
     if ids:
@@ -371,7 +379,7 @@ def feed_page(
             select(levels.c.variant_id, func.sum(levels.c.free)).group_by(levels.c.variant_id)
         ):
             delivery[variant_id] = int(units or 0)
-    items = [
+    return [
         FeedItem(
             variant_id=variant_id,
             sku=sku,
@@ -379,6 +387,5 @@ def feed_page(
             available=totals[variant_id].sellable,
             delivery=delivery.get(variant_id, 0),
         )
-        for variant_id, sku in page
+        for variant_id, sku in skus
     ]
-    return items, (ids[-1] if more else None)

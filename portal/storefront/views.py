@@ -14,7 +14,9 @@ from portal.storefront import (  # noqa: F401
     consumer_order_views,
     online_views,
     pay_views,
+    return_views,
     tier_views,
+    webhook_views,
 )
 from portal.storefront.shared_views import bp
 
