@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.inventory import services as inventory
 from portal.network.models import Organization
 from portal.seed.catalog import retail_policy
+from portal.seed.images import seed_images
 from portal.storefront import consumers, look, stock, tiers
 from portal.storefront.models import Consumer, OnlineLocation, Tier
 
@@ -64,6 +65,7 @@ def seed_storefront() -> int:
     created = 0
     for code in ("ACME", "LUMI"):
         created += retail_policy(code)
+        created += seed_images(_brand(code).id)
     for code, (title, primary, accent) in LOOKS.items():
         brand = _brand(code)
         if look.find_look(brand.id) is None:
