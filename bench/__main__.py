@@ -17,7 +17,17 @@ from bench import stack
 from bench.client import Api
 from bench.common import Context, find_flagship
 
-BENCHMARKS = ("catalog", "orders", "hot_sku", "publish", "replenishment", "import")
+BENCHMARKS = (
+    "catalog",
+    "orders",
+    "hot_sku",
+    "publish",
+    "replenishment",
+    "import",
+    "shop_flash_sale",
+    "shop_catalog",
+    "shop_routing",
+)
 # The second network of the price-resolution comparison: the same catalog, a tenth of the stores.
 SMALL_NETWORK = {
     "full": (["--preset", "full", "--stores", "300", "--distributors", "30"], 300),
@@ -175,6 +185,18 @@ def _run_one(name: str, ctx: Context, small_url: str | None) -> dict[str, Any]:
         from bench import replenishment
 
         return replenishment.run(ctx)
+    if name == "shop_flash_sale":
+        from bench import shop_flash_sale
+
+        return shop_flash_sale.run(ctx)
+    if name == "shop_catalog":
+        from bench import shop_catalog
+
+        return shop_catalog.run(ctx)
+    if name == "shop_routing":
+        from bench import shop_routing
+
+        return shop_routing.run(ctx)
     from bench import catalog_import
 
     return catalog_import.run(ctx)

@@ -31,6 +31,9 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "import_products": 40_000,
         "import_sizes": 15,
         "job_timeout": 1800,
+        "flash_clients": 32,
+        "shop_catalog_clients": (1, 8),
+        "routing_orders": 500,
     },
     "smoke": {
         "catalog_seconds": 2,
@@ -45,6 +48,9 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "import_products": 300,
         "import_sizes": 10,
         "job_timeout": 300,
+        "flash_clients": 32,
+        "shop_catalog_clients": (1, 4),
+        "routing_orders": 50,
     },
 }
 

@@ -4,7 +4,8 @@ benchmarks in bench/.
 Every row comes from one seeded random generator, so two runs with the same sizes and seed make
 the same network. Rows go in with COPY (portal.seed.bulk), in one transaction: the full scale
 (24 brands, 40,000 products, 600,000 SKUs, 300 distributors, 3,000 stores, about 6,000,000
-stock levels and 90 days of orders and sales) loads in minutes, not hours.
+stock levels and 90 days of orders and sales) loads in minutes, not hours. The storefront
+part (consumer prices, store coordinates, online locations) is `scale_storefront.py`, run last.
 
 What the services guarantee, the generator keeps by construction: every stock level is the sum of
 its ledger moves (`flask inventory check` passes), an order's reserved units are held at its
@@ -38,6 +39,7 @@ from portal.extensions import db
 from portal.ordering.models import OrderStatus
 from portal.ordering.transitions import NEW, TABLE, Action, Move
 from portal.seed.bulk import BulkLoader
+from portal.seed.scale_storefront import add_storefronts
 
 SCALE_PASSWORD = "scale-pass-1"
 CARRIER = "SF Express"
@@ -749,6 +751,8 @@ def seed_scale(sizes: Sizes, say: Callable[[str], None] = print) -> dict[str, in
             say(f"rows written in {time.monotonic() - started:.0f} s; building indexes")
             loader.restore_indexes()
             loader.reset_sequences()
+            shops = add_storefronts(loader.execute)
+            say(f"storefronts: {shops}")
             if unchecked:
                 _check_foreign_keys(loader)
     with db.engine.connect() as connection:

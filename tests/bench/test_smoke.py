@@ -17,7 +17,17 @@ from tests.conftest import need
 from tests.support import services as svc
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCHMARKS = ("catalog", "orders", "hot_sku", "publish", "replenishment", "import")
+BENCHMARKS = (
+    "catalog",
+    "orders",
+    "hot_sku",
+    "publish",
+    "replenishment",
+    "import",
+    "shop_flash_sale",
+    "shop_catalog",
+    "shop_routing",
+)
 # Whatever the caller's shell says about the bench, the test's run uses its defaults.
 BENCH_SETTINGS = ("BENCH_DATABASE_URL", "BENCH_DROP_DATABASES", "BENCH_REDIS_URL", "PORTAL_ENV")
 
@@ -119,6 +129,25 @@ def test_smoke_bench_writes_every_result_sells_the_hot_sku_exactly_and_keeps_the
     for kind in ("csv", "xlsx"):
         assert imported["runs"][kind]["rows"] > 0
         assert imported["cleanup"][kind].get("variants") == imported["runs"][kind]["rows"]
+
+    flash = results["shop_flash_sale"]
+    assert flash["placed"] == flash["paid"] == flash["units"] == 100
+    assert flash["oversold"] == 0
+    assert flash["errors_5xx"] == 0, flash["outcomes"]
+    assert flash["outcomes"] == {"201": 100, "422 insufficient_stock": flash["consumers"] - 100}
+    assert flash["reserved_by_run"] == 100 and flash["sellable_after"] == 0
+    assert flash["ledger_check_clean"] is True
+    assert flash["floor"]["per_s"] > 0
+
+    shop_catalog = results["shop_catalog"]
+    assert all(run["statuses"] == {"200": run["count"]} for run in shop_catalog["runs"].values())
+    assert shop_catalog["runs"]["api_c1"]["count"] > 0
+    assert shop_catalog["runs"]["html_c1"]["count"] > 0
+
+    routing = results["shop_routing"]
+    assert routing["delivering_stores"] > 0
+    assert routing["figures"]["p95_ms"]["value"] > 0
+    assert "cannot_route" not in routing["outcomes"]
 
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["ledger_check_clean"] is True
