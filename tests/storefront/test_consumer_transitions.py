@@ -18,9 +18,6 @@ from portal.storefront.models import (
     Fulfilment,
     Tier,
 )
-from portal.storefront.payments import services as payments
-from portal.storefront.payments.base import Notice, NoticeStatus
-from portal.storefront.payments.models import Payment
 from portal.storefront.transitions import (
     EVENT_LABELS,
     NEW,
@@ -33,6 +30,7 @@ from portal.storefront.transitions import (
     may,
     transition,
 )
+from tests.support.consumer_orders import pay_by_notice
 from tests.support.retail import RetailShop, build_retail_shop
 
 S = ConsumerOrderStatus
@@ -121,22 +119,6 @@ def place(shop: RetailShop) -> ConsumerOrder:
     )
 
 
-def pay(order: ConsumerOrder) -> None:
-    payment = db.session.get(Payment, order.payment_id)
-    result = payments.record_notice(
-        Notice(
-            "test",
-            f"N-{order.number}",
-            payment.reference,
-            f"T-{order.number}",
-            payment.amount_cents,
-            payment.currency,
-            NoticeStatus.PAID,
-        )
-    )
-    orders.order_paid(result.payment)
-
-
 def events(order: ConsumerOrder) -> int:
     return db.session.execute(
         select(func.count(ConsumerOrderEvent.id)).where(ConsumerOrderEvent.order_id == order.id)
@@ -155,7 +137,7 @@ def test_steps_out_of_turn_are_refused_and_change_nothing(shop):
             step()
     assert (order.status, events(order)) == (S.AWAITING_PAYMENT, 1)
     assert shop.level("LJ", "TEE-BLK-M") == (5, 1)
-    pay(order)
+    pay_by_notice(order)
     with pytest.raises(ConsumerOrderConflict):  # paid, not yet accepted or ready
         orders.hand_over(staff, order, order.pickup_code)
     assert shop.level("LJ", "TEE-BLK-M") == (5, 1)
@@ -170,7 +152,7 @@ def test_steps_out_of_turn_are_refused_and_change_nothing(shop):
 
 def test_the_consumer_may_not_take_the_stores_steps_nor_call_off_a_prepared_order(shop):
     order = place(shop)
-    pay(order)
+    pay_by_notice(order)
     orders.accept(shop.staff("LJ"), order)
     with pytest.raises(PermissionDenied) as refused:
         orders.cancel(order.consumer, order)

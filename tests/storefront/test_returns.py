@@ -16,11 +16,10 @@ from portal.inventory.services import check_ledger
 from portal.storefront import orders, returns
 from portal.storefront.checkout import CheckoutLine, checkout
 from portal.storefront.models import ConsumerOrder, Fulfilment, Tier
-from portal.storefront.payments import services as payments
-from portal.storefront.payments.base import Notice, NoticeStatus
-from portal.storefront.payments.models import Payment, PaymentRefund, RefundReason
+from portal.storefront.payments.models import PaymentRefund, RefundReason
 from portal.storefront.return_models import ReturnStatus
 from portal.storefront.returns import ReturnConflict, ReturnLineInput
+from tests.support.consumer_orders import pay_by_notice
 from tests.support.retail import RetailShop, build_retail_shop
 
 R = ReturnStatus
@@ -43,19 +42,7 @@ def completed_order(shop: RetailShop, *, consumer=None, qty: int = 2) -> Consume
         checkout_token=f"t-{consumer.id}",
         pickup_location_id=shop.locations["LJ"].id,
     )
-    payment = db.session.get(Payment, order.payment_id)
-    result = payments.record_notice(
-        Notice(
-            "test",
-            f"N-{order.number}",
-            payment.reference,
-            f"T-{order.number}",
-            payment.amount_cents,
-            payment.currency,
-            NoticeStatus.PAID,
-        )
-    )
-    orders.order_paid(result.payment)
+    pay_by_notice(order)
     staff = shop.staff("LJ")
     orders.accept(staff, order)
     orders.mark_ready(staff, order)

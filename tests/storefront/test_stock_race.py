@@ -34,10 +34,9 @@ from portal.ordering.models import Order
 from portal.storefront import orders
 from portal.storefront.checkout import CheckoutLine, checkout
 from portal.storefront.models import Consumer, ConsumerOrder, ConsumerOrderStatus, Fulfilment, Tier
-from portal.storefront.payments import services as payments
-from portal.storefront.payments.base import Notice, NoticeStatus
 from portal.storefront.payments.models import Payment, PaymentRefund
 from tests.conftest import need
+from tests.support.consumer_orders import pay_by_notice
 from tests.support.retail import build_retail_shop
 from tests.support.services import fresh_postgres_database
 
@@ -256,19 +255,7 @@ def _paid_pickups(arena: Arena, how_many: int) -> list[int]:
                 checkout_token=f"pickup-{index}",
                 pickup_location_id=arena.store_id,
             )
-            payment = db.session.get(Payment, order.payment_id)
-            result = payments.record_notice(
-                Notice(
-                    "test",
-                    f"N-{order.number}",
-                    payment.reference,
-                    f"T-{order.number}",
-                    payment.amount_cents,
-                    payment.currency,
-                    NoticeStatus.PAID,
-                )
-            )
-            orders.order_paid(result.payment)
+            pay_by_notice(order)
             ids.append(order.id)
         db.session.commit()
         db.session.remove()
@@ -355,19 +342,7 @@ def _notice_arrives(order_id: int):
 
     def work() -> str:
         order = db.session.get(ConsumerOrder, order_id)
-        payment = db.session.get(Payment, order.payment_id)
-        result = payments.record_notice(
-            Notice(
-                "test",
-                f"N-{order.number}",
-                payment.reference,
-                f"T-{order.number}",
-                payment.amount_cents,
-                payment.currency,
-                NoticeStatus.PAID,
-            )
-        )
-        orders.order_paid(result.payment)
+        result = pay_by_notice(order)
         return f"notice {result.notice.outcome}"
 
     return work

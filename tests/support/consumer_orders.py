@@ -179,3 +179,25 @@ def build_shop() -> Shop:
     shop = Shop(brand, variant, s1, s2, {})
     shop.opening = {loc.id: shop.level(loc) for loc in (s1, s2)}
     return shop
+
+
+def pay_by_notice(order: ConsumerOrder) -> payments.NoticeResult:
+    """Pay the order as the test gateway's signed notice would: recorded once, order paid."""
+    from portal.storefront.payments.base import Notice, NoticeStatus
+    from portal.storefront.payments.models import Payment
+
+    payment = db.session.get(Payment, order.payment_id)
+    assert payment is not None
+    result = payments.record_notice(
+        Notice(
+            "test",
+            f"N-{order.number}",
+            payment.reference,
+            f"T-{order.number}",
+            payment.amount_cents,
+            payment.currency,
+            NoticeStatus.PAID,
+        )
+    )
+    orders.order_paid(result.payment)
+    return result
