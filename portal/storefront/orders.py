@@ -359,8 +359,12 @@ def expire_unpaid(*, now: datetime | None = None, limit: int = 500) -> int:
         if order is None or order.status != S.AWAITING_PAYMENT:
             continue
         payment = queries.payment_of(order)
-        if payment is not None and not payments.expire_payment(payment):
-            continue  # paid meanwhile: the notice's transaction moves the order
+        # Paid meanwhile: the notice's transaction moves the order. A payment closed some other
+        # way (cancelled, expired) still lets the order expire, or it would come first in every
+        # later run and hold the batch up.
+        closed = payment is None or payments.expire_payment(payment)
+        if not closed and payment is not None and payment.status == PaymentStatus.PAID:
+            continue
         transitions.transition(order, Action.EXPIRE, Who.SYSTEM)
         order.cancel_reason = "not paid in time"
         _units(Actor.system(), order, MoveReason.RELEASE)

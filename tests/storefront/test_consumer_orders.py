@@ -221,6 +221,18 @@ def test_an_order_paid_before_the_expiry_job_stays_paid(shop):
     assert shop.level("LJ", "TEE-BLK-M") == (5, 2)
 
 
+def test_an_order_whose_payment_was_closed_already_still_expires(shop):
+    """A payment closed by some other path (here: by hand) must not leave its order waiting
+    forever at the head of every expiry run."""
+    order = place(shop)
+    payment_of(order).status = PaymentStatus.CANCELLED
+    db.session.flush()
+    assert orders.expire_unpaid(now=order.expires_at + timedelta(minutes=1)) == 1
+    assert order.status == S.CANCELLED
+    assert shop.level("LJ", "TEE-BLK-M") == (5, 0)
+    assert check_ledger() == []
+
+
 def test_the_expiry_job_cancels_what_is_overdue(shop):
     overdue, waiting = place(shop), place(shop, qty=1)
     overdue.expires_at = overdue.expires_at - timedelta(hours=1)
