@@ -16,15 +16,20 @@ from portal.storefront import orders, queries
 from portal.storefront.auth import consumer_required, signed_in_consumer
 from portal.storefront.models import ConsumerOrder, ConsumerOrderStatus
 from portal.storefront.shared_views import bp, shop_brand
-from portal.storefront.transitions import EVENT_LABELS, STATUS_LABELS, Action, Who, may
+from portal.storefront.transitions import (
+    EVENT_LABELS,
+    STATUS_LABELS,
+    Action,
+    Who,
+    consumer_may_call_off,
+    may,
+)
 
 
 def _actions(order: ConsumerOrder) -> dict[str, bool]:
     return {
         "pay": order.status == ConsumerOrderStatus.AWAITING_PAYMENT,
-        # Before the store takes it on: cancelled unpaid, refunded once paid.
-        "cancel": may(order, Action.CANCEL, Who.CONSUMER)
-        or may(order, Action.REFUND, Who.CONSUMER),
+        "cancel": consumer_may_call_off(order),
         "confirm": may(order, Action.DELIVER, Who.CONSUMER),
     }
 

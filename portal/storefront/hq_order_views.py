@@ -6,22 +6,19 @@ HQ holding `shop.manage`; another brand's order is a 404."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 from flask import render_template, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
-from portal.core.access import Actor, Permission, current_actor, require
-from portal.core.errors import NotFound
-from portal.core.pagination import Page, paginate, parse_page_args
-from portal.extensions import db
-from portal.inventory.models import Location
+from portal.core.access import Permission, current_actor, require
+from portal.core.errors import NotFound, ValidationFailed
+from portal.core.inputs import parse_day
+from portal.core.pagination import parse_page_args
 from portal.storefront import queries
 from portal.storefront.models import (
     ConsumerOrder,
-    ConsumerOrderRoute,
     ConsumerOrderStatus,
     RouteOutcome,
 )
@@ -36,63 +33,12 @@ ROUTE_LABELS = {
 }
 
 
-def get_brand_order(actor: Actor, number: str) -> ConsumerOrder:
-    """One order of the actor's own brand (the actor is its HQ); any other is a 404."""
-    if not actor.is_hq or actor.org_id is None:
-        raise NotFound()
-    order = db.session.execute(
-        select(ConsumerOrder).where(
-            ConsumerOrder.number == number, ConsumerOrder.brand_id == actor.org_id
-        )
-    ).scalar_one_or_none()
-    if order is None:
-        raise NotFound()
-    return order
-
-
 def _day(value: str) -> date | None:
+    """A typed filter day; one that does not read as a day is left out, as before."""
     try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
+        return parse_day(value, field="date")
+    except ValidationFailed:
         return None
-
-
-def list_brand_orders(
-    actor: Actor,
-    *,
-    status: str = "",
-    location: str = "",
-    since: date | None = None,
-    until: date | None = None,
-    page: int = 1,
-    per_page: int = 50,
-) -> Page:
-    """The brand's orders, newest first; days are whole UTC days, `until` included."""
-    if not actor.is_hq or actor.org_id is None:
-        raise NotFound()
-    stmt = select(ConsumerOrder).where(ConsumerOrder.brand_id == actor.org_id)
-    if status in tuple(ConsumerOrderStatus):
-        stmt = stmt.where(ConsumerOrder.status == status)
-    if location:
-        stmt = stmt.join(Location, Location.id == ConsumerOrder.location_id).where(
-            Location.code == location
-        )
-    if since is not None:
-        stmt = stmt.where(ConsumerOrder.created_at >= datetime.combine(since, time(), UTC))
-    if until is not None:
-        end = datetime.combine(until + timedelta(days=1), time(), UTC)
-        stmt = stmt.where(ConsumerOrder.created_at < end)
-    return paginate(stmt.order_by(ConsumerOrder.id.desc()), page, per_page)
-
-
-def _locations(actor: Actor) -> list[Location]:
-    """The locations the brand's consumer orders were fulfilled at, for the filter."""
-    held = select(ConsumerOrder.location_id).where(ConsumerOrder.brand_id == actor.org_id)
-    return list(
-        db.session.execute(
-            select(Location).where(Location.id.in_(held)).order_by(Location.code)
-        ).scalars()
-    )
 
 
 @bp.get("/hq/shop-orders")
@@ -108,7 +54,7 @@ def hq_orders():
         "since": (request.args.get("since") or "").strip()[:10],
         "until": (request.args.get("until") or "").strip()[:10],
     }
-    page = list_brand_orders(
+    page = queries.list_brand_orders(
         actor,
         status=filters["status"],
         location=filters["location"],
@@ -121,23 +67,16 @@ def hq_orders():
         "storefront/hq/orders.html",
         page=page,
         filters=filters,
-        locations=_locations(actor),
+        locations=queries.brand_order_locations(actor),
         statuses=list(ConsumerOrderStatus),
         status_labels=STATUS_LABELS,
     )
 
 
 @bp.get("/hq/shop-orders/<number>")
-@require(Permission.SHOP_MANAGE, load=get_brand_order)
+@require(Permission.SHOP_MANAGE, load=queries.get_brand_order)
 def hq_order_detail(order: ConsumerOrder):
-    routes = list(
-        db.session.execute(
-            select(ConsumerOrderRoute, Location)
-            .join(Location, Location.id == ConsumerOrderRoute.location_id)
-            .where(ConsumerOrderRoute.order_id == order.id)
-            .order_by(ConsumerOrderRoute.id)
-        )
-    )
+    routes = queries.order_routes(order)
     return render_template(
         "storefront/hq/order.html",
         order=order,

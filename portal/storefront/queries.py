@@ -1,15 +1,25 @@
 """Reads of the consumer side that answer "may this one see it?" themselves: a consumer's own
-orders, a location's queue for its staff, an order's payment."""
+orders, a location's queue for its staff, an order's payment, and HQ's reads of the brand's
+consumer orders (the list with its filters, one order, where it was offered)."""
 
 from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
 from portal.core.access import Actor
 from portal.core.errors import NotFound
+from portal.core.pagination import Page, paginate
 from portal.extensions import db
 from portal.inventory.models import Location
-from portal.storefront.models import Consumer, ConsumerOrder, ConsumerOrderStatus
+from portal.storefront.models import (
+    Consumer,
+    ConsumerOrder,
+    ConsumerOrderRoute,
+    ConsumerOrderStatus,
+)
 from portal.storefront.payments.models import Payment
 
 
@@ -81,3 +91,71 @@ def location_queue(
     if fulfilment is not None:
         stmt = stmt.where(ConsumerOrder.fulfilment == fulfilment)
     return list(db.session.execute(stmt.order_by(ConsumerOrder.id).limit(limit)).scalars())
+
+
+# -- HQ's reads of the brand's consumer orders -----------------------------------------------
+
+
+def get_brand_order(actor: Actor, number: str) -> ConsumerOrder:
+    """One order of the actor's own brand (the actor is its HQ); any other is a 404."""
+    if not actor.is_hq or actor.org_id is None:
+        raise NotFound()
+    order = db.session.execute(
+        select(ConsumerOrder).where(
+            ConsumerOrder.number == number, ConsumerOrder.brand_id == actor.org_id
+        )
+    ).scalar_one_or_none()
+    if order is None:
+        raise NotFound()
+    return order
+
+
+def list_brand_orders(
+    actor: Actor,
+    *,
+    status: str = "",
+    location: str = "",
+    since: date | None = None,
+    until: date | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page:
+    """The brand's orders, newest first; days are whole UTC days, `until` included."""
+    if not actor.is_hq or actor.org_id is None:
+        raise NotFound()
+    stmt = select(ConsumerOrder).where(ConsumerOrder.brand_id == actor.org_id)
+    if status in tuple(ConsumerOrderStatus):
+        stmt = stmt.where(ConsumerOrder.status == status)
+    if location:
+        stmt = stmt.join(Location, Location.id == ConsumerOrder.location_id).where(
+            Location.code == location
+        )
+    if since is not None:
+        stmt = stmt.where(ConsumerOrder.created_at >= datetime.combine(since, time(), UTC))
+    if until is not None:
+        end = datetime.combine(until + timedelta(days=1), time(), UTC)
+        stmt = stmt.where(ConsumerOrder.created_at < end)
+    return paginate(stmt.order_by(ConsumerOrder.id.desc()), page, per_page)
+
+
+def brand_order_locations(actor: Actor) -> list[Location]:
+    """The locations the brand's consumer orders were fulfilled at, for the filter."""
+    held = select(ConsumerOrder.location_id).where(ConsumerOrder.brand_id == actor.org_id)
+    return list(
+        db.session.execute(
+            select(Location).where(Location.id.in_(held)).order_by(Location.code)
+        ).scalars()
+    )
+
+
+def order_routes(order: ConsumerOrder) -> list[Any]:
+    """Each location the order was offered to, in turn, with the location (the caller may see
+    the order)."""
+    return list(
+        db.session.execute(
+            select(ConsumerOrderRoute, Location)
+            .join(Location, Location.id == ConsumerOrderRoute.location_id)
+            .where(ConsumerOrderRoute.order_id == order.id)
+            .order_by(ConsumerOrderRoute.id)
+        )
+    )

@@ -12,10 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, request, url_for
-from sqlalchemy import select
 
 from portal.core.errors import DomainError
-from portal.extensions import db
 from portal.network.models import Organization
 from portal.storefront import carts, checkout, orders, queries, transitions
 from portal.storefront.api import bp
@@ -43,7 +41,7 @@ from portal.storefront.shop_schemas import (
     ShopPayOut,
     ShopTierQuery,
 )
-from portal.storefront.transitions import Action, Who
+from portal.storefront.transitions import Action
 
 S = ConsumerOrderStatus
 # The pickup code is shown once the order is paid and until it is collected or called off.
@@ -303,11 +301,7 @@ def _address_text(address: dict[str, Any] | None) -> str | None:
 
 def _order_json(order: ConsumerOrder) -> dict[str, Any]:
     payment = queries.payment_of(order)
-    store = db.session.execute(
-        select(Organization.name, Organization.address).where(
-            Organization.id == order.location.org_id
-        )
-    ).one()
+    store = order.location.org  # the fulfilling location's org: the store (or the brand)
     return {
         **_summary_json(order),
         "goods_cents": order.goods_cents,
@@ -327,8 +321,7 @@ def _order_json(order: ConsumerOrder) -> dict[str, Any]:
         "cancel_reason": order.cancel_reason,
         "payment_status": payment.status if payment is not None else None,
         "may_pay": order.status == S.AWAITING_PAYMENT and payment is not None,
-        "may_cancel": transitions.may(order, Action.CANCEL, Who.CONSUMER)
-        or transitions.may(order, Action.REFUND, Who.CONSUMER),
+        "may_cancel": transitions.consumer_may_call_off(order),
         "lines": [
             {
                 "variant_id": line.variant_id,

@@ -7,16 +7,15 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from wtforms import BooleanField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length
 
+from portal.catalog import queries as catalog_queries
 from portal.catalog.models import Product, Variant
 from portal.core import transaction
 from portal.core.access import Permission, current_actor, require
 from portal.core.errors import DomainError, NotFound
 from portal.core.forms import PortalForm, apply_errors
-from portal.extensions import db
 from portal.network.models import Organization
 from portal.storefront import tiers
 from portal.storefront.models import Tier
@@ -48,9 +47,7 @@ def _hq_brand(brand_code: str) -> Organization:
 
 
 def _product(brand: Organization, code: str) -> Product:
-    found = db.session.execute(
-        select(Product).where(Product.brand_id == brand.id, Product.code == code.strip().upper())
-    ).scalar_one_or_none()
+    found = catalog_queries.find_product_by_code(brand.id, code.strip().upper())
     if found is None:
         raise NotFound()
     return found

@@ -122,6 +122,12 @@ def may(order: ConsumerOrder, action: Action, who: Who) -> bool:
     return move is not None and who in move.who
 
 
+def consumer_may_call_off(order: ConsumerOrder) -> bool:
+    """Whether the consumer may still call the order off: cancelled unpaid, refunded once paid,
+    until the store takes it on."""
+    return may(order, Action.CANCEL, Who.CONSUMER) or may(order, Action.REFUND, Who.CONSUMER)
+
+
 def transition(
     order: ConsumerOrder,
     action: Action,
