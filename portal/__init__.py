@@ -105,6 +105,11 @@ def _register_models() -> None:
     import portal.finance.models  # noqa: F401
     import portal.inventory.jobs  # noqa: F401
     import portal.inventory.models  # noqa: F401
+    import portal.members.level_jobs  # noqa: F401
+    import portal.members.models  # noqa: F401
+    import portal.members.points_jobs  # noqa: F401
+    import portal.members.sale_jobs  # noqa: F401
+    import portal.members.sale_models  # noqa: F401
     import portal.network.models  # noqa: F401
     import portal.ordering.jobs  # noqa: F401
     import portal.ordering.models  # noqa: F401
@@ -115,6 +120,9 @@ def _register_models() -> None:
     import portal.storefront.jobs  # noqa: F401
     import portal.storefront.models  # noqa: F401
     import portal.storefront.payments.jobs  # noqa: F401 - with its models
+    from portal.members import plugs
+
+    plugs.register()  # the members' rules into the storefront's hooks
 
 
 def _register_blueprints(app: APIFlask) -> None:
@@ -127,6 +135,14 @@ def _register_blueprints(app: APIFlask) -> None:
     from portal.finance import views as finance_views
     from portal.inventory import api as inventory_api
     from portal.inventory import views as inventory_views
+    from portal.members import api as members_api
+    from portal.members import (
+        coupon_views,
+        employee_views,
+        member_views,
+        sale_views,
+        wallet_views,
+    )
     from portal.network import api as network_api
     from portal.network import views as network_views
     from portal.ordering import api as ordering_api
@@ -161,6 +177,11 @@ def _register_blueprints(app: APIFlask) -> None:
         replenishment_views.bp,
         storefront_views.bp,
         staff_views.bp,
+        member_views.bp,
+        wallet_views.bp,
+        coupon_views.bp,
+        employee_views.bp,
+        sale_views.bp,
         core_api.bp,
         auth_api.bp,
         network_api.bp,
@@ -171,6 +192,7 @@ def _register_blueprints(app: APIFlask) -> None:
         replenishment_api.bp,
         shop_api.bp,
         shop_feed_api.bp,
+        members_api.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -13,11 +13,13 @@ UPDATE stock_levels SET reserved = reserved + 1
 -- the order, numbered from its own id
 INSERT INTO consumer_orders (id, number, brand_id, consumer_id, tier, status, fulfilment,
                              location_id, checkout_token, currency, goods_cents, delivery_cents,
-                             total_cents, total_qty, contact_name, contact_phone, address,
+                             total_cents, pay_cents, discount_cents, points_used, points_cents,
+                             wallet_cents, total_qty, contact_name, contact_phone, address,
                              expires_at, cancel_reason, carrier, tracking_number, created_at,
                              updated_at)
 SELECT n.id, 'SFLOOR-' || n.id, :brand_id, :consumer_id, 'official', 'awaiting_payment',
-       'pickup', :location_id, 'floor-' || n.id, 'CNY', :price, 0, :price, 1, '', '', '{}',
+       'pickup', :location_id, 'floor-' || n.id, 'CNY', :price, 0, :price, :price, 0, 0, 0, 0, 1,
+       '', '', '{}',
        now() + interval '15 minutes', '', '', '', now(), now()
   FROM (SELECT nextval('consumer_orders_id_seq') AS id) n
 RETURNING id AS order_id \gset

@@ -128,6 +128,10 @@ class PolicyVersion(TimestampMixin, Model):
     # volume rebates (stored now; settled by the finance issue):
     # [{"threshold_cents": 100000000, "percent_bp": 200, "period": "quarter"}]
     rebates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # The consumer programme's terms (policy/consumer_terms.py: member levels, points, invites,
+    # per-person limits, tier moves), each section in force from the newest live version for
+    # everyone that sets it; {} sets none.
+    member_terms: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     published_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

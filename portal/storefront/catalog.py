@@ -30,7 +30,8 @@ from portal.inventory.models import Grade, StockLevel
 from portal.policy import queries as policy_queries
 from portal.policy.models import PolicyVersion
 from portal.policy.queries import SkuTerms
-from portal.storefront.models import OnlineLocation, SkuTier, Tier
+from portal.storefront import hooks
+from portal.storefront.models import Consumer, OnlineLocation, SkuTier, Tier
 
 PER_PAGE = 24
 BATCH = 96  # candidate products read at a time while filling a page
@@ -350,10 +351,13 @@ class LinePrice:
     rule_id: int | None  # the policy rule that set it (the order line keeps it: "why")
 
 
-def price_variants(brand_id: int, tier: str, variant_ids: Sequence[int]) -> dict[int, LinePrice]:
+def price_variants(
+    brand_id: int, tier: str, variant_ids: Sequence[int], *, consumer: Consumer | None = None
+) -> dict[int, LinePrice]:
     """What the storefront charges now for each SKU it lists; SKUs it does not list (another
     brand's, another tier's, unpriced) are simply absent. Checkout prices with this, never
-    with a number the client sent."""
+    with a number the client sent. With `consumer`, the prices are theirs (a member level's
+    outlet discount: storefront/hooks.price_adjusters)."""
     if not variant_ids:
         return {}
     product_ids = db.session.execute(
@@ -374,4 +378,4 @@ def price_variants(brand_id: int, tier: str, variant_ids: Sequence[int]) -> dict
         if cents is not None:
             rule = terms[variant.id].retail_rule(tier)
             priced[variant.id] = LinePrice(variant, cents, rule.id if rule else None)
-    return priced
+    return hooks.adjust_prices(brand_id, tier, consumer, priced)

@@ -29,8 +29,9 @@ from portal.inventory.errors import InsufficientStock
 from portal.inventory.ledger import MoveLine, apply_moves
 from portal.inventory.models import Grade, Location, MoveReason
 from portal.network.models import Organization, OrgStatus
-from portal.storefront import catalog, couriers, rerouting, routing, transitions
+from portal.storefront import catalog, couriers, hooks, orders, rerouting, routing, transitions
 from portal.storefront.entry import may_enter
+from portal.storefront.hooks import CheckoutContext, CheckoutExtras
 from portal.storefront.models import (
     Consumer,
     ConsumerAddress,
@@ -70,12 +71,16 @@ def checkout(
     pickup_location_id: int | None = None,
     address_id: int | None = None,
     delivery_method: str | None = None,
+    extras: CheckoutExtras | None = None,
 ) -> ConsumerOrder:
     """Place the order, or return the one this token already placed. Raises ValidationFailed
     naming the field or line (`lines.<i>`), InsufficientStock naming each short line and how
     many can be sold, PermissionDenied when the storefront is not open to the consumer.
     A delivery order goes by parcel, or by same-city courier (with its fee) when the consumer
-    asks (`delivery_method`) and its store is near enough (couriers.choose_method)."""
+    asks (`delivery_method`) and its store is near enough (couriers.choose_method).
+    `extras` is what else the consumer spends (points, wallet, coupons) or buys in (a private
+    sale): the hooks that members registered (storefront/hooks.py) take it; what is left goes
+    to the payment provider, and an order paid in full without it is paid at once."""
     token = (checkout_token or "").strip()
     if not token or len(token) > TOKEN_CHARS:
         raise ValidationFailed(
@@ -93,22 +98,29 @@ def checkout(
     where: dict[tuple[int, str], str] = {}
     for i, line in enumerate(lines):
         where.setdefault((line.variant_id, line.grade), f"lines.{i}")
-    prices = catalog.price_variants(brand.id, tier, [key[0] for key in wanted])
+    prices = catalog.price_variants(brand.id, tier, [key[0] for key in wanted], consumer=consumer)
+    context = CheckoutContext(
+        consumer, brand, tier, extras or CheckoutExtras(), wanted, where, prices
+    )
+    for before in hooks.checkout_before_place:
+        before(context)
+    prices = context.prices
     not_sold = say(_l("Not sold in this storefront now."))
     unlisted = {where[key]: not_sold for key in wanted if key[0] not in prices}
     if unlisted:
         raise ValidationFailed(say(_l("Some items are not sold here now.")), fields=unlisted)
     contact, address, point = _contact(consumer, fulfilment, address_id)
-    online, distance_km = _location(brand, fulfilment, wanted, pickup_location_id, point)
+    if context.fixed_location_id is not None:
+        online, distance_km = _fixed_location(brand, fulfilment, context.fixed_location_id)
+    else:
+        online, distance_km = _location(brand, fulfilment, wanted, pickup_location_id, point)
     method, fee = None, 0
     if fulfilment == Fulfilment.DELIVERY:
         method = couriers.choose_method(delivery_method, distance_km)
         fee = couriers.same_city_fee_cents() if method == DeliveryMethod.SAME_CITY else 0
     try:
         with db.session.begin_nested():
-            order = _place(
-                consumer, brand, tier, wanted, where, prices, online, fulfilment, token, fee
-            )
+            order = _place(context, online, fulfilment, token, fee)
             order.delivery_method = method
             order.contact_name, order.contact_phone = contact
             if address is not None:
@@ -116,6 +128,7 @@ def checkout(
                 order.latitude, order.longitude = point
             if fulfilment == Fulfilment.DELIVERY:
                 rerouting.offer_first(order)  # re-routing counts from this offer
+            _pay(context, order)
             return order
     except IntegrityError:
         # The same token, placed by a concurrent request that committed first: its order.
@@ -233,32 +246,55 @@ def _location(
     return online, plan.legs[0].distance_km
 
 
+def _fixed_location(
+    brand: Organization, fulfilment: str, location_id: int
+) -> tuple[OnlineLocation, float | None]:
+    """The location a hook holds the units at (a private sale's set-aside stock): it must sell
+    the brand online, and hand over pickups if the consumer collects."""
+    online = db.session.execute(
+        select(OnlineLocation).where(
+            OnlineLocation.brand_id == brand.id,
+            OnlineLocation.location_id == location_id,
+            OnlineLocation.is_enabled.is_(True),
+        )
+    ).scalar_one_or_none()
+    if online is None or (fulfilment == Fulfilment.PICKUP and not online.pickup):
+        raise ValidationFailed(
+            fields={
+                "fulfilment": say(
+                    _l("These items are not handed over in a store: choose delivery.")
+                )
+            }
+        )
+    return online, None
+
+
 def _place(
-    consumer: Consumer,
-    brand: Organization,
-    tier: str,
-    wanted: dict[tuple[int, str], int],
-    where: dict[tuple[int, str], str],
-    prices: dict[int, catalog.LinePrice],
+    context: CheckoutContext,
     online: OnlineLocation,
     fulfilment: str,
     token: str,
     delivery_cents: int = 0,
 ) -> ConsumerOrder:
+    consumer, brand, tier = context.consumer, context.brand, context.tier
+    wanted, where, prices = context.wanted, context.where, context.prices
     number = new_order_number()
     try:
         apply_moves(
             Actor.system(),  # a consumer's own step: the order number says whose
             [
-                MoveLine(
-                    online.location_id,
-                    variant_id,
-                    reserved_delta=qty,
-                    grade=grade,
-                    where=where[(variant_id, grade)],
-                    keep=online.safety_stock,
-                )
-                for (variant_id, grade), qty in wanted.items()
+                *context.extra_moves,
+                *(
+                    MoveLine(
+                        online.location_id,
+                        variant_id,
+                        reserved_delta=qty,
+                        grade=grade,
+                        where=where[(variant_id, grade)],
+                        keep=online.safety_stock,
+                    )
+                    for (variant_id, grade), qty in wanted.items()
+                ),
             ],
             reason=MoveReason.RESERVE,
             reference=number,
@@ -278,6 +314,7 @@ def _place(
         number=number,
         brand_id=brand.id,
         consumer_id=consumer.id,
+        member_id=consumer.member_id,
         tier=tier,
         fulfilment=fulfilment,
         location_id=online.location_id,
@@ -300,23 +337,38 @@ def _place(
             )
         )
     order.goods_cents = sum(line.line_cents for line in order.lines)
-    order.total_cents = order.goods_cents + order.delivery_cents
+    order.total_cents = order.pay_cents = order.goods_cents + order.delivery_cents
     order.total_qty = sum(line.qty for line in order.lines)
     db.session.add(order)
-    transitions.create(order, Who.CONSUMER, location=online.location_id)
+    transitions.create(order, Who.CONSUMER, location=online.location_id, **context.details)
     db.session.flush()  # the unique (consumer, token) speaks here, inside the savepoint
+    return order
+
+
+def _pay(context: CheckoutContext, order: ConsumerOrder) -> None:
+    """The hooks take their part (limits, coupons, points, wallet); the provider is asked for
+    the rest, and an order with nothing left to pay is paid now."""
+    for after in hooks.checkout_after_place:
+        after(context, order)
+    order.total_cents = order.goods_cents + order.delivery_cents - order.discount_cents
+    order.pay_cents = order.total_cents - order.points_cents - order.wallet_cents
+    if order.total_cents < 0 or order.pay_cents < 0:
+        raise ValueError(f"checkout hooks took more than order {order.number} costs")
+    if order.pay_cents == 0:
+        db.session.flush()
+        orders.paid_without_provider(order)
+        return
     payment = payments.create_payment(
-        brand_id=brand.id,
+        brand_id=order.brand_id,
         payable_kind=PayableKind.CONSUMER_ORDER,
         payable_id=order.id,
-        amount_cents=order.total_cents,
+        amount_cents=order.pay_cents,
         currency=order.currency,
-        provider=provider_name_for(brand.code),
+        provider=provider_name_for(context.brand.code),
         expires_at=order.expires_at,
     )
     order.payment_id = payment.id
     db.session.flush()
-    return order
 
 
 def new_order_number() -> str:

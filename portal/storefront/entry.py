@@ -1,17 +1,18 @@
 """Who may enter which storefront (DESIGN §7), asked by every page and API route of a tier.
 
 - official: anyone, signed in or not;
-- outlet: the brand's members. Until membership is its own record (the members issue: joining,
-  levels, a brand group's shared membership), every signed-in consumer of the brand is a member:
-  signing up is joining;
-- employee: employees and friends holding a valid invite code. Both come with the members issue
-  (HR lists, partner domains, invite codes with quotas); until then the employee store is closed
-  to everyone, and its page says who it is for.
+- outlet: the brand's members;
+- employee: employees, partner employees and friends holding a valid invite code.
+
+Who counts as a member or an employee is portal/members' to say: it registers the rule of each
+tier in `hooks.entry`. Without it (the storefront alone) every signed-in consumer of the brand
+may enter the outlet, and the employee store is closed.
 """
 
 from __future__ import annotations
 
 from portal.network.models import Organization
+from portal.storefront import hooks
 from portal.storefront.auth import current_consumer
 from portal.storefront.models import Consumer, ConsumerStatus, Tier
 
@@ -27,4 +28,7 @@ def may_enter(brand: Organization, tier: str, consumer: Consumer | None = None) 
         or consumer.status != ConsumerStatus.ACTIVE
     ):
         return False
+    rule = hooks.entry.get(tier)
+    if rule is not None:
+        return rule(brand, consumer)
     return tier == Tier.OUTLET

@@ -138,6 +138,9 @@ class Consumer(TimestampMixin, Model):
     status: Mapped[str] = mapped_column(String(20), default=ConsumerStatus.ACTIVE)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The membership this account belongs to (portal/members): one member may hold accounts at
+    # several brands of a group sharing one program. None: not (yet) a member.
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
 
     brand: Mapped[Organization] = relationship()
     addresses: Mapped[list[ConsumerAddress]] = relationship(
@@ -281,7 +284,13 @@ class ConsumerOrder(TimestampMixin, Model):
         ),
         UniqueConstraint("consumer_id", "checkout_token"),
         UniqueConstraint("brand_id", "pickup_code"),
+        CheckConstraint(
+            "discount_cents >= 0 AND points_used >= 0 AND points_cents >= 0"
+            " AND wallet_cents >= 0 AND pay_cents >= 0",
+            name="spend_not_negative",
+        ),
         Index("ix_consumer_orders_consumer_id_id", "consumer_id", "id"),
+        Index("ix_consumer_orders_member_id_id", "member_id", "id"),
         Index("ix_consumer_orders_location_id_status", "location_id", "status"),
         Index("ix_consumer_orders_status_expires_at", "status", "expires_at"),
     )
@@ -300,7 +309,17 @@ class ConsumerOrder(TimestampMixin, Model):
     currency: Mapped[str] = mapped_column(String(3))
     goods_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     delivery_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    discount_cents: Mapped[int] = mapped_column(BigInteger, default=0)  # coupons
+    # goods + delivery - discount: what the order costs, however it is paid
     total_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    points_used: Mapped[int] = mapped_column(BigInteger, default=0)  # redeemed points...
+    points_cents: Mapped[int] = mapped_column(BigInteger, default=0)  # ...and what they paid
+    wallet_cents: Mapped[int] = mapped_column(BigInteger, default=0)  # paid from stored value
+    # total - points - wallet: what the payment provider collects (0: no provider payment)
+    pay_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    # the buyer's membership, if any (portal/members), and the private sale it was bought in
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("private_sales.id"))
     total_qty: Mapped[int] = mapped_column(Integer, default=0)
     contact_name: Mapped[str] = mapped_column(String(120), default="")
     contact_phone: Mapped[str] = mapped_column(String(20), default="")
@@ -346,6 +365,9 @@ class ConsumerOrderLine(Model):
     qty: Mapped[int] = mapped_column(Integer)
     unit_price_cents: Mapped[int] = mapped_column(BigInteger)
     line_cents: Mapped[int] = mapped_column(BigInteger)
+    # The line's share of the order's coupon discount: a returned unit refunds what it cost after
+    # it (returns.py), rounded down to the fen.
+    discount_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     price_rule_id: Mapped[int | None] = mapped_column(ForeignKey("policy_rules.id"))  # why
 
     order: Mapped[ConsumerOrder] = relationship(back_populates="lines")

@@ -27,7 +27,8 @@ from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.inventory.ledger import MoveLine, apply_moves
 from portal.inventory.models import Location, MoveReason
-from portal.storefront import couriers, queries, transitions
+from portal.storefront import couriers, hooks, queries, transitions
+from portal.storefront.hooks import RefundRequest
 from portal.storefront.models import (
     Consumer,
     ConsumerOrder,
@@ -39,7 +40,13 @@ from portal.storefront.models import (
 )
 from portal.storefront.payments import services as payments
 from portal.storefront.payments.jobs import send_refund
-from portal.storefront.payments.models import PayableKind, Payment, PaymentStatus, RefundReason
+from portal.storefront.payments.models import (
+    PayableKind,
+    Payment,
+    PaymentRefund,
+    PaymentStatus,
+    RefundReason,
+)
 from portal.storefront.transitions import Action, Who
 from portal.storefront.words import say
 
@@ -72,16 +79,52 @@ def _units(actor: Actor, order: ConsumerOrder, reason: MoveReason) -> None:
 
 
 def _refund_in_full(order: ConsumerOrder) -> None:
+    refund_money(order, amount_cents=order.total_cents, reason=RefundReason.CANCELLED, suffix="C")
+
+
+def refund_money(
+    order: ConsumerOrder, *, amount_cents: int, reason: RefundReason, suffix: str, full: bool = True
+) -> PaymentRefund | None:
+    """Pay `amount_cents` of the order back where it came from, in proportion to how it was
+    paid: the provider's share (rounded down) through the provider, the rest (wallet, points)
+    through the hooks members registered. `suffix` makes the refund's references (one per
+    refund: asking again pays nothing twice). Returns the provider's refund, if it takes part."""
+    if order.paid_at is None:
+        return None  # nothing was paid (an unpaid order's wallet and points go back on cancel)
     payment = queries.payment_of(order)
     if payment is None or payment.status != PaymentStatus.PAID:
-        return
-    refund = payments.request_refund(
-        payment,
-        amount_cents=payment.amount_cents,
-        reason=RefundReason.CANCELLED,
-        reference=f"{payment.reference}-C",
-    )
-    jobs.enqueue(send_refund, refund.id, brand_id=order.brand_id, title=f"Refund {order.number}")
+        provider_cents = 0
+    elif full:
+        provider_cents = payment.amount_cents
+    else:
+        provider_cents = amount_cents * payment.amount_cents // max(order.total_cents, 1)
+    rest = amount_cents - provider_cents
+    made = None
+    if payment is not None and provider_cents > 0:
+        made = payments.request_refund(
+            payment,
+            amount_cents=provider_cents,
+            reason=reason,
+            reference=f"{payment.reference}-{suffix}",
+        )
+        jobs.enqueue(send_refund, made.id, brand_id=order.brand_id, title=f"Refund {order.number}")
+    spent_other = order.discount_cents or order.points_cents or order.wallet_cents
+    if rest > 0 or (full and spent_other):
+        if not hooks.refund_rest:
+            raise RuntimeError(
+                f"order {order.number} spent more than money, and no hook refunds it"
+            )
+        request = RefundRequest(
+            order=order,
+            amount_cents=amount_cents,
+            provider_cents=provider_cents,
+            rest_cents=rest,
+            reference=f"{order.number}-{suffix}",
+            full=full,
+        )
+        for pay_back in hooks.refund_rest:
+            pay_back(request)
+    return made
 
 
 # -- payment -------------------------------------------------------------------------------------
@@ -97,6 +140,16 @@ def order_paid(payment: Payment) -> ConsumerOrder | None:
     if order is None or order.status != S.AWAITING_PAYMENT or order.payment_id != payment.id:
         return order
     transitions.transition(order, Action.PAY, Who.SYSTEM, payment=payment.reference)
+    if order.fulfilment == Fulfilment.PICKUP:
+        order.pickup_code = _new_pickup_code(order.brand_id)
+    db.session.flush()
+    return order
+
+
+def paid_without_provider(order: ConsumerOrder) -> ConsumerOrder:
+    """Checkout found nothing left for the provider to collect (points, wallet and coupons
+    paid it all): the order is paid as it is placed."""
+    transitions.transition(order, Action.PAY, Who.SYSTEM, paid_by="points_wallet")
     if order.fulfilment == Fulfilment.PICKUP:
         order.pickup_code = _new_pickup_code(order.brand_id)
     db.session.flush()

@@ -16,18 +16,15 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from portal.core import jobs
 from portal.core.access import Actor, Permission
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.inventory.ledger import MoveLine, apply_moves
 from portal.inventory.models import Grade, Location, MoveReason
-from portal.storefront import queries
+from portal.storefront import orders
 from portal.storefront.models import Consumer, ConsumerOrder, ConsumerOrderStatus
 from portal.storefront.orders import lock_order
-from portal.storefront.payments import services as payments
-from portal.storefront.payments.jobs import send_refund
 from portal.storefront.payments.models import RefundReason
 from portal.storefront.return_models import ConsumerReturn, ConsumerReturnLine, ReturnStatus
 from portal.storefront.words import say
@@ -183,7 +180,8 @@ def request_return(
                 order_line_id=line.id,
                 variant_id=line.variant_id,
                 qty=qty,
-                unit_price_cents=line.unit_price_cents,
+                # what a unit cost after the order's coupons
+                unit_price_cents=(line.line_cents - line.discount_cents) // line.qty,
             )
         )
     db.session.add(created)
@@ -259,22 +257,22 @@ def refund(actor: Actor, found: ConsumerReturn) -> ConsumerReturn:
         return locked
     if locked.status != R.RECEIVED:
         raise ReturnConflict(say(_l("Only received goods are refunded.")))
-    payment = queries.payment_of(locked.order)
-    if payment is None:
+    order = locked.order
+    if order.paid_at is None:
         raise ReturnConflict(say(_l("This order has no payment to refund.")))
     amount = sum(line.value_cents for line in locked.lines)
-    made = payments.request_refund(
-        payment,
+    made = orders.refund_money(
+        order,
         amount_cents=amount,
         reason=RefundReason.RETURNED,
-        reference=f"{payment.reference}-RT{locked.id}",
+        suffix=f"RT{locked.id}",
+        full=False,
     )
     locked.status = R.REFUNDED
     locked.refund_cents = amount
-    locked.refund_id = made.id
+    locked.refund_id = made.id if made is not None else None
     locked.refunded_at = utcnow()
     db.session.flush()
-    jobs.enqueue(send_refund, made.id, brand_id=locked.brand_id, title=f"Refund {locked.number}")
     return locked
 
 

@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, PermissionDenied
 from portal.extensions import db
+from portal.storefront import hooks
 from portal.storefront.models import ConsumerOrder, ConsumerOrderEvent
 from portal.storefront.models import ConsumerOrderStatus as S
 from portal.storefront.words import say
@@ -204,4 +205,5 @@ def _write(
         created_at=now,
     )
     db.session.add(event)
+    hooks.order_moved(order, move.action.value)
     return event

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.storefront.models import ConsumerOrder
+from portal.members import membership
+from portal.storefront.models import Consumer, ConsumerOrder
 from portal.storefront.payments.providers import provider_named
 from tests.support.retail import NEAR_JINGAN, RetailShop, build_retail_shop
 
@@ -233,9 +234,16 @@ def test_another_consumers_order_is_not_found_and_another_brands_token_is_401(cl
     assert client.get(f"{BASE}/orders/{number}", headers=mine).status_code == 200
 
 
-def test_the_outlet_needs_a_signed_in_consumer(client, shop):
+def test_the_outlet_needs_a_signed_in_member(client, shop):
     assert client.get(f"{BASE}/catalog", query_string={"tier": "outlet"}).status_code == 403
-    headers = bearer(client)
+    headers = bearer(client, phone="13800138077")  # signed up, not yet a member
+    refused = client.get(f"{BASE}/catalog", query_string={"tier": "outlet"}, headers=headers)
+    assert refused.status_code == 403
+    signed_up = db.session.execute(
+        select(Consumer).where(Consumer.phone == "+8613800138077")
+    ).scalar_one()
+    membership.join(signed_up)
+    db.session.commit()
     assert (
         client.get(f"{BASE}/catalog", query_string={"tier": "outlet"}, headers=headers).status_code
         == 200

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from portal.core.access import Actor, OrgKind, Role
 from portal.core.db import utcnow
 from portal.extensions import db
+from portal.members import membership
 from portal.inventory.ledger import MoveLine, apply_moves
 from portal.inventory.models import Grade, Location, MoveReason, StockLevel
 from portal.inventory.services import default_location
@@ -91,9 +92,12 @@ class RetailShop:
             return dataclasses.replace(self.net.hq, user_id=user_id)
         return dataclasses.replace(self.net.actor(short, role), user_id=user_id)
 
-    def consumer(self, phone: str | None = None, name: str = "Han Meimei") -> Consumer:
+    def consumer(
+        self, phone: str | None = None, name: str = "Han Meimei", *, member: bool = True
+    ) -> Consumer:
         """A consumer of the brand; the first one's phone is +8613800138000, the next ones'
-        count up unless named."""
+        count up unless named. A member of the brand's programme (the outlet's door) unless
+        `member=False`."""
         if phone is None:
             taken = db.session.execute(
                 select(func.count(Consumer.id)).where(Consumer.brand_id == self.brand.id)
@@ -102,6 +106,8 @@ class RetailShop:
         row = Consumer(brand_id=self.brand.id, phone=phone, name=name)
         db.session.add(row)
         db.session.flush()
+        if member:
+            membership.join(row)
         return row
 
     def address(self, consumer: Consumer, point=NEAR_JINGAN) -> ConsumerAddress:

@@ -1,0 +1,3 @@
+"""TODO(helper): periodic jobs."""
+
+from __future__ import annotations

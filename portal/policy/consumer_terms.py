@@ -1,0 +1,270 @@
+"""The consumer programme's terms, as HQ publishes them in policy (DESIGN §7): member levels,
+points, invites, per-person limits and tier moves.
+
+They live on a policy version (`PolicyVersion.member_terms`, a JSON object of sections), so they
+are published, dated and replaced like prices. Each section is read from the newest live version
+addressed to everyone that sets it: a version that only changes the tier moves leaves the levels
+as the one before said. A brand that sets nothing gets `DEFAULTS`.
+
+`parse(data)` checks a terms object and names the field of every mistake
+(`levels.1.min_spend_cents`); `terms_for(brand_id)` is what the rules read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from portal.core.db import utcnow
+from portal.core.errors import ValidationFailed
+from portal.extensions import db
+from portal.policy.models import AudienceKind, PolicyVersion
+from portal.policy.queries.resolution import live_condition
+
+SECTIONS = ("levels", "points", "invites", "limits", "tier_moves")
+TIERS = ("official", "outlet", "employee")
+
+
+@dataclass(frozen=True)
+class Level:
+    """A member level: reached with `min_spend_cents` spent in the last 12 months."""
+
+    code: str
+    name: str
+    min_spend_cents: int
+    outlet_discount_bp: int = 0  # off the outlet price, in basis points (1000 = 10%)
+    points_multiplier_bp: int = 10000  # 10000 = points earned as the tier says, 15000 = 1.5x
+
+
+@dataclass(frozen=True)
+class PointsTerms:
+    per_yuan: dict[str, int] = field(
+        default_factory=lambda: {"official": 1, "outlet": 1, "employee": 0}
+    )  # points earned per whole yuan paid, per tier
+    category_multiplier_bp: dict[str, int] = field(default_factory=dict)  # category code -> bp
+    cents_per_point: int = 1  # what a redeemed point is worth (1: 100 points = 1 yuan)
+    redeem_cap_bp: int = 2000  # points pay at most this share of an order's goods
+    expire_after_years: int = 1  # points earned in year Y expire at the end of year Y + this
+
+
+@dataclass(frozen=True)
+class InviteTerms:
+    quota_per_year: int = 5  # friends an employee may invite in a calendar year
+    code_days: int = 30  # a code's life
+    code_uses: int = 1  # how many friends one code lets in
+
+
+@dataclass(frozen=True)
+class LimitTerms:
+    """Per person, in the employee store (a private sale may set tighter ones of its own)."""
+
+    units_per_sku: int | None = 5
+    amount_per_period_cents: int | None = 500_000
+    period_days: int = 30
+
+
+@dataclass(frozen=True)
+class TierMoveTerms:
+    """When a SKU moves down the tiers by itself (None: never by that rule)."""
+
+    outlet_after_weeks: int | None = 26  # weeks after its product's launch date
+    sell_through_below_bp: int | None = 3000  # ... or sold less than this share of what came in
+    sell_through_after_weeks: int | None = 8  # ... once it has been out this long
+    employee_after_weeks: int | None = 26  # weeks in the outlet before the employee store
+
+
+@dataclass(frozen=True)
+class ProgramTerms:
+    levels: tuple[Level, ...]
+    points: PointsTerms
+    invites: InviteTerms
+    limits: LimitTerms
+    tier_moves: TierMoveTerms
+
+    def level(self, code: str | None) -> Level:
+        """The level of that code, or the first (lowest) when it is unknown."""
+        for level in self.levels:
+            if level.code == code:
+                return level
+        return self.levels[0]
+
+    def level_for_spend(self, cents: int) -> Level:
+        reached = [level for level in self.levels if cents >= level.min_spend_cents]
+        return reached[-1] if reached else self.levels[0]
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["levels"] = list(data["levels"])
+        return data
+
+
+DEFAULT_LEVELS = (
+    Level("member", "Member", 0, 0, 10000),
+    Level("silver", "Silver", 200_000, 500, 12000),
+    Level("gold", "Gold", 800_000, 1000, 15000),
+)
+DEFAULTS = ProgramTerms(DEFAULT_LEVELS, PointsTerms(), InviteTerms(), LimitTerms(), TierMoveTerms())
+
+
+def terms_for(brand_id: int, at: datetime | None = None) -> ProgramTerms:
+    """The brand's terms now: each section from the newest live version for everyone that sets
+    it, else the default."""
+    at = at or utcnow()
+    rows = db.session.execute(
+        select(PolicyVersion.member_terms)
+        .where(
+            PolicyVersion.brand_id == brand_id,
+            PolicyVersion.audience_kind == AudienceKind.ALL,
+            live_condition(at),
+        )
+        .order_by(PolicyVersion.effective_from.desc(), PolicyVersion.id.desc())
+    ).scalars()
+    merged: dict[str, Any] = {}
+    for data in rows:
+        for section in SECTIONS:
+            if section not in merged and isinstance(data, dict) and section in data:
+                merged[section] = data[section]
+    if not merged:
+        return DEFAULTS
+    try:
+        return parse(merged)
+    except ValidationFailed:
+        return DEFAULTS  # published terms were checked when saved; an old shape falls back
+
+
+def parse(data: Any) -> ProgramTerms:
+    """Check a terms object (sections may be missing: their defaults apply). Raises
+    ValidationFailed naming every wrong field."""
+    errors: dict[str, str] = {}
+    if not isinstance(data, dict):
+        raise ValidationFailed(fields={"member_terms": "An object of sections."})
+    unknown = sorted(set(data) - set(SECTIONS))
+    if unknown:
+        errors["member_terms"] = f"Unknown sections: {', '.join(unknown)}."
+    levels = _levels(data.get("levels"), errors) if "levels" in data else DEFAULTS.levels
+    points = _section(data, "points", PointsTerms, errors)
+    invites = _section(data, "invites", InviteTerms, errors)
+    limits = _section(data, "limits", LimitTerms, errors)
+    moves = _section(data, "tier_moves", TierMoveTerms, errors)
+    if errors:
+        raise ValidationFailed("The programme terms have mistakes.", fields=errors)
+    return ProgramTerms(levels, points, invites, limits, moves)
+
+
+def _int(value: Any, where: str, errors: dict[str, str], *, low: int = 0, high: int = 10**12,
+         optional: bool = False) -> int | None:  # fmt: skip
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        errors[where] = f"A whole number from {low} to {high}" + (
+            ", or empty." if optional else "."
+        )
+        return None
+    return value
+
+
+def _levels(value: Any, errors: dict[str, str]) -> tuple[Level, ...]:
+    if not isinstance(value, list) or not value or len(value) > 10:
+        errors["levels"] = "From 1 to 10 levels."
+        return DEFAULTS.levels
+    levels: list[Level] = []
+    codes: set[str] = set()
+    for i, item in enumerate(value):
+        where = f"levels.{i}"
+        if not isinstance(item, dict):
+            errors[where] = "A level is an object."
+            continue
+        code = str(item.get("code") or "").strip()
+        if not code or len(code) > 20 or code in codes:
+            errors[f"{where}.code"] = "A short code, different for each level."
+        codes.add(code)
+        name = str(item.get("name") or code).strip()[:60]
+        spend = _int(item.get("min_spend_cents"), f"{where}.min_spend_cents", errors)
+        discount = _int(
+            item.get("outlet_discount_bp", 0), f"{where}.outlet_discount_bp", errors, high=9000
+        )
+        multiplier = _int(
+            item.get("points_multiplier_bp", 10000),
+            f"{where}.points_multiplier_bp",
+            errors,
+            high=100000,
+        )
+        levels.append(Level(code, name, spend or 0, discount or 0, multiplier or 0))
+    if levels and levels[0].min_spend_cents != 0:
+        errors["levels.0.min_spend_cents"] = "The first level starts at 0: every member has one."
+    for i in range(1, len(levels)):
+        if levels[i].min_spend_cents <= levels[i - 1].min_spend_cents:
+            errors[f"levels.{i}.min_spend_cents"] = (
+                "Each level needs more spend than the one before."
+            )
+    return tuple(levels)
+
+
+_LIMITS: dict[str, tuple[int, int]] = {
+    "cents_per_point": (1, 10000),
+    "redeem_cap_bp": (0, 10000),
+    "expire_after_years": (0, 10),
+    "quota_per_year": (0, 1000),
+    "code_days": (1, 365),
+    "code_uses": (1, 100),
+    "units_per_sku": (1, 1000),
+    "amount_per_period_cents": (1, 10**10),
+    "period_days": (1, 366),
+    "outlet_after_weeks": (1, 520),
+    "sell_through_below_bp": (1, 10000),
+    "sell_through_after_weeks": (1, 520),
+    "employee_after_weeks": (1, 520),
+}
+_OPTIONAL = {
+    "units_per_sku",
+    "amount_per_period_cents",
+    "outlet_after_weeks",
+    "sell_through_below_bp",
+    "sell_through_after_weeks",
+    "employee_after_weeks",
+}
+
+
+def _section(data: dict[str, Any], name: str, kind: type, errors: dict[str, str]) -> Any:
+    default = getattr(DEFAULTS, name)
+    if name not in data:
+        return default
+    value = data[name]
+    if not isinstance(value, dict):
+        errors[name] = "An object."
+        return default
+    values = asdict(default)
+    for key, given in value.items():
+        where = f"{name}.{key}"
+        if key not in values:
+            errors[where] = "Unknown setting."
+        elif key == "per_yuan":
+            values[key] = _per_tier(given, where, errors)
+        elif key == "category_multiplier_bp":
+            values[key] = _per_category(given, where, errors)
+        else:
+            low, high = _LIMITS[key]
+            values[key] = _int(given, where, errors, low=low, high=high, optional=key in _OPTIONAL)
+    return kind(**values)
+
+
+def _per_tier(value: Any, where: str, errors: dict[str, str]) -> dict[str, int]:
+    if not isinstance(value, dict) or set(value) - set(TIERS):
+        errors[where] = "Points per yuan for official, outlet and employee."
+        return {}
+    return {
+        tier: _int(value.get(tier, 0), f"{where}.{tier}", errors, high=100) or 0 for tier in TIERS
+    }
+
+
+def _per_category(value: Any, where: str, errors: dict[str, str]) -> dict[str, int]:
+    if not isinstance(value, dict) or len(value) > 200:
+        errors[where] = "Category codes and multipliers in basis points."
+        return {}
+    return {
+        str(code): _int(bp, f"{where}.{code}", errors, high=100000) or 0
+        for code, bp in value.items()
+    }

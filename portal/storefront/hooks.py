@@ -1,0 +1,98 @@
+"""Where the layers above the storefront (members, and later guides) plug into it, without the
+storefront ever importing them (tests/test_imports.py): they register functions here when the app
+starts (`portal.members.register`), and the storefront calls whatever is registered.
+
+- `entry[tier]`: who may enter a storefront other than the official one (entry.may_enter);
+- `price_adjusters`: change a consumer's prices (a member level's outlet discount), on pages and
+  at checkout alike;
+- `checkout_before_place`: run after the lines are priced, before any unit is held: may replace
+  prices (a private sale's), fix the location and add moves to the reservation (an event's set-
+  aside units), or refuse;
+- `checkout_after_place`: run on the placed order, in order, before its payment is created:
+  limits, coupons, points, wallet. Each sets its own columns of the order (`discount_cents`,
+  `points_used` / `points_cents`, `wallet_cents`); the payment asks the provider for the rest;
+- `status_listeners`: told of every move of an order (paid, completed, cancelled, ...), in its
+  transaction, after the move is written;
+- `refund_rest`: pays back the part of a refund that the provider did not take (wallet, points),
+  and applies the coupon rule; required once an order spent anything but money.
+
+Every hook runs in the caller's transaction: what it refuses (a DomainError) undoes the whole
+checkout with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from portal.inventory.ledger import MoveLine
+    from portal.network.models import Organization
+    from portal.storefront.catalog import LinePrice
+    from portal.storefront.models import Consumer, ConsumerOrder
+
+
+@dataclass(frozen=True)
+class CheckoutExtras:
+    """What a consumer asks to spend or join at checkout, beyond the money they pay."""
+
+    points: int = 0  # points to redeem
+    wallet_cents: int = 0  # stored value to use
+    coupon_ids: tuple[int, ...] = ()  # the consumer's own coupons to apply
+    event_code: str | None = None  # the private sale the lines are bought in
+
+
+@dataclass
+class CheckoutContext:
+    """One checkout as the hooks see it; `before_place` steps may change the marked fields."""
+
+    consumer: Consumer
+    brand: Organization
+    tier: str
+    extras: CheckoutExtras
+    wanted: dict[tuple[int, str], int]  # (variant id, grade) -> units
+    where: dict[tuple[int, str], str]  # (variant id, grade) -> the field that names its line
+    prices: dict[int, LinePrice]  # may be replaced
+    fixed_location_id: int | None = None  # may be set: the units must come from here
+    extra_moves: list[MoveLine] = field(default_factory=list)  # may grow: made with the reserve
+    details: dict[str, Any] = field(default_factory=dict)  # notes for the order's first event
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    order: ConsumerOrder
+    amount_cents: int  # the whole value refunded now (provider share included)
+    provider_cents: int  # what the provider pays back of it
+    rest_cents: int  # what the hooks must pay back (wallet, points)
+    reference: str  # unique per refund: a repeat must do nothing twice
+    full: bool  # the order is refunded whole (a cancel, not a return of some lines)
+
+
+EntryRule = Callable[["Organization", "Consumer | None"], bool]
+PriceAdjuster = Callable[[int, str, "Consumer | None", "dict[int, LinePrice]"], None]
+BeforePlace = Callable[[CheckoutContext], None]
+AfterPlace = Callable[[CheckoutContext, "ConsumerOrder"], None]
+StatusListener = Callable[["ConsumerOrder", str], None]  # the order, the move's action
+RefundRest = Callable[[RefundRequest], None]
+
+entry: dict[str, EntryRule] = {}
+price_adjusters: list[PriceAdjuster] = []
+checkout_before_place: list[BeforePlace] = []
+checkout_after_place: list[AfterPlace] = []
+status_listeners: list[StatusListener] = []
+refund_rest: list[RefundRest] = []
+
+
+def adjust_prices(
+    brand_id: int, tier: str, consumer: Consumer | None, prices: dict[int, LinePrice]
+) -> dict[int, LinePrice]:
+    """Every registered adjuster, in turn, on `prices` (changed in place, and returned)."""
+    for adjust in price_adjusters:
+        adjust(brand_id, tier, consumer, prices)
+    return prices
+
+
+def order_moved(order: ConsumerOrder, action: str) -> None:
+    for listener in status_listeners:
+        listener(order, action)
