@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from portal.core.access import Actor, OrgKind, Role
 from portal.core.db import utcnow
 from portal.extensions import db
-from portal.members import membership
 from portal.inventory.ledger import MoveLine, apply_moves
 from portal.inventory.models import Grade, Location, MoveReason, StockLevel
 from portal.inventory.services import default_location
+from portal.members import membership
 from portal.network import services as network
 from portal.network.models import Organization
 from portal.policy import services
