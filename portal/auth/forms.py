@@ -29,6 +29,7 @@ SCOPE_LABELS = {
     Permission.FINANCE_MANAGE: _l("record payments and adjustments as the supplier"),
     Permission.REPLENISHMENT_VIEW: _l("read suggested replenishment orders"),
     Permission.REPLENISHMENT_MANAGE: _l("run replenishment"),
+    Permission.MEMBERS_ENROL: _l("enrol members and report till sales for points"),
 }
 
 

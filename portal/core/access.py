@@ -80,6 +80,9 @@ class Permission(enum.StrEnum):
     REPLENISHMENT_MANAGE = "replenishment.manage"  # rules, runs, auto-submit (HQ and owners)
     SHOP_MANAGE = "shop.manage"  # the storefronts: which stores sell online, tiers, looks (HQ)
     SHOP_FULFIL = "shop.fulfil"  # consumer orders at one's own locations: hand over, pack, ship
+    MEMBERS_VIEW = "members.view"  # the brand's members, segments, funnels and exports (HQ)
+    MEMBERS_MANAGE = "members.manage"  # tags, segments, coupons, employee lists, private sales
+    MEMBERS_ENROL = "members.enrol"  # join a consumer at one's store; report till sales (POS)
 
 
 _EVERYONE = {
@@ -109,6 +112,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.REPLENISHMENT_MANAGE,
             Permission.SHOP_MANAGE,
             Permission.SHOP_FULFIL,
+            Permission.MEMBERS_VIEW,
+            Permission.MEMBERS_ENROL,
         }
     ),
     Role.DISTRIBUTOR_ADMIN: frozenset(
@@ -152,9 +157,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.FINANCE_VIEW,
             Permission.REPLENISHMENT_MANAGE,
             Permission.SHOP_FULFIL,
+            Permission.MEMBERS_ENROL,
         }
     ),
-    Role.STORE_STAFF: frozenset(_EVERYONE | {Permission.ORDER_PLACE, Permission.SHOP_FULFIL}),
+    Role.STORE_STAFF: frozenset(
+        _EVERYONE | {Permission.ORDER_PLACE, Permission.SHOP_FULFIL, Permission.MEMBERS_ENROL}
+    ),
 }
 
 # What an org-level API key may be granted: read and integration scopes, never people or keys.
@@ -174,6 +182,7 @@ API_KEY_SCOPES: tuple[Permission, ...] = (
     Permission.FINANCE_VIEW,
     Permission.FINANCE_MANAGE,
     Permission.REPLENISHMENT_VIEW,
+    Permission.MEMBERS_ENROL,
     Permission.REPLENISHMENT_MANAGE,
 )
 
