@@ -136,10 +136,14 @@ def _register_blueprints(app: APIFlask) -> None:
     from portal.inventory import api as inventory_api
     from portal.inventory import views as inventory_views
     from portal.members import api as members_api
-    from portal.members import (
+    from portal.members import (  # noqa: F401 - their routes join members_api.bp
+        coupon_api,
         coupon_views,
+        employee_api,
         employee_views,
+        member_api,
         member_views,
+        points_api,
         sale_views,
         wallet_views,
     )
@@ -270,7 +274,9 @@ def _register_security_headers(app: APIFlask) -> None:
 
 def _register_cli(app: APIFlask) -> None:
     from portal.inventory.cli import inventory_cli
+    from portal.members.cli import members_cli
     from portal.seed import seed_cli
 
     app.cli.add_command(seed_cli)
     app.cli.add_command(inventory_cli)
+    app.cli.add_command(members_cli)

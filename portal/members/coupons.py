@@ -5,7 +5,7 @@ TODO(helper B).
 
 from __future__ import annotations
 
-from portal.storefront.hooks import CheckoutContext
+from portal.storefront.hooks import CheckoutContext, RefundRequest
 from portal.storefront.models import ConsumerOrder
 
 
@@ -14,4 +14,9 @@ def after_place(context: CheckoutContext, order: ConsumerOrder) -> None:
 
 
 def order_moved(order: ConsumerOrder, action: str) -> None:
+    return None
+
+
+def on_refund(request: RefundRequest) -> None:
+    """The coupon rule on a refund (called by refunds.refund_rest)."""
     return None

@@ -38,6 +38,6 @@ def register() -> None:
     _add(hooks.refund_rest, refunds.refund_rest)
 
 
-def _add(registry: list, function: object) -> None:  # type: ignore[type-arg]
+def _add(registry: list, function: object) -> None:
     if function not in registry:
         registry.append(function)

@@ -13,6 +13,8 @@ starts (`portal.members.register`), and the storefront calls whatever is registe
   `points_used` / `points_cents`, `wallet_cents`); the payment asks the provider for the rest;
 - `status_listeners`: told of every move of an order (paid, completed, cancelled, ...), in its
   transaction, after the move is written;
+- `payment_paid`: told of every payment a provider's notice found paid that is not a consumer
+  order's (a wallet top-up), in the notice's transaction;
 - `refund_rest`: pays back the part of a refund that the provider did not take (wallet, points),
   and applies the coupon rule; required once an order spent anything but money.
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from portal.network.models import Organization
     from portal.storefront.catalog import LinePrice
     from portal.storefront.models import Consumer, ConsumerOrder
+    from portal.storefront.payments.models import Payment
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ BeforePlace = Callable[[CheckoutContext], None]
 AfterPlace = Callable[[CheckoutContext, "ConsumerOrder"], None]
 StatusListener = Callable[["ConsumerOrder", str], None]  # the order, the move's action
 RefundRest = Callable[[RefundRequest], None]
+PaymentPaid = Callable[["Payment"], None]
 
 entry: dict[str, EntryRule] = {}
 price_adjusters: list[PriceAdjuster] = []
@@ -82,6 +86,7 @@ checkout_before_place: list[BeforePlace] = []
 checkout_after_place: list[AfterPlace] = []
 status_listeners: list[StatusListener] = []
 refund_rest: list[RefundRest] = []
+payment_paid: list[PaymentPaid] = []
 
 
 def adjust_prices(
@@ -96,3 +101,8 @@ def adjust_prices(
 def order_moved(order: ConsumerOrder, action: str) -> None:
     for listener in status_listeners:
         listener(order, action)
+
+
+def payment_recorded(payment: Payment) -> None:
+    for listener in payment_paid:
+        listener(payment)

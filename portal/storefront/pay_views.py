@@ -31,7 +31,7 @@ from portal.core.access import public
 from portal.core.errors import DomainError, NotFound, error_body
 from portal.extensions import csrf
 from portal.network.models import Organization
-from portal.storefront import orders, queries
+from portal.storefront import hooks, orders, queries
 from portal.storefront.auth import consumer_required, signed_in_consumer
 from portal.storefront.models import ConsumerOrderStatus
 from portal.storefront.payments import services as payments
@@ -43,6 +43,7 @@ from portal.storefront.payments.errors import (
 )
 from portal.storefront.payments.gateway import PAGE_PATH, TestGateway
 from portal.storefront.payments.jobs import send_refund
+from portal.storefront.payments.models import PayableKind
 from portal.storefront.payments.providers import provider_named
 from portal.storefront.shared_views import bp, shop_brand
 
@@ -65,6 +66,8 @@ def receive_notice(
     if brand is not None and result.payment.brand_id != brand.id:
         raise NotFound()
     orders.order_paid(result.payment)
+    if result.payment.payable_kind != PayableKind.CONSUMER_ORDER and not result.repeated:
+        hooks.payment_recorded(result.payment)
     if result.refund is not None and not result.repeated:
         jobs.enqueue(
             send_refund,
