@@ -84,10 +84,8 @@ class PolicyIn(Schema):
     order_window_end = AwareDateTime(load_default=None, allow_none=True)
     credit_limit_cents = Integer(load_default=None, allow_none=True, validate=Range(0, MAX_CENTS))
     payment_terms_days = Integer(load_default=None, allow_none=True, validate=Range(0, 3650))
-    outlet_discount_bp = Integer(load_default=None, allow_none=True, validate=Range(0, 10_000))
-    outlet_after_days = Integer(load_default=None, allow_none=True, validate=Range(0, 3650))
-    employee_discount_bp = Integer(load_default=None, allow_none=True, validate=Range(0, 10_000))
-    per_person_limit = Integer(load_default=None, allow_none=True, validate=Range(1, 100_000))
+    # the consumer programme's terms: levels, points, invites, limits, tier_moves (README)
+    member_terms = Dict(load_default=dict)
     rebates = List(Nested(RebateIn), load_default=list)
     rules = List(Nested(RuleIn), load_default=list)
 
@@ -194,10 +192,7 @@ def _version_json(version: PolicyVersion, *, full: bool = False) -> dict[str, An
             "order_window_end": _iso(version.order_window_end),
             "credit_limit_cents": version.credit_limit_cents,
             "payment_terms_days": version.payment_terms_days,
-            "outlet_discount_bp": version.outlet_discount_bp,
-            "outlet_after_days": version.outlet_after_days,
-            "employee_discount_bp": version.employee_discount_bp,
-            "per_person_limit": version.per_person_limit,
+            "member_terms": version.member_terms or {},
             "rebates": version.rebates or [],
             "note": version.note,
         }

@@ -1,10 +1,10 @@
 """The consumer programme's terms, as HQ publishes them in policy (DESIGN §7): member levels,
 points, invites, per-person limits and tier moves.
 
-They live on a policy version (`PolicyVersion.member_terms`, a JSON object of sections), so they
-are published, dated and replaced like prices. Each section is read from the newest live version
-addressed to everyone that sets it: a version that only changes the tier moves leaves the levels
-as the one before said. A brand that sets nothing gets `DEFAULTS`.
+They live on a policy version for everyone (`PolicyVersion.member_terms`, a JSON object of
+sections), so they are published, dated and replaced like the retail prices beside them. The
+brand's live version for everyone sets them (publishing allows one such version at a time); a
+section it leaves out, or a brand that sets none, gets `DEFAULTS`.
 
 `parse(data)` checks a terms object and names the field of every mistake
 (`levels.1.min_spend_cents`); `terms_for(brand_id)` is what the rules read.
@@ -111,7 +111,7 @@ DEFAULTS = ProgramTerms(DEFAULT_LEVELS, PointsTerms(), InviteTerms(), LimitTerms
 
 def terms_for(brand_id: int, at: datetime | None = None) -> ProgramTerms:
     """The brand's terms now: each section from the newest live version for everyone that sets
-    it, else the default."""
+    it (normally the one live version), else the default."""
     at = at or utcnow()
     rows = db.session.execute(
         select(PolicyVersion.member_terms)

@@ -20,7 +20,7 @@ from portal.core.db import utcnow
 from portal.core.errors import NotFound, ValidationFailed
 from portal.extensions import db
 from portal.network.models import Organization
-from portal.policy import queries
+from portal.policy import consumer_terms, queries
 from portal.policy.errors import AudienceEmpty, PolicyNotEditable
 from portal.policy.floors import check_official_floor
 from portal.policy.models import (
@@ -79,10 +79,8 @@ class PolicyInput:
     order_window_end: datetime | None = None
     credit_limit_cents: int | None = None
     payment_terms_days: int | None = None
-    outlet_discount_bp: int | None = None
-    outlet_after_days: int | None = None
-    employee_discount_bp: int | None = None
-    per_person_limit: int | None = None
+    # the consumer programme's terms (policy/consumer_terms.py); {} sets none
+    member_terms: dict[str, Any] = field(default_factory=dict)
     rebates: list[dict[str, Any]] = field(default_factory=list)
     rules: list[RuleInput] = field(default_factory=list)
 
@@ -127,17 +125,17 @@ def _check_fields(brand_id: int, data: PolicyInput) -> dict[str, Any]:
         "min_order_cents",
         "credit_limit_cents",
         "payment_terms_days",
-        "outlet_after_days",
     ):
         value = getattr(data, name)
         if value is not None and value < 0:
             errors[name] = "Must not be negative."
-    for name in ("outlet_discount_bp", "employee_discount_bp"):
-        value = getattr(data, name)
-        if value is not None and not 0 <= value <= 10_000:
-            errors[name] = "A discount is between 0 and 100%."
-    if data.per_person_limit is not None and data.per_person_limit < 1:
-        errors["per_person_limit"] = "A per-person limit is at least 1."
+    if data.member_terms:
+        if data.audience_kind != AudienceKind.ALL:
+            errors["member_terms"] = "Only a policy addressed to everyone sets consumer terms."
+        try:
+            consumer_terms.parse(data.member_terms)
+        except ValidationFailed as error:
+            errors.update({f"member_terms.{k}": v for k, v in error.fields.items()})
     for index, rebate in enumerate(data.rebates):
         if rebate.get("period") not in REBATE_PERIODS:
             errors[f"rebates[{index}]"] = f"The period is one of {', '.join(REBATE_PERIODS)}."
@@ -167,10 +165,7 @@ def _check_fields(brand_id: int, data: PolicyInput) -> dict[str, Any]:
             "order_window_end": window_end,
             "credit_limit_cents": data.credit_limit_cents,
             "payment_terms_days": data.payment_terms_days,
-            "outlet_discount_bp": data.outlet_discount_bp,
-            "outlet_after_days": data.outlet_after_days,
-            "employee_discount_bp": data.employee_discount_bp,
-            "per_person_limit": data.per_person_limit,
+            "member_terms": dict(data.member_terms or {}),
             "rebates": [
                 {
                     "threshold_cents": int(r["threshold_cents"]),
@@ -390,6 +385,7 @@ def revise_policy(actor: Actor, version: PolicyVersion) -> PolicyVersion:
         effective_to=latest.effective_to,
         note="",
         rebates=list(latest.rebates or []),
+        member_terms=dict(latest.member_terms or {}),
     )
     db.session.add(draft)  # before anything below can autoflush the policy's versions
     for name in (
@@ -398,10 +394,6 @@ def revise_policy(actor: Actor, version: PolicyVersion) -> PolicyVersion:
         "order_window_end",
         "credit_limit_cents",
         "payment_terms_days",
-        "outlet_discount_bp",
-        "outlet_after_days",
-        "employee_discount_bp",
-        "per_person_limit",
     ):
         setattr(draft, name, getattr(latest, name))
     draft.audience = [

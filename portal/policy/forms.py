@@ -60,17 +60,8 @@ class PolicyForm(PortalForm):
     payment_terms_days = IntegerField(
         _l("Payment terms (days)"), validators=[Optional(), NumberRange(0, 365)]
     )
-    outlet_discount = DecimalField(
-        _l("Outlet discount (%)"), places=2, validators=[Optional(), PERCENT]
-    )
-    outlet_after_days = IntegerField(
-        _l("Outlet after (days since launch)"), validators=[Optional(), NumberRange(0, 3650)]
-    )
-    employee_discount = DecimalField(
-        _l("Employee discount (%)"), places=2, validators=[Optional(), PERCENT]
-    )
-    per_person_limit = IntegerField(
-        _l("Per-person limit (units)"), validators=[Optional(), NumberRange(1, 10_000)]
+    member_terms = TextAreaField(
+        _l("Consumer programme terms (JSON)"), validators=[Length(max=20_000)]
     )
     rebates = TextAreaField(_l("Volume rebates"), validators=[Length(max=5000)])
     note = TextAreaField(_l("Note to the network"), validators=[Length(max=5000)])

@@ -93,14 +93,6 @@ class PolicyVersion(TimestampMixin, Model):
         CheckConstraint("min_order_cents IS NULL OR min_order_cents >= 0", name="min_order"),
         CheckConstraint("credit_limit_cents IS NULL OR credit_limit_cents >= 0", name="credit"),
         CheckConstraint("payment_terms_days IS NULL OR payment_terms_days >= 0", name="terms"),
-        CheckConstraint(
-            "outlet_discount_bp IS NULL OR outlet_discount_bp BETWEEN 0 AND 10000",
-            name="outlet_discount",
-        ),
-        CheckConstraint(
-            "employee_discount_bp IS NULL OR employee_discount_bp BETWEEN 0 AND 10000",
-            name="employee_discount",
-        ),
         Index("ix_policy_versions_brand_id_status", "brand_id", "status"),
     )
 
@@ -120,11 +112,6 @@ class PolicyVersion(TimestampMixin, Model):
     # credit terms
     credit_limit_cents: Mapped[int | None] = mapped_column(BigInteger)
     payment_terms_days: Mapped[int | None] = mapped_column(Integer)
-    # consumer tiers (stored now; the storefront issue uses them)
-    outlet_discount_bp: Mapped[int | None] = mapped_column(Integer)
-    outlet_after_days: Mapped[int | None] = mapped_column(Integer)
-    employee_discount_bp: Mapped[int | None] = mapped_column(Integer)
-    per_person_limit: Mapped[int | None] = mapped_column(Integer)
     # volume rebates (stored now; settled by the finance issue):
     # [{"threshold_cents": 100000000, "percent_bp": 200, "period": "quarter"}]
     rebates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

@@ -76,7 +76,8 @@ def publish_policy(actor: Actor, version: PolicyVersion) -> PolicyVersion:
         raise ValidationFailed(fields={"effective_to": "The window has already ended."})
     names = (*queries.ORDER_FIELDS, "order_window_start", "order_window_end")
     terms = [getattr(version, name) for name in names]
-    if not version.rules and not version.rebates and all(value is None for value in terms):
+    said = version.rules or version.rebates or version.member_terms
+    if not said and all(value is None for value in terms):
         raise ValidationFailed(fields={"rules": "The policy says nothing yet: add rules or terms."})
     check_official_floor(version.brand_id, version.rules)  # MSRPs may have changed since drafting
     targeted = queries.count_audience(version)

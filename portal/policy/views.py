@@ -3,6 +3,7 @@ reach, and every org's inbox."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -154,10 +155,6 @@ def _local(value: datetime | None) -> datetime | None:
     return to_user_timezone(value).replace(tzinfo=None) if value is not None else None
 
 
-def _bp(value: Decimal | None) -> int | None:
-    return None if value is None else int(value * 100)
-
-
 def _cents(value: Decimal | None) -> int | None:
     return None if value is None else to_cents(value)
 
@@ -184,6 +181,17 @@ def _input_from(form: PolicyForm) -> services.PolicyInput:
         rebates = services.parse_rebate_lines(form.rebates.data or "")
     except ValidationFailed as error:
         errors.update(error.fields)
+    member_terms: dict[str, Any] = {}
+    text = (form.member_terms.data or "").strip()
+    if text:
+        try:
+            member_terms = json.loads(text)
+        except ValueError as error:
+            errors["member_terms"] = _("Not valid JSON: %(problem)s", problem=str(error))
+        else:
+            if not isinstance(member_terms, dict):
+                errors["member_terms"] = _('An object of sections, {"levels": [...], ...}.')
+                member_terms = {}
     if errors:
         raise ValidationFailed(fields=errors)
     return services.PolicyInput(
@@ -201,10 +209,7 @@ def _input_from(form: PolicyForm) -> services.PolicyInput:
         order_window_end=_to_utc(form.order_window_end.data),
         credit_limit_cents=_cents(form.credit_limit.data),
         payment_terms_days=form.payment_terms_days.data,
-        outlet_discount_bp=_bp(form.outlet_discount.data),
-        outlet_after_days=form.outlet_after_days.data,
-        employee_discount_bp=_bp(form.employee_discount.data),
-        per_person_limit=form.per_person_limit.data,
+        member_terms=member_terms,
         rebates=rebates,
         rules=rules,
     )
@@ -214,7 +219,7 @@ def _apply_line_errors(form: PolicyForm, error: DomainError) -> None:
     """Errors named "prices line 3" go on the prices field, keeping the line in the text."""
     fields: dict[str, str] = {}
     for name, message in error.fields.items():
-        head = name.split(" ", 1)[0]
+        head = name.split(" ", 1)[0].split(".", 1)[0]
         if name != head and hasattr(form, head):
             line = f"{name.replace('_', ' ')}: {message}"
             fields[head] = f"{fields[head]} {line}" if head in fields else line
@@ -251,18 +256,11 @@ def _fill_form(form: PolicyForm, version: PolicyVersion) -> None:
         from_cents(version.credit_limit_cents) if version.credit_limit_cents is not None else None
     )
     form.payment_terms_days.data = version.payment_terms_days
-    form.outlet_discount.data = (
-        Decimal(version.outlet_discount_bp) / 100
-        if version.outlet_discount_bp is not None
-        else None
+    form.member_terms.data = (
+        json.dumps(version.member_terms, indent=2, ensure_ascii=False)
+        if version.member_terms
+        else ""
     )
-    form.outlet_after_days.data = version.outlet_after_days
-    form.employee_discount.data = (
-        Decimal(version.employee_discount_bp) / 100
-        if version.employee_discount_bp is not None
-        else None
-    )
-    form.per_person_limit.data = version.per_person_limit
     form.rebates.data = services.format_rebate_lines(version)
     form.note.data = version.note
 

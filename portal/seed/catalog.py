@@ -187,6 +187,33 @@ S1_PRODUCT = "ACME-KNT-001"
 FLOOR_PRODUCT = "ACME-PKA-001"
 
 
+# ACME's consumer programme (policy/consumer_terms.py): three levels, points, invites, limits and
+# tier moves, published with its base terms.
+ACME_MEMBER_TERMS = {
+    "levels": [
+        {"code": "member", "name": "Member", "min_spend_cents": 0},
+        {
+            "code": "silver",
+            "name": "Silver",
+            "min_spend_cents": 200_000,
+            "outlet_discount_bp": 500,
+            "points_multiplier_bp": 12_000,
+        },
+        {
+            "code": "gold",
+            "name": "Gold",
+            "min_spend_cents": 800_000,
+            "outlet_discount_bp": 1000,
+            "points_multiplier_bp": 15_000,
+        },
+    ],
+    "points": {"per_yuan": {"official": 1, "outlet": 1, "employee": 0}, "redeem_cap_bp": 2000},
+    "invites": {"quota_per_year": 5, "code_days": 30, "code_uses": 1},
+    "limits": {"units_per_sku": 5, "amount_per_period_cents": 500_000, "period_days": 30},
+    "tier_moves": {"outlet_after_weeks": 26, "employee_after_weeks": 26},
+}
+
+
 def _acme_policies() -> list[policy_services.PolicyInput]:
     def rules(section: str, text: str, label: str) -> list[policy_services.RuleInput]:
         return policy_services.parse_rule_lines(section, text, label=label)
@@ -197,10 +224,7 @@ def _acme_policies() -> list[policy_services.PolicyInput]:
         note="Wholesale at 55% of MSRP, order rules, stable retail prices and tier terms.",
         min_order_cents=200_000,
         payment_terms_days=30,
-        outlet_discount_bp=3000,
-        outlet_after_days=180,
-        employee_discount_bp=5000,
-        per_person_limit=5,
+        member_terms=ACME_MEMBER_TERMS,
         rebates=[{"threshold_cents": 100_000_000, "percent_bp": 200, "period": "quarter"}],
         rules=[
             *rules(Section.PRICE, "all 55%", "prices"),

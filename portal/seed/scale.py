@@ -76,6 +76,15 @@ LEVEL_WEIGHTS = (2, 4, 4)
 REGIONS = ("north", "south", "east", "west", "central")
 LEVEL_PRICE_BP = {"A": 4800, "B": 5200, "C": 5500}  # what each level pays, share of MSRP
 SEASONS = ("2025SS", "2025AW", "2026SS", "2026AW")
+# Each brand's consumer programme: tier moves a season after launch, or on slow sell-through.
+SCALE_MEMBER_TERMS = {
+    "tier_moves": {
+        "outlet_after_weeks": 26,
+        "sell_through_below_bp": 2000,
+        "sell_through_after_weeks": 10,
+        "employee_after_weeks": 26,
+    }
+}
 COLORS = ("BLK", "WHT", "NVY", "GRY", "RED", "OLV", "SND", "BLU")
 SIZES = ("XS", "S", "M", "L", "XL", "XXL", "3XL", "4XL")
 THEMES = (
@@ -441,8 +450,8 @@ class Generator:
                 notes.append((ids.next("notifications"), b, ln.buyer, version_id, read,
                               read, 0, published, published))  # fmt: skip
             versions.append((version_id, policy_id, b, 1, "active", kind, published,
-                             terms.get("note", name), terms.get("terms"), terms.get("after"),
-                             terms.get("outlet"), terms.get("employee"), "[]", published,
+                             terms.get("note", name), terms.get("terms"),
+                             json.dumps(terms.get("member_terms", {})), "[]", published,
                              len(reached), published, published))  # fmt: skip
             return version_id
 
@@ -454,8 +463,8 @@ class Generator:
         for b in self.brands:
             products = self.brand_products[b]
             base = (b - 1) * CATEGORIES
-            v = version(b, "BASE", "Price list", "all", ["*"], terms=30, after=120,
-                        outlet=3000, employee=5000)  # fmt: skip
+            v = version(b, "BASE", "Price list", "all", ["*"], terms=30,
+                        member_terms=SCALE_MEMBER_TERMS)  # fmt: skip
             self.base_version[b] = v
             rule(v, b, "price", "all", bp=LEVEL_PRICE_BP["C"])
             rule(v, b, "floor", "all", bp=8500)
@@ -479,7 +488,7 @@ class Generator:
              policies)  # fmt: skip
         load("policy_versions", ("id", "policy_id", "brand_id", "number", "status",
              "audience_kind", "effective_from", "note", "payment_terms_days",
-             "outlet_after_days", "outlet_discount_bp", "employee_discount_bp", "rebates",
+             "member_terms", "rebates",
              "published_at", "targeted_count", "created_at", "updated_at"), versions)  # fmt: skip
         load("policy_audiences", ("id", "version_id", "brand_id", "kind", "value"), audiences)
         load("policy_rules", ("id", "version_id", "brand_id", "section", "scope", "variant_id",

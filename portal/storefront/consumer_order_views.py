@@ -1,5 +1,5 @@
-"""A consumer's own orders in a shop: the list, one order with its lines, status and timeline,
-the pickup code as digits and as a QR code, calling an order off before the store takes it on,
+"""A consumer's own orders in a shop: the list, one order with its lines, status and timeline
+(its returns' steps included), "Return items" while the return window is open, the pickup code as digits and as a QR code, calling an order off before the store takes it on,
 and confirming a delivery. Another consumer's order is a 404 (`queries.get_own_order`)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from portal.core import transaction
 from portal.core.errors import DomainError, NotFound
-from portal.storefront import orders, queries
+from portal.storefront import orders, queries, returns
 from portal.storefront.auth import consumer_required, signed_in_consumer
 from portal.storefront.models import ConsumerOrder, ConsumerOrderStatus
 from portal.storefront.shared_views import bp, shop_brand
@@ -27,10 +27,15 @@ from portal.storefront.transitions import (
 
 
 def _actions(order: ConsumerOrder) -> dict[str, bool]:
+    may_return = returns.may_return(order)
     return {
         "pay": order.status == ConsumerOrderStatus.AWAITING_PAYMENT,
         "cancel": consumer_may_call_off(order),
         "confirm": may(order, Action.DELIVER, Who.CONSUMER),
+        # Goods go back only within the return window of a completed order; past it, the
+        # returns already asked for stay one link away.
+        "return": may_return,
+        "returns": not may_return and bool(returns.list_order_returns(order)),
     }
 
 

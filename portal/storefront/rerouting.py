@@ -8,6 +8,16 @@ there (keeping its safety stock) and released where they were, one ledger call e
 offer is marked timed out and a new one written; the timeline says "passed to another store".
 When no location is left, the order is refunded in full and its units go back.
 
+A same-city order's delivery follows its new location (`couriers.is_same_city`): it stays with a
+courier while the new location is within SAME_CITY_MAX_KM of the address, and otherwise goes by
+parcel, and the same-city fee it paid (`delivery_cents`) is refunded through
+`orders.refund_money(full=False)`, whose rule is proportional: the provider pays back
+fee x (what the provider collected) / (the order's total), rounded down to the fen, and the
+members' hooks the rest (wallet, points). An order the provider alone paid gets the whole fee
+back through the provider. The order's amounts stay as charged; the re-route's timeline event
+names the new method and the fee refunded. A parcel order never turns into a same-city one (its
+consumer did not choose, nor pay for, a courier).
+
 A pickup order is never moved: the consumer chose the store. It stays paid until the store
 accepts or refunds it, or the consumer cancels it (a paid order not yet accepted may be); one the
 store has not accepted within PICKUP_ACCEPT_HOURS of payment is refunded in full and its units go
@@ -30,16 +40,18 @@ from portal.inventory.errors import InsufficientStock
 from portal.inventory.ledger import MoveLine, apply_moves
 from portal.inventory.models import Location, MoveReason
 from portal.network.models import Organization
-from portal.storefront import orders, routing, transitions
+from portal.storefront import couriers, orders, routing, transitions
 from portal.storefront.geo import haversine_km
 from portal.storefront.models import (
     ConsumerOrder,
     ConsumerOrderRoute,
     ConsumerOrderStatus,
+    DeliveryMethod,
     Fulfilment,
     OnlineLocation,
     RouteOutcome,
 )
+from portal.storefront.payments.models import RefundReason
 from portal.storefront.transitions import Action, Who
 
 NO_LOCATION_LEFT = "no store accepted the order in time"
@@ -180,9 +192,30 @@ def reroute(order: ConsumerOrder, *, now: datetime | None = None) -> Outcome:
         from_location=old_location_id,
         to_location=leg.location_id,
         reason="not accepted in time",
+        **_delivery_follows(order, leg.distance_km),
     )
     db.session.flush()
     return Outcome(order.number, leg.location_id)
+
+
+def _delivery_follows(order: ConsumerOrder, distance_km: float | None) -> dict[str, object]:
+    """A same-city order moved beyond SAME_CITY_MAX_KM of its address goes by parcel from now
+    on, and the same-city fee it paid goes back (see the module's docstring for the rule); what
+    changed, for the re-route's timeline event (nothing: it still goes as it went)."""
+    if order.delivery_method != DeliveryMethod.SAME_CITY or couriers.is_same_city(distance_km):
+        return {}
+    order.delivery_method = DeliveryMethod.PARCEL
+    fee = order.delivery_cents or 0
+    if fee <= 0:
+        return {"delivery_method": DeliveryMethod.PARCEL.value}
+    orders.refund_money(
+        order, amount_cents=fee, reason=RefundReason.CANCELLED, suffix="FEE", full=False
+    )
+    return {
+        "delivery_method": DeliveryMethod.PARCEL.value,
+        "fee_refunded_cents": fee,
+        "currency": order.currency,
+    }
 
 
 def _reserve_at_next(order: ConsumerOrder, tried: set[int]) -> routing.Leg | None:

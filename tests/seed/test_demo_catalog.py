@@ -11,7 +11,7 @@ from portal.catalog.models import Category, Product, Variant
 from portal.core.audit import AuditEvent
 from portal.core.jobs import JobRun
 from portal.extensions import db
-from portal.policy import queries
+from portal.policy import consumer_terms, queries
 from portal.policy.models import (
     Policy,
     PolicyAudience,
@@ -223,8 +223,9 @@ def test_whole_order_terms_come_from_the_base_policy(app):
     order = queries.order_terms(queries.buyer_for(actor_for("dist2@demo.test"), brand_id))
     assert order.min_order_cents == 200_000
     assert order.payment_terms_days == 30
-    assert (order.outlet_discount_bp, order.outlet_after_days) == (3_000, 180)
-    assert (order.employee_discount_bp, order.per_person_limit) == (5_000, 5)
+    programme = consumer_terms.terms_for(brand_id)
+    assert [level.code for level in programme.levels] == ["member", "silver", "gold"]
+    assert programme.limits.units_per_sku == 5
     assert order.rebates == [
         {"threshold_cents": 100_000_000, "percent_bp": 200, "period": "quarter"}
     ]

@@ -37,14 +37,25 @@ def retail_rules(
     ]
 
 
-def write_retail(net: Net, code: str = "RETAIL", *, kind: str = "all", **sections) -> PolicyVersion:
+def write_retail(
+    net: Net,
+    code: str = "RETAIL",
+    *,
+    kind: str = "all",
+    member_terms: dict | None = None,
+    effective_from=None,
+    **sections,
+) -> PolicyVersion:
+    """A draft retail policy (`sections` as `retail_rules`), with the consumer programme's
+    `member_terms` if given (policy/consumer_terms.py)."""
     values = ["A"] if kind == "level" else []
     data = services.PolicyInput(
         code=code,
         name=f"Retail {code}",
         audience_kind=kind,
         audience_values=values,
-        effective_from=utcnow(),
+        effective_from=effective_from or utcnow(),
+        member_terms=member_terms or {},
         rules=retail_rules(**sections),
     )
     return services.create_policy(net.hq, net.brand.id, data)

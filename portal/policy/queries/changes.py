@@ -84,6 +84,13 @@ def change_summary(version: PolicyVersion, *, limit: int = 200) -> dict[str, Any
         new_value = getattr(version, name)
         if old_value != new_value and (old_value or new_value):
             terms.append({"field": name, "before": old_value, "after": new_value})
+    old_terms = (before.member_terms if before else None) or {}
+    for section in sorted(set(old_terms) | set(version.member_terms or {})):
+        old_value, new_value = old_terms.get(section), (version.member_terms or {}).get(section)
+        if old_value != new_value:
+            terms.append(
+                {"field": f"member_terms.{section}", "before": old_value, "after": new_value}
+            )
     return {"previous": before, "changes": changes, "terms": terms}
 
 

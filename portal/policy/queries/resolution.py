@@ -368,10 +368,6 @@ class OrderTerms:
     order_window_end: datetime | None = None
     credit_limit_cents: int = 0
     payment_terms_days: int = 0
-    outlet_discount_bp: int | None = None
-    outlet_after_days: int | None = None
-    employee_discount_bp: int | None = None
-    per_person_limit: int | None = None
     rebates: list[dict[str, Any]] = field(default_factory=list)
     sources: dict[str, PolicyVersion] = field(default_factory=dict)
 
@@ -380,10 +376,6 @@ ORDER_FIELDS = (
     "min_order_cents",
     "credit_limit_cents",
     "payment_terms_days",
-    "outlet_discount_bp",
-    "outlet_after_days",
-    "employee_discount_bp",
-    "per_person_limit",
 )
 
 
