@@ -257,6 +257,7 @@ PLAIN_ROUTES = {
     "shop_orders.hand_over_by_code": ("POST", "/shop-orders/hand-over"),
     "shop_orders.hq_orders": ("GET", "/hq/shop-orders"),
     "shop_orders.returns_queue": ("GET", "/shop-returns/"),
+    "shop_orders.hq_returns": ("GET", "/hq/shop-returns"),
     # -- end of online orders --
 }
 

@@ -1,5 +1,6 @@
 """A consumer's own data: the address book, and the person's rights over it (PIPL): a copy of
-everything kept about them, and erasure that keeps their orders without the person."""
+everything kept about them (account, addresses, orders, returns), and erasure that keeps their
+orders without the person."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import selectinload
 
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, ValidationFailed
@@ -18,10 +20,12 @@ from portal.storefront.models import (
     ConsumerAddress,
     ConsumerCart,
     ConsumerOrder,
+    ConsumerOrderLine,
     ConsumerSession,
     ConsumerStatus,
     SignInCode,
 )
+from portal.storefront.return_models import ConsumerReturn, ConsumerReturnLine
 from portal.storefront.words import say
 
 # -- addresses ---------------------------------------------------------------------------------
@@ -199,7 +203,55 @@ def export_consumer(consumer: Consumer) -> dict[str, Any]:
             }
             for order in orders
         ],
+        "returns": [return_dict(found) for found in _returns(consumer)],
         "exported_at": utcnow().isoformat(),
+    }
+
+
+def _returns(consumer: Consumer) -> list[ConsumerReturn]:
+    return list(
+        db.session.execute(
+            select(ConsumerReturn)
+            .where(
+                ConsumerReturn.consumer_id == consumer.id,
+                ConsumerReturn.brand_id == consumer.brand_id,
+            )
+            .options(
+                selectinload(ConsumerReturn.order),
+                selectinload(ConsumerReturn.lines)
+                .selectinload(ConsumerReturnLine.order_line)
+                .selectinload(ConsumerOrderLine.variant),
+            )
+            .order_by(ConsumerReturn.id)
+        ).scalars()
+    )
+
+
+def return_dict(found: ConsumerReturn) -> dict[str, Any]:
+    """One return as the person's data export shows it: what they asked back, and how the
+    store answered."""
+    return {
+        "number": found.number,
+        "order": found.order.number,
+        "status": found.status,
+        "reason": found.reason,
+        "currency": found.currency,
+        "value_cents": sum(line.value_cents for line in found.lines),
+        "refund_cents": found.refund_cents,
+        "reject_reason": found.reject_reason,
+        "requested_at": _iso(found.requested_at),
+        "received_at": _iso(found.received_at),
+        "refunded_at": _iso(found.refunded_at),
+        "rejected_at": _iso(found.rejected_at),
+        "lines": [
+            {
+                "sku": line.order_line.variant.sku,
+                "qty": line.qty,
+                "unit_price_cents": line.unit_price_cents,
+                "grade": line.grade,
+            }
+            for line in found.lines
+        ],
     }
 
 

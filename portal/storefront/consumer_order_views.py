@@ -1,6 +1,7 @@
 """A consumer's own orders in a shop: the list, one order with its lines, status and timeline
-(its returns' steps included), "Return items" while the return window is open, the pickup code as digits and as a QR code, calling an order off before the store takes it on,
-and confirming a delivery. Another consumer's order is a 404 (`queries.get_own_order`)."""
+(its returns' steps included), "Return items" while the return window is open, the pickup code
+as digits and as a QR code, calling an order off before the store takes it on, and confirming a
+delivery. Another consumer's order is a 404 (`queries.get_own_order`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from portal.storefront.auth import consumer_required, signed_in_consumer
 from portal.storefront.models import ConsumerOrder, ConsumerOrderStatus
 from portal.storefront.shared_views import bp, shop_brand
 from portal.storefront.transitions import (
-    EVENT_LABELS,
     STATUS_LABELS,
     Action,
     Who,
@@ -61,7 +61,6 @@ def consumer_order(brand_code: str, number: str):
         brand=brand,
         order=order,
         status_labels=STATUS_LABELS,
-        event_labels=EVENT_LABELS,
         actions=_actions(order),
     )
 

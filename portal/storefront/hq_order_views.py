@@ -1,8 +1,9 @@
 """HQ's view of its brand's consumer orders: every order of the brand, filtered by status, the
 location fulfilling it and the day it was placed, and one order's page with its timeline, the
 locations it was offered to in turn (and how each offer ended) and the consumer's name and
-phone (HQ sees the brand's consumers). Portal pages at `/hq/shop-orders`, for the brand's own
-HQ holding `shop.manage`; another brand's order is a 404."""
+phone (HQ sees the brand's consumers); and the list of the brand's consumer returns, filtered by
+status. Portal pages at `/hq/shop-orders` and `/hq/shop-returns`, for the brand's own HQ holding
+`shop.manage`; another brand's order is a 404, and its returns are never listed."""
 
 from __future__ import annotations
 
@@ -22,8 +23,10 @@ from portal.storefront.models import (
     ConsumerOrderStatus,
     RouteOutcome,
 )
+from portal.storefront.return_models import ReturnStatus
+from portal.storefront.return_views import return_status_labels
 from portal.storefront.staff_views import bp
-from portal.storefront.transitions import EVENT_LABELS, STATUS_LABELS
+from portal.storefront.transitions import STATUS_LABELS
 
 ROUTE_LABELS = {
     RouteOutcome.OFFERED: _l("Offered, waiting"),
@@ -83,6 +86,22 @@ def hq_order_detail(order: ConsumerOrder):
         routes=routes,
         payment=queries.payment_of(order),
         status_labels=STATUS_LABELS,
-        event_labels=EVENT_LABELS,
         route_labels=ROUTE_LABELS,
+    )
+
+
+@bp.get("/hq/shop-returns")
+@require(Permission.SHOP_MANAGE)
+def hq_returns():
+    actor = current_actor()
+    if not actor.is_hq:
+        raise NotFound()
+    page_no, per_page = parse_page_args(request.args)
+    status = (request.args.get("status") or "").strip()[:20]
+    return render_template(
+        "storefront/hq/returns.html",
+        page=queries.list_brand_returns(actor, status=status, page=page_no, per_page=per_page),
+        status=status,
+        statuses=list(ReturnStatus),
+        labels=return_status_labels(),
     )

@@ -317,6 +317,9 @@ class ConsumerOrder(TimestampMixin, Model):
     wallet_cents: Mapped[int] = mapped_column(BigInteger, default=0)  # paid from stored value
     # total - points - wallet: what the payment provider collects (0: no provider payment)
     pay_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Paid back so far, however it went (provider, wallet, points): returns, a refunded fee,
+    # and the rest of the order when it is called off (orders.refund_money keeps it).
+    refunded_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     # the buyer's membership, if any (portal/members), and the private sale it was bought in
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("private_sales.id"))

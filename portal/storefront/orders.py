@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.core import jobs
 from portal.core.access import Actor, Permission
@@ -79,7 +79,17 @@ def _units(actor: Actor, order: ConsumerOrder, reason: MoveReason) -> None:
 
 
 def _refund_in_full(order: ConsumerOrder) -> None:
-    refund_money(order, amount_cents=order.total_cents, reason=RefundReason.CANCELLED, suffix="C")
+    """Everything the order has not already paid back (a return, a refunded fee)."""
+    left = order.total_cents - order.refunded_cents
+    refund_money(order, amount_cents=left, reason=RefundReason.CANCELLED, suffix="C")
+
+
+def _provider_refunded(payment: Payment) -> int:
+    return db.session.execute(
+        select(func.coalesce(func.sum(PaymentRefund.amount_cents), 0)).where(
+            PaymentRefund.payment_id == payment.id
+        )
+    ).scalar_one()
 
 
 def refund_money(
@@ -87,15 +97,17 @@ def refund_money(
 ) -> PaymentRefund | None:
     """Pay `amount_cents` of the order back where it came from, in proportion to how it was
     paid: the provider's share (rounded down) through the provider, the rest (wallet, points)
-    through the hooks members registered. `suffix` makes the refund's references (one per
-    refund: asking again pays nothing twice). Returns the provider's refund, if it takes part."""
-    if order.paid_at is None:
+    through the hooks members registered. `full` pays back everything left: the provider all
+    it has not refunded yet, the hooks all that is left of theirs. `suffix` makes the refund's
+    references (one per refund: asking again pays nothing twice). Returns the provider's refund,
+    if it takes part."""
+    if order.paid_at is None or amount_cents <= 0:
         return None  # nothing was paid (an unpaid order's wallet and points go back on cancel)
     payment = queries.payment_of(order)
     if payment is None or payment.status != PaymentStatus.PAID:
         provider_cents = 0
     elif full:
-        provider_cents = payment.amount_cents
+        provider_cents = payment.amount_cents - _provider_refunded(payment)
     else:
         provider_cents = amount_cents * payment.amount_cents // max(order.total_cents, 1)
     rest = amount_cents - provider_cents
@@ -108,6 +120,7 @@ def refund_money(
             reference=f"{payment.reference}-{suffix}",
         )
         jobs.enqueue(send_refund, made.id, brand_id=order.brand_id, title=f"Refund {order.number}")
+    order.refunded_cents += amount_cents
     spent_other = order.discount_cents or order.points_cents or order.wallet_cents
     if rest > 0 or (full and spent_other):
         if not hooks.refund_rest:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import exists, select
@@ -198,7 +199,7 @@ def reroute(order: ConsumerOrder, *, now: datetime | None = None) -> Outcome:
     return Outcome(order.number, leg.location_id)
 
 
-def _delivery_follows(order: ConsumerOrder, distance_km: float | None) -> dict[str, object]:
+def _delivery_follows(order: ConsumerOrder, distance_km: float | None) -> dict[str, Any]:
     """A same-city order moved beyond SAME_CITY_MAX_KM of its address goes by parcel from now
     on, and the same-city fee it paid goes back (see the module's docstring for the rule); what
     changed, for the re-route's timeline event (nothing: it still goes as it went)."""

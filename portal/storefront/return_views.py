@@ -45,6 +45,10 @@ RETURN_LABELS = {
     queries.RETURN_REFUNDED: _l("Return refunded"),
     queries.RETURN_REJECTED: _l("Return rejected"),
 }
+TIMELINE_LABELS = {
+    **{str(action): label for action, label in EVENT_LABELS.items()},
+    **RETURN_LABELS,
+}
 # Reasons the system writes in English on the order; a person's own words are shown as typed.
 SYSTEM_REASONS = {
     rerouting.NO_LOCATION_LEFT: _l("No store accepted the order in time."),
@@ -125,7 +129,7 @@ def order_timeline(order: ConsumerOrder) -> list[TimelineRow]:
     already loaded the order through a query that says it may see it."""
     rows = []
     for entry in queries.order_timeline(order):
-        label = RETURN_LABELS.get(entry.kind) or EVENT_LABELS.get(entry.kind, entry.kind)  # type: ignore[call-overload]
+        label = TIMELINE_LABELS.get(entry.kind, entry.kind)
         rows.append(TimelineRow(entry.at, entry.kind, str(label), _note(entry)))
     return rows
 

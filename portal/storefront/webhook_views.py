@@ -1,7 +1,9 @@
 """HQ's page of stock webhooks: where the brand's available-to-sell changes are pushed
 (portal/storefront/webhooks.py), each endpoint's secret shown once when it is added, and the
 latest deliveries with their answers. Under the brand's shop URL beside the online locations:
-`/shop/<brand>/hq/webhooks`. Only the brand's own HQ sees it (anyone else: 404)."""
+`/shop/<brand>/hq/webhooks`. Only the brand's own HQ sees it (anyone else: 404). An address the
+portal does not send to (not https:// outside development and testing, credentials in it, an
+internal network's address: `webhooks.url_problem`) is refused with the reason on the field."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """The available-to-sell webhook: HQ adds an endpoint (its secret shown once); the periodic job
 finds the SKUs whose online availability changed and sends each endpoint one signed delivery
 through the job outbox; a failing endpoint is retried by the queue's policy, then given up, and
-every attempt is on record. The endpoints are HTTP servers the tests start on 127.0.0.1."""
+every attempt is on record. The endpoints are HTTP servers the tests start on 127.0.0.1, which
+these tests allow (WEBHOOK_ALLOWED_NETWORKS): the portal refuses loopback addresses otherwise
+(tests/storefront/test_webhooks_leftovers.py)."""
 
 from __future__ import annotations
 
@@ -85,8 +87,12 @@ def receiver() -> Iterator[Receiver]:
         server.server_close()
 
 
+LOOPBACK = "127.0.0.1/32"
+
+
 @pytest.fixture
-def shop(app) -> RetailShop:
+def shop(app, monkeypatch) -> RetailShop:
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOWED_NETWORKS", LOOPBACK)
     return build_retail_shop()
 
 
@@ -303,6 +309,7 @@ def test_rq_worker_retries_a_failing_endpoint_until_it_answers(rq_app, receiver)
     connection.flushdb()
     receiver.answers = [500, 502]
     with rq_app.app_context():
+        rq_app.config["WEBHOOK_ALLOWED_NETWORKS"] = LOOPBACK
         shop = build_retail_shop()
         endpoint, _ = webhooks.add_endpoint(shop.net.hq, shop.brand, url=receiver.url)
         shop.receive("JA", "TEE-BLK-M", 1)
@@ -317,6 +324,7 @@ def test_rq_worker_retries_a_failing_endpoint_until_it_answers(rq_app, receiver)
             "PORTAL_ENV": "development",
             "PYTHONPATH": str(root),
             "JOB_RETRY_INTERVALS_PUSH": "0",  # retried at once, within the burst
+            "WEBHOOK_ALLOWED_NETWORKS": LOOPBACK,  # the test's endpoint
         }
         result = subprocess.run(
             [sys.executable, "worker.py", "--burst", "--queues", "default,push"],
