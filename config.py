@@ -199,6 +199,8 @@ class Config:
     SAME_CITY_MAX_KM = float(os.environ.get("SAME_CITY_MAX_KM", "10"))
     SAME_CITY_FEE_CENTS = _int("SAME_CITY_FEE_CENTS", 0)
     COURIER_BACKEND = os.environ.get("COURIER_BACKEND", "manual")
+    # The most a consumer may top up their wallet with at once (fen); the least is 1 yuan.
+    WALLET_TOP_UP_MAX_CENTS = _int("WALLET_TOP_UP_MAX_CENTS", 500_000)
     # Stock webhooks reach only public addresses (storefront/webhooks.py); networks listed here
     # ("10.8.0.0/16,fd00::/8") may be reached too: a connector inside the company network.
     WEBHOOK_ALLOWED_NETWORKS = os.environ.get("WEBHOOK_ALLOWED_NETWORKS", "")

@@ -259,6 +259,45 @@ PLAIN_ROUTES = {
     "shop_orders.returns_queue": ("GET", "/shop-returns/"),
     "shop_orders.hq_returns": ("GET", "/hq/shop-returns"),
     # -- end of online orders --
+    # -- members (tests/members/): the brand's own HQ only; another brand's HQ gets a 404
+    # there, and a store's sale reported for another store is a 404 (test_pos.py) --
+    "api_members.record_pos_sale": ("POST", "/api/v1/members/pos-sales"),
+    "api_members.refund_pos_sale": ("POST", "/api/v1/members/pos-sales/NONE/refund"),
+    "coupons.hq_templates": ("GET", "/shop/ACME/hq/coupons"),
+    "coupons.hq_template_new": ("GET", "/shop/ACME/hq/coupons/new"),
+    "coupons.hq_template": ("GET", "/shop/ACME/hq/coupons/999999"),
+    "coupons.hq_template_issue": ("POST", "/shop/ACME/hq/coupons/999999/issue"),
+    "coupons.hq_template_stop": ("POST", "/shop/ACME/hq/coupons/999999/stop"),
+    "employee_store.hq_employee_store": ("GET", "/shop/ACME/hq/employee-store"),
+    "employee_store.hq_hr_template": ("GET", "/shop/ACME/hq/employee-store/hr-list/template.csv"),
+    "employee_store.hq_hr_upload": ("POST", "/shop/ACME/hq/employee-store/hr-list"),
+    "employee_store.hq_hr_confirm": (
+        "POST",
+        "/shop/ACME/hq/employee-store/hr-list/999999/confirm",
+    ),
+    "employee_store.hq_partner_add": ("POST", "/shop/ACME/hq/employee-store/partners"),
+    "employee_store.hq_partner": ("GET", "/shop/ACME/hq/employee-store/partners/999999"),
+    "employee_store.hq_partner_update": ("POST", "/shop/ACME/hq/employee-store/partners/999999"),
+    "employee_store.hq_partner_end": (
+        "POST",
+        "/shop/ACME/hq/employee-store/partners/999999/end",
+    ),
+    "employee_store.hq_entitlement_revoke": (
+        "POST",
+        "/shop/ACME/hq/employee-store/entitlements/999999/revoke",
+    ),
+    "private_sales.sale_list": ("GET", "/shop/ACME/hq/private-sales"),
+    "private_sales.sale_create": ("POST", "/shop/ACME/hq/private-sales"),
+    "private_sales.sale_detail": ("GET", "/shop/ACME/hq/private-sales/NEIGOU-NOW"),
+    "private_sales.sale_update": ("POST", "/shop/ACME/hq/private-sales/NEIGOU-NOW"),
+    "private_sales.sale_item_add": ("POST", "/shop/ACME/hq/private-sales/NEIGOU-NOW/items"),
+    "private_sales.sale_item_remove": (
+        "POST",
+        "/shop/ACME/hq/private-sales/NEIGOU-NOW/items/1/remove",
+    ),
+    "private_sales.sale_publish": ("POST", "/shop/ACME/hq/private-sales/NEIGOU-NOW/publish"),
+    "private_sales.sale_end": ("POST", "/shop/ACME/hq/private-sales/NEIGOU-NOW/end"),
+    # -- end of members --
 }
 
 # Routes whose "other org's object" is a product or price the caller is not authorized for:
@@ -309,6 +348,8 @@ PUBLIC_ROUTES = {
     "auth.accept_invitation",
     "api_auth.issue_token",
     "openapi.spec",
+    # -- a coupon's shared link: anyone may open it; claiming needs a member --
+    "coupons.claim_page",
 }
 
 # -- consumer accounts: routes for the signed-in consumer of the URL's brand (@consumer_required,
@@ -332,10 +373,42 @@ CONSUMER_ROUTES = {
     "api_shop.set_cart_line": ("PUT", "/api/v1/shop/{brand}/cart/lines/1"),
     "api_shop.remove_cart_line": ("DELETE", "/api/v1/shop/{brand}/cart/lines/1"),
     "api_shop.place_order": ("POST", "/api/v1/shop/{brand}/checkout"),
+    "api_shop.checkout_options": ("GET", "/api/v1/shop/{brand}/checkout/options"),
     "api_shop.start_payment": ("POST", "/api/v1/shop/{brand}/orders/C0/pay"),
     "api_shop.list_orders": ("GET", "/api/v1/shop/{brand}/orders"),
     "api_shop.get_order": ("GET", "/api/v1/shop/{brand}/orders/C0"),
     "api_shop.cancel_order": ("POST", "/api/v1/shop/{brand}/orders/C0/cancel"),
+    # -- members (tests/members/): points, wallet, coupons, the employee store --
+    "member_wallet.points_page": ("GET", "/shop/{brand}/member/points"),
+    "member_wallet.wallet_page": ("GET", "/shop/{brand}/member/wallet"),
+    "member_wallet.top_up": ("GET", "/shop/{brand}/member/wallet/top-up"),
+    "member_wallet.top_up_start": ("POST", "/shop/{brand}/member/wallet/top-up"),
+    "member_wallet.top_up_pay": ("GET", "/shop/{brand}/member/wallet/top-up/W0"),
+    "api_members.member_points": ("GET", "/api/v1/shop/{brand}/member/points"),
+    "api_members.member_wallet": ("GET", "/api/v1/shop/{brand}/member/wallet"),
+    "coupons.my_coupons": ("GET", "/shop/{brand}/member/coupons"),
+    "coupons.claim": ("POST", "/shop/{brand}/coupons/x/claim"),
+    "api_members.coupon_list_mine": ("GET", "/api/v1/shop/{brand}/member/coupons"),
+    "api_members.coupon_claim": ("POST", "/api/v1/shop/{brand}/coupons/x/claim"),
+    "employee_store.join": ("GET", "/shop/{brand}/employee/join"),
+    "employee_store.join_with_code": ("POST", "/shop/{brand}/employee/join"),
+    "employee_store.verify_email": ("POST", "/shop/{brand}/employee/verify"),
+    "employee_store.verify_email_confirm": ("POST", "/shop/{brand}/employee/verify/confirm"),
+    "employee_store.my_invites": ("GET", "/shop/{brand}/employee/invites"),
+    "employee_store.invite_make": ("POST", "/shop/{brand}/employee/invites"),
+    "employee_store.invite_withdraw": ("POST", "/shop/{brand}/employee/invites/1/withdraw"),
+    "api_members.employee_status": ("GET", "/api/v1/shop/{brand}/employee/status"),
+    "api_members.employee_invite": ("POST", "/api/v1/shop/{brand}/employee/invites"),
+    "api_members.employee_join": ("POST", "/api/v1/shop/{brand}/employee/join"),
+    "api_members.employee_email_code": ("POST", "/api/v1/shop/{brand}/employee/email-code"),
+    "api_members.employee_email_verify": (
+        "POST",
+        "/api/v1/shop/{brand}/employee/email-code/verify",
+    ),
+    "private_sales.shop_sales": ("GET", "/shop/{brand}/employee/sales/"),
+    "private_sales.shop_sale": ("GET", "/shop/{brand}/employee/sales/NEIGOU-NOW"),
+    "private_sales.shop_sale_buy": ("POST", "/shop/{brand}/employee/sales/NEIGOU-NOW/buy"),
+    # -- end of members --
     # -- a consumer buys (tests/storefront/test_cart_views.py, test_checkout_views.py,
     # test_pay_views.py, test_consumer_order_views.py); C0 is no order: sign-in comes first --
     "storefront.cart": ("GET", "/shop/{brand}/cart"),

@@ -14,6 +14,7 @@ from portal.members import (
     points,
     private_sales,
     refunds,
+    spend_options,
     wallet,
 )
 from portal.storefront import hooks
@@ -24,6 +25,8 @@ def register() -> None:
     hooks.entry["outlet"] = membership.is_member
     hooks.entry["employee"] = entitlement.may_enter_employee_store
     _add(hooks.price_adjusters, levels.adjust_prices)
+    # The member's lock first, before any row that points at the member is written.
+    _add(hooks.checkout_before_place, points.lock_spender)
     _add(hooks.checkout_before_place, private_sales.before_place)
     for step in (limits.after_place, coupons.after_place, points.after_place, wallet.after_place):
         _add(hooks.checkout_after_place, step)
@@ -36,6 +39,8 @@ def register() -> None:
     ):
         _add(hooks.status_listeners, listener)
     _add(hooks.refund_rest, refunds.refund_rest)
+    _add(hooks.payment_paid, wallet.top_up_paid)
+    _add(hooks.spend_offers, spend_options.offer)
 
 
 def _add(registry: list, function: object) -> None:

@@ -3,6 +3,10 @@ consumer's default address or a chosen city, each saying whether it has every li
 one of their addresses (by parcel, or by same-city courier when a store near it has everything),
 then `checkout.checkout` and on to the pay page.
 
+Members may also spend points, wallet money and their coupons (what they may is asked of the
+hooks the members package fills: `hooks.spend_options`); checkout takes them as
+`CheckoutExtras`, and a wrong amount comes back named on its field.
+
 The form carries a one-time token (a double submit finds the order the first one placed), and
 what the consumer was shown: a price that changed since, or a cart changed in another tab, is
 refused and shown again rather than bought unseen.
@@ -18,9 +22,9 @@ from flask_babel import gettext as _
 
 from portal.core import transaction
 from portal.core.errors import DomainError, ValidationFailed
-from portal.core.money import format_money
+from portal.core.money import format_money, to_cents
 from portal.network.models import Organization
-from portal.storefront import carts, consumers, couriers, stock
+from portal.storefront import carts, consumers, couriers, hooks, stock
 from portal.storefront.auth import consumer_required, signed_in_consumer
 from portal.storefront.browse_views import TIER_NAMES
 from portal.storefront.cart_views import tier_url
@@ -28,7 +32,41 @@ from portal.storefront.checkout import checkout as place_order
 from portal.storefront.models import Consumer, Fulfilment, Tier
 from portal.storefront.shared_views import bp, shop_brand
 
-FORM_FIELDS = ("fulfilment", "pickup_location_id", "address_id", "city", "delivery_method")
+FORM_FIELDS = (
+    "fulfilment",
+    "pickup_location_id",
+    "address_id",
+    "city",
+    "delivery_method",
+    "points",
+    "wallet",
+)
+MAX_SPEND_FIELD = 12  # characters of a points or wallet amount
+
+
+def _extras(form: dict[str, str], coupon_ids: list[str]) -> hooks.CheckoutExtras:
+    """What the consumer asked to spend besides money. Raises ValidationFailed naming the
+    field of an amount that is not one (checkout checks what may be spent)."""
+    errors = {}
+    points = form.get("points", "")
+    if points and not points.isdigit():
+        errors["points"] = _("Whole points, or leave it empty.")
+    wallet_cents = 0
+    wallet = form.get("wallet", "")
+    if wallet:
+        try:
+            wallet_cents = to_cents(wallet)
+        except ValidationFailed:
+            errors["wallet"] = _("An amount like 25.50, or leave it empty.")
+        else:
+            if wallet_cents < 0:
+                errors["wallet"] = _("An amount like 25.50, or leave it empty.")
+    ids = tuple(int(raw) for raw in coupon_ids[:10] if raw.isdigit() and len(raw) < 19)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return hooks.CheckoutExtras(
+        points=int(points) if points else 0, wallet_cents=wallet_cents, coupon_ids=ids
+    )
 
 
 def _int(value: Any) -> int | None:
@@ -68,7 +106,9 @@ def _page(brand: Organization, tier: str, form: dict[str, str], status: int = 20
         stores = stock.stores_near(brand, point[0], point[1], wanted)
     context.setdefault("errors", {})
     context.setdefault("alert", None)
+    context.setdefault("chosen_coupons", [])
     form.setdefault("fulfilment", Fulfilment.PICKUP.value)
+    spend = hooks.spend_options(consumer, brand, tier, cart.total_cents)
     return (
         render_template(
             "storefront/checkout.html",
@@ -85,6 +125,7 @@ def _page(brand: Organization, tier: str, form: dict[str, str], status: int = 20
             tier_url=tier_url,
             same_city_km=current_app.config["SAME_CITY_MAX_KM"],
             same_city_fee=couriers.same_city_fee_cents(),
+            spend=spend,
             **context,
         ),
         status,
@@ -140,6 +181,11 @@ def checkout_place(brand_code: str, tier: str):
     brand = shop_brand(brand_code)
     consumer = signed_in_consumer()
     form = {name: (request.form.get(name) or "").strip()[:80] for name in FORM_FIELDS}
+    form["points"], form["wallet"] = (
+        form["points"][:MAX_SPEND_FIELD],
+        form["wallet"][:MAX_SPEND_FIELD],
+    )
+    coupon_ids = request.form.getlist("coupon_ids")
     form["checkout_token"] = (request.form.get("checkout_token") or "").strip()[:64]
     placed = carts.find_placed(consumer, form["checkout_token"])
     if placed is not None:  # the same form sent twice: one order
@@ -153,6 +199,7 @@ def checkout_place(brand_code: str, tier: str):
             alert = _("Something in your cart changed. Nothing was ordered.")
             return _page(brand, tier, form, 409, errors=changed, alert=alert)
     try:
+        extras = _extras(form, coupon_ids)
         order = place_order(
             consumer,
             brand,
@@ -163,6 +210,7 @@ def checkout_place(brand_code: str, tier: str):
             pickup_location_id=_int(form["pickup_location_id"]),
             address_id=_int(form["address_id"]),
             delivery_method=form["delivery_method"] or None,
+            extras=extras,
         )
     except DomainError as error:
         transaction.discard()
@@ -170,7 +218,7 @@ def checkout_place(brand_code: str, tier: str):
         alert = error.message if not isinstance(error, ValidationFailed) or not errors else None
         if cart.is_empty:
             alert = _("Your cart is empty: add something first.")
-        return _page(brand, tier, form, 422, errors=errors, alert=alert)
+        return _page(brand, tier, form, 422, errors=errors, alert=alert, chosen_coupons=coupon_ids)
     carts.clear(consumer, tier)
     return redirect(_pay_url(brand, order.number))
 

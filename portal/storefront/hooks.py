@@ -13,6 +13,8 @@ starts (`portal.members.register`), and the storefront calls whatever is registe
   `points_used` / `points_cents`, `wallet_cents`); the payment asks the provider for the rest;
 - `status_listeners`: told of every move of an order (paid, completed, cancelled, ...), in its
   transaction, after the move is written;
+- `spend_offers`: what a consumer may spend at checkout besides money (points, wallet, their
+  coupons), for the checkout page and the API to offer; the first that answers wins;
 - `payment_paid`: told of every payment a provider's notice found paid that is not a consumer
   order's (a wallet top-up), in the notice's transaction;
 - `refund_rest`: pays back the part of a refund that the provider did not take (wallet, points),
@@ -72,6 +74,27 @@ class RefundRequest:
     full: bool  # the order is refunded whole (a cancel, not a return of some lines)
 
 
+@dataclass(frozen=True)
+class CouponChoice:
+    id: int
+    label: str  # what it gives, in the consumer's language ("¥50 off ¥300")
+
+
+@dataclass(frozen=True)
+class SpendOptions:
+    """What a consumer may spend on an order of `goods_cents` besides money."""
+
+    points_available: int = 0
+    points_max: int = 0  # the most points this order may take (the cap, and what is held)
+    cents_per_point: int = 1
+    wallet_cents: int = 0
+    coupons: tuple[CouponChoice, ...] = ()
+
+    @property
+    def any(self) -> bool:
+        return bool(self.points_max or self.wallet_cents or self.coupons)
+
+
 EntryRule = Callable[["Organization", "Consumer | None"], bool]
 PriceAdjuster = Callable[[int, str, "Consumer | None", "dict[int, LinePrice]"], None]
 BeforePlace = Callable[[CheckoutContext], None]
@@ -79,6 +102,7 @@ AfterPlace = Callable[[CheckoutContext, "ConsumerOrder"], None]
 StatusListener = Callable[["ConsumerOrder", str], None]  # the order, the move's action
 RefundRest = Callable[[RefundRequest], None]
 PaymentPaid = Callable[["Payment"], None]
+SpendOffer = Callable[["Consumer", "Organization", str, int], "SpendOptions | None"]
 
 entry: dict[str, EntryRule] = {}
 price_adjusters: list[PriceAdjuster] = []
@@ -87,6 +111,7 @@ checkout_after_place: list[AfterPlace] = []
 status_listeners: list[StatusListener] = []
 refund_rest: list[RefundRest] = []
 payment_paid: list[PaymentPaid] = []
+spend_offers: list[SpendOffer] = []
 
 
 def adjust_prices(
@@ -106,3 +131,13 @@ def order_moved(order: ConsumerOrder, action: str) -> None:
 def payment_recorded(payment: Payment) -> None:
     for listener in payment_paid:
         listener(payment)
+
+
+def spend_options(
+    consumer: Consumer, brand: Organization, tier: str, goods_cents: int
+) -> SpendOptions:
+    for offer in spend_offers:
+        options = offer(consumer, brand, tier, goods_cents)
+        if options is not None:
+            return options
+    return SpendOptions()

@@ -97,7 +97,8 @@ def refund_money(
 ) -> PaymentRefund | None:
     """Pay `amount_cents` of the order back where it came from, in proportion to how it was
     paid: the provider's share (rounded down) through the provider, the rest (wallet, points)
-    through the hooks members registered. `full` pays back everything left: the provider all
+    through the hooks members registered, which hear of every refund (points earned on it are
+    taken back, coupons follow their rule). `full` pays back everything left: the provider all
     it has not refunded yet, the hooks all that is left of theirs. `suffix` makes the refund's
     references (one per refund: asking again pays nothing twice). Returns the provider's refund,
     if it takes part."""
@@ -121,12 +122,9 @@ def refund_money(
         )
         jobs.enqueue(send_refund, made.id, brand_id=order.brand_id, title=f"Refund {order.number}")
     order.refunded_cents += amount_cents
-    spent_other = order.discount_cents or order.points_cents or order.wallet_cents
-    if rest > 0 or (full and spent_other):
-        if not hooks.refund_rest:
-            raise RuntimeError(
-                f"order {order.number} spent more than money, and no hook refunds it"
-            )
+    if rest > 0 and not hooks.refund_rest:
+        raise RuntimeError(f"order {order.number} spent more than money: no hook refunds it")
+    if hooks.refund_rest:  # every refund: earned points and coupons follow it too
         request = RefundRequest(
             order=order,
             amount_cents=amount_cents,

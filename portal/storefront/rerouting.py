@@ -18,6 +18,9 @@ back through the provider. The order's amounts stay as charged; the re-route's t
 names the new method and the fee refunded. A parcel order never turns into a same-city one (its
 consumer did not choose, nor pay for, a courier).
 
+An order bought in a private sale is never moved either: its units were set aside at the sale's
+location, which ships it (members/private_sales.py).
+
 A pickup order is never moved: the consumer chose the store. It stays paid until the store
 accepts or refunds it, or the consumer cancels it (a paid order not yet accepted may be); one the
 store has not accepted within PICKUP_ACCEPT_HOURS of payment is refunded in full and its units go
@@ -116,6 +119,7 @@ def due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
         .where(
             ConsumerOrder.status == ConsumerOrderStatus.PAID,
             ConsumerOrder.fulfilment == Fulfilment.DELIVERY,
+            ConsumerOrder.event_id.is_(None),  # a private sale's stock is at its own location
             ConsumerOrder.paid_at < cutoff,
             ~recent_offer,
         )

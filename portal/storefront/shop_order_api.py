@@ -15,7 +15,7 @@ from flask import current_app, request, url_for
 
 from portal.core.errors import DomainError
 from portal.network.models import Organization
-from portal.storefront import carts, checkout, orders, queries, transitions
+from portal.storefront import carts, checkout, hooks, orders, queries, transitions
 from portal.storefront.api import bp
 from portal.storefront.auth import consumer_required, signed_in_consumer
 from portal.storefront.models import (
@@ -39,6 +39,7 @@ from portal.storefront.shop_schemas import (
     ShopOrdersQuery,
     ShopPayIn,
     ShopPayOut,
+    ShopSpendOut,
     ShopTierQuery,
 )
 from portal.storefront.transitions import Action
@@ -161,6 +162,31 @@ def remove_cart_line(brand_code: str, line_id: int, query: dict[str, Any]):
 # -- checkout and payment ------------------------------------------------------------------------
 
 
+@bp.get("/checkout/options")
+@consumer_required
+@bp.input(ShopTierQuery, location="query", arg_name="query")
+@bp.output(ShopSpendOut)
+@bp.doc(
+    summary="What a member may spend on the cart besides money",
+    description="Points held and the most this cart may take, the wallet's balance, and the "
+    "member's coupons that apply to the storefront; all zero and empty for a non-member.",
+    security="BearerAuth",
+    responses=[403, 404, 422],
+)
+def checkout_options(brand_code: str, query: dict[str, Any]):
+    consumer = signed_in_consumer()
+    brand = entered(brand_code, query["tier"], consumer)
+    goods = carts.priced_cart(consumer, brand, query["tier"]).total_cents
+    options = hooks.spend_options(consumer, brand, query["tier"], goods)
+    return {
+        "points_available": options.points_available,
+        "points_max": options.points_max,
+        "cents_per_point": options.cents_per_point,
+        "wallet_cents": options.wallet_cents,
+        "coupons": [{"id": c.id, "label": c.label} for c in options.coupons],
+    }
+
+
 @bp.post("/checkout")
 @consumer_required
 @bp.input(ShopCheckoutIn, arg_name="body")
@@ -205,6 +231,11 @@ def place_order(brand_code: str, body: dict[str, Any]):
         pickup_location_id=body["pickup_location_id"],
         address_id=body["address_id"],
         delivery_method=body["delivery_method"],
+        extras=hooks.CheckoutExtras(
+            points=body["points"],
+            wallet_cents=body["wallet_cents"],
+            coupon_ids=tuple(body["coupon_ids"]),
+        ),
     )
     if replay:
         return _order_json(order), 200
@@ -306,6 +337,12 @@ def _order_json(order: ConsumerOrder) -> dict[str, Any]:
         **_summary_json(order),
         "goods_cents": order.goods_cents,
         "delivery_cents": order.delivery_cents,
+        "discount_cents": order.discount_cents,
+        "points_used": order.points_used,
+        "points_cents": order.points_cents,
+        "wallet_cents": order.wallet_cents,
+        "pay_cents": order.pay_cents,
+        "refunded_cents": order.refunded_cents,
         "delivery_method": order.delivery_method,
         "expires_at": iso(order.expires_at),
         "paid_at": iso(order.paid_at),

@@ -221,6 +221,35 @@ class ShopCheckoutIn(Schema):
         validate=Length(min=1, max=checkout.MAX_LINES),
         metadata={"description": "what to buy; left out: the storefront's cart"},
     )
+    points = Integer(
+        load_default=0,
+        validate=Range(0, 10**9),
+        metadata={"description": "points to redeem (members; capped by the programme's terms)"},
+    )
+    wallet_cents = Integer(
+        load_default=0,
+        validate=Range(0, 10**11),
+        metadata={"description": "stored value to use, in fen (members)"},
+    )
+    coupon_ids = List(
+        _id_field(),
+        load_default=list,
+        validate=Length(max=10),
+        metadata={"description": "the member's own coupons to apply"},
+    )
+
+
+class ShopCouponChoiceOut(Schema):
+    id = Integer()
+    label = String()
+
+
+class ShopSpendOut(Schema):
+    points_available = Integer()
+    points_max = Integer(metadata={"description": "the most points this order may take"})
+    cents_per_point = Integer()
+    wallet_cents = Integer()
+    coupons = List(Nested(ShopCouponChoiceOut))
 
 
 class ShopPayIn(Schema):
@@ -297,6 +326,12 @@ class ShopOrderSummaryOut(Schema):
 class ShopOrderOut(ShopOrderSummaryOut):
     goods_cents = Integer()
     delivery_cents = Integer()
+    discount_cents = Integer(metadata={"description": "taken off by coupons"})
+    points_used = Integer()
+    points_cents = Integer(metadata={"description": "paid with points"})
+    wallet_cents = Integer(metadata={"description": "paid from the wallet"})
+    pay_cents = Integer(metadata={"description": "what the payment provider collects"})
+    refunded_cents = Integer()
     delivery_method = String(allow_none=True)
     expires_at = String(allow_none=True, metadata={"description": "unpaid by then: cancelled"})
     paid_at = String(allow_none=True)
