@@ -199,6 +199,9 @@ class Config:
     SAME_CITY_MAX_KM = float(os.environ.get("SAME_CITY_MAX_KM", "10"))
     SAME_CITY_FEE_CENTS = _int("SAME_CITY_FEE_CENTS", 0)
     COURIER_BACKEND = os.environ.get("COURIER_BACKEND", "manual")
+    # A product page says "in stock at N stores near you": stores within this many km of the
+    # consumer's default address or chosen city.
+    NEAR_YOU_KM = float(os.environ.get("NEAR_YOU_KM", "20"))
     # The most a consumer may top up their wallet with at once (fen); the least is 1 yuan.
     WALLET_TOP_UP_MAX_CENTS = _int("WALLET_TOP_UP_MAX_CENTS", 500_000)
     # Stock webhooks reach only public addresses (storefront/webhooks.py); networks listed here

@@ -9,19 +9,27 @@ store — and links the account to them: one member, one balance, across the gro
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from portal.core.access import Actor, OrgKind, Permission
 from portal.core.db import utcnow
-from portal.core.errors import ValidationFailed
+from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.extensions import db
+from portal.inventory.services import default_location
 from portal.members.models import JoinChannel, Member, MemberStatus, Program, ProgramBrand
-from portal.network.models import Organization
+from portal.members.tag_models import MemberTag, Segment, Tag
+from portal.network.models import Organization, OrgStatus
 from portal.policy.consumer_terms import ProgramTerms, terms_for
-from portal.storefront.models import Consumer, ConsumerStatus
+from portal.storefront.consumer_fields import normalize_phone
+from portal.storefront.consumers import find_consumer_by_phone
+from portal.storefront.models import Consumer, ConsumerStatus, OnlineLocation
 from portal.storefront.words import say
+
+MAX_NAME = 120
 
 
 def program_of(brand: Organization) -> Program:
@@ -93,7 +101,10 @@ def lock_member(member_id: int) -> Member:
     return db.session.execute(
         select(Member)
         .where(Member.id == member_id)
-        .with_for_update()
+        # FOR NO KEY UPDATE on PostgreSQL: it still queues every other spend of the member, but
+        # not behind the light lock a new row pointing at the member takes (an order, a
+        # coupon), which would deadlock two checkouts of one member.
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).scalar_one()
 
@@ -177,3 +188,203 @@ def _new_member(program: Program, consumer: Consumer, **how: object) -> Member:
             if found is not None:
                 return found
     raise RuntimeError("could not number a new member")
+
+
+# -- joining at a store --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    member: Member
+    consumer: Consumer
+    already: bool  # they were a member before: nothing changed
+
+
+def enrol_at_store(actor: Actor, brand: Organization, phone: str, name: str) -> Enrolment:
+    """Store staff join a walk-in customer by their mobile number and name. The brand's account
+    for the number is made if there is none (they sign in later with a code sent to it); the
+    store of registration is the staff's store. Joining someone who is a member already changes
+    nothing. Raises ValidationFailed naming `phone` or `name`, NotFound for a brand the staff's
+    org does not sell."""
+    actor.ensure(Permission.MEMBERS_ENROL)
+    if brand.id not in actor.paths and not actor.is_system:
+        raise NotFound()
+    errors: dict[str, str] = {}
+    try:
+        phone = normalize_phone(phone)
+    except ValidationFailed as error:
+        errors.update(error.fields)
+    name = " ".join((name or "").split())
+    if not name or len(name) > MAX_NAME:
+        errors["name"] = say(_l("Enter the customer's name (up to %(max)d characters)."), max=120)
+    if errors:
+        raise ValidationFailed(say(_l("Some fields are not valid.")), fields=errors)
+    consumer = _account(brand, phone, name)
+    before = member_of(consumer)
+    if before is not None:
+        return Enrolment(before, consumer, True)
+    location_id = None
+    if actor.org_kind == OrgKind.STORE and actor.org_id is not None:
+        store = db.session.execute(
+            select(Organization).where(Organization.id == actor.org_id)
+        ).scalar_one()
+        location_id = default_location(store).id
+    member = join(
+        consumer, channel=JoinChannel.STORE, location_id=location_id, by_user_id=actor.user_id
+    )
+    return Enrolment(member, consumer, False)
+
+
+def _account(brand: Organization, phone: str, name: str) -> Consumer:
+    """The brand's account for this number, made (with the name) when there is none."""
+    found = find_consumer_by_phone(brand, phone)
+    if found is None:
+        try:
+            with db.session.begin_nested():
+                found = Consumer(brand_id=brand.id, phone=phone, name=name)
+                db.session.add(found)
+                db.session.flush()
+        except IntegrityError:  # made by a concurrent sign-in of the same number
+            found = find_consumer_by_phone(brand, phone)
+            assert found is not None
+    if not found.name:
+        found.name = name
+    return found
+
+
+def check_store(brand: Organization, location_id: int | None) -> int | None:
+    """A store of registration a consumer chose: one of the brand's stores selling online (a
+    pickup store), else ValidationFailed naming `location_id`."""
+    if location_id is None:
+        return None
+    found = db.session.execute(
+        select(OnlineLocation.location_id).where(
+            OnlineLocation.brand_id == brand.id,
+            OnlineLocation.location_id == location_id,
+            OnlineLocation.is_enabled.is_(True),
+            OnlineLocation.pickup.is_(True),
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        raise ValidationFailed(
+            fields={"location_id": say(_l("Choose one of the shop's stores, or none."))}
+        )
+    return location_id
+
+
+# -- a group of brands sharing one programme ------------------------------------------------------
+
+
+class ProgramsNotMerged(Conflict):
+    code = "program_has_members"
+
+
+def share_program(lead: Organization, others: list[Organization]) -> Program:
+    """Put `others` in the programme of `lead` (made if it has none): its policy sets the terms,
+    and a person is one member, one level and one balance across the brands. A brand already in
+    the programme is left as it is. Refused (nothing changes) when one of the others has members
+    of a programme of its own, or its programme holds other brands, since merging programmes is
+    not supported; and when `lead` is in a group another brand leads."""
+    program = program_of(lead)
+    if program.lead_brand_id != lead.id:
+        leader = db.session.execute(
+            select(Organization.code).where(Organization.id == program.lead_brand_id)
+        ).scalar_one()
+        raise Conflict(
+            f"{lead.code} is in the programme {program.code}, which {leader} leads: "
+            f"name {leader} as the lead."
+        )
+    moving: list[tuple[Organization, Program | None]] = []
+    for other in others:
+        if other.id == lead.id:
+            continue
+        current = find_program(other.id)
+        if current is not None and current.id == program.id:
+            continue
+        if current is not None:
+            members = db.session.execute(
+                select(func.count(Member.id)).where(Member.program_id == current.id)
+            ).scalar_one()
+            if members:
+                raise ProgramsNotMerged(
+                    f"{other.code} already has {members} members of its own programme "
+                    f"{current.code}; merging programmes is not supported."
+                )
+            if len(program_brand_ids(current.id)) > 1:
+                raise ProgramsNotMerged(
+                    f"{other.code} shares the programme {current.code} with other brands; "
+                    "merging programmes is not supported."
+                )
+        moving.append((other, current))
+    for other, current in moving:
+        if current is None:
+            db.session.add(ProgramBrand(brand_id=other.id, program_id=program.id))
+            continue
+        db.session.execute(
+            update(ProgramBrand)
+            .where(ProgramBrand.brand_id == other.id)
+            .values(program_id=program.id)
+            .execution_options(synchronize_session=False)
+        )
+        # HQ's own tags and segments go along; a programme without members has no automatic tags.
+        for model in (Tag, Segment):
+            db.session.execute(
+                update(model)
+                .where(model.program_id == current.id, model.brand_id == other.id)
+                .values(program_id=program.id)
+                .execution_options(synchronize_session=False)
+            )
+    db.session.flush()
+    db.session.expire_all()
+    return program
+
+
+def find_brand(code: str) -> Organization:
+    """An active brand by code (the operator's commands), else NotFound naming it."""
+    brand = db.session.execute(
+        select(Organization).where(
+            Organization.code == (code or "").strip().upper(),
+            Organization.kind == OrgKind.BRAND,
+            Organization.status == OrgStatus.ACTIVE,
+        )
+    ).scalar_one_or_none()
+    if brand is None:
+        raise NotFound(f"No active brand {code!r}.")
+    return brand
+
+
+# -- erasure (PIPL) -----------------------------------------------------------------------------
+
+
+def erase_member(member: Member) -> None:
+    """Erase the person from the programme: phone, e-mail and name blanked, their tags gone,
+    status deleted. The row stays (orders, points and level history point to it, without the
+    person). The same number joining later is a new member."""
+    db.session.execute(delete(MemberTag).where(MemberTag.member_id == member.id))
+    member.phone = None
+    member.email = None
+    member.name = ""
+    member.status = MemberStatus.DELETED
+    member.deleted_at = utcnow()
+    db.session.flush()
+
+
+def consumer_erased(consumer: Consumer) -> None:
+    """The storefront erased a consumer: their member goes too, unless the person still has an
+    account at another brand of the group (then the member is still theirs there)."""
+    if consumer.member_id is None:
+        return
+    member = db.session.execute(
+        select(Member).where(Member.id == consumer.member_id)
+    ).scalar_one_or_none()
+    if member is None or member.status != MemberStatus.ACTIVE:
+        return
+    others = db.session.execute(
+        select(func.count(Consumer.id)).where(
+            Consumer.member_id == member.id,
+            Consumer.id != consumer.id,
+            Consumer.status == ConsumerStatus.ACTIVE,
+        )
+    ).scalar_one()
+    if not others:
+        erase_member(member)

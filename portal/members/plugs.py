@@ -41,6 +41,7 @@ def register() -> None:
     _add(hooks.refund_rest, refunds.refund_rest)
     _add(hooks.payment_paid, wallet.top_up_paid)
     _add(hooks.spend_offers, spend_options.offer)
+    _add(hooks.consumer_erased, membership.consumer_erased)
 
 
 def _add(registry: list, function: object) -> None:

@@ -13,7 +13,7 @@
   paid twice.
 - **Earned points** follow the refunded value: see `points.reverse_lot` (pending first, then
   available down to 0; spent points are not clawed back).
-- Then the coupon rule (`coupons.on_refund`).
+- Then the coupon rule (`coupons.on_refund`), and a part refund recounts the member's level.
 
 Everything is written under the member's row lock, in the refund's transaction; a refund whose
 reference already wrote its entries writes nothing again.
@@ -24,7 +24,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.members import coupons, membership, points, wallet
+from portal.members import coupons, levels, membership, points, wallet
 from portal.members.ledger_models import PointsEntry, PointsKind, WalletEntry, WalletKind
 from portal.members.models import Member
 from portal.storefront.hooks import RefundRequest
@@ -50,6 +50,9 @@ def refund_rest(request: RefundRequest) -> None:
                     full=request.full,
                 )
     coupons.on_refund(request)
+    if not request.full:
+        # A return changes no order status: the level follows it now, not at the nightly recount.
+        levels.order_moved(order, "refund")
 
 
 def _done(member: Member, order: ConsumerOrder, reference: str) -> bool:

@@ -1,23 +1,30 @@
 """Browsing a brand's shops: the home page with the official storefront's products, the outlet
 and employee storefronts, categories, search and filters, a product's page with its colour x
-size grid, and the shop's look (stylesheet, logo) and product images."""
+size grid, and the shop's look (stylesheet, logo) and product images.
+
+Prices are the signed-in consumer's own (a member level's outlet price), as checkout charges
+them. The product page says how many stores hold each SKU "near you": near `?lat=&lng=`, else
+the city chosen (`?city=`), else the signed-in consumer's default address, within NEAR_YOU_KM;
+with no point known, how many stores hold it at all."""
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import Response, render_template, request
+from flask import Response, current_app, render_template, request
 from flask_babel import lazy_gettext as _l
 
 from portal.catalog.services import image_file
 from portal.core.access import public
-from portal.core.errors import NotFound
+from portal.core.errors import NotFound, ValidationFailed
 from portal.core.money import to_cents
 from portal.inventory.models import Grade
 from portal.network.models import Organization
-from portal.storefront import catalog, look, stock
+from portal.storefront import catalog, consumers, look, stock
+from portal.storefront.auth import current_consumer
 from portal.storefront.entry import may_enter
+from portal.storefront.geo import check_point
 from portal.storefront.models import Tier
 from portal.storefront.shared_views import bp, shop_brand
 
@@ -93,7 +100,9 @@ def home(brand_code: str, tier: str):
         return entered
     brand, settings = entered
     filters = _filters()
-    page = catalog.list_products(brand.id, tier, filters, after=_after())
+    page = catalog.list_products(
+        brand.id, tier, filters, after=_after(), consumer=current_consumer(brand)
+    )
     colors, sizes = catalog.facets(brand.id)
     args = {k: v for k, v in request.args.items() if k != "after" and v}
     return render_template(
@@ -113,17 +122,44 @@ def home(brand_code: str, tier: str):
 
 
 def _availability(
-    brand: Organization, variants: list[Any], tier: str
-) -> dict[int, tuple[int, int]]:
-    """Per SKU (units sellable online, enabled stores that have it). The employee store also
-    sells grade-B units, so they count there."""
-    found = stock.availability(brand, variants)
-    result = {v: (a.sellable, a.stores) for v, a in found.items()}
+    brand: Organization, variants: list[Any], tier: str, near: tuple[float, float] | None
+) -> dict[int, tuple[int, int, int | None]]:
+    """Per SKU (units sellable online, enabled stores that have it, pickup stores near the point
+    that have it: None without a point). The employee store also sells grade-B units, so they
+    count there."""
+    radius = float(current_app.config["NEAR_YOU_KM"])
+    found = stock.availability(brand, variants, near=near, radius_km=radius)
+    result = {v: (a.sellable, a.stores, a.stores_near) for v, a in found.items()}
     if tier == Tier.EMPLOYEE:
-        for v, b in stock.availability(brand, variants, grade=Grade.B).items():
-            units, stores = result.get(v, (0, 0))
-            result[v] = (units + b.sellable, max(stores, b.stores))
+        grade_b = stock.availability(brand, variants, grade=Grade.B, near=near, radius_km=radius)
+        for v, b in grade_b.items():
+            units, stores, close = result.get(v, (0, 0, None))
+            nearby = None if close is None else max(close, b.stores_near or 0)
+            result[v] = (units + b.sellable, max(stores, b.stores), nearby)
     return result
+
+
+def _near(brand: Organization) -> tuple[tuple[float, float] | None, str]:
+    """The point "near you" means on the product page and what it is: the coordinates asked
+    (`lat`, `lng`), a city chosen (`city`), the signed-in consumer's default address; else none.
+    Coordinates that are no point on the earth are passed over."""
+    lat, lng = request.args.get("lat", "").strip(), request.args.get("lng", "").strip()
+    if lat and lng:
+        try:
+            return check_point(lat, lng), "point"
+        except ValidationFailed:
+            pass
+    city = request.args.get("city", "").strip()[:40]
+    if city:
+        found = stock.city_point(brand, city)
+        if found is not None:
+            return (found.latitude, found.longitude), found.name
+    consumer = current_consumer(brand)
+    if consumer is not None:
+        for address in consumers.list_addresses(consumer):
+            if address.is_default and None not in (address.latitude, address.longitude):
+                return (float(address.latitude or 0), float(address.longitude or 0)), "address"
+    return None, ""
 
 
 @bp.get("/p/<code>", defaults={"tier": Tier.OFFICIAL.value})
@@ -134,8 +170,9 @@ def product(brand_code: str, tier: str, code: str):
     if isinstance(entered, Response):
         return entered
     brand, settings = entered
-    offer = catalog.get_offer(brand.id, tier, code)
-    availability = _availability(brand, list(offer.grid.cells.values()), tier)
+    offer = catalog.get_offer(brand.id, tier, code, consumer=current_consumer(brand))
+    near, near_what = _near(brand)
+    availability = _availability(brand, list(offer.grid.cells.values()), tier, near)
     return render_template(
         "storefront/product.html",
         brand=brand,
@@ -145,6 +182,9 @@ def product(brand_code: str, tier: str, code: str):
         tier_name=TIER_NAMES[Tier(tier)],
         offer=offer,
         stock=availability,
+        near_what=near_what,
+        cities=stock.pickup_cities(brand),
+        city=request.args.get("city", "").strip()[:40],
     )
 
 

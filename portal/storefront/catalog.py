@@ -11,6 +11,10 @@ Prices come from the brand's policy as its consumers resolve it
 priced; products without a priced SKU (or outside the price range) are skipped and the next
 candidates read, so a page still holds 24 products. Pages are keyset pages (`after` = the
 last product id shown), newest products first.
+
+Given the signed-in `consumer`, pages, product offers and checkout (`price_variants`) show the
+same prices: theirs, after the price adjusters the layers above registered (a member level's
+outlet discount: storefront/hooks.py).
 """
 
 from __future__ import annotations
@@ -193,9 +197,11 @@ def list_products(
     after: int | None = None,
     per_page: int = PER_PAGE,
     versions: list[PolicyVersion] | None = None,
+    consumer: Consumer | None = None,
 ) -> ListingPage:
     """One page of a storefront's products: each with a price in the tier (from the lowest of
-    its listed SKUs), newest first, after the product id `after`."""
+    its listed SKUs; the consumer's own price when given), newest first, after the product id
+    `after`."""
     filters = filters or Filters()
     if versions is None:
         versions = policy_queries.consumer_versions(brand_id)
@@ -216,11 +222,12 @@ def list_products(
             return ListingPage(tier, items, None)
         variants = _candidate_variants(brand_id, tier, filters, product_ids)
         terms = policy_queries.resolve_for_consumers(brand_id, variants, versions=versions)
+        priced = _line_prices(brand_id, tier, variants, terms, consumer)
         by_product: dict[int, list[Variant]] = {}
         for variant in variants:
             by_product.setdefault(variant.product_id, []).append(variant)
         for product_id in product_ids:
-            listed = _priced(by_product.get(product_id, []), terms, tier, filters)
+            listed = _priced(by_product.get(product_id, []), priced, filters)
             if listed is None:
                 continue
             if len(items) == per_page:
@@ -234,12 +241,12 @@ def list_products(
 
 
 def _priced(
-    variants: list[Variant], terms: dict[int, SkuTerms], tier: str, filters: Filters
+    variants: list[Variant], priced: dict[int, LinePrice], filters: Filters
 ) -> ListedProduct | None:
     prices = [
-        (variant, price)
+        (variant, price.cents)
         for variant in variants
-        if (price := terms[variant.id].retail_cents(tier)) is not None and _in_range(price, filters)
+        if (price := priced.get(variant.id)) is not None and _in_range(price.cents, filters)
     ]
     if not prices:
         return None
@@ -286,16 +293,20 @@ def find_active_product(brand_id: int, code: str) -> Product | None:
     ).scalar_one_or_none()
 
 
-def get_offer(brand_id: int, tier: str, code: str) -> ProductOffer:
+def get_offer(
+    brand_id: int, tier: str, code: str, *, consumer: Consumer | None = None
+) -> ProductOffer:
     """A product of the storefront, or NotFound when the tier lists none of its SKUs at a
-    price (a product one storefront does not sell does not exist there)."""
+    price (a product one storefront does not sell does not exist there). With `consumer`, the
+    prices are theirs."""
     product = find_active_product(brand_id, code)
     if product is None:
         raise NotFound()
     variants = _candidate_variants(brand_id, tier, Filters(), [product.id])
     terms = policy_queries.resolve_for_consumers(brand_id, variants)
     prices = {
-        v.id: price for v in variants if (price := terms[v.id].retail_cents(tier)) is not None
+        variant_id: line.cents
+        for variant_id, line in _line_prices(brand_id, tier, variants, terms, consumer).items()
     }
     if not prices:
         raise NotFound()
@@ -349,6 +360,27 @@ class LinePrice:
     variant: Variant
     cents: int
     rule_id: int | None  # the policy rule that set it (the order line keeps it: "why")
+    floor_cents: int | None = None  # the SKU's retail floor: an adjuster never goes below it
+
+
+def _line_prices(
+    brand_id: int,
+    tier: str,
+    variants: Sequence[Variant],
+    terms: dict[int, SkuTerms],
+    consumer: Consumer | None,
+) -> dict[int, LinePrice]:
+    """The tier's price of each SKU that has one, adjusted for `consumer` (hooks)."""
+    priced: dict[int, LinePrice] = {}
+    for variant in variants:
+        found = terms[variant.id]
+        cents = found.retail_cents(tier)
+        if cents is not None:
+            rule = found.retail_rule(tier)
+            priced[variant.id] = LinePrice(
+                variant, cents, rule.id if rule else None, found.floor_cents
+            )
+    return hooks.adjust_prices(brand_id, tier, consumer, priced)
 
 
 def price_variants(
@@ -372,10 +404,4 @@ def price_variants(
         if v.id in wanted
     ]
     terms = policy_queries.resolve_for_consumers(brand_id, variants)
-    priced = {}
-    for variant in variants:
-        cents = terms[variant.id].retail_cents(tier)
-        if cents is not None:
-            rule = terms[variant.id].retail_rule(tier)
-            priced[variant.id] = LinePrice(variant, cents, rule.id if rule else None)
-    return hooks.adjust_prices(brand_id, tier, consumer, priced)
+    return _line_prices(brand_id, tier, variants, terms, consumer)

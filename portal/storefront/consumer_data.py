@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, ValidationFailed
 from portal.extensions import db
+from portal.storefront import hooks
 from portal.storefront.consumer_fields import invalid, normalize_phone
 from portal.storefront.models import (
     Consumer,
@@ -273,7 +274,10 @@ def address_dict(address: ConsumerAddress) -> dict[str, Any]:
 def erase_consumer(consumer: Consumer) -> None:
     """Erase the person on their request (PIPL): the row keeps its id, so their orders stay for
     the brand's books, but loses phone, e-mail, name and password; addresses, carts and pending
-    codes go, every session ends, and the orders' copies of contact and address are blanked."""
+    codes go, every session ends, and the orders' copies of contact and address are blanked.
+    Their membership goes with them (`hooks.consumer_erased`)."""
+    for listener in hooks.consumer_erased:
+        listener(consumer)
     now = utcnow()
     if consumer.phone:
         db.session.execute(

@@ -15,6 +15,8 @@ starts (`portal.members.register`), and the storefront calls whatever is registe
   transaction, after the move is written;
 - `spend_offers`: what a consumer may spend at checkout besides money (points, wallet, their
   coupons), for the checkout page and the API to offer; the first that answers wins;
+- `consumer_erased`: told when a consumer is erased on their request (their membership goes
+  with them), in the erasure's transaction;
 - `payment_paid`: told of every payment a provider's notice found paid that is not a consumer
   order's (a wallet top-up), in the notice's transaction;
 - `refund_rest`: pays back the part of a refund that the provider did not take (wallet, points),
@@ -112,6 +114,7 @@ status_listeners: list[StatusListener] = []
 refund_rest: list[RefundRest] = []
 payment_paid: list[PaymentPaid] = []
 spend_offers: list[SpendOffer] = []
+consumer_erased: list[Callable[[Consumer], None]] = []
 
 
 def adjust_prices(

@@ -1,7 +1,9 @@
 """/api/v1/shop/<brand_code>: browsing through the mini-program: a storefront's catalog, a
 product with what sells online (and near the shopper), availability, and pickup stores near a
 point. Public where the storefront is (the official one); the outlet answers a signed-in consumer
-of the brand only (`entry`). The cart, checkout and orders are in `shop_order_api`."""
+of the brand only (`entry`). Prices are the bearer's own when a consumer's token is sent (a
+member level's outlet price), as checkout charges them. The cart, checkout and orders are in
+`shop_order_api`."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from portal.inventory.models import Grade
 from portal.network.models import Organization
 from portal.storefront import catalog, checkout, stock
 from portal.storefront.api import bp
+from portal.storefront.auth import current_consumer
 from portal.storefront.entry import may_enter
 from portal.storefront.models import (
     Consumer,
@@ -112,7 +115,9 @@ def list_catalog(brand_code: str, query: dict[str, Any]):
         max_cents=query["max_cents"],
         q=query["q"],
     )
-    page = catalog.list_products(brand.id, query["tier"], filters, after=query["after"])
+    page = catalog.list_products(
+        brand.id, query["tier"], filters, after=query["after"], consumer=current_consumer(brand)
+    )
     return {
         "tier": page.tier,
         "items": [
@@ -148,7 +153,7 @@ def get_product(brand_code: str, code: str, query: dict[str, Any]):
     tier = query["tier"]
     brand = entered(brand_code, tier)
     near = _point(query)
-    offer = catalog.get_offer(brand.id, tier, code)
+    offer = catalog.get_offer(brand.id, tier, code, consumer=current_consumer(brand))
     variants = list(offer.grid.cells.values())
     found = {
         grade: stock.availability(brand, variants, grade=grade, near=near)

@@ -52,7 +52,7 @@ from portal.storefront.online import (  # noqa: F401 - this module is the stock 
 )
 from portal.storefront.words import say
 
-NEAR_KM = 10.0  # "in stock at N stores near you": within this many km of the shopper
+NEAR_KM = 10.0  # the API's "near a point" by default: within this many km of it
 NEAR_SEARCH_KM = (30.0, 150.0, 600.0, None)  # circles `stores_near` widens through
 MAX_LINE_QTY = 10_000
 
@@ -294,6 +294,48 @@ def stores_near(
             )
         )
     return answer
+
+
+@dataclass(frozen=True)
+class City:
+    """Where a shopper may say they are: a region of the brand's pickup stores, at the middle of
+    those stores' points."""
+
+    name: str
+    latitude: float
+    longitude: float
+
+
+def pickup_cities(brand: Organization | int) -> list[City]:
+    """The regions of the brand's enabled pickup stores that have coordinates, by name; one
+    grouped query."""
+    brand_id = _brand_id(brand)
+    rows = db.session.execute(
+        select(
+            Organization.region, func.avg(Organization.latitude), func.avg(Organization.longitude)
+        )
+        .join(Location, Location.org_id == Organization.id)
+        .join(OnlineLocation, OnlineLocation.location_id == Location.id)
+        .where(
+            OnlineLocation.brand_id == brand_id,
+            OnlineLocation.is_enabled.is_(True),
+            OnlineLocation.pickup.is_(True),
+            Location.org_id != brand_id,
+            Organization.status == OrgStatus.ACTIVE,
+            Organization.region != "",
+            Organization.latitude.isnot(None),
+            Organization.longitude.isnot(None),
+        )
+        .group_by(Organization.region)
+        .order_by(Organization.region)
+    ).all()
+    return [City(region, float(lat), float(lon)) for region, lat, lon in rows]
+
+
+def city_point(brand: Organization | int, name: str) -> City | None:
+    """One of `pickup_cities` by name (any case), or None."""
+    wanted = (name or "").strip().lower()
+    return next((c for c in pickup_cities(brand) if c.name.lower() == wanted), None)
 
 
 # -- the available-to-sell feed ------------------------------------------------------------------
