@@ -5,8 +5,11 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
 from portal.core.jobs import commit
+from portal.extensions import db
+from portal.network.models import Organization
 from portal.seed.catalog import catalog_summary
 from portal.seed.demo import DEMO_PASSWORD, seed_demo
 from portal.seed.scale import PRESETS, SCALE_PASSWORD, ScaleRefused, refusal, seed_scale, sizes_from
@@ -43,6 +46,14 @@ def demo_command() -> None:
         click.echo(f"  {phone:<22} {name} ({brand})")
     for email, name, brand in EMAIL_CONSUMERS:
         click.echo(f"  {email:<22} {name} ({brand}), password {CONSUMER_PASSWORD}")
+    from portal.seed.members_employees import employee_store_lines
+
+    acme = db.session.execute(select(Organization).where(Organization.code == "ACME")).scalar_one()
+    click.echo("Members (ACME and LUMI share one programme):")
+    click.echo(f"  {base}/shop/ACME/member/   (coupon link: {base}/shop/ACME/coupons/SHARE50)")
+    click.echo(f"  private sale: {base}/shop/ACME/employee/sales/")
+    for line in employee_store_lines(acme, base):
+        click.echo(line)
 
 
 @seed_cli.command("scale")

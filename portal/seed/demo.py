@@ -9,6 +9,11 @@ from portal.extensions import db
 from portal.network import services
 from portal.network.models import ChannelLink, Membership, Organization, User
 from portal.seed.catalog import seed_catalog
+from portal.seed.members import seed_members
+from portal.seed.members_coupons import seed_coupons
+from portal.seed.members_employees import seed_employees
+from portal.seed.members_sales import seed_private_sale
+from portal.seed.members_wallet import seed_wallets
 from portal.seed.orders import seed_orders
 from portal.seed.replenishment import seed_replenishment
 from portal.seed.stock import seed_stock
@@ -295,6 +300,20 @@ def seed_demo() -> int:
     created += seed_orders()  # after the stock: orders reserve and ship it
     created += seed_replenishment()  # after the orders: they count as inbound
     created += seed_storefront()  # after the stock: stores sell online what they hold
+    created += _seed_members()  # after the storefronts: their consumers join
+    return created
+
+
+def _seed_members() -> int:
+    """ACME and LUMI share one membership programme; the demo consumers join it, hold points,
+    wallet money and coupons; ACME's employee store has an HR list, a partner, an invite code and
+    a private sale open now (and one opening tomorrow)."""
+    acme, lumi = _existing_org("ACME"), _existing_org("LUMI")
+    created = seed_members(acme) + seed_members(lumi)
+    created += seed_wallets(acme) + seed_wallets(lumi)
+    created += seed_coupons(acme)
+    created += seed_employees(acme)  # after the consumers: one of them is on the HR list
+    created += seed_private_sale(acme)  # after the employees: they are its buyers
     return created
 
 
