@@ -199,6 +199,9 @@ class Config:
     SAME_CITY_MAX_KM = float(os.environ.get("SAME_CITY_MAX_KM", "10"))
     SAME_CITY_FEE_CENTS = _int("SAME_CITY_FEE_CENTS", 0)
     COURIER_BACKEND = os.environ.get("COURIER_BACKEND", "manual")
+    # Seconds each process keeps the product list an anonymous visitor sees (per brand, tier,
+    # filters and page; a newly published price shows at once, other changes within this). 0: off.
+    SHOP_LIST_CACHE_SECONDS = _int("SHOP_LIST_CACHE_SECONDS", 10)
     # A product page says "in stock at N stores near you": stores within this many km of the
     # consumer's default address or chosen city.
     NEAR_YOU_KM = float(os.environ.get("NEAR_YOU_KM", "20"))
@@ -223,6 +226,7 @@ class TestingConfig(Config):
     TESTING = True
     WTF_CSRF_ENABLED = False
     SQLALCHEMY_DATABASE_URI = normalize_database_url(os.environ.get("DATABASE_URL") or "sqlite://")
+    SHOP_LIST_CACHE_SECONDS = 0  # a test sees what it just wrote; the cache's own tests set it
 
 
 class ProductionConfig(Config):

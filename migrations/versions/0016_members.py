@@ -616,6 +616,9 @@ def upgrade():
         batch_op.create_index('ix_member_wallet_entries_member_id_id', ['member_id', 'id'], unique=False)
         batch_op.create_index('ix_member_wallet_entries_order_id', ['order_id'], unique=False)
 
+    # A storefront's page walks one brand's SKUs by product (storefront/catalog.py).
+    with op.batch_alter_table('variants', schema=None) as batch_op:
+        batch_op.create_index('ix_variants_brand_id_product_id', ['brand_id', 'product_id'], unique=False)
     # The aging job's marks: replaced by the tier moves themselves (sku_tier_moves).
     op.drop_table('outlet_marks')
     # New money columns of existing rows start at 0 (a server default while they are added,
@@ -699,6 +702,8 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('variants', schema=None) as batch_op:
+        batch_op.drop_index('ix_variants_brand_id_product_id')
     if op.get_bind().dialect.name == 'postgresql':
         for table in ('member_points_entries', 'member_wallet_entries', 'member_level_changes'):
             op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")

@@ -81,6 +81,8 @@ class Variant(TimestampMixin, Model):
         UniqueConstraint("brand_id", "sku"),
         UniqueConstraint("product_id", "color", "size"),
         CheckConstraint("case_pack >= 1", name="case_pack_positive"),
+        # A storefront's page walks one brand's SKUs by product, newest first (storefront/catalog).
+        Index("ix_variants_brand_id_product_id", "brand_id", "product_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

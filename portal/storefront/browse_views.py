@@ -12,8 +12,10 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import Response, current_app, render_template, request
+from flask import Response, current_app, get_template_attribute, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 from portal.catalog.services import image_file
 from portal.core.access import public
@@ -100,10 +102,9 @@ def home(brand_code: str, tier: str):
         return entered
     brand, settings = entered
     filters = _filters()
-    page = catalog.list_products(
-        brand.id, tier, filters, after=_after(), consumer=current_consumer(brand)
-    )
-    colors, sizes = catalog.facets(brand.id)
+    consumer = current_consumer(brand)
+    page = catalog.shop_page(brand.id, tier, filters, after=_after(), consumer=consumer)
+    colors, sizes = catalog.shop_facets(brand.id)
     args = {k: v for k, v in request.args.items() if k != "after" and v}
     return render_template(
         "storefront/home.html",
@@ -115,10 +116,41 @@ def home(brand_code: str, tier: str):
         page=page,
         filters=filters,
         args=args,
-        categories=catalog.list_categories(brand.id),
+        categories=catalog.shop_categories(brand.id),
         colors=colors,
         sizes=sizes,
+        products_html=None if consumer else _product_list(brand, tier, page, filters, args),
     )
+
+
+# The rendered list of a kept page, by brand, tier, language and query: kept with the page it
+# shows (`catalog.shop_page` hands out the same object while it keeps one), never longer.
+_rendered: dict[tuple[Any, ...], tuple[catalog.ListingPage, Markup]] = {}
+
+
+def _product_list(
+    brand: Organization,
+    tier: str,
+    page: catalog.ListingPage,
+    filters: catalog.Filters,
+    args: dict[str, str],
+) -> Markup | None:
+    if catalog.cache_seconds() <= 0:
+        return None
+    key = (brand.id, tier, str(get_locale()), _after(), tuple(sorted(args.items())))
+    found = _rendered.get(key)
+    if found is not None and found[0] is page:
+        return found[1]
+    if tier == Tier.OFFICIAL:
+        base = url_for("storefront.home", brand_code=brand.code)
+    else:
+        base = url_for("storefront.home", brand_code=brand.code, tier=tier)
+    macro = get_template_attribute("storefront/_shop.html", "product_list")
+    html = Markup(macro(brand, tier, page, filters, args, base))
+    if len(_rendered) >= catalog.LIST_CACHE_SIZE:
+        _rendered.clear()
+    _rendered[key] = (page, html)
+    return html
 
 
 def _availability(

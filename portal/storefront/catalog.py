@@ -15,24 +15,33 @@ last product id shown), newest products first.
 Given the signed-in `consumer`, pages, product offers and checkout (`price_variants`) show the
 same prices: theirs, after the price adjusters the layers above registered (a member level's
 outlet discount: storefront/hooks.py).
+
+The shop's pages read through `shop_page`, `shop_categories` and `shop_facets`: what is the same
+for every anonymous visitor of a brand is kept in the process for `SHOP_LIST_CACHE_SECONDS`
+(10 s; 0 turns it off, as tests do). A page is kept per set of live policy versions, so a
+published price shows on the next request; a product, image or tier change shows within the TTL.
+A signed-in consumer's page is never kept (their prices may be their own).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
+from flask import current_app
 from sqlalchemy import and_, exists, func, literal, or_, select
 from sqlalchemy.orm import contains_eager, load_only
 
 from portal.catalog.models import Category, Product, ProductStatus, Variant
 from portal.catalog.queries import VariantGrid, sort_sizes
+from portal.core.db import utcnow
 from portal.core.errors import NotFound
 from portal.extensions import db
 from portal.inventory.models import Grade, StockLevel
 from portal.policy import queries as policy_queries
-from portal.policy.models import PolicyVersion
+from portal.policy.models import AudienceKind, PolicyVersion
 from portal.policy.queries import SkuTerms
 from portal.storefront import hooks
 from portal.storefront.models import Consumer, OnlineLocation, SkuTier, Tier
@@ -41,6 +50,7 @@ PER_PAGE = 24
 BATCH = 96  # candidate products read at a time while filling a page
 MAX_BATCHES = 20  # a page never reads more than this many batches (a sparse price range)
 FACET_LIMIT = 60
+LIST_CACHE_SIZE = 2048  # entries kept per process; past it the oldest half goes
 
 
 @dataclass
@@ -183,6 +193,79 @@ def _candidate_variants(
     return list(db.session.execute(stmt).unique().scalars())
 
 
+@dataclass(slots=True)
+class _ProductRow:
+    """The columns of a product a listing shows and prices by (a plain row, not the ORM's)."""
+
+    id: int
+    code: str
+    name: str
+    category_id: int | None
+    msrp_cents: int
+    currency: str
+    image_path: str | None
+
+
+@dataclass(slots=True)
+class _SkuRow:
+    """A candidate SKU as pricing reads it (`id`, `sku`, `case_pack`, `product`...): a page
+    holds hundreds, and plain rows cost a fraction of ORM objects to build."""
+
+    id: int
+    product_id: int
+    sku: str
+    color: str
+    case_pack: int
+    product: _ProductRow
+
+
+def _candidate_rows(
+    brand_id: int, tier: str, filters: Filters, product_ids: Sequence[int]
+) -> list[_SkuRow]:
+    """`_candidate_variants` for a listing: the same SKUs, read as rows."""
+    stmt = (
+        select(
+            Variant.id,
+            Variant.product_id,
+            Variant.sku,
+            Variant.color,
+            Variant.case_pack,
+            Product.code,
+            Product.name,
+            Product.category_id,
+            Product.msrp_cents,
+            Product.currency,
+            Product.image_path,
+        )
+        .join(Product, Product.id == Variant.product_id)
+        .outerjoin(SkuTier, SkuTier.variant_id == Variant.id)
+        .where(
+            Variant.product_id.in_(list(product_ids)), *_variant_conditions(brand_id, tier, filters)
+        )
+        .order_by(Variant.id)
+    )
+    products: dict[int, _ProductRow] = {}
+    rows: list[_SkuRow] = []
+    for (
+        vid,
+        pid,
+        sku,
+        color,
+        case_pack,
+        code,
+        name,
+        category,
+        msrp,
+        currency,
+        image,
+    ) in db.session.execute(stmt).tuples():
+        product = products.get(pid)
+        if product is None:
+            product = products[pid] = _ProductRow(pid, code, name, category, msrp, currency, image)
+        rows.append(_SkuRow(vid, pid, sku, color, case_pack, product))
+    return rows
+
+
 def _in_range(price: int, filters: Filters) -> bool:
     if filters.min_cents is not None and price < filters.min_cents:
         return False
@@ -215,12 +298,16 @@ def list_products(
     )
     items: list[ListedProduct] = []
     cursor = after
+    # The first batch is a page and one more (most products are priced: the usual page needs no
+    # second read); later ones are bigger, for filters that skip many.
+    size = per_page + 1
     for _batch in range(MAX_BATCHES):
         stmt = ids_stmt if cursor is None else ids_stmt.where(Variant.product_id < cursor)
-        product_ids = list(db.session.execute(stmt.limit(BATCH)).scalars())
+        product_ids = list(db.session.execute(stmt.limit(size)).scalars())
         if not product_ids:
             return ListingPage(tier, items, None)
-        variants = _candidate_variants(brand_id, tier, filters, product_ids)
+        # Plain rows stand in for variants: pricing reads only their columns and product.
+        variants = cast("list[Variant]", _candidate_rows(brand_id, tier, filters, product_ids))
         terms = policy_queries.resolve_for_consumers(brand_id, variants, versions=versions)
         priced = _line_prices(brand_id, tier, variants, terms, consumer)
         by_product: dict[int, list[Variant]] = {}
@@ -234,8 +321,9 @@ def list_products(
                 return ListingPage(tier, items, items[-1].id)
             items.append(listed)
         cursor = product_ids[-1]
-        if len(product_ids) < BATCH:
+        if len(product_ids) < size:
             return ListingPage(tier, items, None)
+        size = max(size, BATCH)
     # A very sparse filter: stop reading here and let the next page go on from the cursor.
     return ListingPage(tier, items, cursor)
 
@@ -263,6 +351,99 @@ def _priced(
         max_cents=max(values),
         colors=list(dict.fromkeys(variant.color for variant, _price in prices)),
     )
+
+
+# -- what every anonymous visitor sees, kept a few seconds ----------------------------------------
+
+T = TypeVar("T")
+_kept: dict[tuple[Any, ...], tuple[float, Any]] = {}
+_clock = time.monotonic  # tests move it on
+
+
+def cache_seconds() -> float:
+    return float(current_app.config["SHOP_LIST_CACHE_SECONDS"])
+
+
+def _kept_or_made(key: tuple[Any, ...], make: Callable[[], T]) -> T:
+    """`make()`, kept in this process for `cache_seconds()` under `key` (values are never
+    changed once made: callers only read them)."""
+    ttl = cache_seconds()
+    if ttl <= 0:
+        return make()
+    now = _clock()
+    found = _kept.get(key)
+    if found is not None and found[0] > now:
+        value: T = found[1]
+        return value
+    value = make()
+    if len(_kept) >= LIST_CACHE_SIZE:
+        for old in sorted(_kept, key=lambda k: _kept[k][0])[: LIST_CACHE_SIZE // 2]:
+            _kept.pop(old, None)
+    _kept[key] = (now + ttl, value)
+    return value
+
+
+def forget_kept() -> None:
+    """Drop everything kept in this process (tests; a shell after a bulk change)."""
+    _kept.clear()
+
+
+def shop_page(
+    brand_id: int,
+    tier: str,
+    filters: Filters,
+    *,
+    after: int | None = None,
+    consumer: Consumer | None = None,
+) -> ListingPage:
+    """`list_products` for the shop's pages and API: an anonymous visitor's page is kept per
+    brand, tier, filters, cursor and live policy versions."""
+    if consumer is not None or cache_seconds() <= 0:
+        return list_products(brand_id, tier, filters, after=after, consumer=consumer)
+    key = (
+        "page",
+        brand_id,
+        tier,
+        filters.category and filters.category.upper(),
+        filters.color,
+        filters.size,
+        filters.min_cents,
+        filters.max_cents,
+        (filters.q or "").strip().lower(),
+        after,
+        _live_version_ids(brand_id),
+    )
+    return _kept_or_made(key, lambda: list_products(brand_id, tier, filters, after=after))
+
+
+def _live_version_ids(brand_id: int) -> tuple[int, ...]:
+    """The ids of `policy_queries.consumer_versions`, in one light query: a page priced by
+    other versions is another page."""
+    stmt = select(PolicyVersion.id).where(
+        PolicyVersion.brand_id == brand_id,
+        PolicyVersion.audience_kind == AudienceKind.ALL,
+        policy_queries.live_condition(utcnow()),
+    )
+    return tuple(sorted(db.session.execute(stmt).scalars()))
+
+
+@dataclass(frozen=True)
+class CategoryChoice:
+    code: str
+    name: str
+
+
+def shop_categories(brand_id: int) -> list[CategoryChoice]:
+    """`list_categories` as plain values, kept a few seconds."""
+    return _kept_or_made(
+        ("categories", brand_id),
+        lambda: [CategoryChoice(c.code, c.name) for c in list_categories(brand_id)],
+    )
+
+
+def shop_facets(brand_id: int) -> tuple[list[str], list[str]]:
+    """`facets`, kept a few seconds."""
+    return _kept_or_made(("facets", brand_id), lambda: facets(brand_id))
 
 
 # -- one product -------------------------------------------------------------------------------

@@ -115,7 +115,7 @@ def list_catalog(brand_code: str, query: dict[str, Any]):
         max_cents=query["max_cents"],
         q=query["q"],
     )
-    page = catalog.list_products(
+    page = catalog.shop_page(
         brand.id, query["tier"], filters, after=query["after"], consumer=current_consumer(brand)
     )
     return {

@@ -1,0 +1,256 @@
+"""A member's side of coupons (the coupons door, portal/members/coupons.py, says the rules):
+claiming one on the coupon page or through a shared link, the templates a consumer could claim
+now, and the coupons a member holds as their pages and the API show them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal.core.db import utcnow
+from portal.core.errors import DomainError, NotFound
+from portal.extensions import db
+from portal.members import membership
+from portal.members.coupon_issuing import giving_refusal, lock_template, new_coupon
+from portal.members.coupon_models import (
+    Coupon,
+    CouponSource,
+    CouponStatus,
+    CouponTemplate,
+    CouponValidity,
+    Distribution,
+    TemplateStatus,
+)
+from portal.members.coupon_templates import label, templates_by_id, where_it_counts
+from portal.members.models import Member
+from portal.network.models import Organization
+from portal.storefront.models import Consumer, ConsumerOrder
+from portal.storefront.words import say
+
+
+class CouponRefused(DomainError):
+    """A claim the rules do not allow now (not a member, none left, the member's limit)."""
+
+    code = "coupon_refused"
+    status = 422
+    message = "This coupon cannot be claimed."
+
+
+# -- claiming ------------------------------------------------------------------------------------
+
+
+def find_claimable(brand_id: int, code: str) -> CouponTemplate | None:
+    """The template a claim link names: claimed on a page or by link (an issued-only template
+    has no claim page)."""
+    code = (code or "").strip()
+    if not code or len(code) > 32:
+        return None
+    return db.session.execute(
+        select(CouponTemplate).where(
+            CouponTemplate.brand_id == brand_id,
+            CouponTemplate.code == code,
+            CouponTemplate.distribution.in_([Distribution.CLAIM, Distribution.LINK]),
+        )
+    ).scalar_one_or_none()
+
+
+def _held_count(template_id: int, member_id: int) -> int:
+    return db.session.execute(
+        select(func.count())
+        .select_from(Coupon)
+        .where(Coupon.template_id == template_id, Coupon.member_id == member_id)
+    ).scalar_one()
+
+
+def member_of_shop(brand: Organization, consumer: Consumer | None) -> Member | None:
+    """The consumer's member, when they joined the programme of this brand's shop."""
+    if consumer is None or not membership.is_member(brand, consumer):
+        return None
+    return membership.member_of(consumer)
+
+
+def claim_refusal(
+    brand: Organization, consumer: Consumer | None, template: CouponTemplate
+) -> str | None:
+    """Why this consumer may not claim a coupon of the template now, in words, or None."""
+    if consumer is None:
+        return say(_l("Sign in to claim this coupon."))
+    member = member_of_shop(brand, consumer)
+    if member is None:
+        return say(_l("Only members can claim coupons: join the membership first."))
+    refusal = giving_refusal(template, utcnow())
+    if refusal:
+        return refusal
+    if template.total_limit is not None and template.given_count >= template.total_limit:
+        return say(_l("All of these coupons have been claimed."))
+    held = _held_count(template.id, member.id)
+    if held >= template.per_member_limit:
+        return _limit_message(template)
+    return None
+
+
+def _limit_message(template: CouponTemplate) -> str:
+    return say(
+        _l("You already hold %(count)d of these coupons, as many as one member may."),
+        count=template.per_member_limit,
+    )
+
+
+def claim(consumer: Consumer, brand: Organization, code: str) -> Coupon:
+    """A coupon of the template the link names, for the consumer's member. Raises NotFound for
+    no such claimable template, CouponRefused saying why not (not a member, no longer given
+    out, none left, the member's limit). Concurrent claims queue on the template's row: the
+    total and per-member limits hold however many claim at once."""
+    template = find_claimable(brand.id, code)
+    if template is None:
+        raise NotFound()
+    refusal = claim_refusal(brand, consumer, template)
+    if refusal:
+        raise CouponRefused(refusal, fields={"code": refusal})
+    member = member_of_shop(brand, consumer)
+    assert member is not None
+    taken = db.session.execute(
+        update(CouponTemplate)
+        .where(
+            CouponTemplate.id == template.id,
+            CouponTemplate.status == TemplateStatus.ACTIVE,
+            or_(
+                CouponTemplate.total_limit.is_(None),
+                CouponTemplate.given_count < CouponTemplate.total_limit,
+            ),
+        )
+        .values(given_count=CouponTemplate.given_count + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        message = say(_l("All of these coupons have been claimed."))
+        raise CouponRefused(message, fields={"code": message})
+    # The row is ours until commit: a claim of the same member before us has committed.
+    template = lock_template(template.id)
+    top = db.session.execute(
+        select(func.count(), func.coalesce(func.max(Coupon.seq), 0)).where(
+            Coupon.template_id == template.id, Coupon.member_id == member.id
+        )
+    ).one()
+    if top[0] >= template.per_member_limit:
+        message = _limit_message(template)
+        raise CouponRefused(message, fields={"code": message})
+    try:
+        with db.session.begin_nested():
+            coupon = new_coupon(
+                template, member.id, int(top[1]) + 1, CouponSource.CLAIMED, utcnow()
+            )
+            db.session.flush()
+    except IntegrityError as error:
+        message = _limit_message(template)
+        raise CouponRefused(message, fields={"code": message}) from error
+    return coupon
+
+
+# -- a member's coupons --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeldCoupon:
+    """One of the member's coupons as their pages and the API show it."""
+
+    id: int
+    template_id: int
+    name: str
+    label: str
+    description: str
+    where: str
+    state: str  # usable | upcoming | used | expired
+    valid_from: datetime
+    valid_until: datetime  # exclusive
+    is_stackable: bool
+    tiers: tuple[str, ...]
+    order_number: str | None = None
+    discount_cents: int = 0
+    used_at: datetime | None = None
+
+
+def _state(coupon: Coupon, now: datetime) -> str:
+    if coupon.status == CouponStatus.USED:
+        return "used"
+    if coupon.valid_until <= now:
+        return "expired"
+    if coupon.valid_from > now:
+        return "upcoming"
+    return "usable"
+
+
+def member_coupons(
+    member: Member, brand_id: int, *, now: datetime | None = None, limit: int = 200
+) -> list[HeldCoupon]:
+    """The member's coupons of this brand, newest first (at most `limit`)."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        select(Coupon, ConsumerOrder.number)
+        .outerjoin(ConsumerOrder, ConsumerOrder.id == Coupon.order_id)
+        .where(Coupon.member_id == member.id, Coupon.brand_id == brand_id)
+        .order_by(Coupon.id.desc())
+        .limit(limit)
+    ).all()
+    templates = templates_by_id({coupon.template_id for coupon, _number in rows})
+    return [_held(coupon, templates[coupon.template_id], number, now) for coupon, number in rows]
+
+
+def _held(
+    coupon: Coupon, template: CouponTemplate, order_number: str | None, now: datetime
+) -> HeldCoupon:
+    return HeldCoupon(
+        id=coupon.id,
+        template_id=template.id,
+        name=template.name,
+        label=label(template),
+        description=template.description,
+        where=where_it_counts(template),
+        state=_state(coupon, now),
+        valid_from=coupon.valid_from,
+        valid_until=coupon.valid_until,
+        is_stackable=template.is_stackable,
+        tiers=tuple(template.tiers),
+        order_number=order_number if coupon.status == CouponStatus.USED else None,
+        discount_cents=coupon.discount_cents,
+        used_at=coupon.used_at,
+    )
+
+
+def describe(coupon: Coupon) -> HeldCoupon:
+    """A coupon just claimed (or loaded) as the member's pages show it."""
+    template = templates_by_id([coupon.template_id])[coupon.template_id]
+    number = None
+    if coupon.order_id is not None:
+        number = db.session.execute(
+            select(ConsumerOrder.number).where(ConsumerOrder.id == coupon.order_id)
+        ).scalar_one_or_none()
+    return _held(coupon, template, number, utcnow())
+
+
+def claimable_templates(brand: Organization, consumer: Consumer | None) -> list[CouponTemplate]:
+    """The brand's templates given out on the coupon page that this consumer could claim now."""
+    now = utcnow()
+    rows = db.session.execute(
+        select(CouponTemplate)
+        .where(
+            CouponTemplate.brand_id == brand.id,
+            CouponTemplate.distribution == Distribution.CLAIM,
+            CouponTemplate.status == TemplateStatus.ACTIVE,
+            or_(
+                CouponTemplate.validity == CouponValidity.DAYS,
+                CouponTemplate.valid_until > now,
+            ),
+            or_(
+                CouponTemplate.total_limit.is_(None),
+                CouponTemplate.given_count < CouponTemplate.total_limit,
+            ),
+        )
+        .order_by(CouponTemplate.id.desc())
+        .limit(50)
+    ).scalars()
+    return [t for t in rows if claim_refusal(brand, consumer, t) is None]
