@@ -43,8 +43,9 @@ def seed_wallets(brand: Organization) -> int:
             continue
         location = default_location(store)
         reference = f"DEMO-{member.number}"
+        # One demo sale per member, whichever brand of a shared programme seeds first.
         known = db.session.execute(
-            select(PosSale.id).where(PosSale.org_id == store.id, PosSale.reference == reference)
+            select(PosSale.id).where(PosSale.member_id == member.id, PosSale.reference == reference)
         ).first()
         if known is not None:
             continue

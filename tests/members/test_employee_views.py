@@ -200,8 +200,15 @@ def hq_login(login, email: str):
     return client
 
 
+def funnel_total(page: str) -> list[int]:
+    total = re.search(r'data-testid="funnel-total">(.*?)</tr>', page, re.S).group(1)
+    return [int(cell) for cell in re.findall(r"<th>(\d+)</th>", total)]
+
+
 def test_hq_sees_the_funnel_per_inviter_and_in_all(app, login):
     acme = org("ACME")
+    hq = hq_login(login, "merch@demo.test")
+    before = funnel_total(text(hq.get("/shop/ACME/hq/employee-store")))  # the demo's codes
     employee = acme_member("+8613700137001")
     on_hr_list(acme, employee.phone)
     first = invites.make_code(acme, employee)
@@ -218,11 +225,11 @@ def test_hq_sees_the_funnel_per_inviter_and_in_all(app, login):
         utcnow(),
     )
     db.session.commit()
-    page = text(hq_login(login, "merch@demo.test").get("/shop/ACME/hq/employee-store"))
-    row = re.search(r'data-inviter="M\d+">(.*?)</tr>', page, re.S).group(1)
+    page = text(hq.get("/shop/ACME/hq/employee-store"))
+    number = membership.member_of(employee).number
+    row = re.search(rf'data-inviter="{number}">(.*?)</tr>', page, re.S).group(1)
     assert re.findall(r"<td>(\d+)</td>", row) == ["3", "2", "1"]
-    total = re.search(r'data-testid="funnel-total">(.*?)</tr>', page, re.S).group(1)
-    assert re.findall(r"<th>(\d+)</th>", total) == ["3", "2", "1"]
+    assert funnel_total(page) == [was + more for was, more in zip(before, (3, 2, 1), strict=True)]
     # The merchandiser sees; only HQ's admin changes anything.
     assert 'data-testid="partner-add"' not in page
     assert (
@@ -264,7 +271,21 @@ def test_another_brands_hq_gets_404(app, login):
     assert client.get("/shop/LUMI/hq/employee-store").status_code == 200
 
 
+def listed(brand_id: int, *, removed: bool = False) -> list[tuple[str, str | None]]:
+    """The brand's HR list as (employee number, phone): who is on it, or who was taken off."""
+    gone = HrListEntry.removed_at.is_not(None) if removed else HrListEntry.removed_at.is_(None)
+    rows = db.session.execute(
+        select(HrListEntry.employee_no, HrListEntry.phone).where(
+            HrListEntry.brand_id == brand_id, gone
+        )
+    ).all()
+    return sorted((number, phone) for number, phone in rows)
+
+
 def test_hq_uploads_an_hr_list_sees_row_errors_then_applies_a_good_one(app, login):
+    acme = org("ACME")
+    demo_list = listed(acme.id)  # the demo's HR list, which a new upload replaces
+    assert demo_list and not {number for number, _ in demo_list} & {"E1", "E2"}
     client = hq_login(login, "hq@demo.test")
     bad = b"employee_no,name,phone,email\nE1,Wang,12345,\nE2,Li,,\n"
     response = client.post(
@@ -286,15 +307,13 @@ def test_hq_uploads_an_hr_list_sees_row_errors_then_applies_a_good_one(app, logi
     )
     page = text(client.get("/shop/ACME/hq/employee-store"))
     upload_id = re.search(r'data-upload="(\d+)" data-status="ready"', page).group(1)
-    assert "New: 2 · changed: 0 · unchanged: 0 · removed: 0" in page
+    assert f"New: 2 · changed: 0 · unchanged: 0 · removed: {len(demo_list)}" in page
     confirmed = client.post(f"/shop/ACME/hq/employee-store/hr-list/{upload_id}/confirm")
     assert confirmed.status_code == 302
     page = text(client.get("/shop/ACME/hq/employee-store"))
     assert "2 people on the list." in page
-    entries = db.session.execute(
-        select(HrListEntry.phone).where(HrListEntry.brand_id == org("ACME").id)
-    ).scalars()
-    assert sorted(entries) == ["+8613900139002", "+8613900139003"]
+    assert listed(acme.id) == [("E1", "+8613900139002"), ("E2", "+8613900139003")]
+    assert listed(acme.id, removed=True) == demo_list
     missing = client.post("/shop/ACME/hq/employee-store/hr-list", data={})
     assert missing.status_code == 422 and "Choose a CSV or XLSX file." in text(missing)
 

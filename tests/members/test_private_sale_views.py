@@ -64,8 +64,16 @@ def _form(**changes) -> dict[str, str]:
     return {**values, **changes}
 
 
+def _hq(login, email: str = "hq@demo.test"):
+    """A portal user signed in, reading English (HQ's shop pages are Chinese by default)."""
+    client = login(email)
+    with client.session_transaction() as cookie:
+        cookie["lang"] = "en"
+    return client
+
+
 def test_hq_drafts_fills_publishes_and_ends_a_sale(app, login):
-    client = login("hq@demo.test")
+    client = _hq(login)
     assert "Private sales" in page(client.get("/shop/ACME/hq/private-sales"))
     created = client.post("/shop/ACME/hq/private-sales", data=_form())
     assert created.status_code == 302
@@ -93,7 +101,7 @@ def test_hq_drafts_fills_publishes_and_ends_a_sale(app, login):
 
 
 def test_hq_sees_its_mistakes_beside_the_fields(app, login):
-    client = login("hq@demo.test")
+    client = _hq(login)
     response = client.post(
         "/shop/ACME/hq/private-sales",
         data=_form(ends_at=(utcnow() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")),

@@ -138,7 +138,8 @@ def test_someone_who_never_joined_cannot_top_up(shop):
     with pytest.raises(ValidationFailed) as refused:
         wallet.start_top_up(shop.consumer(member=False), shop.brand, 1000)
     assert "Join the membership" in refused.value.fields["amount"]
-    assert db.session.execute(select(func.count(WalletTopUp.id))).scalar_one() == 0
+    made = select(func.count(WalletTopUp.id)).where(WalletTopUp.brand_id == shop.brand.id)
+    assert db.session.execute(made).scalar_one() == 0
 
 
 def _post(client, brand_code: str, signed):
@@ -172,7 +173,9 @@ def test_the_signed_notice_credits_a_top_up_once_however_often_it_comes(shop, cl
         )
         wallet.top_up_paid(payment)
     assert wallet_of(consumer) == 20_000
-    credits = select(func.count(WalletEntry.id)).where(WalletEntry.kind == "top_up")
+    credits = select(func.count(WalletEntry.id)).where(
+        WalletEntry.member_id == member_of(consumer).id, WalletEntry.kind == "top_up"
+    )
     assert db.session.execute(credits).scalar_one() == 1
 
 
@@ -196,14 +199,18 @@ def test_a_declined_or_forged_notice_credits_nothing(shop, client):
 
 
 def test_the_demo_members_get_wallet_money_and_usable_points_once(app):
-    brand = org("ACME")
+    """The test database is the demo: `flask seed demo` already gave ACME's demo members (ACME
+    and LUMI share the programme) their money and points; seeding again, for either brand,
+    adds nothing."""
+    acme, lumi = org("ACME"), org("LUMI")
     demo = db.session.execute(
-        select(Consumer).where(Consumer.brand_id == brand.id, Consumer.phone.is_not(None))
+        select(Consumer).where(Consumer.brand_id == acme.id, Consumer.phone.is_not(None))
     ).scalars()
-    joined = [membership.join(consumer) for consumer in demo]
-    assert joined
-    assert seed_wallets(brand) == len(joined)
-    assert seed_wallets(brand) == 0  # a second run adds nothing
+    joined = [membership.member_of(consumer) for consumer in demo]
+    assert joined and None not in joined
+    assert seed_wallets(acme) == 0
+    assert seed_wallets(lumi) == 0  # the shared programme's members: not a second time
     for member in joined:
         assert wallet.balance_cents(member) == 20_000
-        assert points.balance(member) == points.PointsBalance(0, 380)
+        assert [e.kind for e in wallet.history(member)] == ["top_up"]
+        assert points.balance(member) == points.PointsBalance(0, 380)  # one ¥380 sale, matured

@@ -95,7 +95,8 @@ def test_a_top_up_out_of_range_names_the_amount_and_makes_nothing(client, shop):
     assert response.status_code == 422
     assert 'id="f-amount-error"' in page(response)
     assert "An amount from CN¥1.00 to CN¥5,000.00." in page(response)
-    assert db.session.execute(select(func.count(WalletTopUp.id))).scalar_one() == 0
+    made = select(func.count(WalletTopUp.id)).where(WalletTopUp.brand_id == shop.brand.id)
+    assert db.session.execute(made).scalar_one() == 0
 
 
 def test_another_consumers_top_up_is_not_found(client, shop):
