@@ -27,6 +27,7 @@ BENCHMARKS = (
     "shop_flash_sale",
     "shop_catalog",
     "shop_routing",
+    "tier_moves",
 )
 # The second network of the price-resolution comparison: the same catalog, a tenth of the stores.
 SMALL_NETWORK = {
@@ -197,6 +198,10 @@ def _run_one(name: str, ctx: Context, small_url: str | None) -> dict[str, Any]:
         from bench import shop_routing
 
         return shop_routing.run(ctx)
+    if name == "tier_moves":
+        from bench import tier_moves
+
+        return tier_moves.run(ctx)
     from bench import catalog_import
 
     return catalog_import.run(ctx)

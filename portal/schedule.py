@@ -61,7 +61,7 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic(
         "nightly-replenishment", "portal.replenishment.jobs.nightly_replenishment", DAY, "02:00"
     ),
-    Periodic("mark-aged-stock", "portal.replenishment.jobs.mark_aged_stock", DAY, "03:30"),
+    Periodic("move-tiers", "portal.storefront.jobs.move_tiers", DAY, "03:30"),
     Periodic("expire-unpaid-orders", "portal.storefront.jobs.expire_unpaid_orders", 60),
     Periodic(
         "cancel-uncollected-pickups", "portal.storefront.jobs.cancel_uncollected_pickups", 3600
@@ -69,6 +69,10 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic("reroute-unaccepted-orders", "portal.storefront.jobs.reroute_unaccepted_orders", 300),
     Periodic("refund-unaccepted-pickups", "portal.storefront.jobs.refund_unaccepted_pickups", 300),
     Periodic("stock-webhooks", "portal.storefront.jobs.collect_availability_changes", 60),
+    Periodic("mature-points", "portal.members.points_jobs.mature_points", 3600),
+    Periodic("expire-points", "portal.members.points_jobs.expire_points", DAY, "00:30"),
+    Periodic("recount-member-levels", "portal.members.level_jobs.recount_levels", DAY, "01:30"),
+    Periodic("close-ended-sales", "portal.members.sale_jobs.close_ended_sales", 300),
 )
 # Beside the list, every tick: jobs.relay_outbox (the outbox relay) runs in the scheduler itself,
 # since it is what hands jobs to Redis in the first place.

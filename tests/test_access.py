@@ -166,6 +166,7 @@ PLAIN_ROUTES = {
     # brand's HQ gets a 404 there --
     "storefront.tier_search": ("GET", "/shop/ACME/hq/tiers"),
     "storefront.tier_product": ("GET", "/shop/ACME/hq/tiers/ACME-TEE-001"),
+    "storefront.tier_moves": ("GET", "/shop/ACME/hq/tier-moves"),
     "network.tree": ("GET", "/network"),
     "network.org_list": ("GET", "/orgs"),
     "network.org_new": ("GET", "/orgs/new"),

@@ -619,6 +619,8 @@ def upgrade():
     # A storefront's page walks one brand's SKUs by product (storefront/catalog.py).
     with op.batch_alter_table('variants', schema=None) as batch_op:
         batch_op.create_index('ix_variants_brand_id_product_id', ['brand_id', 'product_id'], unique=False)
+    with op.batch_alter_table('sku_tier_moves', schema=None) as batch_op:
+        batch_op.create_index('ix_sku_tier_moves_brand_id_created_at', ['brand_id', 'created_at'], unique=False)
     # The aging job's marks: replaced by the tier moves themselves (sku_tier_moves).
     op.drop_table('outlet_marks')
     # New money columns of existing rows start at 0 (a server default while they are added,
@@ -702,6 +704,8 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('sku_tier_moves', schema=None) as batch_op:
+        batch_op.drop_index('ix_sku_tier_moves_brand_id_created_at')
     with op.batch_alter_table('variants', schema=None) as batch_op:
         batch_op.drop_index('ix_variants_brand_id_product_id')
     if op.get_bind().dialect.name == 'postgresql':

@@ -6,22 +6,18 @@ the day. Each location's suggestion is committed on its own, whole."""
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
-from typing import Any, cast
+from datetime import date
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import CursorResult, Select, and_, delete, func, insert, select
+from sqlalchemy import select
 
 from portal.core import jobs
 from portal.core.db import utcnow
 from portal.extensions import db
-from portal.inventory.models import Grade, MoveReason, StockLevel, StockMove
 from portal.network.models import Organization
-from portal.policy.models import AudienceKind, PolicyVersion
-from portal.policy.queries import live_condition
 from portal.replenishment import engine, services
-from portal.replenishment.models import OutletMark
 
 SCOPES = ("location", "region", "brand")
 
@@ -137,88 +133,3 @@ def nightly_replenishment() -> dict[str, int]:
     for brand_id in brands:
         request_run(brand_id, "brand")
     return {"brands": len(brands)}
-
-
-@jobs.job(queue=jobs.QUEUE_REPLENISHMENT, title="Mark aged and grade-B stock")
-def mark_aged_stock() -> dict[str, int]:
-    """Per brand: grade-A units first received longer ago than the brand-wide policy's
-    `outlet_after_days` become outlet-eligible; grade-B units go to the employee tier. The marks
-    are rebuilt whole, in one statement per tier (stored for the storefronts)."""
-    now = utcnow()
-    marked = 0
-    db.session.execute(delete(OutletMark))
-    brands = db.session.execute(select(Organization.id).where(Organization.kind == "brand"))
-    for (brand_id,) in brands.all():
-        after_days = db.session.execute(
-            select(PolicyVersion.outlet_after_days)
-            .where(
-                PolicyVersion.brand_id == brand_id,
-                PolicyVersion.audience_kind == AudienceKind.ALL,
-                PolicyVersion.outlet_after_days.is_not(None),
-                live_condition(now),
-            )
-            .order_by(PolicyVersion.effective_from.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-        if after_days is not None:
-            first_in = (
-                select(
-                    StockMove.location_id,
-                    StockMove.variant_id,
-                    func.min(StockMove.created_at).label("first_in"),
-                )
-                .where(
-                    StockMove.brand_id == brand_id,
-                    StockMove.grade == Grade.A,
-                    StockMove.on_hand_delta > 0,
-                    StockMove.reason != MoveReason.RETURN,
-                )
-                .group_by(StockMove.location_id, StockMove.variant_id)
-                .subquery()
-            )
-            aged = (
-                select(
-                    StockLevel.brand_id,
-                    StockLevel.location_id,
-                    StockLevel.variant_id,
-                    StockLevel.grade,
-                    db.literal("outlet"),
-                    StockLevel.on_hand - StockLevel.reserved,
-                    db.literal(now),
-                )
-                .join(
-                    first_in,
-                    and_(
-                        first_in.c.location_id == StockLevel.location_id,
-                        first_in.c.variant_id == StockLevel.variant_id,
-                    ),
-                )
-                .where(
-                    StockLevel.brand_id == brand_id,
-                    StockLevel.grade == Grade.A,
-                    StockLevel.on_hand - StockLevel.reserved > 0,
-                    first_in.c.first_in < now - timedelta(days=after_days),
-                )
-            )
-            marked += _insert_marks(aged)
-        grade_b = select(
-            StockLevel.brand_id,
-            StockLevel.location_id,
-            StockLevel.variant_id,
-            StockLevel.grade,
-            db.literal("employee"),
-            StockLevel.on_hand - StockLevel.reserved,
-            db.literal(now),
-        ).where(
-            StockLevel.brand_id == brand_id,
-            StockLevel.grade == Grade.B,
-            StockLevel.on_hand - StockLevel.reserved > 0,
-        )
-        marked += _insert_marks(grade_b)
-    return {"marked": marked}
-
-
-def _insert_marks(rows: Select[Any]) -> int:
-    columns = ["brand_id", "location_id", "variant_id", "grade", "tier", "units", "marked_at"]
-    result = db.session.execute(insert(OutletMark).from_select(columns, rows))
-    return cast(CursorResult[Any], result).rowcount or 0

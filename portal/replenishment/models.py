@@ -192,20 +192,3 @@ class SuggestionLine(Model):
 
     suggestion: Mapped[Suggestion] = relationship(back_populates="lines")
     variant: Mapped[Variant] = relationship()
-
-
-class OutletMark(Model):
-    """SKUs the aging job found eligible for a lower tier at a location (stored for the
-    storefront issue): aged grade-A stock for the outlet, grade-B stock for the employee store."""
-
-    __tablename__ = "outlet_marks"
-    __table_args__ = (UniqueConstraint("location_id", "variant_id", "grade", "tier"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    brand_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
-    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
-    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"))
-    grade: Mapped[str] = mapped_column(String(1))
-    tier: Mapped[str] = mapped_column(String(20))  # "outlet" or "employee"
-    units: Mapped[int] = mapped_column(BigInteger)
-    marked_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -2,12 +2,16 @@
 give their units back; uncollected pickups, and pickups their store did not accept in time, are
 refunded; delivery orders not accepted in time move to the next location. Each works in
 batches, each batch whole (`jobs.checkpoint`), and is safe to run twice or beside itself (each
-order is re-checked under its lock: a second run finds it done and passes over it)."""
+order is re-checked under its lock: a second run finds it done and passes over it). Nightly,
+stock moves down the tiers as each brand's policy says (`move_tiers`, portal/storefront/aging.py).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from portal.core import jobs
-from portal.storefront import orders, rerouting, webhooks
+from portal.storefront import aging, orders, rerouting, webhooks
 
 BATCH = 500
 
@@ -41,6 +45,14 @@ def reroute_unaccepted_orders() -> dict[str, int]:
 def refund_unaccepted_pickups() -> dict[str, int]:
     refund = rerouting.refund_unaccepted_pickups
     return {"refunded": jobs.in_batches(lambda size: refund(limit=size), BATCH)}
+
+
+@jobs.job(queue=jobs.QUEUE_DEFAULT, title="Move aged stock down the tiers")
+def move_tiers() -> dict[str, Any]:
+    """Every brand's tier moves for tonight, whole or not at all (one transaction: a retry
+    starts again and, since moved SKUs no longer qualify, moves each SKU once)."""
+    run = aging.move_all()
+    return {"at": run.at.isoformat(), "brands": run.brands, "moved": run.total, **run.by_reason()}
 
 
 # -- the available-to-sell webhook (portal/storefront/webhooks.py) ------------------------------

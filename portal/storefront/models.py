@@ -50,6 +50,8 @@ class TierMove(Model):
     __table_args__ = (
         CheckConstraint(enum_check("tier", tuple(Tier)), name="tier"),
         Index("ix_sku_tier_moves_variant_id_id", "variant_id", "id"),
+        # HQ's page of the nightly runs reads a brand's latest moves.
+        Index("ix_sku_tier_moves_brand_id_created_at", "brand_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -1,6 +1,10 @@
-"""HQ's page for SKU tiers: a product's SKUs with their current tier, moving or pinning them, and
-each SKU's tier history. An org page (HQ signs in to the portal), under the brand's shop URL
-because it decides what the shop lists: `/shop/<brand>/hq/tiers`."""
+"""HQ's pages for SKU tiers: a product's SKUs with their current tier, moving or pinning them, and
+each SKU's tier history (`/shop/<brand>/hq/tiers`); and what the nightly job moved by the
+brand's policy, run by run (`/shop/<brand>/hq/tier-moves`). Org pages (HQ signs in to the
+portal), under the brand's shop URL because they decide what the shop lists.
+
+The portal's inbox (policy notifications) carries policy versions only, so the job tells HQ
+here: the tiers page links to the latest run."""
 
 from __future__ import annotations
 
@@ -16,8 +20,10 @@ from portal.core import transaction
 from portal.core.access import Permission, current_actor, require
 from portal.core.errors import DomainError, NotFound
 from portal.core.forms import PortalForm, apply_errors
+from portal.core.pagination import parse_page_args
 from portal.network.models import Organization
-from portal.storefront import tiers
+from portal.policy.consumer_terms import terms_for
+from portal.storefront import aging, tiers
 from portal.storefront.models import Tier
 from portal.storefront.shared_views import bp, shop_brand
 
@@ -25,6 +31,12 @@ TIER_NAMES = {
     Tier.OFFICIAL.value: _l("Official store"),
     Tier.OUTLET.value: _l("Outlet"),
     Tier.EMPLOYEE.value: _l("Employee store"),
+}
+REASON_NAMES = {
+    tiers.HQ_REASON: _l("HQ"),
+    aging.AGING: _l("Time since launch"),
+    aging.SELL_THROUGH: _l("Low sell-through"),
+    aging.OUTLET_AGE: _l("Time in the outlet"),
 }
 
 
@@ -60,7 +72,15 @@ def tier_search(brand_code: str):
     code = (request.args.get("product") or "").strip()
     if code:
         return redirect(url_for("storefront.tier_product", brand_code=brand.code, code=code))
-    return render_template("storefront/tiers.html", brand=brand, product=None)
+    return render_template("storefront/tiers.html", brand=brand, product=None, **_latest_run(brand))
+
+
+def _latest_run(brand: Organization) -> dict:
+    """For the tiers page: the nightly job's latest run for the brand, when HQ may read it."""
+    if not current_actor().can(Permission.SHOP_MANAGE):
+        return {"latest_run": None, "can_see_runs": False}
+    runs = aging.recent_runs(brand.id, limit=1)
+    return {"latest_run": runs[0] if runs else None, "can_see_runs": True}
 
 
 @bp.route("/hq/tiers/<code>", methods=["GET", "POST"])
@@ -105,4 +125,45 @@ def tier_product(brand_code: str, code: str):
         skus={v.id: v.sku for v in variants},
         form=form,
         tier_names=TIER_NAMES,
+        reason_names=REASON_NAMES,
+        **_latest_run(brand),
     ), status
+
+
+@bp.get("/hq/tier-moves")
+@require(Permission.SHOP_MANAGE)
+def tier_moves(brand_code: str):
+    """The nightly job's latest runs for the brand, and one run's moves (the latest unless
+    `run` names another by its first move), by reason, a page at a time."""
+    brand = _hq_brand(brand_code)
+    page_no, per_page = parse_page_args(request.args, default_per_page=100)
+    runs = aging.recent_runs(brand.id)
+    run = runs[0] if runs else None
+    wanted = request.args.get("run", "").strip()
+    if wanted:
+        if not wanted.isdigit() or len(wanted) > 18:  # a move id, within a bigint
+            raise NotFound()
+        run = aging.find_run(brand.id, int(wanted))
+        if run is None:
+            raise NotFound()
+    reason = request.args.get("reason", "").strip()
+    reason = reason if reason in aging.REASONS else ""
+    page = (
+        aging.run_moves(brand.id, run, reason=reason or None, page=page_no, per_page=per_page)
+        if run
+        else None
+    )
+    return render_template(
+        "storefront/hq/tier_moves.html",
+        brand=brand,
+        runs=runs,
+        run=run,
+        reason=reason,
+        page=page,
+        settings=terms_for(brand.id).tier_moves,
+        last_checked=aging.last_checked(),
+        reasons=aging.REASONS,
+        from_tier=aging.FROM_TIER,
+        tier_names=TIER_NAMES,
+        reason_names=REASON_NAMES,
+    )

@@ -1,8 +1,10 @@
 """SKU tiers: which storefront sells a SKU, as a ledger of moves (`TierMove`) with the current
 tier kept beside it (`SkuTier`), both written in one transaction.
 
-HQ moves and pins by hand; a later automatic move (the aging job) leaves a pinned SKU where HQ
-put it (`is_pinned`). No SkuTier row means the SKU never moved: it is official.
+HQ moves and pins by hand here (`move_tier`); the nightly job moves what the policy says,
+set-based (`portal/storefront/aging.py`), and leaves a pinned SKU where HQ put it
+(`is_pinned`). Both take the brand's tier lock first (`lock_brand_tiers`), so a hand move and
+the job never interleave. No SkuTier row means the SKU never moved: it is official.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.catalog.models import Variant
 from portal.core import audit
@@ -22,6 +24,15 @@ from portal.storefront.models import SkuTier, Tier, TierMove
 
 HQ_REASON = "hq"
 MAX_NOTE = 500
+TIER_LOCK_SPACE = 16  # first key of the PostgreSQL advisory locks on a brand's tiers
+
+
+def lock_brand_tiers(brand_id: int) -> None:
+    """Moves of one brand's SKUs run one at a time: HQ's hand moves and the nightly job each
+    take this first. PostgreSQL: a transaction-scoped advisory lock; SQLite: a writing
+    transaction already holds the only write lock."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(TIER_LOCK_SPACE, brand_id)))
 
 
 def is_pinned(variant_id: int) -> bool:
@@ -69,10 +80,11 @@ def move_tier(
     at: datetime | None = None,
 ) -> list[TierMove]:
     """Move SKUs to a tier: one `TierMove` per SKU and its `SkuTier` row updated, in the
-    caller's transaction. Only the brand's HQ (or the system, for the aging job) may move; a
-    move by anyone but HQ skips SKUs that HQ pinned. `pinned` pins (or unpins) the SKUs where
-    they land. Raises NotFound for another brand's SKUs, PermissionDenied without
-    catalog.manage, ValidationFailed for an unknown tier or a note too long."""
+    caller's transaction. Only the brand's HQ (or the system) may move; a move by anyone but
+    HQ skips SKUs that HQ pinned (the nightly job moves set-based: storefront/aging.py).
+    `pinned` pins (or unpins) the SKUs where they land. Raises NotFound for another brand's
+    SKUs, PermissionDenied without catalog.manage, ValidationFailed for an unknown tier or a
+    note too long."""
     if not variants:
         return []
     brand_ids = {v.brand_id for v in variants}
@@ -90,6 +102,7 @@ def move_tier(
     reason = (reason or HQ_REASON).strip()[:40]
     by_hq = not actor.is_system
     now = at or utcnow()
+    lock_brand_tiers(brand_id)
     # Rows locked in key order, so two moves of overlapping SKUs queue instead of deadlocking.
     ordered = sorted({v.id: v for v in variants}.values(), key=lambda v: v.id)
     ids = [v.id for v in ordered]

@@ -27,6 +27,7 @@ BENCHMARKS = (
     "shop_flash_sale",
     "shop_catalog",
     "shop_routing",
+    "tier_moves",
 )
 # Whatever the caller's shell says about the bench, the test's run uses its defaults.
 BENCH_SETTINGS = ("BENCH_DATABASE_URL", "BENCH_DROP_DATABASES", "BENCH_REDIS_URL", "PORTAL_ENV")

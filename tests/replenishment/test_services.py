@@ -10,12 +10,11 @@ from sqlalchemy import func, select
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, PermissionDenied, ValidationFailed
 from portal.extensions import db
-from portal.inventory import services as stock
 from portal.inventory.models import StockMove
 from portal.ordering.errors import OrderRefused
 from portal.ordering.models import OrderKind
 from portal.replenishment import engine, jobs, sales, services
-from portal.replenishment.models import OutletMark, Suggestion, SuggestionStatus
+from portal.replenishment.models import Suggestion, SuggestionStatus
 from portal.replenishment.services import RuleInput
 
 TODAY = date(2026, 11, 23)
@@ -181,21 +180,6 @@ def test_owner_overrides_only_where_hq_allows(shop):
         services.set_location_rule(
             shop.admin("A1"), shop.locations["S1"], shop.net.variants["TEE-BLK-M"], rule_input
         )
-
-
-def test_aging_marks_grade_b_for_the_employee_tier(shop):
-    shop.receive("HQ", "TOTE-RED-OS", 5)
-    stock.mark_damaged(
-        shop.hq, shop.locations["HQ"], shop.net.variants["TOTE-RED-OS"], qty=2, note="scuffed"
-    )
-    db.session.commit()
-    jobs.mark_aged_stock()
-    marks = (
-        db.session.execute(select(OutletMark).where(OutletMark.brand_id == shop.net.brand.id))
-        .scalars()
-        .all()
-    )
-    assert [(m.tier, m.grade, m.units) for m in marks] == [("employee", "B", 2)]
 
 
 def test_a_sku_waits_for_its_review_cadence(shop):
