@@ -151,8 +151,15 @@ def test_a_public_address_is_saved_without_a_lookup(shop, no_network, url):
     assert no_network.lookups == []
 
 
+def english(client):
+    """HQ's pages under /shop/ speak Chinese unless asked: these tests read the English."""
+    with client.session_transaction() as cookie:
+        cookie["lang"] = "en"
+    return client
+
+
 def test_plain_http_is_refused_in_production_and_the_page_says_why(app, login, monkeypatch):
-    client = login("hq@demo.test")
+    client = english(login("hq@demo.test"))
     hint = client.get("/shop/ACME/hq/webhooks").get_data(as_text=True)
     assert "Plain http:// is accepted here because PORTAL_ENV is testing" in hint
     monkeypatch.setitem(app.config, "PORTAL_ENV", "production")
@@ -166,7 +173,7 @@ def test_plain_http_is_refused_in_production_and_the_page_says_why(app, login, m
 
 
 def test_the_page_names_an_internal_address(app, login):
-    client = login("hq@demo.test")
+    client = english(login("hq@demo.test"))
     refused = client.post(
         "/shop/ACME/hq/webhooks", data={"url": "https://169.254.169.254/latest/meta-data"}
     )
