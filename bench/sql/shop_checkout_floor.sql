@@ -14,18 +14,19 @@ UPDATE stock_levels SET reserved = reserved + 1
 INSERT INTO consumer_orders (id, number, brand_id, consumer_id, tier, status, fulfilment,
                              location_id, checkout_token, currency, goods_cents, delivery_cents,
                              total_cents, pay_cents, discount_cents, points_used, points_cents,
-                             wallet_cents, total_qty, contact_name, contact_phone, address,
+                             wallet_cents, refunded_cents, total_qty, contact_name, contact_phone,
+                             address,
                              expires_at, cancel_reason, carrier, tracking_number, created_at,
                              updated_at)
 SELECT n.id, 'SFLOOR-' || n.id, :brand_id, :consumer_id, 'official', 'awaiting_payment',
-       'pickup', :location_id, 'floor-' || n.id, 'CNY', :price, 0, :price, :price, 0, 0, 0, 0, 1,
-       '', '', '{}',
+       'pickup', :location_id, 'floor-' || n.id, 'CNY', :price, 0, :price, :price, 0, 0, 0, 0, 0,
+       1, '', '', '{}',
        now() + interval '15 minutes', '', '', '', now(), now()
   FROM (SELECT nextval('consumer_orders_id_seq') AS id) n
 RETURNING id AS order_id \gset
 INSERT INTO consumer_order_lines (order_id, brand_id, variant_id, grade, qty, unit_price_cents,
-                                  line_cents)
-VALUES (:order_id, :brand_id, :variant_id, 'A', 1, :price, :price);
+                                  line_cents, discount_cents)
+VALUES (:order_id, :brand_id, :variant_id, 'A', 1, :price, :price, 0);
 -- the ledger row of the reservation
 INSERT INTO stock_moves (brand_id, location_id, variant_id, grade, on_hand_delta, reserved_delta,
                          reason, reference, note, occurred_at, created_at, updated_at)

@@ -231,7 +231,9 @@ def priced_cart(consumer: Consumer, brand: Organization, tier: str) -> PricedCar
     if cart is None or not cart.lines:
         return PricedCart(tier)
     lines = list(cart.lines)
-    prices = catalog.price_variants(brand.id, tier, [x.variant_id for x in lines])
+    prices = catalog.price_variants(
+        brand.id, tier, [x.variant_id for x in lines], consumer=consumer
+    )
     sellable: dict[tuple[int, str], int] = {}
     for grade in {x.grade for x in lines}:
         ids = [x.variant_id for x in lines if x.grade == grade]

@@ -15,11 +15,13 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager, joinedload
 
 from portal.core.access import Actor
 from portal.core.db import utcnow
@@ -27,7 +29,7 @@ from portal.core.errors import PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.inventory.errors import InsufficientStock
 from portal.inventory.ledger import MoveLine, apply_moves
-from portal.inventory.models import Grade, Location, MoveReason
+from portal.inventory.models import Grade, Location, MoveReason, StockLevel
 from portal.network.models import Organization, OrgStatus
 from portal.storefront import catalog, couriers, hooks, orders, rerouting, routing, transitions
 from portal.storefront.entry import may_enter
@@ -51,6 +53,8 @@ from portal.storefront.words import say
 MAX_LINES = 50
 MAX_QTY = 99  # per line: a consumer basket, not a wholesale order
 TOKEN_CHARS = 64
+# An online location with its location and that location's org: the order shows the store.
+_WITH_STORE = joinedload(OnlineLocation.location).joinedload(Location.org)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,11 @@ class CheckoutLine:
     variant_id: int
     qty: int
     grade: str = Grade.A
+
+
+class Placed(NamedTuple):
+    order: ConsumerOrder
+    replayed: bool  # the token had placed it before: this call placed nothing
 
 
 def checkout(
@@ -73,14 +82,47 @@ def checkout(
     delivery_method: str | None = None,
     extras: CheckoutExtras | None = None,
 ) -> ConsumerOrder:
-    """Place the order, or return the one this token already placed. Raises ValidationFailed
-    naming the field or line (`lines.<i>`), InsufficientStock naming each short line and how
-    many can be sold, PermissionDenied when the storefront is not open to the consumer.
+    """Place the order, or return the one this token already placed (`place` says which)."""
+    return place(
+        consumer,
+        brand,
+        tier,
+        lines,
+        fulfilment=fulfilment,
+        checkout_token=checkout_token,
+        pickup_location_id=pickup_location_id,
+        address_id=address_id,
+        delivery_method=delivery_method,
+        extras=extras,
+    ).order
+
+
+def place(
+    consumer: Consumer,
+    brand: Organization,
+    tier: str,
+    lines: Sequence[CheckoutLine],
+    *,
+    fulfilment: str,
+    checkout_token: str,
+    pickup_location_id: int | None = None,
+    address_id: int | None = None,
+    delivery_method: str | None = None,
+    extras: CheckoutExtras | None = None,
+) -> Placed:
+    """Place the order, or find the one this token already placed. Raises ValidationFailed
+    naming the field or line (`lines.<i>`), InsufficientStock naming the first short line and
+    how many can be sold, PermissionDenied when the storefront is not open to the consumer.
     A delivery order goes by parcel, or by same-city courier (with its fee) when the consumer
     asks (`delivery_method`) and its store is near enough (couriers.choose_method).
     `extras` is what else the consumer spends (points, wallet, coupons) or buys in (a private
     sale): the hooks that members registered (storefront/hooks.py) take it; what is left goes
-    to the payment provider, and an order paid in full without it is paid at once."""
+    to the payment provider, and an order paid in full without it is paid at once.
+
+    The steps are ordered for a sale where many race for few units: a pickup is refused before
+    anything is written when its store already has too few, and the units are held last, so
+    that each level's row lock, which every other checkout of that SKU there waits for, is held
+    only from there to the commit."""
     token = (checkout_token or "").strip()
     if not token or len(token) > TOKEN_CHARS:
         raise ValidationFailed(
@@ -90,7 +132,7 @@ def checkout(
         raise PermissionDenied(say(_l("This account belongs to another brand's shop.")))
     earlier = _placed(consumer, token)
     if earlier is not None:
-        return earlier
+        return Placed(earlier, True)
     if tier not in tuple(Tier) or not may_enter(brand, tier, consumer):
         raise PermissionDenied(say(_l("This storefront is not open to you.")))
     wanted = _check_lines(tier, lines)
@@ -98,10 +140,17 @@ def checkout(
     where: dict[tuple[int, str], str] = {}
     for i, line in enumerate(lines):
         where.setdefault((line.variant_id, line.grade), f"lines.{i}")
+    extras = extras or CheckoutExtras()
+    store = None
+    if fulfilment == Fulfilment.PICKUP and extras == CheckoutExtras():
+        # Nothing asked of the hooks, so the units come from the consumer's store: one it has
+        # stocked and has too few of now is refused before the policy is read (most of a sale's
+        # buyers, once it has sold out). Everything else is checked in the usual order below.
+        store = _pickup_store(brand, pickup_location_id, wanted)
+        if store is not None:
+            _refuse_if_short(store[0], store[1], wanted, where, stocked_only=True)
     prices = catalog.price_variants(brand.id, tier, [key[0] for key in wanted], consumer=consumer)
-    context = CheckoutContext(
-        consumer, brand, tier, extras or CheckoutExtras(), wanted, where, prices
-    )
+    context = CheckoutContext(consumer, brand, tier, extras, wanted, where, prices)
     for before in hooks.checkout_before_place:
         before(context)
     prices = context.prices
@@ -110,32 +159,47 @@ def checkout(
     if unlisted:
         raise ValidationFailed(say(_l("Some items are not sold here now.")), fields=unlisted)
     contact, address, point = _contact(consumer, fulfilment, address_id)
+    distance_km: float | None = None
     if context.fixed_location_id is not None:
         online, distance_km = _fixed_location(brand, fulfilment, context.fixed_location_id)
+    elif fulfilment == Fulfilment.PICKUP:
+        found = store or _pickup_store(brand, pickup_location_id, wanted)
+        if found is None:
+            raise ValidationFailed(
+                fields={
+                    "pickup_location_id": say(_l("Choose a store that hands over online orders."))
+                }
+            )
+        online, left = found
+        if not context.extra_moves:  # (a hook's moves may give units back to the same level)
+            _refuse_if_short(online, left, wanted, where)
     else:
-        online, distance_km = _location(brand, fulfilment, wanted, pickup_location_id, point)
+        online, distance_km = _routed_location(brand, wanted, point)
     method, fee = None, 0
     if fulfilment == Fulfilment.DELIVERY:
         method = couriers.choose_method(delivery_method, distance_km)
         fee = couriers.same_city_fee_cents() if method == DeliveryMethod.SAME_CITY else 0
     try:
+        # All or nothing: a refusal anywhere below (a hook, the units) undoes every row of it.
         with db.session.begin_nested():
-            order = _place(context, online, fulfilment, token, fee)
+            order = _order(context, online, fulfilment, token, fee)
             order.delivery_method = method
             order.contact_name, order.contact_phone = contact
             if address is not None:
                 order.address = address
                 order.latitude, order.longitude = point
+            db.session.flush()  # the unique (consumer, token) speaks here, inside the savepoint
             if fulfilment == Fulfilment.DELIVERY:
                 rerouting.offer_first(order)  # re-routing counts from this offer
             _pay(context, order)
-            return order
+            _reserve(context, online, order.number)  # last: see above
+            return Placed(order, False)
     except IntegrityError:
         # The same token, placed by a concurrent request that committed first: its order.
         placed = _placed(consumer, token)
         if placed is None:
             raise
-        return placed
+        return Placed(placed, True)
 
 
 def _placed(consumer: Consumer, token: str) -> ConsumerOrder | None:
@@ -208,42 +272,57 @@ def _contact(
     return (address.recipient, address.phone), copied, (address.latitude, address.longitude)
 
 
-def _location(
+def _routed_location(
     brand: Organization,
-    fulfilment: str,
     wanted: dict[tuple[int, str], int],
-    pickup_location_id: int | None,
     point: tuple[float | None, float | None],
 ) -> tuple[OnlineLocation, float | None]:
-    """Where the units are held, and (delivery) how far that is from the address."""
-    if fulfilment == Fulfilment.PICKUP:
-        online = db.session.execute(
-            select(OnlineLocation)
-            .join(Location, Location.id == OnlineLocation.location_id)
-            .join(Organization, Organization.id == Location.org_id)
-            .where(
-                OnlineLocation.brand_id == brand.id,
-                OnlineLocation.location_id == (pickup_location_id or 0),
-                OnlineLocation.is_enabled.is_(True),
-                OnlineLocation.pickup.is_(True),
-                Organization.status == OrgStatus.ACTIVE,  # as the store list shows them
-            )
-        ).scalar_one_or_none()
-        if online is None:
-            raise ValidationFailed(
-                fields={
-                    "pickup_location_id": say(_l("Choose a store that hands over online orders."))
-                }
-            )
-        return online, None
+    """Where a delivery's units are held (the routing rule's choice: a location that has them
+    all), and how far that is from the address."""
     latitude, longitude = point
     plan = routing.route_delivery(brand, wanted, latitude, longitude, allow_split=False)
     online = db.session.execute(
-        select(OnlineLocation).where(
-            OnlineLocation.brand_id == brand.id, OnlineLocation.location_id == plan.location_id
-        )
+        select(OnlineLocation)
+        .where(OnlineLocation.brand_id == brand.id, OnlineLocation.location_id == plan.location_id)
+        .options(_WITH_STORE)
     ).scalar_one()
     return online, plan.legs[0].distance_km
+
+
+def _pickup_store(
+    brand: Organization, location_id: int | None, wanted: dict[tuple[int, str], int]
+) -> tuple[OnlineLocation, dict[tuple[int, str], int]] | None:
+    """The store the consumer picked, if it hands over the brand's online orders, and what it
+    has of each SKU it stocks (on hand - reserved), in one query; None for any other place."""
+    rows = db.session.execute(
+        select(
+            OnlineLocation,
+            StockLevel.variant_id,
+            StockLevel.grade,
+            StockLevel.on_hand - StockLevel.reserved,
+        )
+        .join(Location, Location.id == OnlineLocation.location_id)
+        .join(Organization, Organization.id == Location.org_id)
+        .outerjoin(
+            StockLevel,
+            and_(
+                StockLevel.location_id == OnlineLocation.location_id,
+                StockLevel.variant_id.in_(sorted({variant_id for variant_id, _grade in wanted})),
+            ),
+        )
+        .where(
+            OnlineLocation.brand_id == brand.id,
+            OnlineLocation.location_id == (location_id or 0),
+            OnlineLocation.is_enabled.is_(True),
+            OnlineLocation.pickup.is_(True),
+            Organization.status == OrgStatus.ACTIVE,  # as the store list shows them
+        )
+        .options(contains_eager(OnlineLocation.location).contains_eager(Location.org))
+    ).all()
+    if not rows:
+        return None
+    left = {(v, g): int(units) for _online, v, g, units in rows if v is not None}
+    return rows[0][0], left
 
 
 def _fixed_location(
@@ -252,11 +331,13 @@ def _fixed_location(
     """The location a hook holds the units at (a private sale's set-aside stock): it must sell
     the brand online, and hand over pickups if the consumer collects."""
     online = db.session.execute(
-        select(OnlineLocation).where(
+        select(OnlineLocation)
+        .where(
             OnlineLocation.brand_id == brand.id,
             OnlineLocation.location_id == location_id,
             OnlineLocation.is_enabled.is_(True),
         )
+        .options(_WITH_STORE)
     ).scalar_one_or_none()
     if online is None or (fulfilment == Fulfilment.PICKUP and not online.pickup):
         raise ValidationFailed(
@@ -269,55 +350,63 @@ def _fixed_location(
     return online, None
 
 
-def _place(
+def _refuse_if_short(
+    online: OnlineLocation,
+    left: dict[tuple[int, str], int],
+    wanted: dict[tuple[int, str], int],
+    where: dict[tuple[int, str], str],
+    *,
+    stocked_only: bool = False,
+) -> None:
+    """Refuse, writing nothing, when the store already has too few of a line to sell online
+    (`left`: on hand - reserved of each SKU it stocks, before its safety stock; `stocked_only`:
+    judge only those). A look without a lock: the reservation (`_reserve`) decides, and refuses
+    in the same words when others took the units meanwhile."""
+    for key in sorted(wanted):  # the ledger's order: it names the first short level
+        if stocked_only and key not in left:
+            continue
+        have = max(0, left.get(key, 0) - online.safety_stock)
+        if wanted[key] > have:
+            problem = f"Only {have} available."  # as the ledger says it (inventory/ledger.py)
+            raise _short_at(online, {where[key]: problem}, have)
+
+
+def _short_at(
+    online: OnlineLocation, fields: dict[str, str], available: object
+) -> InsufficientStock:
+    return InsufficientStock(
+        say(
+            _l("Not enough left at %(store)s: %(problem)s"),
+            store=online.location.name,
+            problem=next(iter(fields.values()), ""),
+        ),
+        fields=fields,
+        available=available,
+    )
+
+
+def _order(
     context: CheckoutContext,
     online: OnlineLocation,
     fulfilment: str,
     token: str,
     delivery_cents: int = 0,
 ) -> ConsumerOrder:
+    """The order, its lines and its first event, in the session (not yet written)."""
     consumer, brand, tier = context.consumer, context.brand, context.tier
-    wanted, where, prices = context.wanted, context.where, context.prices
-    number = new_order_number()
-    try:
-        apply_moves(
-            Actor.system(),  # a consumer's own step: the order number says whose
-            [
-                *context.extra_moves,
-                *(
-                    MoveLine(
-                        online.location_id,
-                        variant_id,
-                        reserved_delta=qty,
-                        grade=grade,
-                        where=where[(variant_id, grade)],
-                        keep=online.safety_stock,
-                    )
-                    for (variant_id, grade), qty in wanted.items()
-                ),
-            ],
-            reason=MoveReason.RESERVE,
-            reference=number,
-        )
-    except InsufficientStock as error:
-        raise InsufficientStock(
-            say(
-                _l("Not enough left at %(store)s: %(problem)s"),
-                store=online.location.name,
-                problem=next(iter(error.fields.values()), ""),
-            ),
-            fields=error.fields,
-            available=error.extra.get("available"),
-        ) from error
+    wanted, prices = context.wanted, context.prices
     currency = next(iter(prices.values())).variant.product.currency
     order = ConsumerOrder(
-        number=number,
+        number=new_order_number(),
         brand_id=brand.id,
         consumer_id=consumer.id,
         member_id=consumer.member_id,
         tier=tier,
         fulfilment=fulfilment,
         location_id=online.location_id,
+        # The objects too: the answer shows the store and each line's SKU, and the session
+        # keeps (weakly) only what something still refers to.
+        location=online.location,
         checkout_token=token,
         currency=currency,
         delivery_cents=delivery_cents,  # set here: a column default comes only at the insert
@@ -329,6 +418,7 @@ def _place(
             ConsumerOrderLine(
                 brand_id=brand.id,
                 variant_id=variant_id,
+                variant=price.variant,
                 grade=grade,
                 qty=qty,
                 unit_price_cents=price.cents,
@@ -341,8 +431,34 @@ def _place(
     order.total_qty = sum(line.qty for line in order.lines)
     db.session.add(order)
     transitions.create(order, Who.CONSUMER, location=online.location_id, **context.details)
-    db.session.flush()  # the unique (consumer, token) speaks here, inside the savepoint
     return order
+
+
+def _reserve(context: CheckoutContext, online: OnlineLocation, number: str) -> None:
+    """Hold the order's units (and the hooks' moves) through the ledger, keeping the location's
+    safety stock; InsufficientStock names the first short line."""
+    try:
+        apply_moves(
+            Actor.system(),  # a consumer's own step: the order number says whose
+            [
+                *context.extra_moves,
+                *(
+                    MoveLine(
+                        online.location_id,
+                        variant_id,
+                        reserved_delta=qty,
+                        grade=grade,
+                        where=context.where[(variant_id, grade)],
+                        keep=online.safety_stock,
+                    )
+                    for (variant_id, grade), qty in context.wanted.items()
+                ),
+            ],
+            reason=MoveReason.RESERVE,
+            reference=number,
+        )
+    except InsufficientStock as error:
+        raise _short_at(online, error.fields, error.extra.get("available")) from error
 
 
 def _pay(context: CheckoutContext, order: ConsumerOrder) -> None:

@@ -14,6 +14,7 @@ refused and shown again rather than bought unseen.
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -41,37 +42,63 @@ FORM_FIELDS = (
     "points",
     "wallet",
 )
-MAX_SPEND_FIELD = 12  # characters of a points or wallet amount
+POINTS_TYPED = re.compile(r"[0-9]{1,12}\Z")
+# Yuan as typed: "25", "25.5", "25.50", "1,234.50" (commas only between groups of three).
+YUAN_TYPED = re.compile(r"(?:[0-9]{1,9}|[0-9]{1,3}(?:,[0-9]{3}){1,2})(?:\.[0-9]{1,2})?\Z")
+ID_TYPED = re.compile(r"[0-9]{1,18}\Z")
+MAX_COUPONS = 10
 
 
 def _extras(form: dict[str, str], coupon_ids: list[str]) -> hooks.CheckoutExtras:
     """What the consumer asked to spend besides money. Raises ValidationFailed naming the
-    field of an amount that is not one (checkout checks what may be spent)."""
+    field of an amount that is not one (checkout checks what may be spent): `points`, `wallet`,
+    or `coupon_ids.<i>` for a coupon that is not a coupon's number."""
     errors = {}
     points = form.get("points", "")
-    if points and not points.isdigit():
+    if points and not POINTS_TYPED.match(points):
         errors["points"] = _("Whole points, or leave it empty.")
     wallet_cents = 0
     wallet = form.get("wallet", "")
-    if wallet:
-        try:
-            wallet_cents = to_cents(wallet)
-        except ValidationFailed:
-            errors["wallet"] = _("An amount like 25.50, or leave it empty.")
-        else:
-            if wallet_cents < 0:
-                errors["wallet"] = _("An amount like 25.50, or leave it empty.")
-    ids = tuple(int(raw) for raw in coupon_ids[:10] if raw.isdigit() and len(raw) < 19)
+    if wallet and not YUAN_TYPED.match(wallet):
+        errors["wallet"] = _("An amount like 25.50, or leave it empty.")
+    elif wallet:
+        wallet_cents = to_cents(wallet)
+    if len(coupon_ids) > MAX_COUPONS:
+        errors["coupon_ids"] = _("At most %(count)d coupons on one order.", count=MAX_COUPONS)
+    for i, raw in enumerate(coupon_ids[:MAX_COUPONS]):
+        if not ID_TYPED.match(raw):
+            errors[f"coupon_ids.{i}"] = _("This is not one of your coupons.")
     if errors:
         raise ValidationFailed(fields=errors)
     return hooks.CheckoutExtras(
-        points=int(points) if points else 0, wallet_cents=wallet_cents, coupon_ids=ids
+        points=int(points) if points else 0,
+        wallet_cents=wallet_cents,
+        coupon_ids=tuple(int(raw) for raw in coupon_ids),
     )
+
+
+def _spend_errors(
+    errors: dict[str, str], coupon_ids: list[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Checkout's refusals as the page shows them: the wallet's under its field here (`wallet`,
+    in yuan, where checkout names `wallet_cents`), and each coupon's by the coupon it is about
+    (`coupon_ids.<i>` is the i-th coupon sent), apart."""
+    shown: dict[str, str] = {}
+    by_coupon: dict[str, str] = {}
+    for name, message in errors.items():
+        head, _dot, index = name.partition(".")
+        if name == "wallet_cents":
+            shown["wallet"] = message
+        elif head == "coupon_ids" and index.isdigit() and int(index) < len(coupon_ids):
+            by_coupon[coupon_ids[int(index)]] = message
+        else:
+            shown[name] = message
+    return shown, by_coupon
 
 
 def _int(value: Any) -> int | None:
     raw = str(value or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+    return int(raw) if ID_TYPED.match(raw) else None
 
 
 def _origin(
@@ -109,6 +136,13 @@ def _page(brand: Organization, tier: str, form: dict[str, str], status: int = 20
     context.setdefault("chosen_coupons", [])
     form.setdefault("fulfilment", Fulfilment.PICKUP.value)
     spend = hooks.spend_options(consumer, brand, tier, cart.total_cents)
+    # A coupon's refusal beside the coupon; one no longer offered (used meanwhile, or never the
+    # consumer's) under the list.
+    by_coupon = context.pop("coupon_errors", {})
+    offered = {str(coupon.id) for coupon in spend.coupons}
+    coupon_other = [message for cid, message in by_coupon.items() if cid not in offered]
+    if "coupon_ids" in context["errors"]:
+        coupon_other.append(context["errors"]["coupon_ids"])
     return (
         render_template(
             "storefront/checkout.html",
@@ -126,6 +160,8 @@ def _page(brand: Organization, tier: str, form: dict[str, str], status: int = 20
             same_city_km=current_app.config["SAME_CITY_MAX_KM"],
             same_city_fee=couriers.same_city_fee_cents(),
             spend=spend,
+            coupon_beside={cid: m for cid, m in by_coupon.items() if cid in offered},
+            coupon_other=coupon_other,
             **context,
         ),
         status,
@@ -181,11 +217,7 @@ def checkout_place(brand_code: str, tier: str):
     brand = shop_brand(brand_code)
     consumer = signed_in_consumer()
     form = {name: (request.form.get(name) or "").strip()[:80] for name in FORM_FIELDS}
-    form["points"], form["wallet"] = (
-        form["points"][:MAX_SPEND_FIELD],
-        form["wallet"][:MAX_SPEND_FIELD],
-    )
-    coupon_ids = request.form.getlist("coupon_ids")
+    coupon_ids = [raw.strip()[:20] for raw in request.form.getlist("coupon_ids")[: MAX_COUPONS + 1]]
     form["checkout_token"] = (request.form.get("checkout_token") or "").strip()[:64]
     placed = carts.find_placed(consumer, form["checkout_token"])
     if placed is not None:  # the same form sent twice: one order
@@ -197,7 +229,9 @@ def checkout_place(brand_code: str, tier: str):
         )
         if changed:
             alert = _("Something in your cart changed. Nothing was ordered.")
-            return _page(brand, tier, form, 409, errors=changed, alert=alert)
+            return _page(
+                brand, tier, form, 409, errors=changed, alert=alert, chosen_coupons=coupon_ids
+            )
     try:
         extras = _extras(form, coupon_ids)
         order = place_order(
@@ -214,11 +248,21 @@ def checkout_place(brand_code: str, tier: str):
         )
     except DomainError as error:
         transaction.discard()
-        errors = dict(error.fields)
-        alert = error.message if not isinstance(error, ValidationFailed) or not errors else None
+        errors, by_coupon = _spend_errors(dict(error.fields), coupon_ids)
+        named = errors or by_coupon
+        alert = error.message if not isinstance(error, ValidationFailed) or not named else None
         if cart.is_empty:
             alert = _("Your cart is empty: add something first.")
-        return _page(brand, tier, form, 422, errors=errors, alert=alert, chosen_coupons=coupon_ids)
+        return _page(
+            brand,
+            tier,
+            form,
+            422,
+            errors=errors,
+            alert=alert,
+            chosen_coupons=coupon_ids,
+            coupon_errors=by_coupon,
+        )
     carts.clear(consumer, tier)
     return redirect(_pay_url(brand, order.number))
 

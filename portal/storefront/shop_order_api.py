@@ -168,8 +168,9 @@ def remove_cart_line(brand_code: str, line_id: int, query: dict[str, Any]):
 @bp.output(ShopSpendOut)
 @bp.doc(
     summary="What a member may spend on the cart besides money",
-    description="Points held and the most this cart may take, the wallet's balance, and the "
-    "member's coupons that apply to the storefront; all zero and empty for a non-member.",
+    description="Points held and the most this cart may take (before coupons: a coupon lowers "
+    "it, as points pay at most a share of the goods after coupons), the wallet's balance, and "
+    "the member's coupons that apply to the storefront; all zero and empty for a non-member.",
     security="BearerAuth",
     responses=[403, 404, 422],
 )
@@ -199,7 +200,11 @@ def checkout_options(brand_code: str, query: dict[str, Any]):
     "CONSUMER_ORDER_PAY_MINUTES. `checkout_token` makes a retry safe: the same token again "
     "answers 200 with the order it placed, never a second order. Refusals name the field or "
     "the line (`lines.<index>`); too few units is 422 `insufficient_stock` with `available`. "
-    "Placed from the cart, the cart is emptied.",
+    "Placed from the cart, the cart is emptied. A member may spend `points`, `wallet_cents` and "
+    "their `coupon_ids` (see `/checkout/options`): `total_cents` is the goods and delivery less "
+    "`discount_cents`, and `pay_cents` (the total less what points and the wallet paid) is all "
+    "the provider collects; when it is 0 the order is paid at once. A wrong one is 422 naming "
+    "`points`, `wallet_cents` or `coupon_ids.<index>`, and nothing is spent.",
     security="BearerAuth",
     responses={
         200: "The order this token placed before (a replay)",
@@ -212,7 +217,6 @@ def place_order(brand_code: str, body: dict[str, Any]):
     consumer = signed_in_consumer()
     brand = shop_brand(brand_code)
     tier = body["tier"]
-    replay = carts.find_placed(consumer, body["checkout_token"].strip()) is not None
     from_cart = body["lines"] is None
     if from_cart:
         lines = carts.priced_cart(consumer, brand, tier).checkout_lines()
@@ -221,7 +225,9 @@ def place_order(brand_code: str, body: dict[str, Any]):
             checkout.CheckoutLine(line["variant_id"], line["qty"], line["grade"])
             for line in body["lines"]
         ]
-    order = checkout.checkout(
+    # `replayed`: the token placed it before, in an earlier call or one running at the same
+    # time (which spent what it spent; this call spent nothing).
+    order, replayed = checkout.place(
         consumer,
         brand,
         tier,
@@ -237,7 +243,7 @@ def place_order(brand_code: str, body: dict[str, Any]):
             coupon_ids=tuple(body["coupon_ids"]),
         ),
     )
-    if replay:
+    if replayed:
         return _order_json(order), 200
     if from_cart:
         carts.clear(consumer, tier)

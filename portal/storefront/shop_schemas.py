@@ -221,14 +221,17 @@ class ShopCheckoutIn(Schema):
         validate=Length(min=1, max=checkout.MAX_LINES),
         metadata={"description": "what to buy; left out: the storefront's cart"},
     )
+    # Whole numbers only: 1.5 points or 10.5 fen is refused, never rounded to something else.
     points = Integer(
         load_default=0,
+        strict=True,
         validate=Range(0, 10**9),
         metadata={"description": "points to redeem (members; capped by the programme's terms)"},
     )
     wallet_cents = Integer(
         load_default=0,
-        validate=Range(0, 10**11),
+        strict=True,
+        validate=Range(0, MAX_CENTS),
         metadata={"description": "stored value to use, in fen (members)"},
     )
     coupon_ids = List(
