@@ -68,9 +68,7 @@ def _held_count(template_id: int, member_id: int) -> int:
 
 def member_of_shop(brand: Organization, consumer: Consumer | None) -> Member | None:
     """The consumer's member, when they joined the programme of this brand's shop."""
-    if consumer is None or not membership.is_member(brand, consumer):
-        return None
-    return membership.member_of(consumer)
+    return membership.member_in(brand, consumer)
 
 
 def claim_refusal(
@@ -79,7 +77,10 @@ def claim_refusal(
     """Why this consumer may not claim a coupon of the template now, in words, or None."""
     if consumer is None:
         return say(_l("Sign in to claim this coupon."))
-    member = member_of_shop(brand, consumer)
+    return _refusal(template, member_of_shop(brand, consumer))
+
+
+def _refusal(template: CouponTemplate, member: Member | None) -> str | None:
     if member is None:
         return say(_l("Only members can claim coupons: join the membership first."))
     refusal = giving_refusal(template, utcnow())
@@ -108,10 +109,10 @@ def claim(consumer: Consumer, brand: Organization, code: str) -> Coupon:
     template = find_claimable(brand.id, code)
     if template is None:
         raise NotFound()
-    refusal = claim_refusal(brand, consumer, template)
+    member = member_of_shop(brand, consumer)
+    refusal = _refusal(template, member)
     if refusal:
         raise CouponRefused(refusal, fields={"code": refusal})
-    member = member_of_shop(brand, consumer)
     assert member is not None
     taken = db.session.execute(
         update(CouponTemplate)
@@ -233,7 +234,11 @@ def describe(coupon: Coupon) -> HeldCoupon:
 
 
 def claimable_templates(brand: Organization, consumer: Consumer | None) -> list[CouponTemplate]:
-    """The brand's templates given out on the coupon page that this consumer could claim now."""
+    """The brand's templates given out on the coupon page that this consumer could claim now
+    (`claim_refusal` says None to each), counting what the member holds in one query."""
+    member = member_of_shop(brand, consumer)
+    if member is None:
+        return []
     now = utcnow()
     rows = db.session.execute(
         select(CouponTemplate)
@@ -253,4 +258,16 @@ def claimable_templates(brand: Organization, consumer: Consumer | None) -> list[
         .order_by(CouponTemplate.id.desc())
         .limit(50)
     ).scalars()
-    return [t for t in rows if claim_refusal(brand, consumer, t) is None]
+    templates = [t for t in rows if giving_refusal(t, now) is None]
+    held = {
+        template_id: count
+        for template_id, count in db.session.execute(
+            select(Coupon.template_id, func.count())
+            .where(
+                Coupon.member_id == member.id,
+                Coupon.template_id.in_([t.id for t in templates] or [0]),
+            )
+            .group_by(Coupon.template_id)
+        ).all()
+    }
+    return [t for t in templates if held.get(t.id, 0) < t.per_member_limit]

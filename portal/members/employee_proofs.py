@@ -2,32 +2,32 @@
 stores, a person on the HR list by e-mail, or an employee of a partner company with an e-mail
 domain shows the address is theirs, and so holds an entitlement (entitlement.py).
 
-Codes work like the SMS sign-in codes (portal/storefront/consumers.py), under the same settings:
-they expire after SIGN_IN_CODE_TTL_SECONDS, allow SIGN_IN_CODE_MAX_TRIES tries, and are
-throttled to one per address per SIGN_IN_CODE_RESEND_SECONDS, SIGN_IN_CODES_PER_PHONE_HOUR per
-address (and per consumer) and SIGN_IN_CODES_PER_ADDRESS_HOUR per client address an hour. The
-code is never stored: it is derived from the row's nonce with the app's secret, by the request
-that shows it in demo mode and by the job that mails it (portal/core/mail.py).
+Codes work like the SMS sign-in codes, through the same helpers (portal/storefront/consumers.py
+`code_wait`, `use_code`) and under the same settings: they expire after
+SIGN_IN_CODE_TTL_SECONDS, allow SIGN_IN_CODE_MAX_TRIES tries, and are throttled to one per
+address per SIGN_IN_CODE_RESEND_SECONDS, SIGN_IN_CODES_PER_PHONE_HOUR per address (and per
+consumer) and SIGN_IN_CODES_PER_ADDRESS_HOUR per client address an hour. The code is never
+stored: it is derived from the row's nonce with the app's secret, by the request that shows it
+in demo mode and by the job that mails it (portal/core/mail.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from flask import current_app, has_request_context
 from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import and_, select, update
 
 from portal.core import jobs
 from portal.core.db import utcnow
-from portal.core.errors import DomainError, wants_json
+from portal.core.errors import wants_json
 from portal.core.mail import deliver_mail
 from portal.extensions import db
 from portal.members import entitlement, membership
@@ -41,6 +41,7 @@ from portal.members.employee_models import (
 )
 from portal.network.fields import EMAIL_RE, normalize_email
 from portal.network.models import Organization
+from portal.storefront import consumers
 from portal.storefront.consumers import invalid
 from portal.storefront.models import Consumer
 from portal.storefront.words import say
@@ -48,27 +49,12 @@ from portal.storefront.words import say
 CODE_DIGITS = 6
 
 
-class EmailCodeThrottled(DomainError):
-    code = "rate_limited"
-    status = 429
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            say(
-                _l("Too many codes asked for. Try again in %(seconds)d seconds."),
-                seconds=retry_after,
-            ),
-            fields={"email": say(_l("Wait before asking for another code."))},
-            retry_after=retry_after,
-        )
-        self.retry_after = retry_after
+class EmailCodeThrottled(consumers.CodeThrottled):
+    field = "email"
 
 
-class WrongEmailCode(DomainError):
+class WrongEmailCode(consumers.InvalidCode):
     """A wrong code: the try is counted, so the caller keeps the request's writes."""
-
-    code = "invalid_code"
-    status = 422
 
 
 def work_address(raw: str) -> str:
@@ -155,14 +141,6 @@ def proof_code(proof: EmailProof) -> str:
     return f"{int.from_bytes(digest[:8], 'big') % 10**CODE_DIGITS:0{CODE_DIGITS}d}"
 
 
-def _wait_for(times: list[datetime], cap: int, window: timedelta, now: datetime) -> int:
-    """Seconds until fewer than `cap` of `times` lie inside `window` (0: now)."""
-    if cap <= 0 or len(times) < cap:
-        return 0
-    remaining = (sorted(times)[-cap] + window - now).total_seconds()
-    return math.ceil(remaining) if remaining > 0 else 0
-
-
 def _mail_locale(consumer: Consumer) -> str:
     if has_request_context() and not wants_json():
         return str(get_locale() or consumer.locale)
@@ -190,31 +168,9 @@ def request_email_code(
         )
     config = current_app.config
     now = utcnow()
-    hour = timedelta(hours=1)
-    recent = db.session.execute(
-        select(EmailProof.created_at, EmailProof.email, EmailProof.consumer_id).where(
-            EmailProof.brand_id == brand.id,
-            or_(EmailProof.email == email, EmailProof.consumer_id == consumer.id),
-            EmailProof.created_at > now - hour,
-        )
-    ).all()
-    by_address = list(
-        db.session.execute(
-            select(EmailProof.created_at).where(
-                EmailProof.requested_from == address[:64], EmailProof.created_at > now - hour
-            )
-        ).scalars()
-    )
-    to_email = [at for at, mail, _who in recent if mail == email]
-    by_consumer = [at for at, _mail, who in recent if who == consumer.id]
-    resend = timedelta(seconds=config["SIGN_IN_CODE_RESEND_SECONDS"])
-    per_hour = config["SIGN_IN_CODES_PER_PHONE_HOUR"]
-    wait = max(
-        _wait_for(to_email, 1, resend, now),
-        _wait_for(to_email, per_hour, hour, now),
-        _wait_for(by_consumer, per_hour, hour, now),
-        _wait_for(by_address, config["SIGN_IN_CODES_PER_ADDRESS_HOUR"], hour, now),
-    )
+    to_email = and_(EmailProof.brand_id == brand.id, EmailProof.email == email)
+    by_consumer = and_(EmailProof.brand_id == brand.id, EmailProof.consumer_id == consumer.id)
+    wait = consumers.code_wait(EmailProof, [to_email, by_consumer], address=address, now=now)
     if wait:
         raise EmailCodeThrottled(wait)
     db.session.execute(
@@ -241,10 +197,6 @@ def request_email_code(
     )
 
 
-def _changed(statement: Any) -> int:
-    return cast(CursorResult[Any], db.session.execute(statement)).rowcount or 0
-
-
 def verify_email_code(
     brand: Organization, consumer: Consumer, raw_email: str, code: str
 ) -> Entitlement:
@@ -264,33 +216,14 @@ def verify_email_code(
         .order_by(EmailProof.id.desc())
         .limit(1)
     ).scalar_one_or_none()
-    if proof is None or proof.expires_at <= now:
-        raise invalid({"code": say(_l("This code has expired. Ask for a new one."))})
-    counted = _changed(
-        update(EmailProof)
-        .where(
-            EmailProof.id == proof.id,
-            EmailProof.used_at.is_(None),
-            EmailProof.attempts < current_app.config["SIGN_IN_CODE_MAX_TRIES"],
-        )
-        .values(attempts=EmailProof.attempts + 1)
-        .execution_options(synchronize_session=False)
+    wrong = WrongEmailCode(
+        say(_l("Some fields are not valid.")),
+        fields={"code": say(_l("This code is not correct. Check the e-mail and try again."))},
     )
-    if not counted:
-        raise invalid({"code": say(_l("Too many wrong tries. Ask for a new code."))})
-    if not hmac.compare_digest(proof_code(proof), (code or "").strip()):
-        raise WrongEmailCode(
-            say(_l("Some fields are not valid.")),
-            fields={"code": say(_l("This code is not correct. Check the e-mail and try again."))},
-        )
-    used = _changed(
-        update(EmailProof)
-        .where(EmailProof.id == proof.id, EmailProof.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
+    typed = (code or "").strip()
+    consumers.use_code(
+        EmailProof, proof, lambda row: hmac.compare_digest(proof_code(row), typed), wrong, now=now
     )
-    if not used:  # the same code used at the same moment by another request
-        raise invalid({"code": say(_l("This code has expired. Ask for a new one."))})
     match = match_address(brand, email)
     if match is None:
         raise invalid({"email": say(_l("This address no longer lets you in. Ask HQ why."))})

@@ -70,20 +70,23 @@ class EntryStatus:
 
 def entry_status(brand: Organization, consumer: Consumer | None) -> EntryStatus:
     member = brand_member(brand, consumer)
-    return EntryStatus(member, entitlements_of(brand, consumer))
+    return EntryStatus(member, _entitlements(brand, member, consumer))
 
 
 def brand_member(brand: Organization, consumer: Consumer | None) -> Member | None:
     """The consumer's member when they are one in the brand's programme."""
-    if consumer is None or not membership.is_member(brand, consumer):
-        return None
-    return membership.member_of(consumer)
+    return membership.member_in(brand, consumer)
 
 
 def entitlements_of(brand: Organization, consumer: Consumer | None) -> list[Entitlement]:
     """The consumer's live entitlements for the brand, strongest first; a reason found by their
     mobile number is recorded now if it was not yet."""
-    member = brand_member(brand, consumer)
+    return _entitlements(brand, brand_member(brand, consumer), consumer)
+
+
+def _entitlements(
+    brand: Organization, member: Member | None, consumer: Consumer | None
+) -> list[Entitlement]:
     if member is None or consumer is None:
         return []
     found = live_entitlements(brand.id, member.id)

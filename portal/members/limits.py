@@ -207,12 +207,13 @@ def after_place(context: CheckoutContext, order: ConsumerOrder) -> None:
         where.setdefault(variant_id, context.where[(variant_id, grade)])
     skus = {variant_id: price.variant.sku for variant_id, price in context.prices.items()}
     problems: list[tuple[str, str]] = []
-    period = usage(
-        context.consumer,
-        since=utcnow() - timedelta(days=terms.period_days),
-        exclude_order_id=order.id,
-    )
-    problems += _store_problems(terms, period, mine, order, where, skus)
+    if terms.units_per_sku is not None or terms.amount_per_period_cents is not None:
+        period = usage(
+            context.consumer,
+            since=utcnow() - timedelta(days=terms.period_days),
+            exclude_order_id=order.id,
+        )
+        problems += _store_problems(terms, period, mine, order, where, skus)
     if sale is not None:
         event = usage(context.consumer, event_id=sale.id, exclude_order_id=order.id)
         problems += _sale_problems(sale, event, mine, order, where, skus)

@@ -99,10 +99,7 @@ def card_json(member: Member) -> dict[str, Any]:
 
 
 def _own_member(brand: Organization) -> Member | None:
-    consumer = signed_in_consumer()
-    if not membership.is_member(brand, consumer):
-        return None
-    return membership.member_of(consumer)
+    return membership.member_in(brand, signed_in_consumer())
 
 
 @bp.get("/shop/<brand_code>/member")

@@ -70,8 +70,8 @@ def _shop_nav() -> dict[str, Any]:
 def card(brand_code: str):
     brand = shop_brand(brand_code)
     consumer = signed_in_consumer()
-    member = membership.member_of(consumer)
-    if member is None or not membership.is_member(brand, consumer):
+    member = membership.member_in(brand, consumer)
+    if member is None:
         return redirect(url_for("members.join", brand_code=brand.code))
     return render_template(
         "members/card.html",

@@ -86,13 +86,20 @@ def member_of(consumer: Consumer | None) -> Member | None:
     return member
 
 
-def is_member(brand: Organization, consumer: Consumer | None) -> bool:
-    """The outlet's door: a member of the programme this brand belongs to."""
+def member_in(brand: Organization, consumer: Consumer | None) -> Member | None:
+    """The consumer's member when it belongs to the programme of this brand's shop (an account
+    of the brand, a live member, of the brand's programme); else None. Every page and step that
+    asks "a member here?" asks this."""
     member = member_of(consumer)
     if member is None or consumer is None or consumer.brand_id != brand.id:
-        return False
+        return None
     program = find_program(brand.id)
-    return program is not None and member.program_id == program.id
+    return member if program is not None and member.program_id == program.id else None
+
+
+def is_member(brand: Organization, consumer: Consumer | None) -> bool:
+    """The outlet's door: a member of the programme this brand belongs to."""
+    return member_in(brand, consumer) is not None
 
 
 def lock_member(member_id: int) -> Member:

@@ -138,12 +138,11 @@ def _whole(value: object, field: str) -> int:
 
 
 def _member_at_checkout(context: CheckoutContext, field: str) -> Member:
-    if not membership.is_member(context.brand, context.consumer):
+    member = membership.member_in(context.brand, context.consumer)
+    if member is None:
         raise ValidationFailed(
             fields={field: say(_l("Join the membership to pay with points or the wallet."))}
         )
-    member = membership.member_of(context.consumer)
-    assert member is not None
     return member
 
 

@@ -87,7 +87,7 @@ class MemberWalletOut(Schema):
 def _member(brand_code: str) -> Member | None:
     brand = shop_brand(brand_code)
     consumer = signed_in_consumer()
-    return membership.member_of(consumer) if membership.is_member(brand, consumer) else None
+    return membership.member_in(brand, consumer)
 
 
 def _points_entry(entry: PointsEntry) -> dict[str, Any]:
@@ -227,11 +227,18 @@ class PosSaleOut(Schema):
 
 
 def _sale_json(sale: PosSale, *, replayed: bool, joined: bool = False) -> dict[str, Any]:
+    brand, location, member_number = db.session.execute(
+        select(
+            select(Organization.code).where(Organization.id == sale.brand_id).scalar_subquery(),
+            select(Location.code).where(Location.id == sale.location_id).scalar_subquery(),
+            select(Member.number).where(Member.id == sale.member_id).scalar_subquery(),
+        )
+    ).one()
     return {
         "reference": sale.reference,
-        "brand": _code_of(sale.brand_id),
-        "location": _location_code(sale.location_id),
-        "member_number": _member_number(sale.member_id),
+        "brand": brand,
+        "location": location,
+        "member_number": member_number,
         "joined": joined,
         "amount_cents": sale.amount_cents,
         "refunded_cents": sale.refunded_cents,
@@ -241,20 +248,6 @@ def _sale_json(sale: PosSale, *, replayed: bool, joined: bool = False) -> dict[s
         "occurred_at": _iso(sale.occurred_at.astimezone(UTC)),
         "replayed": replayed,
     }
-
-
-def _code_of(org_id: int) -> str:
-    return db.session.execute(
-        select(Organization.code).where(Organization.id == org_id)
-    ).scalar_one()
-
-
-def _location_code(location_id: int) -> str:
-    return db.session.execute(select(Location.code).where(Location.id == location_id)).scalar_one()
-
-
-def _member_number(member_id: int) -> str:
-    return db.session.execute(select(Member.number).where(Member.id == member_id)).scalar_one()
 
 
 @bp.post("/members/pos-sales")

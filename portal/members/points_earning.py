@@ -106,7 +106,7 @@ def mature_due(*, now: datetime | None = None, limit: int = 500) -> int:
     matured = aliased(PointsEntry)
     lots = list(
         db.session.execute(
-            select(PointsEntry.id, PointsEntry.member_id)
+            select(PointsEntry)
             .where(
                 PointsEntry.kind.in_(LOTS),
                 PointsEntry.due_at <= now,
@@ -116,14 +116,13 @@ def mature_due(*, now: datetime | None = None, limit: int = 500) -> int:
             )
             .order_by(PointsEntry.member_id, PointsEntry.id)  # locks in key order
             .limit(limit)
-        ).all()
+        ).scalars()
     )
-    for lot_id, member_id in lots:
-        member = membership.lock_member(member_id)
-        reference = f"L{lot_id}"
+    for lot in lots:  # append-only: read before the lock, it is what it was
+        member = membership.lock_member(lot.member_id)
+        reference = f"L{lot.id}"
         if written(member.id, K.MATURE, reference) is not None:
             continue
-        lot = db.session.execute(select(PointsEntry).where(PointsEntry.id == lot_id)).scalar_one()
         left = pending_left(lot)
         write_entry(
             member,

@@ -35,8 +35,7 @@ from typing import Any, cast
 from flask import has_request_context
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CursorResult, event, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, select, update
 
 from portal.core.access import Actor
 from portal.core.db import utcnow
@@ -362,20 +361,12 @@ def take_hold(context: CheckoutContext, sale: PrivateSale, order: ConsumerOrder)
 
 # -- call-offs give the units back -----------------------------------------------------------------
 
-_PENDING = (
-    "portal_sale_give_back"  # session.info: [(transaction, location, ref, item, var, grade, qty)]
-)
-
 
 def order_moved(order: ConsumerOrder, action: str) -> None:
     """An order of a sale called off before hand-over (cancelled, expired, refunded): while the
     sale is open, its units go back to the sale's hold, else to the general stock (the
-    storefront releases them either way).
-
-    The storefront tells this before it releases the order's units, and the hold can be
-    re-reserved only once they are released: the give-back is made when the transaction
-    commits (`_give_back_on_commit`), under the sale's shared lock taken here, so the sale
-    cannot close in between."""
+    storefront has released them by the time it tells this). Under the sale's shared lock, so
+    the sale cannot close in between."""
     if order.event_id is None or action not in CALL_OFFS:
         return
     sale = db.session.execute(
@@ -387,67 +378,31 @@ def order_moved(order: ConsumerOrder, action: str) -> None:
     if sale is None or not is_open(sale) or order.location_id != sale.location_id:
         return
     items = {item.variant_id: item for item in sale.items}
-    session = db.session()
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    pending = session.info.setdefault(_PENDING, [])
     for line in order.lines:
         item = items.get(line.variant_id)
         if item is not None and item.grade == line.grade:
-            pending.append(
-                (
-                    transaction,
-                    sale.location_id,
-                    hold_reference(sale),
-                    item.id,
-                    line.variant_id,
-                    line.grade,
-                    line.qty,
-                )
+            _give_back(sale, item, line.grade, line.qty)
+
+
+def _give_back(sale: PrivateSale, item: PrivateSaleItem, grade: str, qty: int) -> None:
+    try:
+        with db.session.begin_nested():
+            changed = cast(
+                CursorResult[Any],
+                db.session.execute(
+                    update(PrivateSaleItem)
+                    .where(PrivateSaleItem.id == item.id, PrivateSaleItem.taken_qty >= qty)
+                    .values(taken_qty=PrivateSaleItem.taken_qty - qty)
+                    .execution_options(synchronize_session=False)
+                ),
             )
-
-
-def _give_back_on_commit(session: Session) -> None:
-    if session.get_nested_transaction() is not None:
-        return  # a savepoint's release, not the transaction's commit
-    pending = session.info.pop(_PENDING, None)
-    for _txn, location_id, reference, item_id, variant_id, grade, qty in pending or ():
-        try:
-            with session.begin_nested():
-                changed = cast(
-                    CursorResult[Any],
-                    session.execute(
-                        update(PrivateSaleItem)
-                        .where(PrivateSaleItem.id == item_id, PrivateSaleItem.taken_qty >= qty)
-                        .values(taken_qty=PrivateSaleItem.taken_qty - qty)
-                        .execution_options(synchronize_session=False)
-                    ),
+            if changed.rowcount == 1:
+                apply_moves(
+                    Actor.system(),
+                    [MoveLine(sale.location_id, item.variant_id, reserved_delta=qty, grade=grade)],
+                    reason=MoveReason.RESERVE,
+                    reference=hold_reference(sale),
+                    note="given back by a called-off order",
                 )
-                if changed.rowcount == 1:
-                    apply_moves(
-                        Actor.system(),
-                        [MoveLine(location_id, variant_id, reserved_delta=qty, grade=grade)],
-                        reason=MoveReason.RESERVE,
-                        reference=reference,
-                        note="given back by a called-off order",
-                    )
-        except InsufficientStock:
-            continue  # taken by another order of this transaction: the hold stays as it was
-
-
-def _on_soft_rollback(session: Session, previous_transaction: Any) -> None:
-    pending = session.info.get(_PENDING)
-    if not pending:
-        return
-
-    def rolled_back(txn: Any) -> bool:
-        while txn is not None:
-            if txn is previous_transaction:
-                return True
-            txn = txn.parent
-        return False
-
-    session.info[_PENDING] = [p for p in pending if not rolled_back(p[0])]
-
-
-event.listen(Session, "before_commit", _give_back_on_commit)
-event.listen(Session, "after_soft_rollback", _on_soft_rollback)
+    except InsufficientStock:
+        pass  # the released units were taken meanwhile: the hold stays as it was

@@ -28,7 +28,7 @@ from portal.core import transaction
 from portal.core.access import Permission, current_actor, require
 from portal.core.errors import DomainError, NotFound
 from portal.core.forms import PortalForm, apply_errors
-from portal.core.money import to_cents
+from portal.core.money import from_cents, to_cents
 from portal.inventory.models import Grade
 from portal.members import private_sales as sales
 from portal.members.sale_models import PrivateSale, SaleStatus
@@ -111,7 +111,7 @@ def _sale_form(brand: Organization, sale: PrivateSale | None = None) -> SaleForm
         form.audience.data, form.location_id.data = sale.audience, sale.location_id
         form.units_per_person.data = sale.units_per_person
         if sale.amount_per_person_cents is not None:
-            form.amount_per_person.data = Decimal(sale.amount_per_person_cents) / 100
+            form.amount_per_person.data = from_cents(sale.amount_per_person_cents)
     return form
 
 

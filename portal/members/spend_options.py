@@ -14,10 +14,9 @@ from portal.storefront.models import Consumer
 def offer(
     consumer: Consumer, brand: Organization, tier: str, goods_cents: int
 ) -> SpendOptions | None:
-    if not membership.is_member(brand, consumer):
+    member = membership.member_in(brand, consumer)
+    if member is None:
         return SpendOptions()
-    member = membership.member_of(consumer)
-    assert member is not None  # is_member said so
     terms = membership.terms_of(member)
     held = points.balance(member).available
     return SpendOptions(

@@ -122,12 +122,11 @@ def after_place(context: CheckoutContext, order: ConsumerOrder) -> None:
         )
     if wanted == 0:
         return
-    if not membership.is_member(context.brand, context.consumer):
+    found = membership.member_in(context.brand, context.consumer)
+    if found is None:
         raise ValidationFailed(
             fields={"wallet_cents": say(_l("Join the membership to pay with the wallet."))}
         )
-    found = membership.member_of(context.consumer)
-    assert found is not None
     member = membership.lock_member(found.id)
     held = balance_cents(member)
     left = order.goods_cents + order.delivery_cents - order.discount_cents - order.points_cents
@@ -191,15 +190,19 @@ def top_up_limits() -> tuple[int, int]:
     return MIN_TOP_UP_CENTS, int(current_app.config.get("WALLET_TOP_UP_MAX_CENTS", 500_000))
 
 
-def parse_top_up_amount(typed: str) -> int:
-    """A top-up amount as typed in yuan ("100", "88.50"): fen within the limits. Raises
-    ValidationFailed naming `amount`."""
-    low, high = top_up_limits()
-    wrong = say(
+def _outside_limits(low: int, high: int) -> str:
+    return say(
         _l("An amount from %(low)s to %(high)s."),
         low=_money(low, CURRENCY),
         high=_money(high, CURRENCY),
     )
+
+
+def parse_top_up_amount(typed: str) -> int:
+    """A top-up amount as typed in yuan ("100", "88.50"): fen within the limits. Raises
+    ValidationFailed naming `amount`."""
+    low, high = top_up_limits()
+    wrong = _outside_limits(low, high)
     try:
         cents = to_cents((typed or "").strip() or "x", CURRENCY)
     except ValidationFailed:
@@ -217,19 +220,10 @@ def start_top_up(consumer: Consumer, brand: Organization, amount_cents: int) -> 
     if isinstance(amount_cents, bool) or not isinstance(amount_cents, int):
         raise ValidationFailed(fields={"amount": say(_l("A whole number of fen."))})
     if not low <= amount_cents <= high:
-        raise ValidationFailed(
-            fields={
-                "amount": say(
-                    _l("An amount from %(low)s to %(high)s."),
-                    low=_money(low, CURRENCY),
-                    high=_money(high, CURRENCY),
-                )
-            }
-        )
-    if not membership.is_member(brand, consumer):
+        raise ValidationFailed(fields={"amount": _outside_limits(low, high)})
+    member = membership.member_in(brand, consumer)
+    if member is None:
         raise ValidationFailed(fields={"amount": say(_l("Join the membership to use a wallet."))})
-    member = membership.member_of(consumer)
-    assert member is not None
     top_up = WalletTopUp(
         number=f"W{utcnow():%y%m%d}{secrets.token_hex(5).upper()}",
         brand_id=brand.id,

@@ -67,7 +67,7 @@ def _page(template: str, brand: Organization, status: int = 200, **context: Any)
 
 def _member(brand: Organization) -> Member | None:
     consumer = signed_in_consumer()
-    return membership.member_of(consumer) if membership.is_member(brand, consumer) else None
+    return membership.member_in(brand, consumer)
 
 
 @bp.get("/shop/<brand_code>/member/points")

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, request, session, url_for
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from portal.core.db import utcnow
 from portal.core.errors import Unauthorized, wants_json
@@ -61,10 +62,12 @@ def find_session(brand: Organization, secret: str) -> ConsumerSession | None:
     if not secret.startswith(TOKEN_PREFIX):
         return None
     record = db.session.execute(
-        select(ConsumerSession).where(
+        select(ConsumerSession)
+        .where(
             ConsumerSession.secret_hash == _hash(secret),
             ConsumerSession.brand_id == brand.id,
         )
+        .options(joinedload(ConsumerSession.consumer))
     ).scalar_one_or_none()
     now = utcnow()
     if record is None or record.revoked_at is not None or record.expires_at <= now:

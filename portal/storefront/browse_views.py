@@ -171,7 +171,7 @@ def _availability(
     return result
 
 
-def _near(brand: Organization) -> tuple[tuple[float, float] | None, str]:
+def _near(brand: Organization, cities: list[stock.City]) -> tuple[tuple[float, float] | None, str]:
     """The point "near you" means on the product page and what it is: the coordinates asked
     (`lat`, `lng`), a city chosen (`city`), the signed-in consumer's default address; else none.
     Coordinates that are no point on the earth are passed over."""
@@ -183,7 +183,7 @@ def _near(brand: Organization) -> tuple[tuple[float, float] | None, str]:
             pass
     city = request.args.get("city", "").strip()[:40]
     if city:
-        found = stock.city_point(brand, city)
+        found = stock.city_point(cities, city)
         if found is not None:
             return (found.latitude, found.longitude), found.name
     consumer = current_consumer(brand)
@@ -203,7 +203,8 @@ def product(brand_code: str, tier: str, code: str):
         return entered
     brand, settings = entered
     offer = catalog.get_offer(brand.id, tier, code, consumer=current_consumer(brand))
-    near, near_what = _near(brand)
+    cities = stock.pickup_cities(brand)
+    near, near_what = _near(brand, cities)
     availability = _availability(brand, list(offer.grid.cells.values()), tier, near)
     return render_template(
         "storefront/product.html",
@@ -215,7 +216,7 @@ def product(brand_code: str, tier: str, code: str):
         offer=offer,
         stock=availability,
         near_what=near_what,
-        cities=stock.pickup_cities(brand),
+        cities=cities,
         city=request.args.get("city", "").strip()[:40],
     )
 

@@ -12,13 +12,13 @@ import hashlib
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from portal.catalog.models import Variant
 from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
 from portal.extensions import db
-from portal.inventory.models import Grade, Location
-from portal.network.models import Organization, OrgStatus
+from portal.inventory.models import Grade
+from portal.network.models import Organization
 from portal.storefront import catalog, stock
 from portal.storefront.checkout import MAX_LINES, MAX_QTY, CheckoutLine
 from portal.storefront.entry import may_enter
@@ -27,7 +27,6 @@ from portal.storefront.models import (
     ConsumerCart,
     ConsumerCartLine,
     ConsumerOrder,
-    OnlineLocation,
     Tier,
 )
 from portal.storefront.words import say
@@ -267,23 +266,5 @@ def find_placed(consumer: Consumer, token: str) -> ConsumerOrder | None:
 
 def pickup_cities(brand: Organization) -> dict[str, tuple[float, float]]:
     """The regions (cities) of the brand's pickup stores, each with the middle of its stores:
-    where a shopper without a located address measures from."""
-    rows = db.session.execute(
-        select(
-            Organization.region, func.avg(Organization.latitude), func.avg(Organization.longitude)
-        )
-        .join(Location, Location.org_id == Organization.id)
-        .join(OnlineLocation, OnlineLocation.location_id == Location.id)
-        .where(
-            OnlineLocation.brand_id == brand.id,
-            OnlineLocation.is_enabled.is_(True),
-            OnlineLocation.pickup.is_(True),
-            Organization.id != brand.id,
-            Organization.status == OrgStatus.ACTIVE,
-            Organization.latitude.isnot(None),
-            Organization.longitude.isnot(None),
-        )
-        .group_by(Organization.region)
-        .order_by(Organization.region)
-    ).all()
-    return {region: (float(lat), float(lon)) for region, lat, lon in rows if region}
+    where a shopper without a located address measures from (`stock.pickup_cities`, by name)."""
+    return {city.name: (city.latitude, city.longitude) for city in stock.pickup_cities(brand)}

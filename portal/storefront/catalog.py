@@ -157,17 +157,14 @@ def _variant_conditions(brand_id: int, tier: str, filters: Filters) -> list[Any]
     return conditions
 
 
-def _candidate_variants(
-    brand_id: int, tier: str, filters: Filters, product_ids: Sequence[int]
-) -> list[Variant]:
-    """The listed-before-prices SKUs of some products, with only the columns a page shows."""
+def _candidate_variants(brand_id: int, tier: str, filters: Filters, which: Any) -> list[Variant]:
+    """The listed-before-prices SKUs among `which` (a condition on Variant: some products, some
+    SKUs), with only the columns a page shows."""
     stmt = (
         select(Variant)
         .join(Product, Product.id == Variant.product_id)
         .outerjoin(SkuTier, SkuTier.variant_id == Variant.id)
-        .where(
-            Variant.product_id.in_(list(product_ids)), *_variant_conditions(brand_id, tier, filters)
-        )
+        .where(which, *_variant_conditions(brand_id, tier, filters))
         .options(
             load_only(
                 Variant.id,
@@ -483,7 +480,7 @@ def get_offer(
     product = find_active_product(brand_id, code)
     if product is None:
         raise NotFound()
-    variants = _candidate_variants(brand_id, tier, Filters(), [product.id])
+    variants = _candidate_variants(brand_id, tier, Filters(), Variant.product_id == product.id)
     terms = policy_queries.resolve_for_consumers(brand_id, variants)
     prices = {
         variant_id: line.cents
@@ -573,16 +570,6 @@ def price_variants(
     outlet discount: storefront/hooks.price_adjusters)."""
     if not variant_ids:
         return {}
-    product_ids = db.session.execute(
-        select(Variant.product_id).where(
-            Variant.id.in_(list(variant_ids)), Variant.brand_id == brand_id
-        )
-    ).scalars()
-    wanted = set(variant_ids)
-    variants = [
-        v
-        for v in _candidate_variants(brand_id, tier, Filters(), list(set(product_ids)))
-        if v.id in wanted
-    ]
+    variants = _candidate_variants(brand_id, tier, Filters(), Variant.id.in_(list(variant_ids)))
     terms = policy_queries.resolve_for_consumers(brand_id, variants)
     return _line_prices(brand_id, tier, variants, terms, consumer)

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import math
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -22,7 +23,7 @@ from typing import Any, cast
 from flask import current_app, has_request_context
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, and_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.core import throttle
@@ -69,6 +70,7 @@ class CodeThrottled(DomainError):
     code = "rate_limited"
     status = 429
     message = "Too many codes asked for. Wait before asking again."
+    field = "phone"  # the field the code went to
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
@@ -76,7 +78,7 @@ class CodeThrottled(DomainError):
                 _l("Too many codes asked for. Try again in %(seconds)d seconds."),
                 seconds=retry_after,
             ),
-            fields={"phone": say(_l("Wait before asking for another code."))},
+            fields={self.field: say(_l("Wait before asking for another code."))},
             retry_after=retry_after,
         )
         self.retry_after = retry_after
@@ -135,6 +137,72 @@ def _wait_for(rows_since: list[datetime], cap: int, window: timedelta, now: date
     return math.ceil(remaining) if remaining > 0 else 0
 
 
+# One-time codes: the two helpers below also serve the employee store's e-mail codes
+# (portal/members/employee_proofs.py). Their `model` is a code table with `id`, `created_at`,
+# `requested_from`, `expires_at`, `attempts` and `used_at`.
+
+
+def code_wait(model: Any, targets: Sequence[Any], *, address: str, now: datetime) -> int:
+    """Seconds before another code may go out (0: now). `targets` are conditions on `model`,
+    each picking the codes sent to one place or on one person's behalf, the place it goes to
+    first: one code per SIGN_IN_CODE_RESEND_SECONDS to that, SIGN_IN_CODES_PER_PHONE_HOUR an
+    hour for each target, and SIGN_IN_CODES_PER_ADDRESS_HOUR an hour from a client address."""
+    config = current_app.config
+    hour = timedelta(hours=1)
+
+    def sent(where: Any) -> list[datetime]:
+        recent = select(model.created_at).where(where, model.created_at > now - hour)
+        return list(db.session.execute(recent).scalars())
+
+    per_target = [sent(target) for target in targets]
+    by_address = sent(model.requested_from == address[:64])
+    resend = timedelta(seconds=config["SIGN_IN_CODE_RESEND_SECONDS"])
+    per_hour = config["SIGN_IN_CODES_PER_PHONE_HOUR"]
+    return max(
+        _wait_for(per_target[0], 1, resend, now),
+        *(_wait_for(times, per_hour, hour, now) for times in per_target),
+        _wait_for(by_address, config["SIGN_IN_CODES_PER_ADDRESS_HOUR"], hour, now),
+    )
+
+
+def use_code(
+    model: Any, row: Any, matches: Callable[[Any], bool], wrong: DomainError, *, now: datetime
+) -> None:
+    """Spend a try at `row`, the asker's newest unused code (None: there is none). Expired,
+    tried SIGN_IN_CODE_MAX_TRIES times, or used at this moment by another request: a
+    ValidationFailed naming `code`. Every try is counted in the database, so tries made at the
+    same moment cannot share one count; then `wrong` is raised unless `matches(row)` (the
+    count stays: the caller keeps the writes), and a right code is used up."""
+    if row is None or row.expires_at <= now:
+        raise invalid({"code": say(_l("This code has expired. Ask for a new one."))})
+    counted = _changed(
+        update(model)
+        .where(
+            model.id == row.id,
+            model.used_at.is_(None),
+            model.attempts < current_app.config["SIGN_IN_CODE_MAX_TRIES"],
+        )
+        .values(attempts=model.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if not counted:
+        raise invalid({"code": say(_l("Too many wrong tries. Ask for a new code."))})
+    if not matches(row):
+        raise wrong
+    used = _changed(
+        update(model)
+        .where(model.id == row.id, model.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not used:  # the same code used at the same moment by another request
+        raise invalid({"code": say(_l("This code has expired. Ask for a new one."))})
+
+
+def _changed(statement: Any) -> int:
+    return cast(CursorResult[Any], db.session.execute(statement)).rowcount or 0
+
+
 def request_sign_in_code(brand: Organization, raw_phone: str, *, address: str) -> CodeSent:
     """Send a one-time code to a mobile number. Throttled: one per SIGN_IN_CODE_RESEND_SECONDS,
     and hourly caps per number and per client address (CodeThrottled, 429). The code is kept
@@ -142,29 +210,8 @@ def request_sign_in_code(brand: Organization, raw_phone: str, *, address: str) -
     config = current_app.config
     phone = normalize_phone(raw_phone)
     now = utcnow()
-    hour = timedelta(hours=1)
-    by_phone = list(
-        db.session.execute(
-            select(SignInCode.created_at).where(
-                SignInCode.brand_id == brand.id,
-                SignInCode.phone == phone,
-                SignInCode.created_at > now - hour,
-            )
-        ).scalars()
-    )
-    by_address = list(
-        db.session.execute(
-            select(SignInCode.created_at).where(
-                SignInCode.requested_from == address[:64], SignInCode.created_at > now - hour
-            )
-        ).scalars()
-    )
-    resend = timedelta(seconds=config["SIGN_IN_CODE_RESEND_SECONDS"])
-    wait = max(
-        _wait_for(by_phone, 1, resend, now),
-        _wait_for(by_phone, config["SIGN_IN_CODES_PER_PHONE_HOUR"], hour, now),
-        _wait_for(by_address, config["SIGN_IN_CODES_PER_ADDRESS_HOUR"], hour, now),
-    )
+    sent_to = and_(SignInCode.brand_id == brand.id, SignInCode.phone == phone)
+    wait = code_wait(SignInCode, [sent_to], address=address, now=now)
     if wait:
         raise CodeThrottled(wait)
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
@@ -203,10 +250,6 @@ def request_sign_in_code(brand: Organization, raw_phone: str, *, address: str) -
     return CodeSent(phone, code, expires_at, config["SIGN_IN_CODE_RESEND_SECONDS"])
 
 
-def _changed(statement: Any) -> int:
-    return cast(CursorResult[Any], db.session.execute(statement)).rowcount or 0
-
-
 def sign_in_with_code(brand: Organization, raw_phone: str, code: str) -> Consumer:
     """The consumer with this number (made on first sign-in), if `code` is the number's newest
     code, unexpired, unused and within SIGN_IN_CODE_MAX_TRIES tries. Every try counts, so a
@@ -223,34 +266,12 @@ def sign_in_with_code(brand: Organization, raw_phone: str, code: str) -> Consume
         .order_by(SignInCode.id.desc())
         .limit(1)
     ).scalar_one_or_none()
-    if row is None or row.expires_at <= now:
-        raise invalid({"code": say(_l("This code has expired. Ask for a new one."))})
-    # Counted in the database, so tries made at the same moment cannot share one count.
-    counted = _changed(
-        update(SignInCode)
-        .where(
-            SignInCode.id == row.id,
-            SignInCode.used_at.is_(None),
-            SignInCode.attempts < current_app.config["SIGN_IN_CODE_MAX_TRIES"],
-        )
-        .values(attempts=SignInCode.attempts + 1)
-        .execution_options(synchronize_session=False)
+    wrong = InvalidCode(
+        say(_l("Some fields are not valid.")),
+        fields={"code": say(_l("This code is not correct. Check the SMS and try again."))},
     )
-    if not counted:
-        raise invalid({"code": say(_l("Too many wrong tries. Ask for a new code."))})
-    if not hmac.compare_digest(row.code_hash, _code_hash(brand.id, phone, (code or "").strip())):
-        raise InvalidCode(
-            say(_l("Some fields are not valid.")),
-            fields={"code": say(_l("This code is not correct. Check the SMS and try again."))},
-        )
-    used = _changed(
-        update(SignInCode)
-        .where(SignInCode.id == row.id, SignInCode.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if not used:  # the same code used at the same moment by another request
-        raise invalid({"code": say(_l("This code has expired. Ask for a new one."))})
+    typed = _code_hash(brand.id, phone, (code or "").strip())
+    use_code(SignInCode, row, lambda row: hmac.compare_digest(row.code_hash, typed), wrong, now=now)
     consumer = find_consumer_by_phone(brand, phone)
     if consumer is None:
         consumer = Consumer(brand_id=brand.id, phone=phone)

@@ -12,7 +12,8 @@ starts (`portal.members.register`), and the storefront calls whatever is registe
   limits, coupons, points, wallet. Each sets its own columns of the order (`discount_cents`,
   `points_used` / `points_cents`, `wallet_cents`); the payment asks the provider for the rest;
 - `status_listeners`: told of every move of an order (paid, completed, cancelled, ...), in its
-  transaction, after the move is written;
+  transaction, after the move is written; a call-off (cancel, expire, refund) has released the
+  order's units by then;
 - `spend_offers`: what a consumer may spend at checkout besides money (points, wallet, their
   coupons), for the checkout page and the API to offer; the first that answers wins;
 - `consumer_erased`: told when a consumer is erased on their request (their membership goes

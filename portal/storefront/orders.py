@@ -78,6 +78,14 @@ def _units(actor: Actor, order: ConsumerOrder, reason: MoveReason) -> None:
     apply_moves(actor, lines, reason=reason, reference=order.number)
 
 
+def _call_off(actor: Actor, order: ConsumerOrder, action: Action, who: Who, **details: Any) -> None:
+    """Cancel, expire or refund the order: its units are released first, then it moves, so the
+    status listeners (storefront/hooks) find them free. A move not allowed moves nothing."""
+    transitions.ensure(order, action, who)
+    _units(actor, order, MoveReason.RELEASE)
+    transitions.transition(order, action, who, **details)
+
+
 def _refund_in_full(order: ConsumerOrder) -> None:
     """Everything the order has not already paid back (a return, a refunded fee)."""
     left = order.total_cents - order.refunded_cents
@@ -205,16 +213,16 @@ def cancel(consumer: Consumer, order: ConsumerOrder, *, reason: str = "") -> Con
     on by the store, it is refunded in full. Later, only the store can."""
     _ensure_own(consumer, order)
     locked = lock_order(order.id) or order
+    actor = _consumer_actor()
     if locked.status == S.AWAITING_PAYMENT:
-        transitions.transition(locked, Action.CANCEL, Who.CONSUMER, reason=reason[:200])
+        _call_off(actor, locked, Action.CANCEL, Who.CONSUMER, reason=reason[:200])
         payment = queries.payment_of(locked)
         if payment is not None:
             payments.cancel_payment(payment)
     else:
-        transitions.transition(locked, Action.REFUND, Who.CONSUMER, reason=reason[:200])
+        _call_off(actor, locked, Action.REFUND, Who.CONSUMER, reason=reason[:200])
         _refund_in_full(locked)
     locked.cancel_reason = reason[:200]
-    _units(_consumer_actor(), locked, MoveReason.RELEASE)
     db.session.flush()
     return locked
 
@@ -376,12 +384,11 @@ def refund_by_store(actor: Actor, order: ConsumerOrder, *, reason: str) -> Consu
     _ensure_staff(actor, order)
     if not (reason or "").strip():
         raise ValidationFailed(fields={"reason": say(_l("Say why the order cannot be fulfilled."))})
-    transitions.transition(
-        order, Action.REFUND, Who.STAFF, actor_user_id=actor.user_id, reason=reason[:200]
+    _call_off(
+        actor, order, Action.REFUND, Who.STAFF, actor_user_id=actor.user_id, reason=reason[:200]
     )
     order.cancel_reason = reason[:200]
     _refund_in_full(order)
-    _units(actor, order, MoveReason.RELEASE)
     db.session.flush()
     return order
 
@@ -392,10 +399,9 @@ def refund_by_store(actor: Actor, order: ConsumerOrder, *, reason: str) -> Consu
 def refund_unfulfilled(order: ConsumerOrder, *, reason: str) -> ConsumerOrder:
     """No location will fulfil a paid order (re-routing ran out of locations): it is refunded in
     full and its units go back where they are held. The caller holds the order's row lock."""
-    transitions.transition(order, Action.REFUND, Who.SYSTEM, reason=reason[:200])
+    _call_off(Actor.system(), order, Action.REFUND, Who.SYSTEM, reason=reason[:200])
     order.cancel_reason = reason[:200]
     _refund_in_full(order)
-    _units(Actor.system(), order, MoveReason.RELEASE)
     db.session.flush()
     return order
 
@@ -429,9 +435,8 @@ def expire_unpaid(*, now: datetime | None = None, limit: int = 500) -> int:
         closed = payment is None or payments.expire_payment(payment)
         if not closed and payment is not None and payment.status == PaymentStatus.PAID:
             continue
-        transitions.transition(order, Action.EXPIRE, Who.SYSTEM)
+        _call_off(Actor.system(), order, Action.EXPIRE, Who.SYSTEM)
         order.cancel_reason = "not paid in time"
-        _units(Actor.system(), order, MoveReason.RELEASE)
         done += 1
     db.session.flush()
     return done
@@ -449,10 +454,9 @@ def cancel_uncollected(*, now: datetime | None = None, limit: int = 500) -> int:
         order = lock_order(order_id)
         if order is None or order.status != S.READY_FOR_PICKUP:
             continue
-        transitions.transition(order, Action.REFUND, Who.SYSTEM, reason="not collected")
+        _call_off(Actor.system(), order, Action.REFUND, Who.SYSTEM, reason="not collected")
         order.cancel_reason = "not collected"
         _refund_in_full(order)
-        _units(Actor.system(), order, MoveReason.RELEASE)
         done += 1
     db.session.flush()
     return done

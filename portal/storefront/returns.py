@@ -22,7 +22,7 @@ from portal.core.errors import Conflict, NotFound, PermissionDenied, ValidationF
 from portal.extensions import db
 from portal.inventory.ledger import MoveLine, apply_moves
 from portal.inventory.models import Grade, Location, MoveReason
-from portal.storefront import orders
+from portal.storefront import orders, queries
 from portal.storefront.models import Consumer, ConsumerOrder, ConsumerOrderStatus
 from portal.storefront.orders import lock_order
 from portal.storefront.payments.models import RefundReason
@@ -71,13 +71,8 @@ def returned_qty(order: ConsumerOrder) -> dict[int, int]:
 
 
 def list_order_returns(order: ConsumerOrder) -> list[ConsumerReturn]:
-    return list(
-        db.session.execute(
-            select(ConsumerReturn)
-            .where(ConsumerReturn.order_id == order.id)
-            .order_by(ConsumerReturn.id)
-        ).scalars()
-    )
+    """The order's returns with their lines, oldest first (the caller may see the order)."""
+    return queries.order_returns(order)
 
 
 def list_location_returns(

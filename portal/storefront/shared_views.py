@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from portal.storefront.shops import shop_brand
+from portal.storefront.shops import forget_shop_brands, shop_brand
 
 bp = Blueprint("storefront", __name__, url_prefix="/shop/<brand_code>")
+# Every request starts without the brands an earlier one found (shops.shop_brand).
+bp.before_app_request(forget_shop_brands)
 
 __all__ = ["bp", "shop_brand"]

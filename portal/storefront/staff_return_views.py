@@ -5,6 +5,8 @@ holding `shop.fulfil`; a return received elsewhere is a 404."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -39,7 +41,14 @@ def _failed(found: ConsumerReturn, error: ValidationFailed | Conflict):
     )
 
 
-def _done(found: ConsumerReturn):
+def _step(found: ConsumerReturn, take: Callable[[], object], done: str):
+    """Take one step on the return: back to its page saying `done`, or, refused, the page says
+    what was wrong and nothing of the step stays."""
+    try:
+        take()
+    except (ValidationFailed, Conflict) as error:
+        return _failed(found, error)
+    flash(done, "success")
     return redirect(url_for("shop_orders.return_detail", number=found.number))
 
 
@@ -63,34 +72,28 @@ def return_detail(found: ConsumerReturn):
 @require(Permission.SHOP_FULFIL, load=returns.get_location_return)
 def return_receive(found: ConsumerReturn):
     grades = {line.id: request.form.get(f"grade-{line.id}", "") for line in found.lines}
-    try:
-        returns.receive(current_actor(), found, grades)
-    except (ValidationFailed, Conflict) as error:
-        return _failed(found, error)
-    flash(
+    return _step(
+        found,
+        lambda: returns.receive(current_actor(), found, grades),
         _("Return %(number)s received: the items are back in stock.", number=found.number),
-        "success",
     )
-    return _done(found)
 
 
 @bp.post("/shop-returns/<number>/refund")
 @require(Permission.SHOP_FULFIL, load=returns.get_location_return)
 def return_refund(found: ConsumerReturn):
-    try:
-        returns.refund(current_actor(), found)
-    except (ValidationFailed, Conflict) as error:
-        return _failed(found, error)
-    flash(_("Return %(number)s refunded.", number=found.number), "success")
-    return _done(found)
+    return _step(
+        found,
+        lambda: returns.refund(current_actor(), found),
+        _("Return %(number)s refunded.", number=found.number),
+    )
 
 
 @bp.post("/shop-returns/<number>/reject")
 @require(Permission.SHOP_FULFIL, load=returns.get_location_return)
 def return_reject(found: ConsumerReturn):
-    try:
-        returns.reject(current_actor(), found, reason=request.form.get("reason", ""))
-    except (ValidationFailed, Conflict) as error:
-        return _failed(found, error)
-    flash(_("Return %(number)s rejected.", number=found.number), "success")
-    return _done(found)
+    return _step(
+        found,
+        lambda: returns.reject(current_actor(), found, reason=request.form.get("reason", "")),
+        _("Return %(number)s rejected.", number=found.number),
+    )

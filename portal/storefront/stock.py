@@ -332,10 +332,10 @@ def pickup_cities(brand: Organization | int) -> list[City]:
     return [City(region, float(lat), float(lon)) for region, lat, lon in rows]
 
 
-def city_point(brand: Organization | int, name: str) -> City | None:
-    """One of `pickup_cities` by name (any case), or None."""
+def city_point(cities: list[City], name: str) -> City | None:
+    """One of `cities` (`pickup_cities`) by name (any case), or None."""
     wanted = (name or "").strip().lower()
-    return next((c for c in pickup_cities(brand) if c.name.lower() == wanted), None)
+    return next((c for c in cities if c.name.lower() == wanted), None)
 
 
 # -- the available-to-sell feed ------------------------------------------------------------------

@@ -138,6 +138,12 @@ def transition(
     **details: Any,
 ) -> ConsumerOrderEvent:
     """Make one move of the table and write its event; refuse any other."""
+    return _write(order, ensure(order, action, who), who, actor_user_id, details)
+
+
+def ensure(order: ConsumerOrder, action: Action, who: Who) -> Move:
+    """The move `who` may make with `action` on the order now, or the refusal `transition`
+    raises (a caller with work to do before the move refuses before doing any)."""
     move = find_move(order.status, action)
     if move is None:
         raise ConsumerOrderConflict(
@@ -151,7 +157,7 @@ def transition(
         )
     if who not in move.who:
         raise PermissionDenied(say(_l("This step is not yours to take on this order.")))
-    return _write(order, move, who, actor_user_id, details)
+    return move
 
 
 def _label(status: str) -> str:

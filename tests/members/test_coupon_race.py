@@ -10,17 +10,12 @@ a committed database made for the test (PostgreSQL: a fresh database; SQLite: a 
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
 from sqlalchemy import func, select
 
-from portal import create_app
-from portal.core.db import writing
-from portal.core.errors import PortalError
 from portal.extensions import db
 from portal.members import coupons
 from portal.members.coupon_models import Coupon, CouponTemplate
@@ -28,9 +23,8 @@ from portal.network.models import Organization
 from portal.storefront.checkout import CheckoutLine, checkout
 from portal.storefront.hooks import CheckoutExtras
 from portal.storefront.models import Consumer, ConsumerOrder, Fulfilment, Tier
-from tests.conftest import need
 from tests.members.test_coupons import build_coupon_shop
-from tests.support.services import fresh_postgres_database
+from tests.support.races import at_once, race_app
 
 RACERS = 8
 
@@ -56,15 +50,8 @@ class Arena:
             return value
 
 
-def build_arena(url: str) -> Arena:
-    app = create_app(
-        "testing",
-        SQLALCHEMY_DATABASE_URI=url,
-        REDIS_URL=None,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 20, "max_overflow": 0, "pool_timeout": 120},
-    )
+def build_arena(app) -> Arena:
     with app.app_context():
-        db.create_all()
         cs = build_coupon_shop("CR")
         arena = Arena(
             app,
@@ -85,40 +72,15 @@ def build_arena(url: str) -> Arena:
 
 @pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres), "sqlite"])
 def arena(request, tmp_path) -> Iterator[Arena]:
-    if request.param == "postgresql":
-        need("postgresql")
-        url = fresh_postgres_database("coupon_race")
-    else:
-        url = f"sqlite:///{tmp_path / 'race.db'}"
-    built = build_arena(url)
+    built = build_arena(race_app(request.param, tmp_path, "coupon_race"))
     yield built
     with built.app.app_context():
         db.engine.dispose()
 
 
 def _at_once(app, works) -> list[str]:
-    """Each work in its own thread and transaction, all let go together; each outcome as a
-    word: what the work returned, or the refusal's message."""
-    start = threading.Barrier(len(works))
-
-    def run(index: int) -> str:
-        with app.app_context(), writing():
-            try:
-                start.wait()
-                outcome = works[index]()
-                db.session.commit()
-                return outcome
-            except PortalError as error:
-                db.session.rollback()
-                return next(iter(error.fields.values()), error.message)
-            except Exception as error:  # noqa: BLE001 - reported, never hidden
-                db.session.rollback()
-                return repr(error)
-            finally:
-                db.session.remove()
-
-    with ThreadPoolExecutor(max_workers=len(works)) as pool:
-        return list(pool.map(run, range(len(works))))
+    """Each outcome as a word: what the work returned, or the refusal's message."""
+    return at_once(app, works, lambda error: next(iter(error.fields.values()), error.message))
 
 
 def _spend(arena: Arena):

@@ -4,11 +4,6 @@ refreshed, each run recorded as finished."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
@@ -20,8 +15,7 @@ from portal.members.level_jobs import recount_levels
 from portal.members.models import Member
 from tests.members.test_levels import member_shop, spend
 from tests.support.processes import stack_app
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.workers import empty_redis, run_burst_worker
 
 
 @pytest.fixture(scope="module")
@@ -30,31 +24,10 @@ def rq_app(own_redis):
         yield app
 
 
-def run_worker(app) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": app.config["REDIS_URL"],
-        "PORTAL_ENV": "development",
-        "PYTHONPATH": str(ROOT),
-    }
-    return subprocess.run(
-        [sys.executable, "worker.py", "--burst", "--queues", jobs.QUEUE_DEFAULT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-
-
 @pytest.mark.redis
 def test_the_worker_recounts_levels_then_refreshes_tags(rq_app):
     """One run asked for (as the scheduler asks): the recount, which asks for the refresh."""
-    connection = jobs.redis_connection(rq_app.config["REDIS_URL"])
-    connection.flushdb()
-    with rq_app.app_context():
+    with empty_redis(rq_app), rq_app.app_context():
         shop = member_shop("WJ")
         big, small = shop.consumer(), shop.consumer()
         spend(shop, big, 120_000)
@@ -63,7 +36,7 @@ def test_the_worker_recounts_levels_then_refreshes_tags(rq_app):
         db.session.commit()
         jobs.enqueue(recount_levels, key="recount-levels:test")
         db.session.commit()
-        result = run_worker(rq_app)
+        result = run_burst_worker(rq_app)
         assert result.returncode == 0, result.stderr[-2000:]
 
         db.session.expire_all()
@@ -82,5 +55,3 @@ def test_the_worker_recounts_levels_then_refreshes_tags(rq_app):
         held = {tags.label(t) for t in tags.tags_of(member, shop.brand.id)}
         assert {"Level: Gold", "Bought in the last 30 days"} <= held
         db.session.remove()
-    connection.flushdb()
-    connection.close()

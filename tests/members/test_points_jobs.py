@@ -4,11 +4,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -26,8 +22,8 @@ from portal.storefront.models import Consumer
 from tests.members.test_points import held, till_points
 from tests.support.processes import stack_app
 from tests.support.retail import RetailShop, build_retail_shop
+from tests.support.workers import empty_redis, run_burst_worker
 
-ROOT = Path(__file__).resolve().parents[2]
 ENTRIES = (
     Periodic("mature-points", "portal.members.points_jobs.mature_points", 3600),
     Periodic("expire-points", "portal.members.points_jobs.expire_points", DAY, "00:30"),
@@ -61,30 +57,9 @@ def rq_app(own_redis):
         yield app
 
 
-def run_worker(app) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": app.config["REDIS_URL"],
-        "PORTAL_ENV": "development",
-        "PYTHONPATH": str(ROOT),
-    }
-    return subprocess.run(
-        [sys.executable, "worker.py", "--burst", "--queues", jobs.QUEUE_DEFAULT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.mark.redis
 def test_rq_worker_matures_due_points_and_expires_a_past_years_points(rq_app):
-    connection = jobs.redis_connection(rq_app.config["REDIS_URL"])
-    connection.flushdb()
-    with rq_app.app_context():
+    with empty_redis(rq_app), rq_app.app_context():
         built = build_retail_shop("PJ")
         consumer = built.consumer()
         consumer_id = consumer.id
@@ -97,7 +72,7 @@ def test_rq_worker_matures_due_points_and_expires_a_past_years_points(rq_app):
         jobs.enqueue(expire_points, key="expire:test")
         db.session.commit()
 
-        result = run_worker(rq_app)
+        result = run_burst_worker(rq_app)
 
         assert result.returncode == 0, result.stderr[-2000:]
         db.session.expire_all()
@@ -114,8 +89,6 @@ def test_rq_worker_matures_due_points_and_expires_a_past_years_points(rq_app):
         ).scalar_one()
         assert held(consumer) == (50, 200)
         db.session.remove()
-    connection.flushdb()
-    connection.close()
 
 
 # -- the scheduler -------------------------------------------------------------------------------

@@ -12,18 +12,13 @@ balances whole; SQLite: a file, whose writes take turns anyway).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, select
 
-from portal import create_app
 from portal.core.access import Actor
-from portal.core.db import writing
-from portal.core.errors import PortalError
 from portal.extensions import db
 from portal.inventory.models import Location
 from portal.members import membership, points, wallet
@@ -35,10 +30,9 @@ from portal.storefront.models import Consumer, ConsumerOrder, Fulfilment, Tier
 from portal.storefront.payments import services as payments
 from portal.storefront.payments.base import Notice, NoticeStatus
 from portal.storefront.payments.models import Payment
-from tests.conftest import need
 from tests.members.test_points import TEE, fund, till_points
+from tests.support.races import at_once, race_app
 from tests.support.retail import build_retail_shop
-from tests.support.services import fresh_postgres_database
 
 RACERS = 8
 AFFORDABLE = 3
@@ -66,19 +60,8 @@ class Arena:
 
 @pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres), "sqlite"])
 def arena(request, tmp_path) -> Iterator[Arena]:
-    if request.param == "postgresql":
-        need("postgresql")
-        url = fresh_postgres_database("points_race")
-    else:
-        url = f"sqlite:///{tmp_path / 'race.db'}"
-    app = create_app(
-        "testing",
-        SQLALCHEMY_DATABASE_URI=url,
-        REDIS_URL=None,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 20, "max_overflow": 0, "pool_timeout": 120},
-    )
+    app = race_app(request.param, tmp_path, "points_race")
     with app.app_context():
-        db.create_all()
         shop = build_retail_shop("PR")
         shop.receive("LJ", TEE, RACERS)  # stock is not what runs out here
         consumer = shop.consumer()
@@ -103,26 +86,7 @@ def arena(request, tmp_path) -> Iterator[Arena]:
 
 
 def _at_once(app, works) -> list[str]:
-    start = threading.Barrier(len(works))
-
-    def run(index: int) -> str:
-        with app.app_context(), writing():
-            try:
-                start.wait()
-                outcome = works[index]()
-                db.session.commit()
-                return outcome
-            except PortalError as error:
-                db.session.rollback()
-                return f"{error.code}: {error.fields}"
-            except Exception as error:  # noqa: BLE001 - reported, never hidden
-                db.session.rollback()
-                return repr(error)
-            finally:
-                db.session.remove()
-
-    with ThreadPoolExecutor(max_workers=len(works)) as pool:
-        return list(pool.map(run, range(len(works))))
+    return at_once(app, works, lambda error: f"{error.code}: {error.fields}")
 
 
 def _checkout(arena: Arena, index: int):

@@ -4,11 +4,7 @@ and on a real RQ worker (`python worker.py --burst`) against committed rows."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -23,8 +19,7 @@ from portal.members.sale_jobs import close_ended_sales
 from portal.members.sale_models import PrivateSale, SaleStatus
 from tests.members.test_private_sales import GRADE_B_AT_LJ, POLO_AT_LJ, build_sale_shop, buy
 from tests.support.processes import stack_app
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.workers import empty_redis, run_burst_worker
 
 
 def test_the_job_closes_ended_sales_and_releases_what_is_left_once(app, monkeypatch):
@@ -55,9 +50,7 @@ def rq_app(own_redis):
 
 @pytest.mark.redis
 def test_rq_worker_closes_an_ended_sale(rq_app):
-    connection = jobs.redis_connection(rq_app.config["REDIS_URL"])
-    connection.flushdb()
-    with rq_app.app_context():
+    with empty_redis(rq_app), rq_app.app_context():
         built = build_sale_shop("SW")
         sale = built.sale()
         sale.ends_at = utcnow() - timedelta(minutes=1)
@@ -65,21 +58,7 @@ def test_rq_worker_closes_an_ended_sale(rq_app):
         jobs.enqueue(close_ended_sales, key="close-sales:test")
         db.session.commit()
 
-        result = subprocess.run(
-            [sys.executable, "worker.py", "--burst", "--queues", jobs.QUEUE_DEFAULT],
-            cwd=ROOT,
-            env={
-                **os.environ,
-                "DATABASE_URL": rq_app.config["SQLALCHEMY_DATABASE_URI"],
-                "REDIS_URL": rq_app.config["REDIS_URL"],
-                "PORTAL_ENV": "development",
-                "PYTHONPATH": str(ROOT),
-            },
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = run_burst_worker(rq_app)
 
         assert result.returncode == 0, result.stderr[-2000:]
         db.session.expire_all()

@@ -4,11 +4,7 @@ each run's moves with their reasons and numbers."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,8 +21,7 @@ from portal.storefront.models import Tier, TierMove
 from tests.support.policy import build_network
 from tests.support.processes import stack_app
 from tests.support.services import org
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.workers import empty_redis, run_burst_worker
 
 
 def age_products(brand_id: int, old_code: str | None = None, weeks: int = 30) -> None:
@@ -83,30 +78,9 @@ def rq_app(own_redis):
         yield app
 
 
-def run_worker(app) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": app.config["REDIS_URL"],
-        "PORTAL_ENV": "development",
-        "PYTHONPATH": str(ROOT),
-    }
-    return subprocess.run(
-        [sys.executable, "worker.py", "--burst", "--queues", jobs.QUEUE_DEFAULT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.mark.redis
 def test_rq_worker_moves_the_aged_skus_and_a_second_run_moves_nothing(rq_app):
-    connection = jobs.redis_connection(rq_app.config["REDIS_URL"])
-    connection.flushdb()
-    with rq_app.app_context():
+    with empty_redis(rq_app), rq_app.app_context():
         net = build_network("AK")
         age_products(net.brand.id, "POLO")
         variant_id = net.variants["POLO-WHT-M"].id
@@ -114,7 +88,7 @@ def test_rq_worker_moves_the_aged_skus_and_a_second_run_moves_nothing(rq_app):
         jobs.enqueue(move_tiers, key="move-tiers:first")
         db.session.commit()
 
-        result = run_worker(rq_app)
+        result = run_burst_worker(rq_app)
 
         assert result.returncode == 0, result.stderr[-2000:]
         db.session.expire_all()
@@ -129,15 +103,13 @@ def test_rq_worker_moves_the_aged_skus_and_a_second_run_moves_nothing(rq_app):
 
         jobs.enqueue(move_tiers, key="move-tiers:again")
         db.session.commit()
-        result = run_worker(rq_app)
+        result = run_burst_worker(rq_app)
         assert result.returncode == 0, result.stderr[-2000:]
         db.session.expire_all()
         again = db.session.get(JobRun, "move-tiers:again")
         assert again.status == JobStatus.FINISHED, again.error
         assert again.result["moved"] == 0
         db.session.remove()
-    connection.flushdb()
-    connection.close()
 
 
 # -- HQ's page -----------------------------------------------------------------------------------

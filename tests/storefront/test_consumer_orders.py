@@ -15,7 +15,7 @@ from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.inventory.models import MoveReason, StockMove
 from portal.inventory.services import check_ledger
-from portal.storefront import jobs, orders
+from portal.storefront import hooks, jobs, orders
 from portal.storefront.checkout import CheckoutLine, checkout
 from portal.storefront.models import ConsumerOrder, ConsumerOrderStatus, Fulfilment, Tier
 from portal.storefront.payments import services as payments
@@ -165,6 +165,33 @@ def test_cancelled_after_payment_is_refunded_in_full(shop):
     assert refunds(order) == [(order.total_cents, RefundReason.CANCELLED)]
     assert shop.level("LJ", "TEE-BLK-M") == (5, 0)
     assert ledger(order) == [RESERVE2, RELEASE2]
+    assert check_ledger() == []
+
+
+@pytest.mark.parametrize(
+    "paid, call_off",
+    [
+        (False, lambda shop, order: orders.cancel(order.consumer, order)),
+        (
+            False,
+            lambda shop, order: orders.expire_unpaid(now=order.expires_at + timedelta(hours=1)),
+        ),
+        (True, lambda shop, order: orders.cancel(order.consumer, order)),
+        (True, lambda shop, order: orders.refund_by_store(shop.staff("LJ"), order, reason="torn")),
+        (True, lambda shop, order: orders.refund_unfulfilled(order, reason="none left")),
+    ],
+)
+def test_a_status_listener_finds_a_called_off_orders_units_free(shop, monkeypatch, paid, call_off):
+    order = place(shop)
+    if paid:
+        pay(order)
+    heard: list[tuple[str, tuple[int, int]]] = []
+    listen = [lambda order, action: heard.append((action, shop.level("LJ", "TEE-BLK-M")))]
+    monkeypatch.setattr(hooks, "status_listeners", listen)
+    call_off(shop, order)
+    assert len(heard) == 1
+    assert heard[0][0] in ("cancel", "expire", "refund")
+    assert heard[0][1] == (5, 0)  # the units were released before the listeners heard
     assert check_ledger() == []
 
 

@@ -3,11 +3,7 @@ rows: a delivery order not accepted in time is passed to the next store by the w
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -21,8 +17,7 @@ from portal.storefront.models import ConsumerOrder, ConsumerOrderRoute, Fulfilme
 from tests.storefront.test_routing import NANJING_WEST_RD, build_geo_brand
 from tests.support.consumer_orders import place
 from tests.support.processes import stack_app
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.workers import empty_redis, run_burst_worker
 
 
 @pytest.fixture(scope="module")
@@ -31,31 +26,9 @@ def rq_app(own_redis):
         yield app
 
 
-def run_worker(app) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": app.config["REDIS_URL"],
-        "PORTAL_ENV": "development",
-        "PYTHONPATH": str(ROOT),
-        "ROUTE_ACCEPT_HOURS": "4",
-    }
-    return subprocess.run(
-        [sys.executable, "worker.py", "--burst", "--queues", jobs.QUEUE_DEFAULT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.mark.redis
 def test_rq_worker_passes_an_unaccepted_delivery_order_to_the_next_store(rq_app):
-    connection = jobs.redis_connection(rq_app.config["REDIS_URL"])
-    connection.flushdb()
-    with rq_app.app_context():
+    with empty_redis(rq_app), rq_app.app_context():
         geo = build_geo_brand()
         order = place(
             geo.brand,
@@ -71,7 +44,7 @@ def test_rq_worker_passes_an_unaccepted_delivery_order_to_the_next_store(rq_app)
         jobs.enqueue(reroute_unaccepted_orders, key="reroute:test")
         db.session.commit()
 
-        result = run_worker(rq_app)
+        result = run_burst_worker(rq_app, ROUTE_ACCEPT_HOURS=4)
 
         assert result.returncode == 0, result.stderr[-2000:]
         db.session.expire_all()
@@ -89,5 +62,3 @@ def test_rq_worker_passes_an_unaccepted_delivery_order_to_the_next_store(rq_app)
         ).scalars()
         assert list(outcomes) == ["timed_out", "offered"]
         db.session.remove()
-    connection.flushdb()
-    connection.close()
