@@ -103,6 +103,7 @@ def _register_models() -> None:
     import portal.core.idempotency  # noqa: F401
     import portal.core.jobs  # noqa: F401
     import portal.finance.models  # noqa: F401
+    import portal.guides.models  # noqa: F401
     import portal.inventory.jobs  # noqa: F401
     import portal.inventory.models  # noqa: F401
     import portal.members.level_jobs  # noqa: F401

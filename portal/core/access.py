@@ -83,6 +83,10 @@ class Permission(enum.StrEnum):
     MEMBERS_VIEW = "members.view"  # the brand's members, segments, funnels and exports (HQ)
     MEMBERS_MANAGE = "members.manage"  # tags, segments, coupons, employee lists, private sales
     MEMBERS_ENROL = "members.enrol"  # join a consumer at one's store; report till sales (POS)
+    SHOP_SELL = "shop.sell"  # one's own store's shop: switch it on, hours, place, own prices
+    GUIDES_USE = "guides.use"  # be a shopping guide: one's code, links, customers, commission
+    GUIDES_MANAGE = "guides.manage"  # guides of one's org and below, their sales and commission
+    COMMISSION_APPROVE = "commission.approve"  # approve and pay statements; set the guides (HQ)
 
 
 _EVERYONE = {
@@ -114,6 +118,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SHOP_FULFIL,
             Permission.MEMBERS_VIEW,
             Permission.MEMBERS_ENROL,
+            Permission.GUIDES_USE,
+            Permission.GUIDES_MANAGE,
         }
     ),
     Role.DISTRIBUTOR_ADMIN: frozenset(
@@ -158,10 +164,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.REPLENISHMENT_MANAGE,
             Permission.SHOP_FULFIL,
             Permission.MEMBERS_ENROL,
+            Permission.SHOP_SELL,
+            Permission.GUIDES_USE,
+            Permission.GUIDES_MANAGE,
         }
     ),
     Role.STORE_STAFF: frozenset(
-        _EVERYONE | {Permission.ORDER_PLACE, Permission.SHOP_FULFIL, Permission.MEMBERS_ENROL}
+        _EVERYONE
+        | {
+            Permission.ORDER_PLACE,
+            Permission.SHOP_FULFIL,
+            Permission.MEMBERS_ENROL,
+            Permission.GUIDES_USE,
+        }
     ),
 }
 

@@ -1,5 +1,6 @@
 """The consumer programme's terms, as HQ publishes them in policy (DESIGN §7): member levels,
-points, invites, per-person limits and tier moves.
+points, invites, per-person limits, tier moves, and the shopping guides' attribution and
+commission.
 
 They live on a policy version for everyone (`PolicyVersion.member_terms`, a JSON object of
 sections), so they are published, dated and replaced like the retail prices beside them. The
@@ -24,7 +25,7 @@ from portal.extensions import db
 from portal.policy.models import AudienceKind, PolicyVersion
 from portal.policy.queries.resolution import live_condition
 
-SECTIONS = ("levels", "points", "invites", "limits", "tier_moves")
+SECTIONS = ("levels", "points", "invites", "limits", "tier_moves", "guides", "commission")
 TIERS = ("official", "outlet", "employee")
 
 
@@ -76,6 +77,43 @@ class TierMoveTerms:
     employee_after_weeks: int | None = 26  # weeks in the outlet before the employee store
 
 
+BINDINGS = ("none", "first_purchase", "first_visit", "registration")
+
+
+@dataclass(frozen=True)
+class GuideTerms:
+    """Which guide a sale counts for: (1) a guide code given at checkout; else (2) the last
+    guide link the consumer opened within `window_days`; else (3) the guide they are bound to.
+    How a consumer becomes bound (`binding`: none, on their first purchase through a guide's
+    link, on the first guide link they open, or at registration with a guide's code) and for
+    how long (`binding_days`; empty: until another binding replaces it)."""
+
+    window_days: int = 7
+    binding: str = "first_purchase"
+    binding_days: int | None = 365
+    own_purchase_earns: bool = False  # a guide's own purchases earn them commission
+    cross_brand: bool = False  # guides of the brands sharing this membership sell our goods
+
+
+@dataclass(frozen=True)
+class CommissionTerms:
+    """What a guide earns on a sale they are credited with, under the selling brand's terms: a
+    share of what the consumer paid for the goods, in basis points (the category's rate if set,
+    else the tier's, else `rate_bp`), plus `per_unit_cents` for each unit; and
+    `new_member_bonus_cents` for each member they sign up."""
+
+    rate_bp: int = 300
+    tier_rate_bp: dict[str, int] = field(default_factory=dict)  # tier -> bp
+    category_rate_bp: dict[str, int] = field(default_factory=dict)  # category code -> bp
+    per_unit_cents: int = 0
+    new_member_bonus_cents: int = 0
+
+    def rate_for(self, tier: str, category_code: str | None) -> int:
+        if category_code is not None and category_code in self.category_rate_bp:
+            return self.category_rate_bp[category_code]
+        return self.tier_rate_bp.get(tier, self.rate_bp)
+
+
 @dataclass(frozen=True)
 class ProgramTerms:
     levels: tuple[Level, ...]
@@ -83,6 +121,8 @@ class ProgramTerms:
     invites: InviteTerms
     limits: LimitTerms
     tier_moves: TierMoveTerms
+    guides: GuideTerms = GuideTerms()
+    commission: CommissionTerms = CommissionTerms()
 
     def level(self, code: str | None) -> Level:
         """The level of that code, or the first (lowest) when it is unknown."""
@@ -149,9 +189,11 @@ def parse(data: Any) -> ProgramTerms:
     invites = _section(data, "invites", InviteTerms, errors)
     limits = _section(data, "limits", LimitTerms, errors)
     moves = _section(data, "tier_moves", TierMoveTerms, errors)
+    guides = _section(data, "guides", GuideTerms, errors)
+    commission = _section(data, "commission", CommissionTerms, errors)
     if errors:
         raise ValidationFailed("The programme terms have mistakes.", fields=errors)
-    return ProgramTerms(levels, points, invites, limits, moves)
+    return ProgramTerms(levels, points, invites, limits, moves, guides, commission)
 
 
 def _int(value: Any, where: str, errors: dict[str, str], *, low: int = 0, high: int = 10**12,
@@ -217,6 +259,11 @@ _LIMITS: dict[str, tuple[int, int]] = {
     "sell_through_below_bp": (1, 10000),
     "sell_through_after_weeks": (1, 520),
     "employee_after_weeks": (1, 520),
+    "window_days": (1, 30),
+    "binding_days": (1, 3650),
+    "rate_bp": (0, 5000),
+    "per_unit_cents": (0, 100_000),
+    "new_member_bonus_cents": (0, 100_000),
 }
 _OPTIONAL = {
     "units_per_sku",
@@ -225,7 +272,9 @@ _OPTIONAL = {
     "sell_through_below_bp",
     "sell_through_after_weeks",
     "employee_after_weeks",
+    "binding_days",
 }
+_FLAGS = {"own_purchase_earns", "cross_brand"}
 
 
 def _section(data: dict[str, Any], name: str, kind: type, errors: dict[str, str]) -> Any:
@@ -243,8 +292,21 @@ def _section(data: dict[str, Any], name: str, kind: type, errors: dict[str, str]
             errors[where] = "Unknown setting."
         elif key == "per_yuan":
             values[key] = _per_tier(given, where, errors)
-        elif key == "category_multiplier_bp":
-            values[key] = _per_category(given, where, errors)
+        elif key in ("category_multiplier_bp", "category_rate_bp"):
+            high = 5000 if key == "category_rate_bp" else 100000
+            values[key] = _per_category(given, where, errors, high=high)
+        elif key == "tier_rate_bp":
+            values[key] = _rates_per_tier(given, where, errors)
+        elif key in _FLAGS:
+            if not isinstance(given, bool):
+                errors[where] = "true or false."
+            else:
+                values[key] = given
+        elif key == "binding":
+            if given not in BINDINGS:
+                errors[where] = f"One of: {', '.join(BINDINGS)}."
+            else:
+                values[key] = given
         else:
             low, high = _LIMITS[key]
             values[key] = _int(given, where, errors, low=low, high=high, optional=key in _OPTIONAL)
@@ -260,11 +322,19 @@ def _per_tier(value: Any, where: str, errors: dict[str, str]) -> dict[str, int]:
     }
 
 
-def _per_category(value: Any, where: str, errors: dict[str, str]) -> dict[str, int]:
+def _per_category(
+    value: Any, where: str, errors: dict[str, str], *, high: int = 100000
+) -> dict[str, int]:
     if not isinstance(value, dict) or len(value) > 200:
-        errors[where] = "Category codes and multipliers in basis points."
+        errors[where] = "Category codes and basis points."
         return {}
     return {
-        str(code): _int(bp, f"{where}.{code}", errors, high=100000) or 0
-        for code, bp in value.items()
+        str(code): _int(bp, f"{where}.{code}", errors, high=high) or 0 for code, bp in value.items()
     }
+
+
+def _rates_per_tier(value: Any, where: str, errors: dict[str, str]) -> dict[str, int]:
+    if not isinstance(value, dict) or set(value) - set(TIERS):
+        errors[where] = "Basis points for any of official, outlet and employee."
+        return {}
+    return {tier: _int(bp, f"{where}.{tier}", errors, high=5000) or 0 for tier, bp in value.items()}

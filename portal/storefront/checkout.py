@@ -81,6 +81,8 @@ def checkout(
     address_id: int | None = None,
     delivery_method: str | None = None,
     extras: CheckoutExtras | None = None,
+    shop_org_id: int | None = None,
+    placed_by_user_id: int | None = None,
 ) -> ConsumerOrder:
     """Place the order, or return the one this token already placed (`place` says which)."""
     return place(
@@ -94,6 +96,8 @@ def checkout(
         address_id=address_id,
         delivery_method=delivery_method,
         extras=extras,
+        shop_org_id=shop_org_id,
+        placed_by_user_id=placed_by_user_id,
     ).order
 
 
@@ -109,6 +113,8 @@ def place(
     address_id: int | None = None,
     delivery_method: str | None = None,
     extras: CheckoutExtras | None = None,
+    shop_org_id: int | None = None,
+    placed_by_user_id: int | None = None,
 ) -> Placed:
     """Place the order, or find the one this token already placed. Raises ValidationFailed
     naming the field or line (`lines.<i>`), InsufficientStock naming the first short line and
@@ -142,7 +148,7 @@ def place(
         where.setdefault((line.variant_id, line.grade), f"lines.{i}")
     extras = extras or CheckoutExtras()
     store = None
-    if fulfilment == Fulfilment.PICKUP and extras == CheckoutExtras():
+    if fulfilment == Fulfilment.PICKUP and not extras.asks_hooks:
         # Nothing asked of the hooks, so the units come from the consumer's store: one it has
         # stocked and has too few of now is refused before the policy is read (most of a sale's
         # buyers, once it has sold out). Everything else is checked in the usual order below.
@@ -150,7 +156,17 @@ def place(
         if store is not None:
             _refuse_if_short(store[0], store[1], wanted, where, stocked_only=True)
     prices = catalog.price_variants(brand.id, tier, [key[0] for key in wanted], consumer=consumer)
-    context = CheckoutContext(consumer, brand, tier, extras, wanted, where, prices)
+    context = CheckoutContext(
+        consumer,
+        brand,
+        tier,
+        extras,
+        wanted,
+        where,
+        prices,
+        shop_org_id=shop_org_id,
+        placed_by_user_id=placed_by_user_id,
+    )
     for before in hooks.checkout_before_place:
         before(context)
     prices = context.prices
@@ -401,6 +417,8 @@ def _order(
         brand_id=brand.id,
         consumer_id=consumer.id,
         member_id=consumer.member_id,
+        shop_org_id=context.shop_org_id,
+        placed_by_user_id=context.placed_by_user_id,
         tier=tier,
         fulfilment=fulfilment,
         location_id=online.location_id,

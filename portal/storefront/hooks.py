@@ -21,7 +21,11 @@ starts (`portal.members.register`), and the storefront calls whatever is registe
 - `payment_paid`: told of every payment a provider's notice found paid that is not a consumer
   order's (a wallet top-up), in the notice's transaction;
 - `refund_rest`: pays back the part of a refund that the provider did not take (wallet, points),
-  and applies the coupon rule; required once an order spent anything but money.
+  and applies the coupon rule; required once an order spent anything but money;
+- `refund_listeners`: told of every refund after it is paid back (guides: the commission and the
+  split of the order's money follow it);
+- `consumer_signed_up`: told when a consumer's account is made, with the guide code they gave
+  (guides: binding at registration).
 
 Every hook runs in the caller's transaction: what it refuses (a DomainError) undoes the whole
 checkout with it.
@@ -49,6 +53,14 @@ class CheckoutExtras:
     wallet_cents: int = 0  # stored value to use
     coupon_ids: tuple[int, ...] = ()  # the consumer's own coupons to apply
     event_code: str | None = None  # the private sale the lines are bought in
+    guide_code: str | None = None  # a shopping guide's code the consumer typed
+    visitor: str | None = None  # the browser's own id: guide links it opened before signing in
+
+    @property
+    def asks_hooks(self) -> bool:
+        """Whether anything here changes what is charged or where units come from (a guide's
+        code or the browser id only say who sold)."""
+        return bool(self.points or self.wallet_cents or self.coupon_ids or self.event_code)
 
 
 @dataclass
@@ -65,6 +77,8 @@ class CheckoutContext:
     fixed_location_id: int | None = None  # may be set: the units must come from here
     extra_moves: list[MoveLine] = field(default_factory=list)  # may grow: made with the reserve
     details: dict[str, Any] = field(default_factory=dict)  # notes for the order's first event
+    shop_org_id: int | None = None  # the store whose own shop sells it (/shop/<brand>/s/<code>/)
+    placed_by_user_id: int | None = None  # store staff ordering for a walk-in customer
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,8 @@ checkout_before_place: list[BeforePlace] = []
 checkout_after_place: list[AfterPlace] = []
 status_listeners: list[StatusListener] = []
 refund_rest: list[RefundRest] = []
+refund_listeners: list[RefundRest] = []
+consumer_signed_up: list[Callable[[Consumer, str | None], None]] = []
 payment_paid: list[PaymentPaid] = []
 spend_offers: list[SpendOffer] = []
 consumer_erased: list[Callable[[Consumer], None]] = []

@@ -325,6 +325,10 @@ class ConsumerOrder(TimestampMixin, Model):
     # the buyer's membership, if any (portal/members), and the private sale it was bought in
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("private_sales.id"))
+    # Sold through a store's own shop (that store), or placed by store staff for a walk-in
+    # customer (that person): who sold it, for the guides' attribution and the split.
+    shop_org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    placed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     total_qty: Mapped[int] = mapped_column(Integer, default=0)
     contact_name: Mapped[str] = mapped_column(String(120), default="")
     contact_phone: Mapped[str] = mapped_column(String(20), default="")
@@ -344,7 +348,7 @@ class ConsumerOrder(TimestampMixin, Model):
     carrier: Mapped[str] = mapped_column(String(60), default="")
     tracking_number: Mapped[str] = mapped_column(String(60), default="")
 
-    brand: Mapped[Organization] = relationship()
+    brand: Mapped[Organization] = relationship(foreign_keys=[brand_id])
     consumer: Mapped[Consumer | None] = relationship()
     location: Mapped[Location] = relationship()
     lines: Mapped[list[ConsumerOrderLine]] = relationship(

@@ -132,17 +132,17 @@ def refund_money(
     order.refunded_cents += amount_cents
     if rest > 0 and not hooks.refund_rest:
         raise RuntimeError(f"order {order.number} spent more than money: no hook refunds it")
-    if hooks.refund_rest:  # every refund: earned points and coupons follow it too
-        request = RefundRequest(
-            order=order,
-            amount_cents=amount_cents,
-            provider_cents=provider_cents,
-            rest_cents=rest,
-            reference=f"{order.number}-{suffix}",
-            full=full,
-        )
-        for pay_back in hooks.refund_rest:
-            pay_back(request)
+    request = RefundRequest(
+        order=order,
+        amount_cents=amount_cents,
+        provider_cents=provider_cents,
+        rest_cents=rest,
+        reference=f"{order.number}-{suffix}",
+        full=full,
+    )
+    # Every refund: earned points and coupons follow it, then whatever else listens (guides).
+    for pay_back in (*hooks.refund_rest, *hooks.refund_listeners):
+        pay_back(request)
     return made
 
 
