@@ -210,6 +210,17 @@ class Config:
     # Stock webhooks reach only public addresses (storefront/webhooks.py); networks listed here
     # ("10.8.0.0/16,fd00::/8") may be reached too: a connector inside the company network.
     WEBHOOK_ALLOWED_NETWORKS = os.environ.get("WEBHOOK_ALLOWED_NETWORKS", "")
+    # Shopping guides (portal/guides): a guide's shared link is refused after GUIDE_LINK_DAYS
+    # (how long a link opened attributes is the brand's policy window, at most 30 days).
+    GUIDE_LINK_DAYS = _int("GUIDE_LINK_DAYS", 30)
+    # The payment provider's fee on a consumer order, in basis points of its amount (60 = 0.6%):
+    # the split of each order's money (portal/guides/split.py) shows it as its own share.
+    PAYMENT_FEE_BP = _int("PAYMENT_FEE_BP", 60)
+    # WeChat Pay shares a payment's money with stores (分账) only if the payment was opened for it.
+    WECHATPAY_PROFIT_SHARING = _bool("WECHATPAY_PROFIT_SHARING", False)
+    # A font file with Chinese characters (e.g. Noto Sans CJK) for guides' PNG posters; without
+    # one they show codes and prices only (the SVG poster uses the viewer's fonts).
+    POSTER_FONT_PATH = os.environ.get("POSTER_FONT_PATH", "")
 
     # APIFlask / OpenAPI
     SYNC_LOCAL_SPEC = None

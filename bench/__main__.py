@@ -28,6 +28,7 @@ BENCHMARKS = (
     "shop_catalog",
     "shop_routing",
     "tier_moves",
+    "commission_settlement",
 )
 # The second network of the price-resolution comparison: the same catalog, a tenth of the stores.
 SMALL_NETWORK = {
@@ -202,6 +203,10 @@ def _run_one(name: str, ctx: Context, small_url: str | None) -> dict[str, Any]:
         from bench import tier_moves
 
         return tier_moves.run(ctx)
+    if name == "commission_settlement":
+        from bench import commission_settlement
+
+        return commission_settlement.run(ctx)
     from bench import catalog_import
 
     return catalog_import.run(ctx)

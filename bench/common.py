@@ -34,6 +34,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "flash_clients": 32,
         "shop_catalog_clients": (1, 8),
         "routing_orders": 500,
+        "commission_stores": 3000,
+        "commission_entries": 1_000_000,
     },
     "smoke": {
         "catalog_seconds": 2,
@@ -51,6 +53,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "flash_clients": 32,
         "shop_catalog_clients": (1, 4),
         "routing_orders": 50,
+        "commission_stores": 20,
+        "commission_entries": 2_000,
     },
 }
 

@@ -103,6 +103,8 @@ def _register_models() -> None:
     import portal.core.idempotency  # noqa: F401
     import portal.core.jobs  # noqa: F401
     import portal.finance.models  # noqa: F401
+    import portal.guides.jobs  # noqa: F401 - job functions register themselves
+    import portal.guides.jobs_split  # noqa: F401
     import portal.guides.models  # noqa: F401
     import portal.inventory.jobs  # noqa: F401
     import portal.inventory.models  # noqa: F401
@@ -121,9 +123,12 @@ def _register_models() -> None:
     import portal.storefront.jobs  # noqa: F401
     import portal.storefront.models  # noqa: F401
     import portal.storefront.payments.jobs  # noqa: F401 - with its models
+    import portal.storefront.store_shop_models  # noqa: F401
+    from portal.guides import plugs as guide_plugs
     from portal.members import plugs
 
     plugs.register()  # the members' rules into the storefront's hooks
+    guide_plugs.register()  # then the guides': they run after the members' steps
 
 
 def _register_blueprints(app: APIFlask) -> None:
@@ -134,6 +139,7 @@ def _register_blueprints(app: APIFlask) -> None:
     from portal.core import views as core_views
     from portal.finance import api as finance_api
     from portal.finance import views as finance_views
+    from portal.guides import commission_views, guide_views, link_views, split_views
     from portal.inventory import api as inventory_api
     from portal.inventory import views as inventory_views
     from portal.members import api as members_api
@@ -157,16 +163,18 @@ def _register_blueprints(app: APIFlask) -> None:
     from portal.policy import views as policy_views
     from portal.replenishment import api as replenishment_api
     from portal.replenishment import views as replenishment_views
-    from portal.storefront import api as shop_api
-    from portal.storefront import feed_api as shop_feed_api
     from portal.storefront import (
+        aisle_views,
         hq_order_views,  # noqa: F401 - its routes join staff_views.bp
         shop_browse_api,  # noqa: F401 - its routes join api_shop
         shop_order_api,  # noqa: F401 - its routes join api_shop
         shop_return_api,  # noqa: F401 - its routes join api_shop
         staff_return_views,  # noqa: F401 - its routes join staff_views.bp
         staff_views,
+        store_shop_admin_views,
     )
+    from portal.storefront import api as shop_api
+    from portal.storefront import feed_api as shop_feed_api
     from portal.storefront import views as storefront_views
 
     blueprints = (
@@ -187,6 +195,12 @@ def _register_blueprints(app: APIFlask) -> None:
         coupon_views.bp,
         employee_views.bp,
         sale_views.bp,
+        store_shop_admin_views.bp,
+        aisle_views.bp,
+        guide_views.bp,
+        link_views.bp,
+        commission_views.bp,
+        split_views.bp,
         core_api.bp,
         auth_api.bp,
         network_api.bp,
@@ -198,6 +212,7 @@ def _register_blueprints(app: APIFlask) -> None:
         shop_api.bp,
         shop_feed_api.bp,
         members_api.bp,
+        link_views.api_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -73,6 +73,8 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic("expire-points", "portal.members.points_jobs.expire_points", DAY, "00:30"),
     Periodic("recount-member-levels", "portal.members.level_jobs.recount_levels", DAY, "01:30"),
     Periodic("close-ended-sales", "portal.members.sale_jobs.close_ended_sales", 300),
+    # Daily: only the first run after a month ends makes statements (a second finds them made).
+    Periodic("settle-commissions", "portal.guides.jobs.settle_commissions", DAY, "02:00"),
 )
 # Beside the list, every tick: jobs.relay_outbox (the outbox relay) runs in the scheduler itself,
 # since it is what hands jobs to Redis in the first place.

@@ -16,6 +16,10 @@ class EntryKind(enum.StrEnum):
     PAYMENT = "payment"  # recorded by the supplier: the buyer owes less
     CREDIT_NOTE = "credit_note"  # goods returned: the buyer owes less
     ADJUSTMENT = "adjustment"  # a correction either way, with a required note
+    # A consumer sale's share for the buyer (a store), from the split of the order's money
+    # (portal/guides/split.py): negative when the store earned it (it owes less), positive
+    # when a refund takes it back.
+    SETTLEMENT = "settlement"
 
 
 class Account(TimestampMixin, Model):
@@ -51,7 +55,7 @@ class AccountEntry(TimestampMixin, Model):
         CheckConstraint(
             "(kind = 'invoice' AND amount_cents > 0) OR "
             "(kind IN ('payment', 'credit_note') AND amount_cents < 0) OR "
-            "(kind = 'adjustment' AND amount_cents <> 0)",
+            "(kind IN ('adjustment', 'settlement') AND amount_cents <> 0)",
             name="amount_sign",
         ),
         Index("ix_account_entries_account_id_id", "account_id", "id"),

@@ -160,6 +160,18 @@ def post_credit_note(
     )
 
 
+def post_settlement(
+    actor: Actor, account: Account, *, amount_cents: int, reference: str, note: str = ""
+) -> AccountEntry:
+    """A consumer sale's share for the account's buyer (a store that fulfilled or sold it):
+    negative when the store earned it (it owes its supplier less), positive when a refund
+    takes it back. Written by the split of consumer orders (portal/guides/split.py), which
+    makes each reference once."""
+    if amount_cents == 0:
+        raise ValueError("a settlement entry moves money")
+    return _post(actor, account, EntryKind.SETTLEMENT, amount_cents, reference=reference, note=note)
+
+
 def may_manage(actor: Actor, account: Account) -> bool:
     """Payments and corrections are the supplier's to record."""
     if actor.is_system:

@@ -31,6 +31,7 @@ KIND_LABELS: dict[str, LazyString] = {
     EntryKind.PAYMENT: _l("Payment"),
     EntryKind.CREDIT_NOTE: _l("Credit note"),
     EntryKind.ADJUSTMENT: _l("Adjustment"),
+    EntryKind.SETTLEMENT: _l("Consumer sale share"),
 }
 
 CSV_MIMETYPE = "text/csv; charset=utf-8"
@@ -105,7 +106,9 @@ class Statement:
     period: Period
     opening_cents: int
     lines: list[StatementLine]
-    totals: dict[str, int]  # every kind, in EntryKind order; 0 when the period has none
+    # every B2B kind, in EntryKind order, 0 when the period has none; consumer sale shares
+    # (settlement) only when the period has some, as most accounts never see one
+    totals: dict[str, int]
 
     @property
     def currency(self) -> str:
@@ -119,7 +122,7 @@ class Statement:
 def build_statement(line: LinkAccount, period: Period) -> Statement:
     """Opening balance (everything before the period), the period's entries in time order with the
     balance after each, totals per kind and (as a property) the closing balance."""
-    totals = {kind.value: 0 for kind in EntryKind}
+    totals = {kind.value: 0 for kind in EntryKind if kind != EntryKind.SETTLEMENT}
     if line.account is None:
         return Statement(line, period, 0, [], totals)
     opening = queries.balance(line.account.id, before=period.start_at)

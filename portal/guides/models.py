@@ -124,6 +124,15 @@ class GuideBinding(Model):
         CheckConstraint(enum_check("mode", tuple(BindingMode)), name="mode"),
         Index("ix_guide_bindings_brand_id_consumer_id", "brand_id", "consumer_id"),
         Index("ix_guide_bindings_guide_id", "guide_id"),
+        # One open binding per consumer and brand, whatever races the application loses.
+        Index(
+            "uq_guide_bindings_open",
+            "brand_id",
+            "consumer_id",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=text("ended_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

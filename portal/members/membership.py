@@ -9,6 +9,7 @@ store — and links the account to them: one member, one balance, across the gro
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
@@ -30,6 +31,10 @@ from portal.storefront.models import Consumer, ConsumerStatus, OnlineLocation
 from portal.storefront.words import say
 
 MAX_NAME = 120
+
+# Told of each member made by `join` (not of a consumer linked to a member already), in its
+# transaction: the guides package pays the guide who signed them up (portal/guides/plugs.py).
+joined_listeners: list[Callable[[Member, Consumer], None]] = []
 
 
 def program_of(brand: Organization) -> Program:
@@ -161,6 +166,11 @@ def join(
             invited_by_member_id=invited_by_member_id,
             invite_code_id=invite_code_id,
         )
+        consumer.member_id = member.id
+        db.session.flush()
+        for listener in joined_listeners:
+            listener(member, consumer)
+        return member
     consumer.member_id = member.id
     db.session.flush()
     return member

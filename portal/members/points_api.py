@@ -198,6 +198,15 @@ class PosSaleIn(Schema):
         validate=Length(min=1, max=40),
         metadata={"description": "code of one's own location (default: the org's own)"},
     )
+    guide_code = String(
+        load_default=None,
+        allow_none=True,
+        validate=Length(max=40),
+        metadata={
+            "description": "the code of the shopping guide who sold it (any store's guide of "
+            "the brand); unknown, stopped or another brand's is 422 naming `guide_code`"
+        },
+    )
 
 
 class PosRefundIn(Schema):
@@ -286,6 +295,7 @@ def record_pos_sale(body: dict[str, Any]):
         amount_cents=body["amount_cents"],
         reference=body["reference"],
         occurred_at=occurred,
+        guide_code=body["guide_code"] or None,
     )
     answer = _sale_json(result.sale, replayed=not result.created, joined=result.joined)
     return answer, 201 if result.created else 200

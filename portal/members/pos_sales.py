@@ -6,6 +6,7 @@ the till takes back the sale's points in proportion."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,6 +35,12 @@ K = PointsKind
 MAX_SALE_CENTS = 10**10  # a hundred million yuan at one till: anything above is a mistake
 POS_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,39}$")
 FUTURE_SLACK = timedelta(minutes=5)  # a till's clock a little ahead of ours is taken as it is
+# Told of each NEW sale, in its transaction, with the guide code the till sent (or None): the
+# guides package attributes it (portal/guides/plugs.py). What a listener refuses undoes the sale.
+sale_listeners: list[Callable[[PosSale, str | None], None]] = []
+# Told of each NEW refund of a sale (amount in fen, the refund's own reference), in its
+# transaction, after the sale's points went back: the guide's commission follows it.
+refund_listeners: list[Callable[[PosSale, int, str], None]] = []
 
 
 @dataclass(frozen=True)
@@ -114,11 +121,13 @@ def record_pos_sale(
     amount_cents: int,
     reference: str,
     occurred_at: datetime | None = None,
+    guide_code: str | None = None,
 ) -> PosSaleResult:
     """A sale at the actor's own store for the member with this phone (joined now when the
     programme does not know the phone): it earns points, pending like an order's. The till's
     `reference` makes it retry-safe: the same sale again is the first answer; the reference with
-    another sale's content is DuplicatePosSale (409). Raises ValidationFailed naming the field."""
+    another sale's content is DuplicatePosSale (409). Raises ValidationFailed naming the field.
+    `guide_code` goes to `sale_listeners` with a new sale (a repeat is not attributed again)."""
     if not actor.is_system and location.org_id != actor.org_id:
         raise PermissionDenied(say(_l("Sales are reported for one's own stores.")))
     phone = normalize_phone(phone)
@@ -176,6 +185,8 @@ def record_pos_sale(
         ),
         pos_sale_id=sale.id,
     )
+    for listener in sale_listeners:
+        listener(sale, guide_code)
     return PosSaleResult(sale, created=True, joined=joined)
 
 
@@ -272,6 +283,8 @@ def refund_pos_sale(
         full=sale.refunded_cents == sale.amount_cents,
     )
     db.session.flush()
+    for listener in refund_listeners:
+        listener(sale, amount_cents, refund_reference)
     return sale, False
 
 

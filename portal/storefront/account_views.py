@@ -89,15 +89,28 @@ def sign_in_code(brand_code: str):
 def sign_in_verify(brand_code: str):
     brand = shop_brand(brand_code)
     phone = request.form.get("phone", "")
+    guide_code = request.form.get("guide_code", "")
     try:
-        consumer = consumers.sign_in_with_code(brand, phone, request.form.get("code", ""))
+        consumer = consumers.sign_in_with_code(
+            brand, phone, request.form.get("code", ""), guide_code=guide_code
+        )
     except consumers.InvalidCode as error:
         transaction.keep()  # the wrong try counts toward the code's limit
-        return _page("code.html", brand, 422, phone=phone, errors=error.fields, code_shown=None)
+        return _page(
+            "code.html",
+            brand,
+            422,
+            phone=phone,
+            errors=error.fields,
+            code_shown=None,
+            guide_code=guide_code,
+        )
     except DomainError as error:
         transaction.discard()
         errors, alert = _failed(error)
-        return _page("code.html", brand, 422, phone=phone, errors=errors, alert=alert)
+        return _page(
+            "code.html", brand, 422, phone=phone, errors=errors, alert=alert, guide_code=guide_code
+        )
     sign_in_browser(consumer)
     flash(_("You are signed in."), "success")
     return redirect(shop_next(brand, request.form.get("next")))
@@ -131,12 +144,16 @@ def sign_in_email(brand_code: str):
 @public
 def sign_up(brand_code: str):
     brand = shop_brand(brand_code)
-    form = {name: request.form.get(name, "") for name in ("email", "name")}
+    form = {name: request.form.get(name, "") for name in ("email", "name", "guide_code")}
     if request.method == "GET":
         return _page("sign_up.html", brand, form=form)
     try:
         consumer = consumers.sign_up_with_password(
-            brand, form["email"], request.form.get("password", ""), name=form["name"]
+            brand,
+            form["email"],
+            request.form.get("password", ""),
+            name=form["name"],
+            guide_code=form["guide_code"],
         )
     except DomainError as error:
         transaction.discard()

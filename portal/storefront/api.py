@@ -52,6 +52,12 @@ class CodeOut(Schema):
 class CodeTokenIn(Schema):
     phone = String(required=True, validate=Length(min=1, max=40))
     code = String(required=True, validate=Length(min=1, max=12))
+    guide_code = String(
+        load_default=None,
+        allow_none=True,
+        validate=Length(max=20),
+        metadata={"description": "A shopping guide's code, for a consumer made by this sign-in"},
+    )
 
 
 class PasswordTokenIn(Schema):
@@ -173,7 +179,9 @@ def request_code(brand_code: str, body: dict):
 def token_from_code(brand_code: str, body: dict):
     brand = shop_brand(brand_code)
     try:
-        consumer = consumers.sign_in_with_code(brand, body["phone"], body["code"])
+        consumer = consumers.sign_in_with_code(
+            brand, body["phone"], body["code"], guide_code=body.get("guide_code")
+        )
     except consumers.InvalidCode as error:
         transaction.keep()  # the wrong try counts toward the code's limit
         return _answer(error)

@@ -31,8 +31,18 @@ from portal.inventory.errors import InsufficientStock
 from portal.inventory.ledger import MoveLine, apply_moves
 from portal.inventory.models import Grade, Location, MoveReason, StockLevel
 from portal.network.models import Organization, OrgStatus
-from portal.storefront import catalog, couriers, hooks, orders, rerouting, routing, transitions
+from portal.storefront import (
+    catalog,
+    couriers,
+    hooks,
+    orders,
+    rerouting,
+    routing,
+    store_shops,
+    transitions,
+)
 from portal.storefront.entry import may_enter
+from portal.storefront.geo import haversine_km
 from portal.storefront.hooks import CheckoutContext, CheckoutExtras
 from portal.storefront.models import (
     Consumer,
@@ -47,6 +57,7 @@ from portal.storefront.models import (
 from portal.storefront.payments import services as payments
 from portal.storefront.payments.models import PayableKind
 from portal.storefront.payments.providers import provider_name_for
+from portal.storefront.store_shop_models import StoreShop
 from portal.storefront.transitions import Who
 from portal.storefront.words import say
 
@@ -124,6 +135,11 @@ def place(
     `extras` is what else the consumer spends (points, wallet, coupons) or buys in (a private
     sale): the hooks that members registered (storefront/hooks.py) take it; what is left goes
     to the payment provider, and an order paid in full without it is paid at once.
+    `shop_org_id`: sold through that store's own shop (on, official tier, else
+    PermissionDenied): the lines cost the store's prices, and the units are held at its shelf,
+    or for delivery at the brand's warehouse when the owner allows and the shelf lacks a line
+    (store_shops.py). With `placed_by_user_id` too (staff ordering for a walk-in customer), the
+    store's prices apply but the units go where the usual pickup choice or routing says.
 
     The steps are ordered for a sale where many race for few units: a pickup is refused before
     anything is written when its store already has too few, and the units are held last, so
@@ -147,8 +163,12 @@ def place(
     for i, line in enumerate(lines):
         where.setdefault((line.variant_id, line.grade), f"lines.{i}")
     extras = extras or CheckoutExtras()
+    # A store's own shop: its prices, and (unless staff order for a walk-in customer, which
+    # the usual routing fills) its own shelf or the brand's warehouse.
+    shop = store_shops.selling_shop(brand, shop_org_id, tier) if shop_org_id else None
+    from_shop = shop is not None and placed_by_user_id is None
     store = None
-    if fulfilment == Fulfilment.PICKUP and not extras.asks_hooks:
+    if fulfilment == Fulfilment.PICKUP and not extras.asks_hooks and not from_shop:
         # Nothing asked of the hooks, so the units come from the consumer's store: one it has
         # stocked and has too few of now is refused before the policy is read (most of a sale's
         # buyers, once it has sold out). Everything else is checked in the usual order below.
@@ -156,6 +176,8 @@ def place(
         if store is not None:
             _refuse_if_short(store[0], store[1], wanted, where, stocked_only=True)
     prices = catalog.price_variants(brand.id, tier, [key[0] for key in wanted], consumer=consumer)
+    if shop is not None:
+        prices = store_shops.shop_prices(shop, prices)
     context = CheckoutContext(
         consumer,
         brand,
@@ -178,6 +200,9 @@ def place(
     distance_km: float | None = None
     if context.fixed_location_id is not None:
         online, distance_km = _fixed_location(brand, fulfilment, context.fixed_location_id)
+    elif shop is not None and from_shop:
+        online = _shop_location(shop, fulfilment, wanted, where)
+        distance_km = _distance_km(online, point)
     elif fulfilment == Fulfilment.PICKUP:
         found = store or _pickup_store(brand, pickup_location_id, wanted)
         if found is None:
@@ -339,6 +364,48 @@ def _pickup_store(
         return None
     left = {(v, g): int(units) for _online, v, g, units in rows if v is not None}
     return rows[0][0], left
+
+
+def _shop_location(
+    shop: StoreShop,
+    fulfilment: str,
+    wanted: dict[tuple[int, str], int],
+    where: dict[tuple[int, str], str],
+) -> OnlineLocation:
+    """Where a store shop's order is filled, one place per order: the store's shelf when it
+    can send every line (pickup or delivery); else, for delivery when the owner lets the
+    warehouse ship, the first of the brand's warehouses that can; else InsufficientStock
+    naming the first line the shelf is short of."""
+    shelf, warehouses = store_shops.places_of(shop)
+    if fulfilment == Fulfilment.PICKUP:
+        warehouses = []  # nobody collects at a warehouse
+    free = store_shops.free_units(
+        shop.brand_id, [shelf, *warehouses], [variant_id for variant_id, _grade in wanted]
+    )
+
+    def has_all(place: OnlineLocation) -> bool:
+        return all(
+            grade == Grade.A and free.get((place.location_id, variant_id), 0) >= qty
+            for (variant_id, grade), qty in wanted.items()
+        )
+
+    for place in (shelf, *warehouses):
+        if has_all(place):
+            return place
+    left = {
+        (variant_id, grade): free.get((shelf.location_id, variant_id), 0) + shelf.safety_stock
+        for variant_id, grade in wanted
+    }
+    _refuse_if_short(shelf, left, wanted, where)
+    raise _short_at(shelf, {where[key]: "Only 0 available." for key in sorted(wanted)[:1]}, 0)
+
+
+def _distance_km(online: OnlineLocation, point: tuple[float | None, float | None]) -> float | None:
+    """How far a delivery travels from the location's org to the address, if both are known."""
+    org = online.location.org
+    if point[0] is None or point[1] is None or org.latitude is None or org.longitude is None:
+        return None
+    return round(haversine_km(point[0], point[1], org.latitude, org.longitude), 3)
 
 
 def _fixed_location(

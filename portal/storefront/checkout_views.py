@@ -41,12 +41,17 @@ FORM_FIELDS = (
     "delivery_method",
     "points",
     "wallet",
+    "guide_code",
 )
 POINTS_TYPED = re.compile(r"[0-9]{1,12}\Z")
 # Yuan as typed: "25", "25.5", "25.50", "1,234.50" (commas only between groups of three).
 YUAN_TYPED = re.compile(r"(?:[0-9]{1,9}|[0-9]{1,3}(?:,[0-9]{3}){1,2})(?:\.[0-9]{1,2})?\Z")
 ID_TYPED = re.compile(r"[0-9]{1,18}\Z")
 MAX_COUPONS = 10
+# The browser's own id that the guides' link page gives it (portal/guides/link_views.py): links
+# opened before signing in count at checkout. Read by name, as the storefront imports no guides.
+VISITOR_COOKIE = "gv"
+VISITOR_TYPED = re.compile(r"[A-Za-z0-9_-]{16,40}\Z")
 
 
 def _extras(form: dict[str, str], coupon_ids: list[str]) -> hooks.CheckoutExtras:
@@ -70,10 +75,13 @@ def _extras(form: dict[str, str], coupon_ids: list[str]) -> hooks.CheckoutExtras
             errors[f"coupon_ids.{i}"] = _("This is not one of your coupons.")
     if errors:
         raise ValidationFailed(fields=errors)
+    visitor = request.cookies.get(VISITOR_COOKIE, "")
     return hooks.CheckoutExtras(
         points=int(points) if points else 0,
         wallet_cents=wallet_cents,
         coupon_ids=tuple(int(raw) for raw in coupon_ids),
+        guide_code=form.get("guide_code") or None,
+        visitor=visitor if VISITOR_TYPED.match(visitor) else None,
     )
 
 

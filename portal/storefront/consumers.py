@@ -32,7 +32,7 @@ from portal.core.errors import DomainError, ValidationFailed, wants_json
 from portal.extensions import db
 from portal.network.fields import normalize_email
 from portal.network.models import Organization
-from portal.storefront import sms
+from portal.storefront import hooks, sms
 from portal.storefront.consumer_data import (  # noqa: F401 - the door to consumer accounts
     ADDRESS_TEXT,
     add_address,
@@ -250,10 +250,13 @@ def request_sign_in_code(brand: Organization, raw_phone: str, *, address: str) -
     return CodeSent(phone, code, expires_at, config["SIGN_IN_CODE_RESEND_SECONDS"])
 
 
-def sign_in_with_code(brand: Organization, raw_phone: str, code: str) -> Consumer:
+def sign_in_with_code(
+    brand: Organization, raw_phone: str, code: str, *, guide_code: str | None = None
+) -> Consumer:
     """The consumer with this number (made on first sign-in), if `code` is the number's newest
     code, unexpired, unused and within SIGN_IN_CODE_MAX_TRIES tries. Every try counts, so a
-    wrong one raises InvalidCode after writing the count."""
+    wrong one raises InvalidCode after writing the count. A consumer made now is announced to
+    the hooks with the shopping guide's code they gave (`guide_code`), which may refuse it."""
     phone = normalize_phone(raw_phone)
     now = utcnow()
     row = db.session.execute(
@@ -273,12 +276,20 @@ def sign_in_with_code(brand: Organization, raw_phone: str, code: str) -> Consume
     typed = _code_hash(brand.id, phone, (code or "").strip())
     use_code(SignInCode, row, lambda row: hmac.compare_digest(row.code_hash, typed), wrong, now=now)
     consumer = find_consumer_by_phone(brand, phone)
+    made = consumer is None
     if consumer is None:
         consumer = Consumer(brand_id=brand.id, phone=phone)
         db.session.add(consumer)
     consumer.last_sign_in_at = now
     db.session.flush()
+    if made:
+        _signed_up(consumer, guide_code)
     return consumer
+
+
+def _signed_up(consumer: Consumer, guide_code: str | None) -> None:
+    for listener in hooks.consumer_signed_up:
+        listener(consumer, (guide_code or "").strip() or None)
 
 
 def find_consumer_by_phone(brand: Organization, phone: str) -> Consumer | None:
@@ -291,10 +302,16 @@ def find_consumer_by_phone(brand: Organization, phone: str) -> Consumer | None:
 
 
 def sign_up_with_password(
-    brand: Organization, email: str, password: str, *, name: str = ""
+    brand: Organization,
+    email: str,
+    password: str,
+    *,
+    name: str = "",
+    guide_code: str | None = None,
 ) -> Consumer:
     """A new consumer of `brand` signing in by e-mail: the address must be valid and unused in
-    the brand, the password at least MIN_PASSWORD characters."""
+    the brand, the password at least MIN_PASSWORD characters; `guide_code` as in
+    `sign_in_with_code`."""
     fields: dict[str, str] = {}
     try:
         email = check_email(email)
@@ -322,6 +339,7 @@ def sign_up_with_password(
     )
     db.session.add(consumer)
     db.session.flush()
+    _signed_up(consumer, guide_code)
     return consumer
 
 

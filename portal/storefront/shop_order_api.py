@@ -204,7 +204,9 @@ def checkout_options(brand_code: str, query: dict[str, Any]):
     "their `coupon_ids` (see `/checkout/options`): `total_cents` is the goods and delivery less "
     "`discount_cents`, and `pay_cents` (the total less what points and the wallet paid) is all "
     "the provider collects; when it is 0 the order is paid at once. A wrong one is 422 naming "
-    "`points`, `wallet_cents` or `coupon_ids.<index>`, and nothing is spent.",
+    "`points`, `wallet_cents` or `coupon_ids.<index>`, and nothing is spent. An optional "
+    "`guide_code` credits that shopping guide with the order; a code that does not count in "
+    "this shop (unknown, stopped, another brand's) is 422 naming `guide_code`.",
     security="BearerAuth",
     responses={
         200: "The order this token placed before (a replay)",
@@ -241,6 +243,7 @@ def place_order(brand_code: str, body: dict[str, Any]):
             points=body["points"],
             wallet_cents=body["wallet_cents"],
             coupon_ids=tuple(body["coupon_ids"]),
+            guide_code=body["guide_code"] or None,
         ),
     )
     if replayed:

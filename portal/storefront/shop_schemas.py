@@ -240,6 +240,15 @@ class ShopCheckoutIn(Schema):
         validate=Length(max=10),
         metadata={"description": "the member's own coupons to apply"},
     )
+    guide_code = String(
+        load_default=None,
+        allow_none=True,
+        validate=Length(max=20),
+        metadata={
+            "description": "a shopping guide's code (optional); one that does not count in "
+            "this shop is 422 naming `guide_code`"
+        },
+    )
 
 
 class ShopCouponChoiceOut(Schema):

@@ -15,6 +15,7 @@ from portal.storefront import (  # noqa: F401
     online_views,
     pay_views,
     return_views,
+    store_shop_views,
     tier_views,
     webhook_views,
 )

@@ -3,6 +3,12 @@
 The client is built from our app's private key and Alipay's public key, both as PEM text, so it
 signs and verifies locally: its constructor makes no network call. Notices are form posts whose
 `sign` covers every other field but `sign_type`; the SDK rebuilds that string and checks it.
+
+Profit sharing is Alipay's trade settle (`alipay.trade.order.settle`, the SDK's
+`api_alipay_trade_order_settle`): each receiver must first be bound to our app as a royalty
+receiver (alipay.trade.royalty.relation.bind, done once in Alipay's console or by its API), and
+the trade must be one Alipay lets us settle (paid, within the settle period). A receiver account
+of 16 digits starting 2088 is an Alipay user id; any other is a login name (phone or e-mail).
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ from portal.storefront.payments.base import (
     RefundOutcome,
     RefundRequest,
     RefundState,
+    ShareRequest,
+    ShareResult,
+    ShareState,
     StartedPayment,
     StartRequest,
     fen_to_yuan,
@@ -158,6 +167,37 @@ class AlipayProvider:
             raise ProviderUnavailable()
         detail = answer.get("sub_msg") or answer.get("msg") or "refused"
         return RefundOutcome(RefundState.FAILED, message=str(detail)[:500])
+
+    def share_profit(self, request: ShareRequest) -> ShareResult:
+        royalties = [
+            {
+                "royalty_type": "transfer",
+                "trans_in_type": "userId" if _is_user_id(r.account) else "loginName",
+                "trans_in": r.account,
+                "amount": fen_to_yuan(r.amount_cents),
+                "desc": r.description[:100],
+            }
+            for r in request.receivers
+        ]
+        try:
+            answer = self._client.api_alipay_trade_order_settle(
+                out_request_no=request.reference,  # Alipay's idempotency key for the settle
+                trade_no=request.transaction_id,
+                royalty_parameters=royalties,
+            )
+        except (URLError, OSError, AliPayException, AliPayValidationError, ValueError) as exc:
+            log.warning("alipay settle %s failed: %s", request.reference, exc)
+            raise ProviderUnavailable() from exc
+        if answer.get("code") == "10000":
+            return ShareResult(ShareState.DONE, provider_share_id=answer.get("settle_no", ""))
+        if answer.get("sub_code") in ("ACQ.SYSTEM_ERROR", "aop.ACQ.SYSTEM_ERROR"):
+            raise ProviderUnavailable()
+        detail = answer.get("sub_msg") or answer.get("msg") or "refused"
+        return ShareResult(ShareState.FAILED, message=str(detail)[:500])
+
+
+def _is_user_id(account: str) -> bool:
+    return len(account) == 16 and account.isdigit() and account.startswith("2088")
 
 
 def _required(fields: Mapping[str, str], name: str) -> str:

@@ -99,6 +99,42 @@ class RefundOutcome:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class ShareReceiver:
+    """One party that gets part of a paid transaction: its account at the provider (a WeChat
+    Pay merchant id, an Alipay account or user id), how much, and why (the provider shows it)."""
+
+    account: str
+    amount_cents: int
+    description: str
+
+
+@dataclass(frozen=True)
+class ShareRequest:
+    """Profit sharing (分账): send parts of the provider transaction `transaction_id` (our
+    payment `reference`) to `receivers`. `reference` is ours and unique per share: asking again
+    with it never pays twice. The rest of the transaction stays with the merchant."""
+
+    reference: str
+    payment_reference: str
+    transaction_id: str
+    receivers: tuple[ShareReceiver, ...]
+    currency: str = "CNY"
+
+
+class ShareState(enum.StrEnum):
+    DONE = "done"
+    PROCESSING = "processing"  # accepted; the provider finishes it later
+    FAILED = "failed"  # refused: retrying the same request will not change it
+
+
+@dataclass(frozen=True)
+class ShareResult:
+    state: ShareState
+    provider_share_id: str = ""
+    message: str = ""
+
+
 class PaymentProvider(Protocol):
     """The interface checkout and wallet top-ups use; one implementation per provider."""
 
@@ -117,6 +153,12 @@ class PaymentProvider(Protocol):
     def refund(self, request: RefundRequest) -> RefundOutcome:
         """Pay money back. Raises ProviderUnavailable for a failure worth retrying; a refusal
         that retrying will not change comes back as RefundState.FAILED."""
+        ...
+
+    def share_profit(self, request: ShareRequest) -> ShareResult:
+        """Send parts of a paid transaction to other accounts (profit sharing). Raises
+        ProviderUnavailable for a failure worth retrying; a refusal comes back as
+        ShareState.FAILED. The payment must have been made with profit sharing allowed."""
         ...
 
 

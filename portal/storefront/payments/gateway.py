@@ -5,6 +5,10 @@ payment's particulars in the address, signed so that the page can trust them. Th
 declines and posts a notice to our callback server to server, signed with HMAC-SHA256 under
 PAYMENT_TEST_SECRET exactly as a real provider signs with its key; `parse_notice` checks that
 signature like any other provider's. Refunds succeed at once.
+
+Profit sharing is simulated: a well-formed request (receivers with positive amounts) is done at
+once; it is kept in `SHARED` (this process's record, for the demo and the tests to read) and
+answered with a share id signed like its notices, which `share_id_for` recomputes.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from portal.storefront.payments.base import (
     RefundOutcome,
     RefundRequest,
     RefundState,
+    ShareRequest,
+    ShareResult,
+    ShareState,
     StartedPayment,
     StartRequest,
     header,
@@ -34,6 +41,8 @@ from portal.storefront.payments.errors import MalformedNotice, NoticeSignatureIn
 SIGNATURE_HEADER = "X-Test-Gateway-Signature"
 # Where the storefront serves the gateway's pay-or-decline page (PUBLIC_BASE_URL + this).
 PAGE_PATH = "/pay/test-gateway"
+# Every profit-sharing request the gateway answered in this process, oldest first.
+SHARED: list[ShareRequest] = []
 _CHECKOUT_FIELDS = ("reference", "amount_cents", "currency", "description", "notify_url")
 
 
@@ -165,6 +174,31 @@ class TestGateway:
         return RefundOutcome(
             state=RefundState.SUCCEEDED, provider_refund_id="TR" + request.refund_reference
         )
+
+    # -- profit sharing --------------------------------------------------------------------
+
+    def share_id_for(self, request: ShareRequest) -> str:
+        """The share id the gateway gives this request: its signature over the request."""
+        body = json.dumps(
+            {
+                "reference": request.reference,
+                "transaction_id": request.transaction_id,
+                "receivers": [[r.account, r.amount_cents] for r in request.receivers],
+            },
+            sort_keys=True,
+        ).encode()
+        return "TS" + self._sign("share", body)[:30]
+
+    def share_profit(self, request: ShareRequest) -> ShareResult:
+        if not request.receivers or any(
+            r.amount_cents <= 0 or not r.account for r in request.receivers
+        ):
+            return ShareResult(
+                ShareState.FAILED, message="every receiver needs an account and an amount"
+            )
+        if not any(earlier.reference == request.reference for earlier in SHARED):
+            SHARED.append(request)
+        return ShareResult(ShareState.DONE, provider_share_id=self.share_id_for(request))
 
 
 def _canonical(fields: Mapping[str, str]) -> bytes:

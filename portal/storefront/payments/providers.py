@@ -70,6 +70,7 @@ def provider_named(name: str) -> PaymentProvider:
             public_key_id=config["WECHATPAY_PUBLIC_KEY_ID"],
             pay_type=config["WECHATPAY_PAY_TYPE"],
             timeout=timeout,
+            profit_sharing=bool(config.get("WECHATPAY_PROFIT_SHARING")),
         )
     if name == ProviderName.ALIPAY:
         from portal.storefront.payments.alipay import AlipayProvider

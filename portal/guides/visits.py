@@ -1,0 +1,87 @@
+"""Opening a guide's link: the visit is written (for attribution's second rule, and binding on
+first visit) and the browser is sent where the link points.
+
+A link counts only when its token is correctly signed and unexpired (links.read_token), names
+an active guide of the shop's own brand, and is opened in that brand's shop; anything else
+records nothing and the visitor lands on the shop's home page. The browser's own random id
+(`visitor`, a long-lived cookie) is kept with the visit, so a link opened before signing in still
+counts once the same browser checks out.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from sqlalchemy import select
+
+from portal.core.db import utcnow
+from portal.extensions import db
+from portal.guides import bindings
+from portal.guides.links import LinkClaim, read_token
+from portal.guides.models import BindingMode, Guide, GuideVisit, LinkTarget
+from portal.network.models import Organization
+from portal.policy.consumer_terms import terms_for
+from portal.storefront.models import Consumer
+
+MAX_VISITOR = 40  # GuideVisit.visitor
+
+
+def valid_claim(brand: Organization, token: str) -> tuple[LinkClaim, Guide] | None:
+    """The token's claim and its guide, when the link counts in this brand's shop."""
+    claim = read_token(token)
+    if claim is None:
+        return None
+    guide = db.session.execute(
+        select(Guide).where(Guide.code == claim.guide_code)
+    ).scalar_one_or_none()
+    if guide is None or not guide.is_active or guide.brand_id != brand.id:
+        return None
+    return claim, guide
+
+
+def record_visit(
+    brand: Organization, token: str, *, consumer: Consumer | None, visitor: str = ""
+) -> GuideVisit | None:
+    """Write the visit of a link that counts (see `valid_claim`), by the signed-in consumer if
+    any and this browser, and bind the consumer when the brand binds on first visit. None, and
+    nothing written, for a link that does not count."""
+    found = valid_claim(brand, token)
+    if found is None:
+        return None
+    claim, guide = found
+    if consumer is not None and consumer.brand_id != brand.id:
+        consumer = None
+    now = utcnow()
+    visit = GuideVisit(
+        brand_id=brand.id,
+        guide_id=guide.id,
+        consumer_id=consumer.id if consumer is not None else None,
+        visitor=(visitor or "")[:MAX_VISITOR],
+        target=claim.target,
+        ref=claim.ref,
+        opened_at=now,
+    )
+    db.session.add(visit)
+    db.session.flush()
+    if consumer is not None:
+        terms = terms_for(brand.id).guides
+        bindings.bind(terms, brand.id, consumer, guide, BindingMode.FIRST_VISIT, at=now)
+    return visit
+
+
+def target_path(brand: Organization, target: str, ref: str) -> str:
+    """Where a link to `target` with `ref` opens in the brand's shop (its home page when the
+    link names nothing)."""
+    home = f"/shop/{quote(brand.code, safe='')}/"
+    part = quote(ref, safe="")
+    if not part or target == LinkTarget.HOME:
+        return home
+    if target == LinkTarget.PRODUCT:
+        return f"{home}p/{part}"
+    if target == LinkTarget.SHOP:
+        return f"{home}s/{part}/"
+    if target == LinkTarget.EVENT:
+        return f"{home}employee/sales/{part}"
+    if target == LinkTarget.COUPON:
+        return f"{home}coupons/{part}"
+    return home
