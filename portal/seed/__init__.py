@@ -54,6 +54,11 @@ def demo_command() -> None:
     click.echo(f"  private sale: {base}/shop/ACME/employee/sales/")
     for line in employee_store_lines(acme, base):
         click.echo(line)
+    from portal.seed.guides import guide_lines
+
+    click.echo("Store shops and shopping guides:")
+    for line in guide_lines(base):
+        click.echo(line)
 
 
 @seed_cli.command("scale")

@@ -9,6 +9,7 @@ from portal.extensions import db
 from portal.network import services
 from portal.network.models import ChannelLink, Membership, Organization, User
 from portal.seed.catalog import seed_catalog
+from portal.seed.guides import seed_guides
 from portal.seed.members import seed_members
 from portal.seed.members_coupons import seed_coupons
 from portal.seed.members_employees import seed_employees
@@ -301,6 +302,7 @@ def seed_demo() -> int:
     created += seed_replenishment()  # after the orders: they count as inbound
     created += seed_storefront()  # after the stock: stores sell online what they hold
     created += _seed_members()  # after the storefronts: their consumers join
+    created += seed_guides()  # after the storefronts: a store's own shop and its guides
     return created
 
 
