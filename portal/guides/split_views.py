@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from portal.core.access import Actor, OrgKind, Permission, current_actor, find_actor, require
-from portal.core.errors import PermissionDenied
+from portal.core.errors import NotFound
 from portal.core.money import from_cents
 from portal.core.spreadsheets import csv_bytes
 from portal.finance.statements import CSV_MIMETYPE, portal_timezone
@@ -55,7 +55,7 @@ def _scope(actor: Actor) -> tuple[int | None, int | None]:
         return actor.org_id, None
     if actor.org_kind == OrgKind.STORE and actor.org_id is not None:
         return None, actor.org_id
-    raise PermissionDenied(_("Only HQ and store owners see how consumer sales divide."))
+    raise NotFound()  # a distributor has no share in a consumer sale
 
 
 def _label(party: str) -> str:

@@ -19,7 +19,7 @@ from portal.core.access import Permission, current_actor, require
 from portal.core.errors import DomainError, NotFound
 from portal.network.models import Organization
 from portal.storefront import aisle
-from portal.storefront.models import Fulfilment
+from portal.storefront.models import ConsumerOrder, Fulfilment
 
 bp = Blueprint("aisle", __name__)
 
@@ -113,9 +113,8 @@ def pay_url(brand_code: str, number: str) -> str:
 
 
 @bp.get("/shop-orders/aisle/<number>")
-@require(Permission.SHOP_FULFIL)
-def aisle_order(number: str):
-    order = aisle.get_placed_order(current_actor(), number)
+@require(Permission.SHOP_FULFIL, load=aisle.get_placed_order)
+def aisle_order(order: ConsumerOrder):
     url = pay_url(order.brand.code, order.number)
     qr: Any = Markup(segno.make(url, error="m").svg_inline(scale=5))
     return render_template("shop_orders/aisle_order.html", order=order, pay_url=url, qr=qr)

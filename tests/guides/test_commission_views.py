@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.guides import settlement
+from portal.guides import roster, settlement
 from portal.guides.models import CommissionStatement
 from portal.network.models import User
-from tests.guides.commission_support import entry, make_guide
+from tests.guides.commission_support import entry
 from tests.support.services import org
 
 PERIOD = "2025-03"
@@ -30,9 +30,10 @@ def month(app):
     brand = org("ACME")
     s1, s2 = org("S1"), org("S2")
     guides = {
-        "staff1": make_guide(brand.id, s1, user=user("staff1@demo.test")),
-        "owner1": make_guide(brand.id, s1, user=user("store1@demo.test")),
-        "owner2": make_guide(brand.id, s2, user=user("store2@demo.test")),
+        # The demo's S1 people are guides already (portal/seed/guides.py); S2's owner becomes one.
+        "staff1": roster.guide_for(user("staff1@demo.test").id, s1.id, brand.id),
+        "owner1": roster.guide_for(user("store1@demo.test").id, s1.id, brand.id),
+        "owner2": roster.guide_for(user("store2@demo.test").id, s2.id, brand.id),
     }
     entry(guides["staff1"], 1200, datetime(2025, 3, 5, tzinfo=UTC))
     entry(guides["owner1"], 800, datetime(2025, 3, 9, tzinfo=UTC))

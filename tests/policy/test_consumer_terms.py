@@ -114,6 +114,16 @@ def test_the_live_version_for_everyone_sets_the_terms_section_by_section(app, ba
         ({"tier_moves": {"outlet_after_weeks": "soon"}}, "tier_moves.outlet_after_weeks"),
         ({"invites": {"colour": 1}}, "invites.colour"),
         ({"limits": []}, "limits"),
+        ({"commission": {"rate_bp": -300}}, "commission.rate_bp"),
+        ({"commission": {"rate_bp": 5001}}, "commission.rate_bp"),
+        ({"commission": {"tier_rate_bp": {"outlet": -1}}}, "commission.tier_rate_bp.outlet"),
+        ({"commission": {"tier_rate_bp": {"vip": 100}}}, "commission.tier_rate_bp"),
+        ({"commission": {"category_rate_bp": {"TOPS": -5}}}, "commission.category_rate_bp.TOPS"),
+        ({"commission": {"per_unit_cents": -1}}, "commission.per_unit_cents"),
+        ({"guides": {"window_days": 31}}, "guides.window_days"),
+        ({"guides": {"window_days": 0}}, "guides.window_days"),
+        ({"guides": {"binding": "forever"}}, "guides.binding"),
+        ({"guides": {"own_purchase_earns": "yes"}}, "guides.own_purchase_earns"),
     ],
 )
 def test_parse_names_the_wrong_field(data, field):
@@ -129,3 +139,25 @@ def test_levels_by_spend():
     assert terms.level_for_spend(200_000).code == "silver"
     assert terms.level_for_spend(10**9).code == "gold"
     assert terms.level("nope").code == "member"
+
+
+def test_commission_rate_by_category_then_tier_then_brand():
+    terms = consumer_terms.parse(
+        {
+            "commission": {
+                "rate_bp": 300,
+                "tier_rate_bp": {"outlet": 100},
+                "category_rate_bp": {"SHOES": 800},
+            },
+            "guides": {"binding": "registration", "binding_days": None, "cross_brand": True},
+        }
+    )
+    assert terms.commission.rate_for("outlet", "SHOES") == 800
+    assert terms.commission.rate_for("outlet", "TOPS") == 100
+    assert terms.commission.rate_for("official", "TOPS") == 300
+    assert (terms.guides.binding, terms.guides.binding_days, terms.guides.cross_brand) == (
+        "registration",
+        None,
+        True,
+    )
+    assert terms.guides.window_days == 7  # a setting left out keeps its default
