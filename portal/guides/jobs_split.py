@@ -37,15 +37,3 @@ def order_completed(order: ConsumerOrder, action: str) -> None:
         jobs.enqueue(
             share_profits, order.id, brand_id=order.brand_id, title=f"Profit sharing {order.number}"
         )
-
-
-def register() -> None:
-    """Put the split into the storefront's hooks (guides/plugs.py calls it once): the division
-    at payment, its refunds, and profit sharing at completion."""
-    from portal.storefront import hooks
-
-    for listener in (split.order_moved, order_completed):
-        if listener not in hooks.status_listeners:
-            hooks.status_listeners.append(listener)
-    if split.order_refunded not in hooks.refund_listeners:
-        hooks.refund_listeners.append(split.order_refunded)

@@ -18,11 +18,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from portal.core.access import Actor
-from portal.core.db import utcnow
 from portal.core.errors import NotFound
 from portal.core.jobs import JobStatus
 from portal.network.models import ChannelLink
 from portal.ordering import queries as ordering_queries
+from portal.replenishment.jobs import business_today
 from portal.replenishment.models import ReplenishmentRule, SuggestionLine, SuggestionStatus
 
 bp = Blueprint("replenishment", __name__)
@@ -46,7 +46,9 @@ def _labels() -> dict[str, Any]:
 
 
 def today() -> date:
-    return utcnow().date()
+    """The business day the runs are keyed by (the portal's time zone), not UTC's: from 16:00
+    UTC Shanghai is already on the next day."""
+    return business_today()
 
 
 def new_token() -> str:

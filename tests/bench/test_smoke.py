@@ -28,6 +28,7 @@ BENCHMARKS = (
     "shop_catalog",
     "shop_routing",
     "tier_moves",
+    "commission_settlement",
 )
 # Whatever the caller's shell says about the bench, the test's run uses its defaults.
 BENCH_SETTINGS = ("BENCH_DATABASE_URL", "BENCH_DROP_DATABASES", "BENCH_REDIS_URL", "PORTAL_ENV")
@@ -149,6 +150,10 @@ def test_smoke_bench_writes_every_result_sells_the_hot_sku_exactly_and_keeps_the
     assert routing["delivering_stores"] > 0
     assert routing["figures"]["p95_ms"]["value"] > 0
     assert "cannot_route" not in routing["outcomes"]
+
+    settlement = results["commission_settlement"]
+    assert settlement["first"]["guide_statements"] > 0 and settlement["stores_sum_to_ledger"]
+    assert settlement["second"]["made"] is False  # the same month again makes nothing
 
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["ledger_check_clean"] is True

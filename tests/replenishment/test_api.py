@@ -15,6 +15,7 @@ from portal.extensions import db
 from portal.inventory.models import StockMove
 from portal.network.models import Membership, User
 from portal.replenishment import services
+from portal.replenishment.jobs import business_today
 from portal.replenishment.models import SalesReport, Suggestion
 from portal.replenishment.services import RuleInput
 from tests.support.shop import Shop
@@ -96,7 +97,7 @@ def test_hq_run_of_the_brand_leaves_suggestions_visible_in_the_list(client, rule
     response = run(client, hq, scope="brand")
     assert response.status_code == 202, response.get_json()
     body = response.get_json()
-    today = utcnow().date().isoformat()
+    today = business_today().isoformat()
     brand_id = rules.net.brand.id
     assert body["job_id"] == f"replenishment:{brand_id}:brand:-:{today}"
     assert body["status"] == "queued"  # answered before the request commits and the run starts
@@ -138,7 +139,7 @@ def test_the_same_run_asked_again_is_the_same_run_and_writes_nothing(client, rul
 def test_a_location_is_run_by_its_org_code_or_its_location_code(client, rules, bearer):
     hq = bearer("HQ")
     by_location = run(client, hq, scope="location", code=rules.locations["S1"].code).get_json()
-    assert by_location["job_id"].endswith(":location:POS1:" + utcnow().date().isoformat())
+    assert by_location["job_id"].endswith(":location:POS1:" + business_today().isoformat())
     by_org = run(client, hq, scope="location", code="pos1").get_json()
     assert by_org["job_id"] == by_location["job_id"]
     assert suggestion_count(rules) == 1
@@ -212,7 +213,7 @@ def test_a_distributor_sees_its_stores_suggestions_and_not_its_peers(client, sug
 def test_suggestions_of_a_location_filtered_by_status_and_date(client, suggested, bearer):
     hq = bearer("HQ")
     shelf = suggested.locations["S1"].code
-    today = utcnow().date()
+    today = business_today()
     one = client.get(f"{SUGGESTIONS}?location={shelf.lower()}", headers=hq).get_json()
     assert [item["location"] for item in one["items"]] == [shelf]
     assert client.get(f"{SUGGESTIONS}?status=open", headers=hq).get_json()["total"] == 2

@@ -18,13 +18,13 @@ from sqlalchemy import func, select
 
 from portal.core import jobs as core_jobs
 from portal.core.access import Actor
-from portal.core.db import utcnow
 from portal.core.jobs import JobHeartbeat, JobRun, JobStatus
 from portal.extensions import db
 from portal.inventory import services as stock
 from portal.network import services as network
 from portal.network.models import Organization
 from portal.replenishment import engine, jobs, queries, services
+from portal.replenishment.jobs import business_today
 from portal.replenishment.models import Suggestion, SuggestionLine
 from portal.replenishment.services import RuleInput
 from tests.support.policy import build_network
@@ -80,7 +80,7 @@ def test_a_failed_run_shows_hq_its_error_and_a_retry_finishes_it(shop, monkeypat
     assert "supplier stock feed unavailable" in run.error
     assert [r.id for r in queries.recent_runs(brand_id)] == [run.id]
     assert core_jobs.get_run(shop.hq, run.id) is run  # HQ's jobs page shows it
-    assert suggestions_by_location(brand_id, utcnow().date()) == {}
+    assert suggestions_by_location(brand_id, business_today()) == {}
 
     monkeypatch.undo()
     assert core_jobs.retry(run) is run
@@ -88,7 +88,7 @@ def test_a_failed_run_shows_hq_its_error_and_a_retry_finishes_it(shop, monkeypat
     db.session.refresh(run)
     assert (run.status, run.attempts, run.error) == (JobStatus.FINISHED, 2, None)
     assert run.result["suggestions"] == 1
-    assert suggestions_by_location(brand_id, utcnow().date()) == {shop.locations["S1"].id: 1}
+    assert suggestions_by_location(brand_id, business_today()) == {shop.locations["S1"].id: 1}
 
 
 def test_an_unknown_scope_is_refused_before_anything_is_recorded(shop):
@@ -171,7 +171,7 @@ def test_rq_a_brand_run_writes_one_suggestion_per_location_once(rq):
     rule(shop, "A1", "TEE-BLK-L", min_qty=2, max_qty=10)
     rule(shop, "A2", "POLO-WHT-M", min_qty=1, max_qty=4)
     db.session.commit()
-    brand_id, today = shop.net.brand.id, utcnow().date()
+    brand_id, today = shop.net.brand.id, business_today()
 
     run = jobs.request_run(brand_id, "brand", business_date=today, org_id=brand_id)
     run_id = run.id
@@ -237,7 +237,7 @@ def test_rq_a_worker_killed_mid_run_leaves_whole_suggestions_and_the_retry_finis
         )
         rule(shop, short, "TEE-BLK-L", min_qty=1, max_qty=3)
     db.session.commit()
-    brand_id, today = shop.net.brand.id, utcnow().date()
+    brand_id, today = shop.net.brand.id, business_today()
     needing = {shop.locations[s].id for s in ("S1", "A1", *(f"S{n}" for n in range(2, 8)))}
 
     run = jobs.request_run(brand_id, "brand", business_date=today, org_id=brand_id)

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.core.access import Actor
-from portal.core.db import utcnow
 from portal.core.jobs import JobRun, JobStatus
 from portal.extensions import db
 from portal.network import services as network
 from portal.ordering.models import Order, OrderKind
 from portal.replenishment import engine, queries, services
+from portal.replenishment.jobs import business_today
 from portal.replenishment.models import (
     ReplenishmentRule,
     Suggestion,
@@ -76,7 +76,7 @@ def _suggest(shop: Shop, short: str = "S1") -> Suggestion:
     """Today's suggestion for one location, as a run writes it."""
     (proposal,) = engine.propose(shop.net.brand.id, [shop.locations[short].id])
     suggestion = services.write_suggestion(
-        proposal, brand_id=shop.net.brand.id, business_date=utcnow().date(), run_id="test"
+        proposal, brand_id=shop.net.brand.id, business_date=business_today(), run_id="test"
     )
     db.session.commit()
     return suggestion
