@@ -49,9 +49,10 @@ from portal.guides.models import (
 )
 from portal.inventory.models import Location
 from portal.members import membership
+from portal.members.employee_models import Entitlement
 from portal.members.ledger_models import PosSale
 from portal.members.models import Member
-from portal.network.models import Organization, User
+from portal.network.models import Membership, Organization, User
 from portal.policy.consumer_terms import ProgramTerms, terms_for
 from portal.storefront.hooks import CheckoutContext
 from portal.storefront.models import Consumer, ConsumerOrder
@@ -111,24 +112,30 @@ def find_link_visit(
 
 def _staff_guide(user_id: int, brand_id: int, shop_org_id: int | None) -> Guide | None:
     """The person who placed the order for a walk-in customer, as an active guide of the brand:
-    at the selling store (made on first use), else at any org they guide for in the brand."""
-    if shop_org_id is not None:
-        try:
-            guide = roster.guide_for(user_id, shop_org_id, brand_id)
-        except PermissionDenied:
-            guide = None
-        if guide is not None:
-            return guide if guide.is_active else None
-    return db.session.execute(
+    at the selling store, else at the first org of theirs where they guide for the brand (made
+    on first use either way: staff need not have opened their guide page first)."""
+    found = db.session.execute(
         select(Guide)
-        .where(
-            Guide.user_id == user_id,
-            Guide.brand_id == brand_id,
-            Guide.status == GuideStatus.ACTIVE,
-        )
-        .order_by(Guide.id)
+        .where(Guide.user_id == user_id, Guide.brand_id == brand_id)
+        .order_by((Guide.org_id == (shop_org_id or 0)).desc(), Guide.id)
         .limit(1)
     ).scalar_one_or_none()
+    if found is not None and (shop_org_id is None or found.org_id == shop_org_id):
+        return found if found.is_active else None
+    orgs = [shop_org_id] if shop_org_id is not None else []
+    orgs += list(
+        db.session.execute(
+            select(Membership.org_id).where(Membership.user_id == user_id).order_by(Membership.id)
+        ).scalars()
+    )
+    for org_id in orgs:
+        try:
+            guide = roster.guide_for(user_id, org_id, brand_id)
+        except PermissionDenied:
+            continue  # not a guide's role there, or the org does not sell the brand
+        if guide is not None:
+            return guide if guide.is_active else None
+    return found if found is not None and found.is_active else None
 
 
 def decide(
@@ -163,11 +170,25 @@ def decide(
     return None
 
 
-def is_own_purchase(guide: Guide, *emails: str | None) -> bool:
-    """Whether the buyer is the guide: one of the buyer's e-mails is the guide's login e-mail."""
+def is_own_purchase(guide: Guide, *emails: str | None, member_id: int | None = None) -> bool:
+    """Whether the buyer is the guide: one of the buyer's e-mails is the guide's login e-mail,
+    or the buyer's membership was let into the employee store as this very portal user (an
+    employee proves who they are once; portal users have no phone number to compare)."""
     login = db.session.execute(select(User.email).where(User.id == guide.user_id)).scalar_one()
     mine = (login or "").strip().lower()
-    return bool(mine) and any((e or "").strip().lower() == mine for e in emails)
+    if mine and any((e or "").strip().lower() == mine for e in emails):
+        return True
+    if member_id is None:
+        return False
+    proven = db.session.execute(
+        select(Entitlement.id)
+        .where(
+            Entitlement.member_id == member_id,
+            Entitlement.user_id == guide.user_id,
+        )
+        .limit(1)
+    ).first()
+    return proven is not None
 
 
 def _consumer_emails(consumer: Consumer) -> tuple[str | None, ...]:
@@ -222,7 +243,11 @@ def after_place(context: CheckoutContext, order: ConsumerOrder) -> None:
     )
     if found is None:
         return
-    own = is_own_purchase(found.guide, *_consumer_emails(context.consumer))
+    own = is_own_purchase(
+        found.guide,
+        *_consumer_emails(context.consumer),
+        member_id=context.consumer.member_id,
+    )
     earns = not own or terms.guides.own_purchase_earns
     basis, commission = rates.order_commission(terms.commission, order)
     db.session.add(
@@ -312,7 +337,10 @@ def pos_sale_recorded(sale: PosSale, guide_code: str | None) -> Attribution | No
         select(Member.email).where(Member.id == sale.member_id)
     ).scalar_one_or_none()
     own = is_own_purchase(
-        found.guide, member_email, consumer.email if consumer is not None else None
+        found.guide,
+        member_email,
+        consumer.email if consumer is not None else None,
+        member_id=sale.member_id,
     )
     earns = not own or terms.guides.own_purchase_earns
     attribution = Attribution(

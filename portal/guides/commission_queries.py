@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import joinedload
 
 from portal.core.access import Actor, Permission, org_visible
@@ -32,6 +32,10 @@ XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.she
 def visible(actor: Actor) -> ColumnElement[bool]:
     S = CommissionStatement
     scoped = org_visible(actor, S.org_id, S.brand_id)
+    if actor.is_hq and actor.org_id is not None:
+        # HQ pays what its brand's sales earned, also to guides of a sister brand's store
+        # (cross-brand sales in a group), whose store is outside its own tree.
+        scoped = or_(scoped, S.brand_id == actor.org_id)
     if actor.is_system or actor.can(Permission.GUIDES_MANAGE):
         return scoped
     if actor.user_id is None:

@@ -30,14 +30,18 @@ the refund exactly); the refund that leaves the order fully refunded takes back 
 left of each share. Every write is made once: the table's unique (order, party, reference)
 and a check before writing make a repeated notice or refund write nothing.
 
-Posting: each share of a store (fulfilling or guide's store) posts to that store's channel-link
-account for the order's brand as a `settlement` entry: negative (the store owes its supplier
-less) for a sale, positive for a refund, reference "split:<order>:<party>:<ref>". The brand's
-and the fee's shares post nowhere: the brand received the money.
+Posting: the fulfilling store's share posts to that store's channel-link account for the
+order's brand as a `settlement` entry: negative (the store owes its supplier less) for a sale,
+positive for a refund, reference "split:<order>:<party>:<ref>". The guide's store share is the
+order's commission, paid once, through the monthly commission statements: it is recorded here
+and posts nowhere. The brand's and the fee's shares post nowhere: the brand received the money.
+Each share is paid one way only.
 
-Provider profit sharing (`share_with_provider`): once the order completes, the stores' net
-shares that have a receiver account at the provider are sent to the provider's profit sharing
-(WeChat Pay 分账, Alipay trade settle) by the job `jobs_split.share_profits`. Only then, since a
+Provider profit sharing (`share_with_provider`): once the order completes, the fulfilling
+store's net share, when the store has a receiver account at the provider, is sent through the
+provider's profit sharing (WeChat Pay 分账, Alipay trade settle) by the job
+`jobs_split.share_profits`; what was sent is then taken off the store's account ("...:shared":
+the brand no longer owes it), so the money reaches the store once. Only at completion, since a
 share sent to a receiver cannot be taken back simply (WeChat needs a separate return order per
 receiver; Alipay a refund with royalty reversal): a refund after completion (a return) is left
 to the accounts, where the refund rows above post it. The payment must have been made with
@@ -76,7 +80,10 @@ BP = 10_000
 SALE, REFUND = "sale", "refund"
 PAID_REFERENCE = "paid"
 PARTY_ORDER: tuple[str, ...] = tuple(SplitParty)
-STORE_PARTIES = (SplitParty.FULFILLING_STORE, SplitParty.GUIDE_STORE)
+# What posts to a store's account and may go through the provider's profit sharing: the
+# fulfilling store's share. The guide's store share is the order's commission, which is paid
+# through the monthly commission statements (guides/settlement.py), never a second way.
+POSTED_PARTIES = (SplitParty.FULFILLING_STORE,)
 
 
 @dataclass(frozen=True)
@@ -221,7 +228,7 @@ def _write(
                     currency=order.currency,
                     reference=reference,
                 )
-                if party in STORE_PARTIES and org_id is not None:
+                if party in POSTED_PARTIES and org_id is not None:
                     entry = _post(order, party, org_id, sign * cents, reference)
                     row.account_entry_id = entry.id if entry is not None else None
                 db.session.add(row)
@@ -252,6 +259,38 @@ def _post(
         reference=f"split:{order.number}:{party}:{reference}",
         note=note,
     )
+
+
+def _paid_out(order: ConsumerOrder, receivers: list[ShareReceiver], provider: str) -> None:
+    """The provider is sending the stores their shares in money: each store's account takes
+    back the credit its share was posted as (the brand owes it that much less), once per order
+    and store. A refund after this posts as usual, so the store then owes back what it had."""
+    accounts = {
+        account: (party, org_id) for party, org_id, account, _cents in shares_to_send(order)
+    }
+    for receiver in receivers:
+        found = accounts.get(receiver.account)
+        if found is None:
+            continue
+        party, org_id = found
+        link = store_link(order.brand_id, org_id)
+        if link is None:
+            continue
+        account = finance.ensure_account(link)
+        reference = f"split:{order.number}:{party}:shared"
+        done = db.session.execute(
+            select(AccountEntry.id).where(
+                AccountEntry.account_id == account.id, AccountEntry.reference == reference
+            )
+        ).first()
+        if done is None:
+            finance.post_settlement(
+                Actor.system(),
+                account,
+                amount_cents=receiver.amount_cents,
+                reference=reference,
+                note=f"Consumer order {order.number}: share paid out through {provider}",
+            )
 
 
 def record_sale(order: ConsumerOrder) -> list[OrderSplit]:
@@ -438,7 +477,7 @@ def shares_to_send(order: ConsumerOrder) -> list[tuple[str, int, str, int]]:
     refunds, positive, with a receiver account, capped at what the provider took."""
     sums: dict[tuple[str, int], int] = defaultdict(int)
     for row in _rows(order):
-        if row.party in STORE_PARTIES and row.org_id is not None:
+        if row.party in POSTED_PARTIES and row.org_id is not None:
             sums[(row.party, row.org_id)] += row.amount_cents
     wanted = []
     for (party, org_id), cents in sorted(sums.items(), key=lambda i: PARTY_ORDER.index(i[0][0])):
@@ -482,6 +521,8 @@ def share_with_provider(order: ConsumerOrder) -> dict[str, Any]:
         currency=payment.currency,
     )
     result = provider_named(payment.provider).share_profit(request)
+    if result.state != ShareState.FAILED:
+        _paid_out(order, receivers, payment.provider)
     return {
         "order": order.number,
         "state": result.state.value,

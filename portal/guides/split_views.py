@@ -69,17 +69,17 @@ def _order_split() -> dict[str, Any]:
 
 def order_split_lines(order: ConsumerOrder) -> list[split.SplitLine]:
     """The order's shares for its page, when the signed-in person may read money: HQ of the
-    order's brand, or an org that has a share in it (the fulfilling store, the guide's store).
+    order's brand sees them all; a store with a share in it (the fulfilling store, the guide's
+    store) sees its own only (another store's commission or margin is not its business).
     Nobody else sees any."""
     actor = find_actor()
     if actor is None or not actor.can(Permission.FINANCE_VIEW):
         return []
     if actor.is_hq:
         return split.order_lines(order) if actor.org_id == order.brand_id else []
-    lines = split.order_lines(order)
-    if actor.org_id is None or all(line.org_id != actor.org_id for line in lines):
+    if actor.org_id is None:
         return []
-    return lines
+    return [line for line in split.order_lines(order) if line.org_id == actor.org_id]
 
 
 @bp.get("/splits")

@@ -75,14 +75,19 @@ def _extras(form: dict[str, str], coupon_ids: list[str]) -> hooks.CheckoutExtras
             errors[f"coupon_ids.{i}"] = _("This is not one of your coupons.")
     if errors:
         raise ValidationFailed(fields=errors)
-    visitor = request.cookies.get(VISITOR_COOKIE, "")
     return hooks.CheckoutExtras(
         points=int(points) if points else 0,
         wallet_cents=wallet_cents,
         coupon_ids=tuple(int(raw) for raw in coupon_ids),
         guide_code=form.get("guide_code") or None,
-        visitor=visitor if VISITOR_TYPED.match(visitor) else None,
+        visitor=browser_id(),
     )
+
+
+def browser_id() -> str | None:
+    """The browser id the guides' link page gave this browser, if it looks like one."""
+    visitor = request.cookies.get(VISITOR_COOKIE, "")
+    return visitor if VISITOR_TYPED.match(visitor) else None
 
 
 def _spend_errors(

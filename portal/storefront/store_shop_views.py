@@ -20,6 +20,8 @@ from portal.storefront import consumers, look, store_shops
 from portal.storefront.auth import consumer_required, signed_in_consumer
 from portal.storefront.checkout import CheckoutLine
 from portal.storefront.checkout import checkout as place_order
+from portal.storefront.checkout_views import browser_id
+from portal.storefront.hooks import CheckoutExtras
 from portal.storefront.models import Fulfilment, Tier
 from portal.storefront.shared_views import bp, shop_brand
 from portal.storefront.store_shop_models import StoreShop
@@ -144,7 +146,7 @@ def store_shop_checkout(brand_code: str, store_code: str):
     consumer = signed_in_consumer()
     form = {
         name: (request.form.get(name) or "").strip()[:80]
-        for name in ("fulfilment", "address_id", "checkout_token")
+        for name in ("fulfilment", "address_id", "checkout_token", "guide_code")
     }
     cart = store_shops.shop_cart(consumer, shop)
     try:
@@ -157,6 +159,8 @@ def store_shop_checkout(brand_code: str, store_code: str):
             checkout_token=form["checkout_token"],
             address_id=_int("address_id"),
             shop_org_id=shop.org_id,
+            # Who sold it: a guide's code typed here, else the links this browser opened.
+            extras=CheckoutExtras(guide_code=form["guide_code"] or None, visitor=browser_id()),
         )
     except DomainError as error:
         transaction.discard()

@@ -469,16 +469,28 @@ def open_shop(brand: Organization, store_code: str) -> StoreShop:
             ChannelLink.brand_id == brand.id, ChannelLink.buyer_org_id == shop.org_id
         )
     ).first()
-    if in_tree is None:
+    if in_tree is None or switched_off_by_hq(shop):
         raise NotFound()
     return shop
+
+
+def switched_off_by_hq(shop: StoreShop) -> bool:
+    """HQ has this store's online row and has switched it off: HQ's word on whether a store
+    sells the brand online stands for the store's own shop too."""
+    enabled = db.session.execute(
+        select(OnlineLocation.is_enabled).where(
+            OnlineLocation.brand_id == shop.brand_id,
+            OnlineLocation.location_id == shop.location_id,
+        )
+    ).scalar_one_or_none()
+    return enabled is False
 
 
 def selling_shop(brand: Organization, org_id: int, tier: str) -> StoreShop:
     """The shop checkout sells through: on, the brand's, the official tier. Raises
     PermissionDenied (closed, or another tier) otherwise."""
     shop = find_shop(brand.id, org_id)
-    if shop is None or not shop.is_enabled:
+    if shop is None or not shop.is_enabled or switched_off_by_hq(shop):
         raise PermissionDenied(say(_l("This store's shop is closed now.")))
     if tier != Tier.OFFICIAL:
         raise PermissionDenied(say(_l("A store's shop sells the official collection only.")))

@@ -17,6 +17,11 @@ from portal.guides import attribution, bindings, roster, visits
 from portal.guides.links import make_token
 from portal.guides.models import GuideBinding, GuideStatus
 from portal.members import membership
+from portal.members.employee_models import (
+    Entitlement,
+    EntitlementKind,
+    EntitlementSource,
+)
 from portal.storefront.models import ConsumerOrder
 from tests.guides.conftest import (
     TEE,
@@ -255,6 +260,28 @@ def test_a_guides_own_purchase_is_attributed_but_earns_nothing(gs: GuideShop):
     assert (found.own_purchase, found.earns, found.commission_cents) == (True, False, 0)
     assert found.basis_cents == TEE
     assert binding_of(me) is None  # nor does it make them their own customer
+
+
+def test_a_guide_who_proved_to_be_an_employee_buys_by_phone_as_their_own(gs: GuideShop):
+    """Signed in by mobile number (no e-mail to compare), the buyer's membership was let into
+    the employee store as the guide's own portal user: the purchase is theirs."""
+    me = gs.consumer()
+    db.session.add(
+        Entitlement(
+            brand_id=gs.brand.id,
+            member_id=me.member_id,
+            consumer_id=me.id,
+            kind=EntitlementKind.EMPLOYEE,
+            source=EntitlementSource.PORTAL_USER,
+            source_key=f"user:{gs.users['JA'].id}",
+            user_id=gs.users["JA"].id,
+        )
+    )
+    db.session.flush()
+    found = attribution_of(gs.place(me, guide_code=gs.guides["JA"].code))
+    assert (found.own_purchase, found.earns) == (True, False)
+    stranger = attribution_of(gs.place(gs.consumer(), guide_code=gs.guides["JA"].code))
+    assert (stranger.own_purchase, stranger.earns) == (False, True)
 
 
 def test_own_purchases_earn_when_hq_allows_it(gs: GuideShop):

@@ -119,8 +119,11 @@ def test_the_order_partial_shows_the_division_to_hq_and_the_store_only(sales, ac
         assert "order-split" not in render_template("splits/_order_split.html", order=first)
         g.actor = actor_for("hq2@demo.test")
         assert "order-split" not in render_template("splits/_order_split.html", order=first)
+        assert 'data-party="payment_fee"' in html  # HQ sees every share
         g.actor = actor_for("store1@demo.test")  # its own order, not S2's
-        assert "order-split" in render_template("splits/_order_split.html", order=first)
+        own = render_template("splits/_order_split.html", order=first)
+        assert "order-split" in own and 'data-party="fulfilling_store"' in own
+        assert 'data-party="payment_fee"' not in own  # a store sees its own share only
         assert "order-split" not in render_template("splits/_order_split.html", order=second)
 
 

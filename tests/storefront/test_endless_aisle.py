@@ -5,6 +5,7 @@ order number and the pay link as text and QR code; the order carries who placed 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text as text_sql
 
 from portal.core.access import Role
 from portal.extensions import db
@@ -67,6 +68,15 @@ def test_staff_order_a_missing_size_delivered_from_elsewhere_and_show_the_pay_qr
     order = db.session.query(ConsumerOrder).filter_by(placed_by_user_id=shop.staff_user.id).one()
     assert order.location_id == shop.locations["LJ"].id
     assert order.shop_org_id is None  # the store's own shop is off
+    # ...and still the staff member is credited, a guide of their store from now on.
+    credited = db.session.execute(
+        text_sql(
+            "SELECT a.rule, g.org_id FROM guide_attributions a JOIN guides g ON g.id = a.guide_id"
+            " WHERE a.consumer_order_id = :order"
+        ),
+        {"order": order.id},
+    ).one()
+    assert tuple(credited) == ("staff", shop.net.org_id("JA"))
     assert consumers.find_consumer_by_phone(shop.brand, "+8613911112222").name == "Walk In"
     shown = text(staff.get(response.headers["Location"]))
     assert order.number in shown and f"/shop/EA/orders/{order.number}/pay" in shown

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from portal.core import jobs
 from portal.core.jobs import JobRun
 from portal.extensions import db
+from portal.finance.models import Account, AccountEntry
 from portal.guides import jobs_split, split
 from portal.storefront import hooks, orders
 from portal.storefront.checkout import CheckoutLine, checkout
@@ -374,6 +375,18 @@ def test_a_collected_order_sends_the_stores_share_to_its_receiver(shop):
     assert [(r.account, r.amount_cents) for r in sent.receivers] == [("1900000109", store_share)]
     run = db.session.execute(select(JobRun).where(JobRun.name.like("%share_profits"))).scalar_one()
     assert run.status == "finished"
+    # Paid one way only: the credit on the store's account is taken back by what was sent.
+    link = split.store_link(shop.brand.id, shop.net.org_id("LJ"))
+    posted = db.session.execute(
+        select(AccountEntry.reference, AccountEntry.amount_cents)
+        .join(Account, Account.id == AccountEntry.account_id)
+        .where(Account.link_id == link.id)
+        .order_by(AccountEntry.id)
+    ).all()
+    assert [(ref.rsplit(":", 1)[-1], cents) for ref, cents in posted] == [
+        ("paid", -store_share),
+        ("shared", store_share),
+    ]
 
 
 def test_a_store_without_a_receiver_account_is_not_shared(shop):

@@ -7,14 +7,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from portal.core.access import Role
+from portal.core.access import Actor, Role
 from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.inventory.errors import InsufficientStock
 from portal.network.models import Organization
 from portal.policy import services
 from portal.policy.models import Policy, PolicyVersion
-from portal.storefront import store_shops
+from portal.storefront import stock, store_shops
 from portal.storefront.checkout import CheckoutLine, checkout
 from portal.storefront.models import Fulfilment, Tier
 from portal.storefront.store_shops import ShopSettings
@@ -214,3 +214,15 @@ def test_another_stores_owner_cannot_see_or_change_this_shop(shop):
     with pytest.raises(PermissionDenied):
         store_shops.own_store(shop.staff("JA"))  # staff: no shop.sell
     assert store_shops.is_on(shop.brand.id, ja.id)
+
+
+def test_a_store_hq_switched_off_online_cannot_sell_through_its_own_shop(shop):
+    """HQ's switch for the store (online locations) stands for the store's own shop too."""
+    switch_on(shop)
+    stock.set_online_location(Actor.system(), shop.brand, shop.locations["JA"], enabled=False)
+    levels = shop.levels()
+    with pytest.raises(PermissionDenied):
+        buy(shop, {"POLO-WHT-M": 1})
+    assert shop.levels() == levels
+    with pytest.raises(NotFound):
+        store_shops.open_shop(shop.brand, shop.net.code("JA"))
