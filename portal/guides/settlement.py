@@ -1,8 +1,9 @@
 """Month-end commission settlement (DESIGN §7): the monthly job makes one statement per guide and
 one per store (the sum of its guides'), HQ approves them and records their payment.
 
-A period is a calendar month in UTC: "2026-11" takes every entry of the brand that matured by
-2026-12-01T00:00Z (`matures_at <= end`) and is in no earlier statement. Entries that mature later
+A period is a calendar month in the portal's time zone (PORTAL_TIMEZONE), the months a guide's
+pages count in: "2026-11" takes every entry of the brand that matured by 2026-12-01 00:00 there
+(`matures_at <= end`) and is in no earlier statement. Entries that mature later
 wait for a later month; an entry written late with a past maturity goes into the next month
 settled. A period is settled once per brand: a second run finds its statements and makes nothing
 (so a daily schedule entry is harmless), and two runs at once queue on the brand's row lock.
@@ -17,7 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, and_, cast, exists, func, literal, select, text, update
 from sqlalchemy.sql.expression import null
@@ -44,20 +47,26 @@ class StatementConflict(Conflict):
     code = "statement_status"
 
 
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "UTC")
+
+
 def period_bounds(period: str) -> tuple[datetime, datetime]:
-    """The first instant of the month and of the next one, in UTC."""
+    """The first instant of the month and of the next one in the portal's time zone (as UTC
+    moments)."""
     match = PERIOD.match(period or "")
     if match is None:
         raise ValidationFailed(fields={"period": say(_l("A month as YYYY-MM, e.g. 2026-11."))})
     year, month = int(match[1]), int(match[2])
-    start = datetime(year, month, 1, tzinfo=UTC)
-    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    zone = _zone()
+    start = datetime(year, month, 1, tzinfo=zone).astimezone(UTC)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone).astimezone(UTC)
     return start, end
 
 
 def previous_period(now: datetime | None = None) -> str:
-    """The month before `now`'s (UTC)."""
-    now = (now or utcnow()).astimezone(UTC)
+    """The month before `now`'s (in the portal's time zone)."""
+    now = (now or utcnow()).astimezone(_zone())
     year, month = (now.year, now.month - 1) if now.month > 1 else (now.year - 1, 12)
     return f"{year:04d}-{month:02d}"
 

@@ -5,6 +5,7 @@ maturing after the month's end waits for a later month."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -16,9 +17,11 @@ from portal.guides.models import CommissionKind, CommissionSettled, CommissionSt
 from tests.guides.commission_support import entry, make_guide
 from tests.support.retail import build_retail_shop
 
+LOCAL = ZoneInfo("Asia/Shanghai")  # the portal's time zone: the months settled are its months
+
 
 def at(day: int, month: int = 3, hour: int = 12) -> datetime:
-    return datetime(2025, month, day, hour, tzinfo=UTC)
+    return datetime(2025, month, day, hour, tzinfo=LOCAL).astimezone(UTC)
 
 
 @pytest.fixture
@@ -116,10 +119,12 @@ def test_other_brands_entries_stay_out(setup):
     assert settlement.brands_due("2025-03") == [other.brand.id]
 
 
-def test_period_helpers():
+def test_period_helpers(app):
     assert settlement.period_bounds("2025-12") == (
-        datetime(2025, 12, 1, tzinfo=UTC),
-        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2025, 11, 30, 16, tzinfo=UTC),  # midnight of the 1st in Shanghai
+        datetime(2025, 12, 31, 16, tzinfo=UTC),
     )
     assert settlement.previous_period(datetime(2026, 1, 15, tzinfo=UTC)) == "2025-12"
     assert settlement.previous_period(datetime(2026, 3, 1, tzinfo=UTC)) == "2026-02"
+    # 1 March 02:00 in Shanghai is still 28 February in UTC: March has begun, February is last.
+    assert settlement.previous_period(datetime(2026, 2, 28, 18, tzinfo=UTC)) == "2026-02"
