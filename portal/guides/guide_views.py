@@ -45,7 +45,7 @@ from portal.guides.models import AttributionRule, Guide, LinkTarget
 from portal.members.member_queries import brands_of
 from portal.network.models import Organization
 from portal.policy.consumer_terms import terms_for
-from portal.storefront import catalog, look
+from portal.storefront import catalog, look, store_shops
 from portal.storefront.models import Tier
 
 bp = Blueprint("guides", __name__, url_prefix="/guides")
@@ -162,7 +162,7 @@ def _share(
         ref = ""
     elif target == LinkTarget.SHOP:
         store = reports.store_of_brand(brand.id, ref)
-        if store is None:
+        if store is None or not store_shops.is_on(brand.id, store.id):
             raise NotFound()
         ref, title, title_ascii = store.code, store.name, store.code
     else:
@@ -244,7 +244,7 @@ def me():
     if guide.is_active:
         home = _share(guide, brand, LinkTarget.HOME, "")
         store = reports.store_of_brand(brand.id, None, org_id=guide.org_id)
-        if store is not None:
+        if store is not None and store_shops.is_on(brand.id, store.id):  # a closed shop: 404
             shop = _share(guide, brand, LinkTarget.SHOP, store.code)
         if q:
             listed = catalog.list_products(
@@ -274,7 +274,6 @@ def me():
         q=q,
         events=events,
         coupons=coupons,
-        png_posters=qr.png_posters_available(),
         window_days=_window_days(brand),
     )
 
@@ -310,8 +309,6 @@ def poster_svg():
 @require(Permission.GUIDES_USE)
 def poster_png():
     guide, brand, share = _requested_share(with_image=True)
-    if not qr.png_posters_available():
-        return redirect(url_for("guides.poster_svg", **request.args.to_dict()))
     font = current_app.config.get("POSTER_FONT_PATH") or None
     body = qr.poster_png(_poster(guide, brand, share), font_path=font)
     return _download(body, "image/png", _file_name(guide, share, "poster.png"))

@@ -6,7 +6,7 @@ the price, the guide's code and the QR code.
 
 - The SVG poster needs nothing installed: its text is drawn by whoever opens it, so Chinese
   shows wherever the viewer has a Chinese font.
-- The PNG poster (what WeChat shows inline) needs Pillow. Its text is drawn on the server: with
+- The PNG poster (what WeChat shows inline) is drawn with Pillow, text included: with
   config `POSTER_FONT_PATH` (a TrueType/OpenType font, e.g. Noto Sans CJK) any text; without
   one, Pillow's built-in Latin font, so each text that is not plain ASCII is replaced by its
   ASCII stand-in (the brand's code for its name, the product's code for its name, digits for
@@ -148,26 +148,10 @@ def poster_svg(poster: Poster) -> str:
 # -- PNG (Pillow) --------------------------------------------------------------------------------
 
 
-def png_posters_available() -> bool:
-    """True when Pillow is installed (requirements: pillow)."""
-    try:
-        import PIL  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-class PosterUnavailable(RuntimeError):
-    """PNG posters need Pillow, which is not installed."""
-
-
 def poster_png(poster: Poster, *, font_path: str | None = None) -> bytes:
     """The poster as PNG bytes. `font_path`: a font with the glyphs the texts need (config
     POSTER_FONT_PATH); without it, texts not in plain ASCII show their ASCII stand-ins."""
-    try:
-        from PIL import Image, ImageDraw, ImageFont
-    except ImportError as exc:
-        raise PosterUnavailable() from exc
+    from PIL import Image, ImageDraw, ImageFont  # here: only PNG posters load Pillow
 
     def font(size: int) -> Any:
         if font_path:

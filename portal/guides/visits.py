@@ -5,11 +5,13 @@ A link counts only when its token is correctly signed and unexpired (links.read_
 an active guide of the shop's own brand, and is opened in that brand's shop; anything else
 records nothing and the visitor lands on the shop's home page. The browser's own random id
 (`visitor`, a long-lived cookie) is kept with the visit, so a link opened before signing in still
-counts once the same browser checks out.
+counts once the same browser checks out. The same browser opening the same link again within
+REOPEN_MINUTES (a reload, a second tap) finds its visit and writes no other.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from sqlalchemy import select
@@ -24,6 +26,7 @@ from portal.policy.consumer_terms import terms_for
 from portal.storefront.models import Consumer
 
 MAX_VISITOR = 40  # GuideVisit.visitor
+REOPEN_MINUTES = 10
 
 
 def valid_claim(brand: Organization, token: str) -> tuple[LinkClaim, Guide] | None:
@@ -52,6 +55,9 @@ def record_visit(
     if consumer is not None and consumer.brand_id != brand.id:
         consumer = None
     now = utcnow()
+    again = _recent_visit(brand.id, guide.id, claim, consumer, visitor, now)
+    if again is not None:
+        return again  # the same browser opening the same link again: one visit, not a flood
     visit = GuideVisit(
         brand_id=brand.id,
         guide_id=guide.id,
@@ -67,6 +73,36 @@ def record_visit(
         terms = terms_for(brand.id).guides
         bindings.bind(terms, brand.id, consumer, guide, BindingMode.FIRST_VISIT, at=now)
     return visit
+
+
+def _recent_visit(
+    brand_id: int,
+    guide_id: int,
+    claim: LinkClaim,
+    consumer: Consumer | None,
+    visitor: str,
+    now: datetime,
+) -> GuideVisit | None:
+    """This browser's (and signed-in consumer's) visit of the same link within REOPEN_MINUTES:
+    a reload or a second tap counts once (the window moves by minutes at most)."""
+    if not visitor:
+        return None
+    return db.session.execute(
+        select(GuideVisit)
+        .where(
+            GuideVisit.brand_id == brand_id,
+            GuideVisit.visitor == visitor[:MAX_VISITOR],
+            GuideVisit.guide_id == guide_id,
+            GuideVisit.target == claim.target,
+            GuideVisit.ref == claim.ref,
+            GuideVisit.consumer_id.is_(None)
+            if consumer is None
+            else GuideVisit.consumer_id == consumer.id,
+            GuideVisit.opened_at >= now - timedelta(minutes=REOPEN_MINUTES),
+        )
+        .order_by(GuideVisit.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 def target_path(brand: Organization, target: str, ref: str) -> str:

@@ -119,7 +119,7 @@ def is_on(brand_id: int, org_id: int | None) -> bool:
     if org_id is None:
         return False
     shop = find_shop(brand_id, org_id)
-    return shop is not None and shop.is_enabled
+    return shop is not None and shop.is_enabled and not switched_off_by_hq(shop)
 
 
 # -- the owner's settings ----------------------------------------------------------------------

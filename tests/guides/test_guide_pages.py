@@ -24,7 +24,9 @@ from portal.guides.models import (
     StatementParty,
     StatementStatus,
 )
+from portal.storefront import store_shops
 from portal.storefront.models import ConsumerOrder
+from portal.storefront.store_shops import ShopSettings
 from tests.guides.conftest import TEE, TEE_COMMISSION, GuideShop
 
 PASSWORD = "x" * 12
@@ -86,16 +88,21 @@ def test_qr_codes_and_posters_download(client, gs):
     png = client.get("/guides/me/qr.png")
     assert png.status_code == 200 and png.mimetype == "image/png"
     assert png.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert client.get("/guides/me/qr.svg?target=shop&ref=GDJA").status_code == 404  # shop off
+    store_shops.save_settings(
+        gs.shop.staff("JA", Role.STORE_OWNER),
+        gs.brand,
+        gs.shop.net.links["JA"].buyer,
+        ShopSettings(enabled=True, address="1 Nanjing West Road", latitude=31.22, longitude=121.44),
+    )
+    db.session.commit()
     svg = client.get("/guides/me/qr.svg?target=shop&ref=GDJA")
     assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
     code = gs.shop.net.variants["TEE-BLK-M"].product.code
     poster = client.get(f"/guides/me/poster.svg?target=product&ref={code}")
     assert poster.status_code == 200 and gs.guides["JA"].code in text(poster)
     png_poster = client.get(f"/guides/me/poster.png?target=product&ref={code}")
-    if png_poster.status_code == 200:
-        assert png_poster.data[:8] == b"\x89PNG\r\n\x1a\n"
-    else:  # no Pillow: the SVG poster instead
-        assert "/guides/me/poster.svg" in png_poster.headers["Location"]
+    assert png_poster.status_code == 200 and png_poster.data[:8] == b"\x89PNG\r\n\x1a\n"
     assert client.get("/guides/me/qr.png?target=product&ref=NOPE").status_code == 404
     assert client.get("/guides/me/qr.png?target=shop&ref=GDXX9").status_code == 404
     assert client.get("/guides/me/qr.png?target=bogus").status_code == 404

@@ -40,10 +40,13 @@ def test_opening_a_link_gives_the_browser_an_id_records_the_visit_and_redirects(
     visitor = set_cookie.split(";")[0].removeprefix("gv=")
     [visit] = visits_of(gs.guides["JA"].id)
     assert (visit.visitor, visit.consumer_id, visit.target) == (visitor, None, "product")
-    # The same browser again: the same id, no new cookie.
+    # The same browser again: the same id, no new cookie, and (a reload) no second visit.
     again = client.get(f"/shop/GD/g/{token}")
     assert again.status_code == 302 and cookie_header(again) == ""
-    assert [v.visitor for v in visits_of(gs.guides["JA"].id)] == [visitor, visitor]
+    assert [v.visitor for v in visits_of(gs.guides["JA"].id)] == [visitor]
+    # Another link of the guide is another visit.
+    client.get(f"/shop/GD/g/{make_token(gs.guides['JA'], 'home')}")
+    assert [v.target for v in visits_of(gs.guides["JA"].id)] == ["product", "home"]
 
 
 @pytest.mark.parametrize("kind", ["forged", "altered", "other_brand", "stopped"])

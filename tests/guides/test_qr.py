@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 
-import pytest
-
 from portal.guides import qr
 
 URL = "https://shop.example.test/shop/ACME/g/abc.def"
@@ -61,7 +59,6 @@ def test_dark_ink_on_a_light_brand_colour_and_light_ink_on_a_dark_one():
 
 
 def test_png_poster_without_a_font_draws_the_ascii_stand_ins():
-    pytest.importorskip("PIL")
     from PIL import Image
 
     data = qr.poster_png(_poster())
@@ -71,7 +68,6 @@ def test_png_poster_without_a_font_draws_the_ascii_stand_ins():
 
 
 def test_png_poster_places_the_product_picture():
-    pytest.importorskip("PIL")
     from PIL import Image
 
     out = io.BytesIO()
