@@ -1,18 +1,15 @@
 """Commission ledger fixtures of their own (no checkout attribution needed): guides of a retail
-shop's stores, attributions written by hand, entries written straight into the ledger, and the
-commission listeners plugged into the storefront's hooks for one test."""
+shop's stores, attributions written by hand, and entries written straight into the ledger."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import datetime
 
-import pytest
 from sqlalchemy import select
 
 from portal.core.access import Actor, Role
 from portal.extensions import db
-from portal.guides import commission
 from portal.guides.models import (
     Attribution,
     AttributionRule,
@@ -22,20 +19,6 @@ from portal.guides.models import (
 )
 from portal.network import people
 from portal.network.models import Organization, User
-from portal.storefront import hooks
-
-
-@pytest.fixture
-def listening():
-    """The commission listeners in the storefront's hooks for this test only."""
-    saved = list(hooks.status_listeners), list(hooks.refund_listeners)
-    if commission.order_moved not in hooks.status_listeners:
-        hooks.status_listeners.append(commission.order_moved)
-    if commission.order_refunded not in hooks.refund_listeners:
-        hooks.refund_listeners.append(commission.order_refunded)
-    yield
-    hooks.status_listeners[:] = saved[0]
-    hooks.refund_listeners[:] = saved[1]
 
 
 def person(org: Organization, role: Role = Role.STORE_STAFF, *, name: str = "") -> User:

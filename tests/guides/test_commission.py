@@ -25,7 +25,6 @@ from portal.storefront.payments.models import RefundReason
 from tests.guides.commission_support import (
     attribute,
     entries_of,
-    listening,  # noqa: F401 - fixture
     make_guide,
 )
 from tests.support.consumer_orders import place
@@ -69,7 +68,6 @@ def held(guide, days: float = 0) -> tuple[int, int]:
 
 def test_completed_order_earns_commission_pending_until_the_return_window_closes(
     shop,
-    listening,  # noqa: F811
 ):
     guide = guide_of(shop)
     order = complete(order_for(shop, guide))
@@ -81,7 +79,7 @@ def test_completed_order_earns_commission_pending_until_the_return_window_closes
     assert held(guide, days=8) == (0, 1194)
 
 
-def test_paid_but_not_completed_order_earns_nothing_yet(shop, listening):  # noqa: F811
+def test_paid_but_not_completed_order_earns_nothing_yet(shop):
     guide = guide_of(shop)
     order = order_for(shop, guide)
     orders.accept(SYSTEM, order)
@@ -91,7 +89,6 @@ def test_paid_but_not_completed_order_earns_nothing_yet(shop, listening):  # noq
 
 def test_partial_return_reverses_in_proportion_and_the_last_one_takes_the_rest(
     shop,
-    listening,  # noqa: F811
 ):
     guide = guide_of(shop, "LJ")
     order = complete(order_for(shop, guide, qty=3, commission_cents=1000))  # 597.00 paid
@@ -108,7 +105,7 @@ def test_partial_return_reverses_in_proportion_and_the_last_one_takes_the_rest(
     assert held(guide, days=30) == (0, 0)  # all came back: nothing left to pay
 
 
-def test_refund_before_completion_writes_nothing(shop, listening):  # noqa: F811
+def test_refund_before_completion_writes_nothing(shop):
     guide = guide_of(shop)
     order = order_for(shop, guide)
     orders.refund_by_store(shop.staff("LJ", Role.STORE_OWNER), order, reason="out of stock")
@@ -116,7 +113,7 @@ def test_refund_before_completion_writes_nothing(shop, listening):  # noqa: F811
     assert entries_of(guide) == []
 
 
-def test_repeated_listener_calls_write_each_entry_once(shop, listening):  # noqa: F811
+def test_repeated_listener_calls_write_each_entry_once(shop):
     guide = guide_of(shop)
     order = complete(order_for(shop, guide))
     commission.order_moved(order, "hand_over")
@@ -131,7 +128,7 @@ def test_repeated_listener_calls_write_each_entry_once(shop, listening):  # noqa
     ]
 
 
-def test_an_attribution_that_does_not_earn_writes_nothing(shop, listening):  # noqa: F811
+def test_an_attribution_that_does_not_earn_writes_nothing(shop):
     guide = guide_of(shop)
     order = place(shop.brand, shop.locations["LJ"], {shop.variant_id(TEE): 1})
     attribute(guide, order_id=order.id, commission_cents=597, earns=False)  # own purchase

@@ -16,7 +16,7 @@ from portal.finance.models import Account, AccountEntry
 from portal.guides import split
 from portal.guides.models import Attribution, Guide, OrderSplit
 from portal.network.models import User
-from portal.storefront import hooks, orders
+from portal.storefront import orders
 from portal.storefront.checkout import CheckoutLine, checkout
 from portal.storefront.hooks import RefundRequest
 from portal.storefront.models import ConsumerOrder, Fulfilment, Tier
@@ -29,18 +29,7 @@ FEE, BRAND, STORE, GUIDE = "payment_fee", "brand", "fulfilling_store", "guide_st
 
 
 @pytest.fixture
-def listening(monkeypatch):
-    """The split in the storefront's hooks (as guides/plugs.py will put it), for this test."""
-    if split.order_moved not in hooks.status_listeners:
-        monkeypatch.setattr(hooks, "status_listeners", [*hooks.status_listeners, split.order_moved])
-    if split.order_refunded not in hooks.refund_listeners:
-        monkeypatch.setattr(
-            hooks, "refund_listeners", [*hooks.refund_listeners, split.order_refunded]
-        )
-
-
-@pytest.fixture
-def shop(app, listening) -> RetailShop:
+def shop(app) -> RetailShop:
     return build_retail_shop("SP")
 
 

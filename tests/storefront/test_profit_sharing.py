@@ -24,8 +24,8 @@ from portal.core import jobs
 from portal.core.jobs import JobRun
 from portal.extensions import db
 from portal.finance.models import Account, AccountEntry
-from portal.guides import jobs_split, split
-from portal.storefront import hooks, orders
+from portal.guides import split
+from portal.storefront import orders
 from portal.storefront.checkout import CheckoutLine, checkout
 from portal.storefront.models import Fulfilment, Tier
 from portal.storefront.payments import gateway as gateway_module
@@ -327,9 +327,6 @@ def test_alipay_system_error_is_unavailable(alipay_provider, keys, monkeypatch):
 
 @pytest.fixture
 def shop(app, monkeypatch):
-    wanted = (split.order_moved, jobs_split.order_completed)
-    missing = [listener for listener in wanted if listener not in hooks.status_listeners]
-    monkeypatch.setattr(hooks, "status_listeners", [*hooks.status_listeners, *missing])
     monkeypatch.setattr(gateway_module, "SHARED", [])
     return build_retail_shop("PS")
 
