@@ -148,11 +148,15 @@ def decide(
     placed_by_user_id: int | None = None,
     shop_org_id: int | None = None,
     at: datetime | None = None,
+    named: Guide | None = None,
 ) -> Found | None:
     """The rule that finds a guide first, in the order above (module docstring). Raises
-    ValidationFailed naming `guide_code` for a code that does not count here."""
+    ValidationFailed naming `guide_code` for a code that does not count here. `named`: the
+    guide a checked code named already (check_code), not looked up again."""
+    if named is not None:
+        return Found(named, AttributionRule.CODE)
     if guide_code and guide_code.strip():
-        return Found(roster.find_by_code(brand, guide_code), AttributionRule.CODE)
+        return Found(roster.find_by_code(brand, guide_code, terms), AttributionRule.CODE)
     if placed_by_user_id is not None:
         staff = _staff_guide(placed_by_user_id, brand.id, shop_org_id)
         if staff is not None:
@@ -202,16 +206,12 @@ def _bind_after_sale(
     if own:
         return
     mode = terms.guides.binding
-    if (
-        mode == BindingMode.FIRST_PURCHASE
-        and found.rule
-        in (
-            AttributionRule.CODE,
-            AttributionRule.LINK,
-        )
-        or mode == BindingMode.FIRST_VISIT
-        and found.visit is not None
-    ):
+    by_sale = mode == BindingMode.FIRST_PURCHASE and found.rule in (
+        AttributionRule.CODE,
+        AttributionRule.LINK,
+    )
+    by_visit = mode == BindingMode.FIRST_VISIT and found.visit is not None
+    if by_sale or by_visit:
         bindings.bind(terms.guides, brand_id, consumer, found.guide, mode)
 
 
@@ -223,7 +223,7 @@ def check_code(context: CheckoutContext) -> None:
     is written (ValidationFailed naming `guide_code`)."""
     code = context.extras.guide_code
     if code and code.strip():
-        roster.find_by_code(context.brand, code)
+        context.guide = roster.find_by_code(context.brand, code)
 
 
 def after_place(context: CheckoutContext, order: ConsumerOrder) -> None:
@@ -236,6 +236,7 @@ def after_place(context: CheckoutContext, order: ConsumerOrder) -> None:
         brand,
         terms,
         guide_code=context.extras.guide_code,
+        named=context.guide,
         consumer=context.consumer,
         visitor=context.extras.visitor,
         placed_by_user_id=order.placed_by_user_id or context.placed_by_user_id,
@@ -277,8 +278,8 @@ def consumer_signed_up(consumer: Consumer, guide_code: str | None) -> None:
     if not guide_code or not guide_code.strip():
         return
     brand = consumer.brand
-    guide = roster.find_by_code(brand, guide_code)
     terms = terms_for(brand.id)
+    guide = roster.find_by_code(brand, guide_code, terms)
     bindings.bind(terms.guides, brand.id, consumer, guide, BindingMode.REGISTRATION)
 
 

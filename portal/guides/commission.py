@@ -158,6 +158,36 @@ def _reverse_to(
     )
 
 
+def _earn(
+    attribution: Attribution,
+    *,
+    total_cents: int,
+    refunded_cents: int,
+    currency: str,
+    reference: str,
+    since: datetime,
+) -> CommissionEntry | None:
+    """The attribution's earning for a sale of `total_cents` (less what was refunded of it),
+    pending until the return window closes after `since`; none when it earns nothing."""
+    if not attribution.earns or attribution.commission_cents <= 0:
+        return None
+    amount = _kept(attribution.commission_cents, total_cents, refunded_cents)
+    if amount <= 0:
+        return None
+    return _write(
+        brand_id=attribution.brand_id,
+        guide_id=attribution.guide_id,
+        org_id=attribution.guide_org_id,
+        kind=CommissionKind.EARN,
+        amount_cents=amount,
+        currency=currency,
+        reference=reference,
+        attribution_id=attribution.id,
+        basis_cents=attribution.basis_cents,
+        matures_at=since + return_window(),
+    )
+
+
 # -- consumer orders -----------------------------------------------------------------------------
 
 
@@ -173,23 +203,15 @@ def order_moved(order: ConsumerOrder, action: str) -> None:
     if action not in COMPLETING:
         return
     attribution = order_attribution(order.id)
-    if attribution is None or not attribution.earns or attribution.commission_cents <= 0:
+    if attribution is None:
         return
-    amount = _kept(attribution.commission_cents, order.total_cents, order.refunded_cents)
-    if amount <= 0:
-        return
-    completed = order.completed_at or utcnow()
-    _write(
-        brand_id=attribution.brand_id,
-        guide_id=attribution.guide_id,
-        org_id=attribution.guide_org_id,
-        kind=CommissionKind.EARN,
-        amount_cents=amount,
+    _earn(
+        attribution,
+        total_cents=order.total_cents,
+        refunded_cents=order.refunded_cents,
         currency=order.currency,
         reference=f"O{order.id}",
-        attribution_id=attribution.id,
-        basis_cents=attribution.basis_cents,
-        matures_at=completed + return_window(),
+        since=order.completed_at or utcnow(),
     )
 
 
@@ -219,22 +241,13 @@ def order_refunded(request: RefundRequest) -> None:
 def pos_sale_attributed(attribution: Attribution, sale: PosSale) -> CommissionEntry | None:
     """A till sale was attributed to a guide: it earns at once, pending until the return window
     closes after the sale (less what was refunded of it already)."""
-    if not attribution.earns or attribution.commission_cents <= 0:
-        return None
-    amount = _kept(attribution.commission_cents, sale.amount_cents, sale.refunded_cents)
-    if amount <= 0:
-        return None
-    return _write(
-        brand_id=attribution.brand_id,
-        guide_id=attribution.guide_id,
-        org_id=attribution.guide_org_id,
-        kind=CommissionKind.EARN,
-        amount_cents=amount,
+    return _earn(
+        attribution,
+        total_cents=sale.amount_cents,
+        refunded_cents=sale.refunded_cents,
         currency=sale.currency,
         reference=f"P{sale.id}",
-        attribution_id=attribution.id,
-        basis_cents=attribution.basis_cents,
-        matures_at=sale.occurred_at + return_window(),
+        since=sale.occurred_at,
     )
 
 

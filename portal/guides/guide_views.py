@@ -17,8 +17,6 @@ default. The first visit of `/guides/me` gives the person their code (roster.gui
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +38,7 @@ from portal.catalog.services import image_file
 from portal.core.access import Actor, OrgKind, Permission, current_actor, require
 from portal.core.errors import NotFound, PermissionDenied
 from portal.core.money import format_money
+from portal.core.spreadsheets import csv_bytes
 from portal.guides import links, qr, reports, roster
 from portal.guides.models import AttributionRule, Guide, LinkTarget
 from portal.members.member_queries import brands_of
@@ -74,14 +73,10 @@ def _names() -> dict[str, Any]:
 # -- who and which brand -------------------------------------------------------------------------
 
 
-def _brands(actor: Actor) -> list[Organization]:
-    return brands_of(actor)
-
-
 def _brand(actor: Actor) -> tuple[Organization, list[Organization]]:
     """The brand the page is about: `?brand=` among the actor's org's brands, else the first
     (HQ: its own brand)."""
-    brands = _brands(actor)
+    brands = brands_of(actor)
     if actor.is_hq:
         brands = [b for b in brands if b.id == actor.org_id]
     if not brands:
@@ -109,13 +104,20 @@ class Share:
 
     target: str
     ref: str
-    title: str
-    title_ascii: str
-    price_cents: int | None
-    currency: str
     url: str
+    currency: str
+    title: str = ""
+    title_ascii: str = ""
+    price_cents: int | None = None
     image: bytes | None = None
     image_type: str = "image/png"
+
+
+def _signed(guide: Guide, brand: Organization, target: str, ref: str, **about: Any) -> Share:
+    """The guide's signed link to `target`/`ref` (checked by the caller), with what a poster
+    says about it."""
+    url = links.share_url(brand.code, links.make_token(guide, target, ref))
+    return Share(target=target, ref=ref, url=url, **{"currency": brand.currency, **about})
 
 
 def _product_share(guide: Guide, brand: Organization, code: str, *, with_image: bool) -> Share:
@@ -133,15 +135,15 @@ def _product_share(guide: Guide, brand: Organization, code: str, *, with_image: 
         path = image_file(product)
         if path is not None and path.is_file() and path.suffix.lower() in IMAGE_TYPES:
             image, image_type = path.read_bytes(), IMAGE_TYPES[path.suffix.lower()]
-    token = links.make_token(guide, LinkTarget.PRODUCT, product.code)
-    return Share(
-        target=LinkTarget.PRODUCT,
-        ref=product.code,
+    return _signed(
+        guide,
+        brand,
+        LinkTarget.PRODUCT,
+        product.code,
         title=product.name,
         title_ascii=product.code,
         price_cents=price,
         currency=currency,
-        url=links.share_url(brand.code, token),
         image=image,
         image_type=image_type,
     )
@@ -157,27 +159,21 @@ def _share(
         if not REF_RE.match(ref):
             raise NotFound()
         return _product_share(guide, brand, ref, with_image=with_image)
-    title = title_ascii = ""
     if target == LinkTarget.HOME:
-        ref = ""
-    elif target == LinkTarget.SHOP:
+        return _signed(guide, brand, target, "")
+    if target == LinkTarget.SHOP:
         store = reports.store_of_brand(brand.id, ref)
         if store is None or not store_shops.is_on(brand.id, store.id):
             raise NotFound()
-        ref, title, title_ascii = store.code, store.name, store.code
-    else:
-        if not REF_RE.match(ref):
-            raise NotFound()
-        title = title_ascii = ref
-    token = links.make_token(guide, target, ref)
-    return Share(
-        target=target,
-        ref=ref,
-        title=title,
-        title_ascii=title_ascii,
-        price_cents=None,
-        currency=brand.currency,
-        url=links.share_url(brand.code, token),
+        return _store_share(guide, brand, store)
+    if not REF_RE.match(ref):
+        raise NotFound()
+    return _signed(guide, brand, target, ref, title=ref, title_ascii=ref)
+
+
+def _store_share(guide: Guide, brand: Organization, store: Organization) -> Share:
+    return _signed(
+        guide, brand, LinkTarget.SHOP, store.code, title=store.name, title_ascii=store.code
     )
 
 
@@ -245,13 +241,23 @@ def me():
         home = _share(guide, brand, LinkTarget.HOME, "")
         store = reports.store_of_brand(brand.id, None, org_id=guide.org_id)
         if store is not None and store_shops.is_on(brand.id, store.id):  # a closed shop: 404
-            shop = _share(guide, brand, LinkTarget.SHOP, store.code)
+            shop = _store_share(guide, brand, store)
         if q:
             listed = catalog.list_products(
                 brand.id, Tier.OFFICIAL.value, catalog.Filters(q=q), per_page=SEARCH_RESULTS
             )
-            found = [
-                _product_share(guide, brand, item.code, with_image=False) for item in listed.items
+            found = [  # the listing already carries name and price: no query per result
+                _signed(
+                    guide,
+                    brand,
+                    LinkTarget.PRODUCT,
+                    item.code,
+                    title=item.name,
+                    title_ascii=item.code,
+                    price_cents=item.min_cents,
+                    currency=item.currency,
+                )
+                for item in listed.items
             ]
         events = [
             _share(guide, brand, LinkTarget.EVENT, e.code)
@@ -389,12 +395,8 @@ def store():
     )
 
 
-def _managed_guide(actor: Actor, guide_id: int) -> Guide:
-    return roster.get_guide(actor, guide_id)
-
-
 @bp.post("/store/<int:guide_id>/stop")
-@require(Permission.GUIDES_MANAGE, load=_managed_guide)
+@require(Permission.GUIDES_MANAGE, load=roster.get_guide)
 def stop(guide: Guide):
     roster.stop_guide(current_actor(), guide)
     flash(
@@ -410,7 +412,7 @@ def stop(guide: Guide):
 
 
 @bp.get("/guide/<int:guide_id>")
-@require(Permission.GUIDES_MANAGE, load=_managed_guide)
+@require(Permission.GUIDES_MANAGE, load=roster.get_guide)
 def guide_page(guide: Guide):
     span = reports.period(request.args.get("period"))
     return render_template(
@@ -452,30 +454,24 @@ def hq_csv():
     brand = _hq_brand(actor)
     span = reports.period(request.args.get("period"))
     report = reports.hq_report(brand.id, span)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
+    body = csv_bytes(  # a name that would run as a spreadsheet formula stays text
         [
-            "period", "store", "guide_code", "guide", "status", "orders", "sales_cents",
-            "commission_cents", "earned_cents", "pending_cents", "due_cents", "paid_cents",
+            (
+                "period", "store", "guide_code", "guide", "status", "orders", "sales_cents",
+                "commission_cents", "earned_cents", "pending_cents", "due_cents", "paid_cents",
+            ),
+            *(
+                (
+                    span.label, row.store_code, row.code, row.name, row.status, row.orders,
+                    row.amount_cents, row.commission_cents, row.earned_cents, row.pending_cents,
+                    row.due_cents, row.paid_cents,
+                )
+                for row in report.guides
+            ),
         ]
     )  # fmt: skip
-    for row in report.guides:
-        writer.writerow(
-            [
-                span.label, row.store_code, row.code, _csv_safe(row.name), row.status, row.orders,
-                row.amount_cents, row.commission_cents, row.earned_cents, row.pending_cents,
-                row.due_cents, row.paid_cents,
-            ]
-        )  # fmt: skip
-    response = Response(out.getvalue(), mimetype="text/csv")
+    response = Response(body, mimetype="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="guides-{brand.code}-{span.label}.csv"'
     )
     return response
-
-
-def _csv_safe(text: Any) -> str:
-    """A spreadsheet runs a cell that starts with = + - @: such a name is quoted as text."""
-    value = str(text or "")
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value

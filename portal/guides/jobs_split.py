@@ -1,6 +1,7 @@
 """The split's background work: sending the stores' shares of a completed consumer order to the
 payment provider's profit sharing (portal/guides/split.py, `share_with_provider`), and the hook
-that asks for it. `register()` puts the whole split into the storefront's hooks."""
+that asks for it. `portal/guides/plugs.register()` puts the whole split into the storefront's
+hooks."""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ from sqlalchemy import select
 from portal.core import jobs
 from portal.extensions import db
 from portal.guides import split
+from portal.guides.commission import COMPLETING
 from portal.storefront.models import ConsumerOrder
-
-COMPLETING_ACTIONS = ("hand_over", "deliver")  # storefront transitions.Action: it completes
 
 
 @jobs.job(title="Share a consumer order's money at the provider", retries=3)
@@ -33,7 +33,7 @@ def order_completed(order: ConsumerOrder, action: str) -> None:
     """Status listener: a collected or delivered order whose stores named a receiver account
     gets its shares sent to the provider, after the commit (never before: a rollback would
     leave money shared for an order that did not complete)."""
-    if action in COMPLETING_ACTIONS and split.shares_to_send(order):
+    if action in COMPLETING and split.shares_to_send(order):
         jobs.enqueue(
             share_profits, order.id, brand_id=order.brand_id, title=f"Profit sharing {order.number}"
         )

@@ -17,13 +17,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import Select, and_, case, exists, func, or_, select
 
 from portal.core.access import OrgKind
-from portal.core.db import utcnow
+from portal.core.db import in_ids, utcnow
 from portal.extensions import db
 from portal.guides.models import (
     Attribution,
@@ -37,6 +35,7 @@ from portal.guides.models import (
     StatementParty,
     StatementStatus,
 )
+from portal.guides.settlement import PERIOD, period_bounds, portal_zone
 from portal.members.coupon_models import CouponTemplate, Distribution, TemplateStatus
 from portal.members.ledger_models import PosSale
 from portal.members.member_queries import mask_phone
@@ -44,7 +43,6 @@ from portal.members.sale_models import PrivateSale, SaleStatus
 from portal.network.models import ChannelLink, Organization, OrgStatus, User
 from portal.storefront.models import Consumer, ConsumerOrder
 
-PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 LEADERBOARD_SIZE = 50
 RULES = tuple(AttributionRule)
 
@@ -69,12 +67,8 @@ class Period:
         return f"{year + 1}-01" if month == 12 else f"{year}-{month + 1:02d}"
 
 
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "UTC")
-
-
 def current_period_label(now: datetime | None = None) -> str:
-    local = (now or utcnow()).astimezone(_zone())
+    local = (now or utcnow()).astimezone(portal_zone())
     return f"{local.year}-{local.month:02d}"
 
 
@@ -82,17 +76,9 @@ def period(label: str | None = None) -> Period:
     """The month `label` ("2026-11") in the portal's time zone; this month when absent or not a
     month."""
     text = (label or "").strip()
-    if not PERIOD_RE.match(text):
+    if not PERIOD.match(text):
         text = current_period_label()
-    year, month = int(text[:4]), int(text[5:])
-    zone = _zone()
-    start = datetime(year, month, 1, tzinfo=zone)
-    end = (
-        datetime(year + 1, 1, 1, tzinfo=zone)
-        if month == 12
-        else datetime(year, month + 1, 1, tzinfo=zone)
-    )
-    return Period(text, start.astimezone(UTC), end.astimezone(UTC))
+    return Period(text, *period_bounds(text))
 
 
 # -- shared expressions --------------------------------------------------------------------------
@@ -326,7 +312,7 @@ def customers(guide: Guide, *, limit: int = 200) -> list[Customer]:
             row.id: row
             for row in db.session.execute(
                 select(Consumer.id, Consumer.name, Consumer.phone).where(
-                    Consumer.id.in_(ids), Consumer.deleted_at.is_(None)
+                    in_ids(Consumer.id, ids), Consumer.deleted_at.is_(None)
                 )
             ).all()
         }

@@ -27,7 +27,7 @@ from portal.extensions import db
 from portal.guides.models import Guide, GuideStatus
 from portal.members import membership
 from portal.network.models import ChannelLink, Membership, Organization, OrgStatus
-from portal.policy.consumer_terms import terms_for
+from portal.policy.consumer_terms import ProgramTerms, terms_for
 from portal.storefront.words import say
 
 # No 0/O, 1/I/L: a code read aloud in a shop or copied from a photo is typed right.
@@ -118,19 +118,22 @@ def _code_error(message: object) -> ValidationFailed:
     return ValidationFailed(fields={"guide_code": say(message)})
 
 
-def may_sell_for(brand: Organization, guide_brand_id: int) -> bool:
+def may_sell_for(
+    brand: Organization, guide_brand_id: int, terms: ProgramTerms | None = None
+) -> bool:
     """Whether a guide of `guide_brand_id` may be credited with a sale of `brand`: their own
-    brand, or one that shares the programme when the selling brand's terms allow it."""
+    brand, or one that shares the programme when the selling brand's terms (`terms`, read when
+    not given) allow it."""
     if guide_brand_id == brand.id:
         return True
-    if not terms_for(brand.id).guides.cross_brand:
+    if not (terms if terms is not None else terms_for(brand.id)).guides.cross_brand:
         return False
     ours = membership.find_program(brand.id)
     theirs = membership.find_program(guide_brand_id)
     return ours is not None and theirs is not None and ours.id == theirs.id
 
 
-def find_by_code(brand: Organization, code: str | None) -> Guide:
+def find_by_code(brand: Organization, code: str | None, terms: ProgramTerms | None = None) -> Guide:
     """The active guide with this code, for a sale of `brand`. Raises ValidationFailed naming
     `guide_code` for a code nobody has, a stopped guide's, or another brand's when the brand
     does not take it (see `may_sell_for`)."""
@@ -140,7 +143,7 @@ def find_by_code(brand: Organization, code: str | None) -> Guide:
     guide = db.session.execute(select(Guide).where(Guide.code == typed)).scalar_one_or_none()
     if guide is None:
         raise _code_error(_l("No guide has this code: check it, or leave it empty."))
-    if not may_sell_for(brand, guide.brand_id):
+    if not may_sell_for(brand, guide.brand_id, terms):
         raise _code_error(
             _l("This guide code belongs to another brand: it cannot be used in this shop.")
         )

@@ -22,7 +22,18 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import BigInteger, and_, cast, exists, func, literal, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    cast,
+    exists,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.sql.expression import null
 
 from portal.core.access import Actor, Permission
@@ -47,7 +58,8 @@ class StatementConflict(Conflict):
     code = "statement_status"
 
 
-def _zone() -> ZoneInfo:
+def portal_zone() -> ZoneInfo:
+    """The time zone whose months statements and the guides' pages count in."""
     return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "UTC")
 
 
@@ -58,7 +70,7 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
     if match is None:
         raise ValidationFailed(fields={"period": say(_l("A month as YYYY-MM, e.g. 2026-11."))})
     year, month = int(match[1]), int(match[2])
-    zone = _zone()
+    zone = portal_zone()
     start = datetime(year, month, 1, tzinfo=zone).astimezone(UTC)
     end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone).astimezone(UTC)
     return start, end
@@ -66,7 +78,7 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
 
 def previous_period(now: datetime | None = None) -> str:
     """The month before `now`'s (in the portal's time zone)."""
-    now = (now or utcnow()).astimezone(_zone())
+    now = (now or utcnow()).astimezone(portal_zone())
     year, month = (now.year, now.month - 1) if now.month > 1 else (now.year - 1, 12)
     return f"{year:04d}-{month:02d}"
 
@@ -253,21 +265,15 @@ def _with_guides(statement: CommissionStatement) -> list[CommissionStatement]:
     """A store's statement and its guides' (a guide's: itself), locked in id order."""
     S = CommissionStatement
     if statement.party == StatementParty.GUIDE:
-        ids = [statement.id]
+        which: list[ColumnElement[bool]] = [S.id == statement.id]
     else:
-        ids = list(
-            db.session.execute(
-                select(S.id).where(
-                    S.brand_id == statement.brand_id,
-                    S.period == statement.period,
-                    S.org_id == statement.org_id,
-                )
-            ).scalars()
-        )
+        which = [
+            S.brand_id == statement.brand_id,
+            S.period == statement.period,
+            S.org_id == statement.org_id,
+        ]
     return list(
-        db.session.execute(select(S).where(S.id.in_(ids)).order_by(S.id).with_for_update())
-        .scalars()
-        .all()
+        db.session.execute(select(S).where(*which).order_by(S.id).with_for_update()).scalars().all()
     )
 
 

@@ -66,7 +66,8 @@ from portal.core.db import in_ids, utcnow
 from portal.extensions import db
 from portal.finance import services as finance
 from portal.finance.models import AccountEntry
-from portal.guides.models import Attribution, OrderSplit, SplitParty
+from portal.guides.commission import order_attribution
+from portal.guides.models import OrderSplit, SplitParty
 from portal.network.models import ChannelLink, Organization
 from portal.policy import queries as policy
 from portal.storefront.hooks import RefundRequest
@@ -100,12 +101,6 @@ def fee_of(total_cents: int) -> int:
     """The payment provider's fee, rounded down to the fen."""
     rate = int(current_app.config.get("PAYMENT_FEE_BP", 60))
     return max(0, total_cents) * rate // BP
-
-
-def _attribution(order: ConsumerOrder) -> Attribution | None:
-    return db.session.execute(
-        select(Attribution).where(Attribution.consumer_order_id == order.id)
-    ).scalar_one_or_none()
 
 
 def store_link(brand_id: int, org_id: int) -> ChannelLink | None:
@@ -147,7 +142,7 @@ def compute_shares(order: ConsumerOrder) -> list[Share]:
     """The order's division by the rule above (module docstring); zero shares left out."""
     total = max(0, order.total_cents)
     fee = min(fee_of(total), total)
-    attribution = _attribution(order)
+    attribution = order_attribution(order.id)
     commission = 0
     guide_org_id = None
     if attribution is not None and attribution.earns and attribution.commission_cents > 0:
@@ -261,13 +256,17 @@ def _post(
     )
 
 
-def _paid_out(order: ConsumerOrder, receivers: list[ShareReceiver], provider: str) -> None:
+def _paid_out(
+    order: ConsumerOrder,
+    receivers: list[ShareReceiver],
+    provider: str,
+    wanted: list[tuple[str, int, str, int]],
+) -> None:
     """The provider is sending the stores their shares in money: each store's account takes
     back the credit its share was posted as (the brand owes it that much less), once per order
-    and store. A refund after this posts as usual, so the store then owes back what it had."""
-    accounts = {
-        account: (party, org_id) for party, org_id, account, _cents in shares_to_send(order)
-    }
+    and store. A refund after this posts as usual, so the store then owes back what it had.
+    `wanted` is the order's `shares_to_send`."""
+    accounts = {account: (party, org_id) for party, org_id, account, _cents in wanted}
     for receiver in receivers:
         found = accounts.get(receiver.account)
         if found is None:
@@ -499,7 +498,8 @@ def share_with_provider(order: ConsumerOrder) -> dict[str, Any]:
         return {"order": order.number, "state": "no provider payment"}
     room = max(0, payment.amount_cents - fee_of(payment.amount_cents) - order.refunded_cents)
     receivers = []
-    for party, _org_id, account, cents in shares_to_send(order):
+    wanted = shares_to_send(order)
+    for party, _org_id, account, cents in wanted:
         amount = min(cents, room)
         if amount <= 0:
             break
@@ -522,7 +522,7 @@ def share_with_provider(order: ConsumerOrder) -> dict[str, Any]:
     )
     result = provider_named(payment.provider).share_profit(request)
     if result.state != ShareState.FAILED:
-        _paid_out(order, receivers, payment.provider)
+        _paid_out(order, receivers, payment.provider, wanted)
     return {
         "order": order.number,
         "state": result.state.value,

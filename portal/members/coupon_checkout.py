@@ -30,7 +30,6 @@ from portal.members.coupon_models import (
 from portal.members.coupon_templates import (
     label,
     last_moment,
-    show_money,
     templates_by_id,
     where_it_counts,
     zone,
@@ -39,7 +38,7 @@ from portal.members.models import Member
 from portal.storefront.hooks import CheckoutContext, RefundRequest
 from portal.storefront.models import ConsumerOrder, ConsumerOrderLine
 from portal.storefront.transitions import Action
-from portal.storefront.words import say
+from portal.storefront.words import say, say_money
 
 MAX_PER_ORDER = 10  # coupons on one order
 
@@ -205,8 +204,8 @@ def _plan(
             elif spent < template.min_spend_cents:
                 problem = say(
                     _l("Spend %(min)s on the items it applies to (%(spent)s so far)."),
-                    min=show_money(template.min_spend_cents),
-                    spent=show_money(spent),
+                    min=say_money(template.min_spend_cents),
+                    spent=say_money(spent),
                 )
         if problem:
             plan.errors[where] = problem

@@ -12,8 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_request_context
-from flask_babel import force_locale
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 
@@ -23,7 +22,7 @@ from portal.core.access import Actor, Permission
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, ValidationFailed
 from portal.core.inputs import parse_day, text_problem
-from portal.core.money import format_money, to_cents
+from portal.core.money import to_cents
 from portal.extensions import db
 from portal.members.coupon_models import (
     Coupon,
@@ -38,7 +37,7 @@ from portal.members.coupon_models import (
 )
 from portal.network.models import Organization
 from portal.storefront.models import ConsumerOrder, ConsumerOrderStatus, Tier
-from portal.storefront.words import say
+from portal.storefront.words import say, say_money
 
 MAX_NAME = 120
 MAX_DESCRIPTION = 500
@@ -71,15 +70,6 @@ DISTRIBUTION_NAMES = {
     Distribution.CLAIM.value: _l("Claimed on the members' coupon page (and by link)"),
     Distribution.LINK.value: _l("Claimed through a shared link only"),
 }
-
-
-def show_money(cents: int) -> str:
-    """Money in the page's language in a request; in English elsewhere (jobs, services called
-    from tests), as `say` words messages (the locale selector needs a request)."""
-    if has_request_context():
-        return format_money(cents)
-    with force_locale("en"):
-        return format_money(cents)
 
 
 # -- templates -----------------------------------------------------------------------------------
@@ -140,8 +130,8 @@ def _yuan(raw: Any, name: str, errors: dict[str, str], *, positive: bool = True)
     if not low <= cents <= MAX_YUAN * 100:
         errors[name] = say(
             _l("An amount in yuan from %(low)s to %(high)s."),
-            low=show_money(low),
-            high=show_money(MAX_YUAN * 100),
+            low=say_money(low),
+            high=say_money(MAX_YUAN * 100),
         )
         return None
     return cents
@@ -363,15 +353,15 @@ def list_templates(brand_id: int, *, limit: int = 200) -> list[CouponTemplate]:
 
 def label(template: CouponTemplate) -> str:
     """What the coupon takes off, in a few words: "¥50.00 off orders of ¥300.00", "15% off"."""
-    amount = show_money(template.amount_cents)
-    minimum = show_money(template.min_spend_cents)
+    amount = say_money(template.amount_cents)
+    minimum = say_money(template.min_spend_cents)
     if template.kind == CouponKind.PERCENT:
         if template.min_spend_cents and template.cap_cents:
             return say(
                 _l("%(percent)d%% off orders of %(min)s, up to %(cap)s"),
                 percent=template.percent_off,
                 min=minimum,
-                cap=show_money(template.cap_cents),
+                cap=say_money(template.cap_cents),
             )
         if template.min_spend_cents:
             return say(
@@ -383,7 +373,7 @@ def label(template: CouponTemplate) -> str:
             return say(
                 _l("%(percent)d%% off, up to %(cap)s"),
                 percent=template.percent_off,
-                cap=show_money(template.cap_cents),
+                cap=say_money(template.cap_cents),
             )
         return say(_l("%(percent)d%% off"), percent=template.percent_off)
     if template.min_spend_cents:

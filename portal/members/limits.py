@@ -25,14 +25,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import has_request_context
-from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal.core.db import utcnow
 from portal.core.errors import ValidationFailed
-from portal.core.money import format_money
 from portal.extensions import db
 from portal.members import private_sales
 from portal.members.sale_models import PrivateSale
@@ -47,7 +44,7 @@ from portal.storefront.models import (
     Tier,
 )
 from portal.storefront.return_models import ConsumerReturn, ConsumerReturnLine, ReturnStatus
-from portal.storefront.words import say
+from portal.storefront.words import say, say_money
 
 NOT_COUNTED = (ConsumerOrderStatus.CANCELLED, ConsumerOrderStatus.REFUNDED)
 
@@ -127,14 +124,6 @@ def usage(
         units[variant_id] -= int(qty or 0)
         cents -= int(money or 0)
     return Usage({v: max(0, q) for v, q in units.items()}, max(0, cents))
-
-
-def _money(cents: int, currency: str) -> str:
-    """An amount as the page's language writes it; English outside a request (as `say`)."""
-    if has_request_context():
-        return format_money(cents, currency)
-    with force_locale("en"):
-        return format_money(cents, currency)
 
 
 def _left(limit: int, used: int) -> int:
@@ -258,9 +247,9 @@ def _store_problems(
                 "lines",
                 say(
                     AMOUNT_LIMIT,
-                    limit=_money(limit, order.currency),
+                    limit=say_money(limit, order.currency),
                     days=terms.period_days,
-                    left=_money(_left(limit, used.cents), order.currency),
+                    left=say_money(_left(limit, used.cents), order.currency),
                 ),
             )
         )
@@ -313,9 +302,9 @@ def _sale_problems(
                 "lines",
                 say(
                     SALE_AMOUNT_LIMIT,
-                    limit=_money(amount, order.currency),
+                    limit=say_money(amount, order.currency),
                     sale=sale.name,
-                    left=_money(_left(amount, used.cents), order.currency),
+                    left=say_money(_left(amount, used.cents), order.currency),
                 ),
             )
         )

@@ -156,7 +156,8 @@ def join(
         raise ValidationFailed(fields={"phone": say(_l("Add a mobile number to join."))})
     program = program_of(consumer.brand)
     member = find_member(program.id, phone=consumer.phone, email=consumer.email)
-    if member is None or member.status != MemberStatus.ACTIVE:
+    made = member is None or member.status != MemberStatus.ACTIVE
+    if made:
         member = _new_member(
             program,
             consumer,
@@ -166,13 +167,12 @@ def join(
             invited_by_member_id=invited_by_member_id,
             invite_code_id=invite_code_id,
         )
-        consumer.member_id = member.id
-        db.session.flush()
-        for listener in joined_listeners:
-            listener(member, consumer)
-        return member
+    assert member is not None
     consumer.member_id = member.id
     db.session.flush()
+    if made:
+        for listener in joined_listeners:
+            listener(member, consumer)
     return member
 
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from flask import current_app, has_request_context
-from flask_babel import force_locale
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, ValidationFailed
-from portal.core.money import format_money, to_cents
+from portal.core.money import to_cents
 from portal.extensions import db
 from portal.members import membership
 from portal.members.ledger_models import TopUpStatus, WalletEntry, WalletKind, WalletTopUp
@@ -32,19 +31,11 @@ from portal.storefront.payments import services as payments
 from portal.storefront.payments.models import PayableKind, Payment, PaymentStatus
 from portal.storefront.payments.providers import provider_name_for
 from portal.storefront.transitions import Action
-from portal.storefront.words import say
+from portal.storefront.words import say, say_money
 
 K = WalletKind
 CURRENCY = "CNY"
 MIN_TOP_UP_CENTS = 100
-
-
-def _money(cents: int, currency: str = CURRENCY) -> str:
-    """An amount in a message: the page's locale in a request, English elsewhere (as `say`)."""
-    if has_request_context():
-        return format_money(cents, currency)
-    with force_locale("en"):
-        return format_money(cents, currency)
 
 
 # -- reads ---------------------------------------------------------------------------------------
@@ -134,7 +125,7 @@ def after_place(context: CheckoutContext, order: ConsumerOrder) -> None:
         raise ValidationFailed(
             fields={
                 "wallet_cents": say(
-                    _l("Your wallet holds %(amount)s."), amount=_money(held, order.currency)
+                    _l("Your wallet holds %(amount)s."), amount=say_money(held, order.currency)
                 )
             }
         )
@@ -143,7 +134,7 @@ def after_place(context: CheckoutContext, order: ConsumerOrder) -> None:
             fields={
                 "wallet_cents": say(
                     _l("At most %(amount)s is left to pay on this order."),
-                    amount=_money(max(left, 0), order.currency),
+                    amount=say_money(max(left, 0), order.currency),
                 )
             }
         )
@@ -193,8 +184,8 @@ def top_up_limits() -> tuple[int, int]:
 def _outside_limits(low: int, high: int) -> str:
     return say(
         _l("An amount from %(low)s to %(high)s."),
-        low=_money(low, CURRENCY),
-        high=_money(high, CURRENCY),
+        low=say_money(low, CURRENCY),
+        high=say_money(high, CURRENCY),
     )
 
 

@@ -10,18 +10,14 @@ from portal.core.money import from_cents
 from portal.extensions import db
 from portal.guides import roster
 from portal.guides.models import Guide
-from portal.network.models import Organization
-from portal.seed.orders import _actor
+from portal.seed.lookup import actor as _actor
+from portal.seed.lookup import org as _org
 from portal.storefront import store_shops
 from portal.storefront.store_shops import ShopSettings
 
 STORE = "S1"
 GUIDES = ("store1@demo.test", "staff1@demo.test")
 STORE_MARKUP_CENTS = 1_000  # the store's own price: 10 yuan above the official price
-
-
-def _org(code: str) -> Organization:
-    return db.session.execute(select(Organization).where(Organization.code == code)).scalar_one()
 
 
 def seed_guides() -> int:

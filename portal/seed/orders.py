@@ -9,28 +9,18 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from portal.auth.services import actor_for_membership
 from portal.catalog.models import Product, Variant
 from portal.core.access import Actor
 from portal.core.db import utcnow
 from portal.extensions import db
 from portal.finance import services as finance
-from portal.network.models import ChannelLink, Membership, Organization, User
+from portal.network.models import ChannelLink, Organization
 from portal.ordering import queries, services
 from portal.ordering.models import Order
 from portal.policy import queries as policy
+from portal.seed.lookup import actor as _actor
 
 MARK = "DEMO-"  # the PO numbers of the demo's orders
-
-
-def _actor(email: str, org_code: str) -> Actor:
-    membership = db.session.execute(
-        select(Membership)
-        .join(User, User.id == Membership.user_id)
-        .join(Organization, Organization.id == Membership.org_id)
-        .where(User.email == email, Organization.code == org_code)
-    ).scalar_one()
-    return actor_for_membership(membership)
 
 
 def _link(org_code: str, brand_code: str = "ACME") -> ChannelLink:

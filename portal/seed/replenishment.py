@@ -14,16 +14,12 @@ from portal.core.db import utcnow
 from portal.extensions import db
 from portal.inventory import services as stock
 from portal.inventory.models import StockLevel
-from portal.network.models import Organization
 from portal.replenishment import jobs, sales, services
 from portal.replenishment.models import SalesReport
 from portal.replenishment.services import RuleInput
+from portal.seed.lookup import org as _org
 
 TILL = "TILL-0001"  # the demo's sell-out report
-
-
-def _org(code: str) -> Organization:
-    return db.session.execute(select(Organization).where(Organization.code == code)).scalar_one()
 
 
 def seed_replenishment() -> int:

@@ -64,7 +64,8 @@ def find_or_make_consumer(brand: Organization, phone: str, name: str = "") -> Co
     number = normalize_phone(phone)
     name = (name or "").strip()
     if len(name) > MAX_NAME:
-        raise ValidationFailed(fields={"name": say(_l("At most %(count)d characters."), count=120)})
+        too_long = say(_l("At most %(count)d characters."), count=MAX_NAME)
+        raise ValidationFailed(fields={"name": too_long})
     consumer = consumers.find_consumer_by_phone(brand, number)
     if consumer is not None:
         if name and not consumer.name:
@@ -148,10 +149,9 @@ def product_skus(
         ).scalars()
     )
     prices = catalog.price_variants(brand.id, Tier.OFFICIAL, ids)
-    if shop_org_id is not None and store_shops.is_on(brand.id, shop_org_id):
-        shop = store_shops.find_shop(brand.id, shop_org_id)
-        if shop is not None:
-            prices = store_shops.shop_prices(shop, prices)
+    shop = store_shops.find_shop(brand.id, shop_org_id) if shop_org_id is not None else None
+    if shop is not None and store_shops.sells(shop):
+        prices = store_shops.shop_prices(shop, prices)
     if not prices:
         raise NotFound()
     found = stock.availability(brand, list(prices))

@@ -79,6 +79,7 @@ class CheckoutContext:
     details: dict[str, Any] = field(default_factory=dict)  # notes for the order's first event
     shop_org_id: int | None = None  # the store whose own shop sells it (/shop/<brand>/s/<code>/)
     placed_by_user_id: int | None = None  # store staff ordering for a walk-in customer
+    guide: Any = None  # may be set: the guide a typed code named (found once, before placing)
 
 
 @dataclass(frozen=True)

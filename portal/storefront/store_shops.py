@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import has_request_context
-from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +29,7 @@ from portal.core import audit
 from portal.core.access import Actor, OrgKind, Permission
 from portal.core.db import utcnow
 from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
-from portal.core.money import format_money, to_cents
+from portal.core.money import to_cents
 from portal.extensions import db
 from portal.inventory.models import Grade, Location, StockLevel
 from portal.inventory.services import default_location
@@ -48,7 +46,7 @@ from portal.storefront.models import (
     Tier,
 )
 from portal.storefront.store_shop_models import StoreShop, StoreShopCartLine, StoreShopPrice
-from portal.storefront.words import say
+from portal.storefront.words import say, say_money
 
 MAX_HOURS = 300
 MAX_ADDRESS = 255
@@ -118,7 +116,11 @@ def is_on(brand_id: int, org_id: int | None) -> bool:
     """Whether this store's own shop sells now."""
     if org_id is None:
         return False
-    shop = find_shop(brand_id, org_id)
+    return sells(find_shop(brand_id, org_id))
+
+
+def sells(shop: StoreShop | None) -> bool:
+    """Whether this shop sells now: saved, switched on by its owner and not off by HQ."""
     return shop is not None and shop.is_enabled and not switched_off_by_hq(shop)
 
 
@@ -201,14 +203,6 @@ def save_settings(
     )
     db.session.flush()
     return shop
-
-
-def show_money(cents: int, currency: str = "CNY") -> str:
-    """Money in the page's language in a request, in English elsewhere (as `say` words it)."""
-    if has_request_context():
-        return format_money(cents, currency)
-    with force_locale("en"):
-        return format_money(cents, currency)
 
 
 # -- the store's prices ------------------------------------------------------------------------
@@ -323,7 +317,7 @@ def set_price(
                 fields={
                     "price": say(
                         _l("At least %(floor)s: the brand's floor for this product."),
-                        floor=show_money(floor, product.currency),
+                        floor=say_money(floor, product.currency),
                     )
                 },
                 floor_cents=floor,
@@ -490,7 +484,7 @@ def selling_shop(brand: Organization, org_id: int, tier: str) -> StoreShop:
     """The shop checkout sells through: on, the brand's, the official tier. Raises
     PermissionDenied (closed, or another tier) otherwise."""
     shop = find_shop(brand.id, org_id)
-    if shop is None or not shop.is_enabled or switched_off_by_hq(shop):
+    if shop is None or not sells(shop):
         raise PermissionDenied(say(_l("This store's shop is closed now.")))
     if tier != Tier.OFFICIAL:
         raise PermissionDenied(say(_l("A store's shop sells the official collection only.")))

@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
+from flask import Flask
 from sqlalchemy import func, select
 
-from portal import create_app
 from portal.core.db import writing
 from portal.core.errors import PortalError
 from portal.extensions import db
@@ -22,10 +22,9 @@ from portal.members import invites
 from portal.members.employee_models import Entitlement, InviteCode
 from portal.network.models import Organization
 from portal.storefront.models import Consumer
-from tests.conftest import need
 from tests.members.test_entitlement import an_employee, retail_shop
 from tests.members.test_invites import set_invite_terms
-from tests.support.services import fresh_postgres_database
+from tests.support.races import race_app
 
 USES = 3
 FRIENDS = 8
@@ -47,15 +46,9 @@ class Arena:
             return value
 
 
-def build_arena(url: str) -> Arena:
-    app = create_app(
-        "testing",
-        SQLALCHEMY_DATABASE_URI=url,
-        REDIS_URL=None,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 20, "max_overflow": 0, "pool_timeout": 120},
-    )
+def build_arena(app: Flask) -> Arena:
+    """The race's world on `app` (tests/support/races.py: a database of its own)."""
     with app.app_context():
-        db.create_all()
         shop = retail_shop("IR")
         set_invite_terms(shop, quota_per_year=QUOTA + USES, code_uses=USES)
         employee = an_employee(shop)
@@ -70,12 +63,7 @@ def build_arena(url: str) -> Arena:
 
 @pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres), "sqlite"])
 def arena(request, tmp_path) -> Iterator[Arena]:
-    if request.param == "postgresql":
-        need("postgresql")
-        url = fresh_postgres_database("invite_race")
-    else:
-        url = f"sqlite:///{tmp_path / 'race.db'}"
-    built = build_arena(url)
+    built = build_arena(race_app(request.param, tmp_path, "invite_race", pool_size=20))
     yield built
     with built.app.app_context():
         db.engine.dispose()

@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
+from flask import Flask
 from sqlalchemy import func, select
 
-from portal import create_app
 from portal.core.db import writing
 from portal.core.errors import PortalError
 from portal.extensions import db
@@ -30,9 +30,8 @@ from portal.storefront import tiers
 from portal.storefront.checkout import CheckoutLine, checkout
 from portal.storefront.hooks import CheckoutExtras
 from portal.storefront.models import Consumer, ConsumerOrder, Fulfilment, Tier
-from tests.conftest import need
 from tests.members.test_private_sales import SaleShop, build_sale_shop, let_in
-from tests.support.services import fresh_postgres_database
+from tests.support.races import race_app
 
 LIMIT = 4
 TRIES = 10
@@ -58,15 +57,9 @@ class Arena:
                 db.session.remove()
 
 
-def build_arena(url: str) -> Arena:
-    app = create_app(
-        "testing",
-        SQLALCHEMY_DATABASE_URI=url,
-        REDIS_URL=None,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 20, "max_overflow": 0, "pool_timeout": 120},
-    )
+def build_arena(app: Flask) -> Arena:
+    """The race's world on `app` (tests/support/races.py: a database of its own)."""
     with app.app_context():
-        db.create_all()
         built = build_sale_shop("RC", units_per_sku=LIMIT)
         tiers.move_tier(built.hq, [built.shop.net.variants["TEE-BLK-M"]], Tier.OUTLET)
         built.shop.receive("LJ", "TEE-BLK-M", 20)
@@ -88,12 +81,7 @@ def build_arena(url: str) -> Arena:
 
 @pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres), "sqlite"])
 def arena(request, tmp_path, monkeypatch) -> Iterator[Arena]:
-    if request.param == "postgresql":
-        need("postgresql")
-        url = fresh_postgres_database("sale_race")
-    else:
-        url = f"sqlite:///{tmp_path / 'sale_race.db'}"
-    built = build_arena(url)
+    built = build_arena(race_app(request.param, tmp_path, "sale_race", pool_size=20))
     let_in(monkeypatch, built.built)  # after create_app, which registers the real door
     yield built
     with built.app.app_context():

@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
+from flask import Flask
 from sqlalchemy import func, select, text
 
-from portal import create_app
 from portal.core.db import writing
 from portal.core.errors import PortalError
 from portal.extensions import db
@@ -28,9 +28,8 @@ from portal.network.models import Organization
 from portal.storefront.checkout import CheckoutLine, place
 from portal.storefront.models import Consumer, ConsumerOrder, Fulfilment, Tier
 from portal.storefront.payments.models import Payment, PaymentStatus
-from tests.conftest import need
+from tests.support.races import race_app
 from tests.support.retail import build_retail_shop
-from tests.support.services import fresh_postgres_database
 
 SKU = "TEE-BLK-M"  # Lujiazui holds 5 and keeps no safety stock
 UNITS = 5
@@ -73,15 +72,9 @@ class Sale:
         )
 
 
-def build_sale(url: str) -> Sale:
-    app = create_app(
-        "testing",
-        SQLALCHEMY_DATABASE_URI=url,
-        REDIS_URL=None,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 24, "max_overflow": 0, "pool_timeout": 120},
-    )
+def build_sale(app: Flask) -> Sale:
+    """The race's world on `app` (tests/support/races.py: a database of its own)."""
     with app.app_context():
-        db.create_all()
         shop = build_retail_shop("FS")
         sale = Sale(app, shop.brand.id, shop.variant_id(SKU), shop.locations["LJ"].id)
         sale.consumers = [shop.consumer(member=False).id for _ in range(BUYERS)]
@@ -92,12 +85,7 @@ def build_sale(url: str) -> Sale:
 
 @pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres), "sqlite"])
 def sale(request, tmp_path) -> Iterator[Sale]:
-    if request.param == "postgresql":
-        need("postgresql")
-        url = fresh_postgres_database("flash_sale")
-    else:
-        url = f"sqlite:///{tmp_path / 'flash.db'}"
-    built = build_sale(url)
+    built = build_sale(race_app(request.param, tmp_path, "flash_sale", pool_size=24))
     yield built
     with built.app.app_context():
         db.engine.dispose()
@@ -181,8 +169,7 @@ def test_the_last_unit_goes_to_whoever_holds_it_first_and_the_other_leaves_nothi
     """The second buyer looks while the first has not committed, so the look says one unit is
     left; the second then waits on the level's row lock, and once the first commits the
     reservation refuses: the same words as the look, and no order or payment of theirs."""
-    need("postgresql")
-    sale = build_sale(fresh_postgres_database("last_unit"))
+    sale = build_sale(race_app("postgresql", tmp_path, "last_unit", pool_size=24))
     try:
         for index in range(UNITS - 1):
             assert _buy(sale, index).startswith("C")

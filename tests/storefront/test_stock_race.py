@@ -17,9 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
+from flask import Flask
 from sqlalchemy import func, select
 
-from portal import create_app
 from portal.core.access import ROLE_PERMISSIONS, Actor, OrgKind, Role
 from portal.core.db import writing
 from portal.core.errors import PortalError
@@ -35,10 +35,9 @@ from portal.storefront import orders
 from portal.storefront.checkout import CheckoutLine, checkout
 from portal.storefront.models import Consumer, ConsumerOrder, ConsumerOrderStatus, Fulfilment, Tier
 from portal.storefront.payments.models import Payment, PaymentRefund
-from tests.conftest import need
 from tests.support.consumer_orders import pay_by_notice
+from tests.support.races import race_app
 from tests.support.retail import build_retail_shop
-from tests.support.services import fresh_postgres_database
 
 UNITS = 12
 CONSUMERS = 12
@@ -84,15 +83,9 @@ class Arena:
             return value
 
 
-def build_arena(url: str) -> Arena:
-    app = create_app(
-        "testing",
-        SQLALCHEMY_DATABASE_URI=url,
-        REDIS_URL=None,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 30, "max_overflow": 0, "pool_timeout": 120},
-    )
+def build_arena(app: Flask) -> Arena:
+    """The race's world on `app` (tests/support/races.py: a database of its own)."""
     with app.app_context():
-        db.create_all()
         shop = build_retail_shop("SR")
         shop.receive("warehouse", SKU, UNITS)
         arena = Arena(
@@ -194,12 +187,7 @@ def _buyer_orders(arena: Arena, index: int):
 
 @pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres), "sqlite"])
 def arena(request, tmp_path) -> Iterator[Arena]:
-    if request.param == "postgresql":
-        need("postgresql")
-        url = fresh_postgres_database("shop_race")
-    else:
-        url = f"sqlite:///{tmp_path / 'race.db'}"
-    built = build_arena(url)
+    built = build_arena(race_app(request.param, tmp_path, "shop_race", pool_size=30))
     yield built
     with built.app.app_context():
         db.engine.dispose()
