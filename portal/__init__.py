@@ -97,6 +97,9 @@ def _register_models() -> None:
     # Every model module, so metadata (and Alembic) sees the whole schema.
     import portal.auth.jobs  # noqa: F401 - job functions register themselves
     import portal.auth.models  # noqa: F401
+    import portal.campaigns.group_jobs  # noqa: F401 - job functions register themselves
+    import portal.campaigns.models  # noqa: F401
+    import portal.campaigns.task_jobs  # noqa: F401
     import portal.catalog.jobs  # noqa: F401
     import portal.catalog.models  # noqa: F401
     import portal.core.audit  # noqa: F401
@@ -124,16 +127,19 @@ def _register_models() -> None:
     import portal.storefront.models  # noqa: F401
     import portal.storefront.payments.jobs  # noqa: F401 - with its models
     import portal.storefront.store_shop_models  # noqa: F401
+    from portal.campaigns import plugs as campaign_plugs
     from portal.guides import plugs as guide_plugs
     from portal.members import plugs
 
     plugs.register()  # the members' rules into the storefront's hooks
     guide_plugs.register()  # then the guides': they run after the members' steps
+    campaign_plugs.register()  # then the campaigns': after both
 
 
 def _register_blueprints(app: APIFlask) -> None:
     from portal.auth import api as auth_api
     from portal.auth import views as auth_views
+    from portal.campaigns import plugs as campaign_plugs
     from portal.catalog import views as catalog_views
     from portal.core import api as core_api
     from portal.core import views as core_views
@@ -213,6 +219,7 @@ def _register_blueprints(app: APIFlask) -> None:
         shop_feed_api.bp,
         members_api.bp,
         link_views.api_bp,
+        *campaign_plugs.blueprints(),
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

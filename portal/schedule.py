@@ -75,6 +75,10 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic("close-ended-sales", "portal.members.sale_jobs.close_ended_sales", 300),
     # Daily: only the first run after a month ends makes statements (a second finds them made).
     Periodic("settle-commissions", "portal.guides.jobs.settle_commissions", DAY, "02:00"),
+    # Campaigns: groups that did not fill in time are refunded; task results are counted from
+    # visits, claims, members and orders, and ended tasks closed with their rewards.
+    Periodic("settle-buy-groups", "portal.campaigns.group_jobs.settle_buy_groups", 60),
+    Periodic("count-task-results", "portal.campaigns.task_jobs.count_task_results", 300),
 )
 # Beside the list, every tick: jobs.relay_outbox (the outbox relay) runs in the scheduler itself,
 # since it is what hands jobs to Redis in the first place.

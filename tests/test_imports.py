@@ -40,6 +40,7 @@ BELOW: dict[str, tuple[str, ...]] = {
     "portal.storefront": ("portal.ordering",),
     "portal.members": ("portal.storefront",),
     "portal.guides": ("portal.members",),
+    "portal.campaigns": ("portal.guides",),
     "portal.insights": ("portal.guides",),
     "portal.schedule": ("portal.core",),
     "portal.seed": (EVERYTHING,),

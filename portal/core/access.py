@@ -87,6 +87,8 @@ class Permission(enum.StrEnum):
     GUIDES_USE = "guides.use"  # be a shopping guide: one's code, links, customers, commission
     GUIDES_MANAGE = "guides.manage"  # guides of one's org and below, their sales and commission
     COMMISSION_APPROVE = "commission.approve"  # approve and pay statements; set the guides (HQ)
+    CAMPAIGNS_MANAGE = "campaigns.manage"  # campaigns, events, group buys, red packets, sharers
+    TASKS_MANAGE = "tasks.manage"  # tasks and rewards for the guides of one's org and below
 
 
 _EVERYONE = {
@@ -120,6 +122,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MEMBERS_ENROL,
             Permission.GUIDES_USE,
             Permission.GUIDES_MANAGE,
+            Permission.CAMPAIGNS_MANAGE,
+            Permission.TASKS_MANAGE,
         }
     ),
     Role.DISTRIBUTOR_ADMIN: frozenset(
@@ -138,6 +142,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.FINANCE_VIEW,
             Permission.FINANCE_MANAGE,
             Permission.REPLENISHMENT_MANAGE,
+            Permission.TASKS_MANAGE,
         }
     ),
     Role.DISTRIBUTOR_BUYER: frozenset(

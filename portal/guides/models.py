@@ -41,14 +41,31 @@ class GuideStatus(enum.StrEnum):
     STOPPED = "stopped"  # left the store, or stopped by the owner: attributes nothing new
 
 
+class GuideKind(enum.StrEnum):
+    """A guide sells and is credited with sales; the other kinds are sharers (HQ's community
+    operators, stylists, customer service): their links record views and the sales that follow
+    for their own figures, but never attribute a sale, bind a customer or earn commission
+    (attribution.py). A sharer earns only what HQ sets as a task reward (portal/campaigns)."""
+
+    GUIDE = "guide"
+    COMMUNITY_OPERATOR = "community_operator"
+    STYLIST = "stylist"
+    CUSTOMER_SERVICE = "customer_service"
+
+
+SHARER_KINDS = tuple(k for k in GuideKind if k != GuideKind.GUIDE)
+
+
 class Guide(TimestampMixin, Model):
     """One person selling one brand for one org (a store; HQ's own people are guides of the
-    brand org). `code` is what a consumer types at checkout and what a link carries."""
+    brand org). `code` is what a consumer types at checkout and what a link carries. `kind`
+    other than "guide": a sharer (GuideKind)."""
 
     __tablename__ = "guides"
     __table_args__ = (
         UniqueConstraint("brand_id", "org_id", "user_id"),
         CheckConstraint(enum_check("status", tuple(GuideStatus)), name="status"),
+        CheckConstraint(enum_check("kind", tuple(GuideKind)), name="kind"),
         Index("ix_guides_org_id", "org_id"),
     )
 
@@ -58,6 +75,7 @@ class Guide(TimestampMixin, Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     code: Mapped[str] = mapped_column(String(12), unique=True)  # upper-case letters and digits
     status: Mapped[str] = mapped_column(String(20), default=GuideStatus.ACTIVE)
+    kind: Mapped[str] = mapped_column(String(20), default=GuideKind.GUIDE)
 
     brand: Mapped[Organization] = relationship(foreign_keys=[brand_id])
     org: Mapped[Organization] = relationship(foreign_keys=[org_id])
@@ -66,6 +84,10 @@ class Guide(TimestampMixin, Model):
     @property
     def is_active(self) -> bool:
         return self.status == GuideStatus.ACTIVE
+
+    @property
+    def is_sharer(self) -> bool:
+        return self.kind != GuideKind.GUIDE
 
 
 class LinkTarget(enum.StrEnum):
@@ -76,6 +98,9 @@ class LinkTarget(enum.StrEnum):
     SHOP = "shop"  # ref: the store code (a store's own shop)
     EVENT = "event"  # ref: the private sale's code
     COUPON = "coupon"  # ref: the coupon template's share code
+    LIVE = "live"  # ref: a live event's code (portal/campaigns)
+    GROUP_BUY = "group_buy"  # ref: a group buy's code (portal/campaigns)
+    RED_PACKET = "red_packet"  # ref: a red packet's code (portal/campaigns)
 
 
 class GuideVisit(Model):
@@ -197,6 +222,7 @@ class CommissionKind(enum.StrEnum):
     NEW_MEMBER = "new_member"  # the bonus for a member the guide signed up (positive)
     REVERSE = "reverse"  # goods came back or the order was refunded (negative)
     ADJUST = "adjust"  # HQ's correction with a note (either sign)
+    REWARD = "reward"  # a campaign task's reward, written when the task closes (positive)
 
 
 class CommissionEntry(Model):
@@ -208,7 +234,7 @@ class CommissionEntry(Model):
     __table_args__ = (
         CheckConstraint(enum_check("kind", tuple(CommissionKind)), name="kind"),
         CheckConstraint(
-            "(kind IN ('earn', 'new_member') AND amount_cents > 0) OR "
+            "(kind IN ('earn', 'new_member', 'reward') AND amount_cents > 0) OR "
             "(kind = 'reverse' AND amount_cents < 0) OR "
             "(kind = 'adjust' AND amount_cents <> 0)",
             name="amount_sign",

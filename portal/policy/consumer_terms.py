@@ -25,7 +25,9 @@ from portal.extensions import db
 from portal.policy.models import AudienceKind, PolicyVersion
 from portal.policy.queries.resolution import live_condition
 
-SECTIONS = ("levels", "points", "invites", "limits", "tier_moves", "guides", "commission")
+SECTIONS = (
+    "levels", "points", "invites", "limits", "tier_moves", "guides", "commission", "campaigns"
+)  # fmt: skip
 TIERS = ("official", "outlet", "employee")
 
 
@@ -115,6 +117,21 @@ class CommissionTerms:
 
 
 @dataclass(frozen=True)
+class CampaignTerms:
+    """Which campaign tools the brand uses (some refuse social fission to keep prices stable):
+    live-sale events, group buys (拼团) and red packets (红包), each off until the brand turns
+    it on; a red packet is split into `red_packet_min_coupons` to `red_packet_max_coupons`
+    coupons; a group buy's group has `group_size_max` people at most."""
+
+    live_events: bool = False
+    group_buys: bool = False
+    red_packets: bool = False
+    red_packet_min_coupons: int = 2
+    red_packet_max_coupons: int = 100
+    group_size_max: int = 10
+
+
+@dataclass(frozen=True)
 class ProgramTerms:
     levels: tuple[Level, ...]
     points: PointsTerms
@@ -123,6 +140,7 @@ class ProgramTerms:
     tier_moves: TierMoveTerms
     guides: GuideTerms = GuideTerms()
     commission: CommissionTerms = CommissionTerms()
+    campaigns: CampaignTerms = CampaignTerms()
 
     def level(self, code: str | None) -> Level:
         """The level of that code, or the first (lowest) when it is unknown."""
@@ -191,9 +209,12 @@ def parse(data: Any) -> ProgramTerms:
     moves = _section(data, "tier_moves", TierMoveTerms, errors)
     guides = _section(data, "guides", GuideTerms, errors)
     commission = _section(data, "commission", CommissionTerms, errors)
+    campaigns = _section(data, "campaigns", CampaignTerms, errors)
+    if not errors and campaigns.red_packet_max_coupons < campaigns.red_packet_min_coupons:
+        errors["campaigns.red_packet_max_coupons"] = "At least red_packet_min_coupons."
     if errors:
         raise ValidationFailed("The programme terms have mistakes.", fields=errors)
-    return ProgramTerms(levels, points, invites, limits, moves, guides, commission)
+    return ProgramTerms(levels, points, invites, limits, moves, guides, commission, campaigns)
 
 
 def _int(value: Any, where: str, errors: dict[str, str], *, low: int = 0, high: int = 10**12,
@@ -264,6 +285,9 @@ _LIMITS: dict[str, tuple[int, int]] = {
     "rate_bp": (0, 5000),
     "per_unit_cents": (0, 100_000),
     "new_member_bonus_cents": (0, 100_000),
+    "red_packet_min_coupons": (1, 1000),
+    "red_packet_max_coupons": (1, 1000),
+    "group_size_max": (2, 100),
 }
 _OPTIONAL = {
     "units_per_sku",
@@ -274,7 +298,7 @@ _OPTIONAL = {
     "employee_after_weeks",
     "binding_days",
 }
-_FLAGS = {"own_purchase_earns", "cross_brand"}
+_FLAGS = {"own_purchase_earns", "cross_brand", "live_events", "group_buys", "red_packets"}
 
 
 def _section(data: dict[str, Any], name: str, kind: type, errors: dict[str, str]) -> Any:

@@ -55,12 +55,17 @@ class CheckoutExtras:
     event_code: str | None = None  # the private sale the lines are bought in
     guide_code: str | None = None  # a shopping guide's code the consumer typed
     visitor: str | None = None  # the browser's own id: guide links it opened before signing in
+    group_buy: str | None = None  # a group buy's code: buy at its group price (campaigns)
+    group: str | None = None  # with group_buy: the code of the open group to join (else open one)
 
     @property
     def asks_hooks(self) -> bool:
         """Whether anything here changes what is charged or where units come from (a guide's
         code or the browser id only say who sold)."""
-        return bool(self.points or self.wallet_cents or self.coupon_ids or self.event_code)
+        return bool(
+            self.points or self.wallet_cents or self.coupon_ids or self.event_code
+            or self.group_buy
+        )  # fmt: skip
 
 
 @dataclass

@@ -339,6 +339,11 @@ class ConsumerOrder(TimestampMixin, Model):
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # unpaid by then: cancel
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Held by a layer above until it releases the order (a group buy waiting to fill): paid and
+    # holding its units, but no store may accept it and no accept clock runs; the clocks of a
+    # released order run from `released_at` (the later of it and the payment).
+    on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

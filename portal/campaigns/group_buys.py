@@ -1,0 +1,7 @@
+"""(stub: being written)"""
+
+from __future__ import annotations
+
+
+def plug() -> None:
+    """Register this module's hooks (stub)."""
