@@ -177,6 +177,21 @@ class Config:
     SIGN_IN_CODES_PER_PHONE_HOUR = _int("SIGN_IN_CODES_PER_PHONE_HOUR", 5)
     SIGN_IN_CODES_PER_ADDRESS_HOUR = _int("SIGN_IN_CODES_PER_ADDRESS_HOUR", 20)
     CONSUMER_SESSION_DAYS = _int("CONSUMER_SESSION_DAYS", 30)
+    # Sign-in with WeChat (portal/storefront/wechat_login.py): WECHAT_LOGIN_BACKEND is "" (off),
+    # "test" (the built-in stand-in for the demo and the tests: a page plays WeChat's QR page;
+    # refused in production) or "wechat" (WeChat's own API). The mini-program's app id and secret
+    # exchange wx.login codes; the website app's (open platform) sign in by QR code. WeChat's
+    # answers are awaited WECHAT_HTTP_TIMEOUT seconds. A WeChat user not yet linked to an account
+    # proves their mobile number with a code within WECHAT_LINK_TICKET_SECONDS.
+    WECHAT_LOGIN_BACKEND = os.environ.get("WECHAT_LOGIN_BACKEND", "")
+    WECHAT_MINI_APPID = os.environ.get("WECHAT_MINI_APPID", "")
+    WECHAT_MINI_SECRET = os.environ.get("WECHAT_MINI_SECRET", "")
+    WECHAT_WEB_APPID = os.environ.get("WECHAT_WEB_APPID", "")
+    WECHAT_WEB_SECRET = os.environ.get("WECHAT_WEB_SECRET", "")
+    WECHAT_API_BASE = os.environ.get("WECHAT_API_BASE") or "https://api.weixin.qq.com"
+    WECHAT_OPEN_BASE = os.environ.get("WECHAT_OPEN_BASE") or "https://open.weixin.qq.com"
+    WECHAT_HTTP_TIMEOUT = _int("WECHAT_HTTP_TIMEOUT", 10)
+    WECHAT_LINK_TICKET_SECONDS = _int("WECHAT_LINK_TICKET_SECONDS", 600)
 
     # Consumer orders (portal/storefront/orders.py): an order not paid within
     # CONSUMER_ORDER_PAY_MINUTES is cancelled and its units go back; a pickup order not collected
@@ -230,6 +245,8 @@ class Config:
 
 class DevelopmentConfig(Config):
     DEBUG = False
+    # The demo offers sign-in with WeChat through the built-in stand-in (a page plays WeChat's).
+    WECHAT_LOGIN_BACKEND = os.environ.get("WECHAT_LOGIN_BACKEND", "test")
 
 
 class TestingConfig(Config):

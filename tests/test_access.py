@@ -466,6 +466,18 @@ PUBLIC_ROUTES = {
     "guide_links.open_link",
     "storefront.store_shop",
     "storefront.store_shop_product",
+    # -- sign-in with WeChat: the QR start, WeChat's callback, the phone step that links the
+    # identity, the test backend's stand-in QR page (404 unless on), and the mini-program's API
+    # (tests/storefront/wechat/) --
+    "shop_wechat.start",
+    "shop_wechat.callback",
+    "shop_wechat.link_form",
+    "shop_wechat.link_send_code",
+    "shop_wechat.link_verify",
+    "shop_wechat.test_qr_page",
+    "shop_wechat.test_qr_scan",
+    "api_shop_wechat.wechat_session",
+    "api_shop_wechat.wechat_link",
 }
 
 # -- consumer accounts: routes for the signed-in consumer of the URL's brand (@consumer_required,
@@ -477,6 +489,8 @@ CONSUMER_ROUTES = {
     "storefront.address_delete": ("POST", "/shop/{brand}/account/addresses/{address}/delete"),
     "storefront.account_export": ("GET", "/shop/{brand}/account/export.json"),
     "storefront.account_delete": ("GET", "/shop/{brand}/account/delete"),
+    "shop_wechat.manage": ("GET", "/shop/{brand}/account/wechat/manage"),
+    "shop_wechat.unlink": ("POST", "/shop/{brand}/account/wechat/unlink"),
     "api_shop.revoke_token": ("DELETE", "/api/v1/shop/{brand}/token"),
     "api_shop.me": ("GET", "/api/v1/shop/{brand}/me"),
     "api_shop.list_addresses": ("GET", "/api/v1/shop/{brand}/addresses"),
