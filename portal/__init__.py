@@ -126,11 +126,14 @@ def _register_models() -> None:
     import portal.storefront.jobs  # noqa: F401
     import portal.storefront.models  # noqa: F401
     import portal.storefront.payments.jobs  # noqa: F401 - with its models
+    import portal.storefront.identity_models  # noqa: F401
     import portal.storefront.store_shop_models  # noqa: F401
     from portal.campaigns import plugs as campaign_plugs
     from portal.guides import plugs as guide_plugs
     from portal.members import plugs
+    from portal.storefront import wechat_accounts
 
+    wechat_accounts.plug()  # erasing a consumer forgets their WeChat identities
     plugs.register()  # the members' rules into the storefront's hooks
     guide_plugs.register()  # then the guides': they run after the members' steps
     campaign_plugs.register()  # then the campaigns': after both
@@ -178,6 +181,8 @@ def _register_blueprints(app: APIFlask) -> None:
         staff_return_views,  # noqa: F401 - its routes join staff_views.bp
         staff_views,
         store_shop_admin_views,
+        wechat_api,
+        wechat_views,
     )
     from portal.storefront import api as shop_api
     from portal.storefront import feed_api as shop_feed_api
@@ -195,6 +200,7 @@ def _register_blueprints(app: APIFlask) -> None:
         finance_views.bp,
         replenishment_views.bp,
         storefront_views.bp,
+        wechat_views.bp,
         staff_views.bp,
         member_views.bp,
         wallet_views.bp,
@@ -216,6 +222,7 @@ def _register_blueprints(app: APIFlask) -> None:
         finance_api.bp,
         replenishment_api.bp,
         shop_api.bp,
+        wechat_api.bp,
         shop_feed_api.bp,
         members_api.bp,
         link_views.api_bp,

@@ -178,6 +178,39 @@ OBJECT_ROUTES = {
     # staff member who placed it --
     "aisle.aisle_order": ("GET", "/shop-orders/aisle/{aisle_order}"),
     # -- end of guides and commission --
+    # -- campaigns (tests/campaigns/): {campaign}, {live_event}, {task} and {sharer} are another
+    # brand's, made in _foreign_campaign, _foreign_live_event, _foreign_task and _foreign_sharer;
+    # each route's scoped loader runs before the permission, so a role without it gets the 404
+    # too. (A red-packet plan is loaded after the permission: see PLAIN_ROUTES and
+    # test_another_brands_red_packet_plan_is_not_found.) --
+    "campaigns.detail": ("GET", "/campaigns/{campaign}"),
+    "campaigns.update": ("POST", "/campaigns/{campaign}"),
+    "campaigns.start": ("POST", "/campaigns/{campaign}/start"),
+    "campaigns.close": ("POST", "/campaigns/{campaign}/close"),
+    "campaigns.report": ("GET", "/campaigns/{campaign}/report"),
+    "campaigns.report_csv": ("GET", "/campaigns/{campaign}/report.csv"),
+    # live events (tests/campaigns/events/); item 1 need not exist: the event is a 404 first
+    "campaign_events.detail": ("GET", "/campaigns/events/{live_event}"),
+    "campaign_events.update": ("POST", "/campaigns/events/{live_event}"),
+    "campaign_events.item_add": ("POST", "/campaigns/events/{live_event}/items"),
+    "campaign_events.item_remove": ("POST", "/campaigns/events/{live_event}/items/1/remove"),
+    "campaign_events.publish": ("POST", "/campaigns/events/{live_event}/publish"),
+    "campaign_events.cancel": ("POST", "/campaigns/events/{live_event}/cancel"),
+    # tasks for guides (tests/campaigns/tasks/)
+    "campaign_tasks.detail": ("GET", "/campaigns/tasks/{task}"),
+    "campaign_tasks.update": ("POST", "/campaigns/tasks/{task}"),
+    "campaign_tasks.publish": ("POST", "/campaigns/tasks/{task}/publish"),
+    "campaign_tasks.close": ("POST", "/campaigns/tasks/{task}/close"),
+    "campaign_tasks.completion_csv": ("GET", "/campaigns/tasks/{task}/completion.csv"),
+    # sharers (tests/campaigns/sharers/)
+    "campaign_sharers.sharer": ("GET", "/campaigns/sharers/{sharer}"),
+    "campaign_sharers.stop": ("POST", "/campaigns/sharers/{sharer}/stop"),
+    "campaign_packets.plan": ("GET", "/campaigns/red-packets/{red_packet_plan}"),
+    "campaign_packets.stop": ("POST", "/campaigns/red-packets/{red_packet_plan}/stop"),
+    "campaign_groups.detail": ("GET", "/campaigns/group-buys/{group_buy}"),
+    "campaign_groups.start": ("POST", "/campaigns/group-buys/{group_buy}/start"),
+    "campaign_groups.stop": ("POST", "/campaigns/group-buys/{group_buy}/stop"),
+    # -- end of campaigns --
 }
 
 # Routes without an object: allowed when the role has the permission, else 403.
@@ -365,6 +398,37 @@ PLAIN_ROUTES = {
     "private_sales.sale_publish": ("POST", "/shop/ACME/hq/private-sales/NEIGOU-NOW/publish"),
     "private_sales.sale_end": ("POST", "/shop/ACME/hq/private-sales/NEIGOU-NOW/end"),
     # -- end of members --
+    # -- campaigns (tests/campaigns/): HQ's pages are its own brand's (anyone else at an org
+    # with the permission finds nothing there); a guide's pages are about the guide's own
+    # brand. NO-SUCH-EVENT is no event, plan 999999 no red-packet plan (another brand's real
+    # plan: test_another_brands_red_packet_plan_is_not_found) --
+    "campaigns.index": ("GET", "/campaigns/"),
+    "campaigns.create": ("POST", "/campaigns/"),
+    # live events (tests/campaigns/events/)
+    "campaign_events.index": ("GET", "/campaigns/events/"),
+    "campaign_events.new": ("GET", "/campaigns/events/new"),
+    "campaign_events.create": ("POST", "/campaigns/events/new"),
+    "campaign_events.my_links": ("GET", "/guides/me/events"),
+    "campaign_events.my_qr": ("GET", "/guides/me/events/NO-SUCH-EVENT/qr.svg"),
+    "campaign_events.my_poster_png": ("GET", "/guides/me/events/NO-SUCH-EVENT/poster.png"),
+    "campaign_events.my_poster_svg": ("GET", "/guides/me/events/NO-SUCH-EVENT/poster.svg"),
+    # tasks for guides (tests/campaigns/tasks/): HQ's and distributors' list, a store's, a guide's
+    "campaign_tasks.index": ("GET", "/campaigns/tasks/"),
+    "campaign_tasks.create": ("POST", "/campaigns/tasks/"),
+    "campaign_tasks.store_tasks": ("GET", "/guides/store/tasks"),
+    "campaign_tasks.my_tasks": ("GET", "/guides/me/tasks"),
+    # red packets (tests/campaigns/packets/)
+    "campaign_packets.index": ("GET", "/campaigns/red-packets/"),
+    "campaign_packets.create": ("POST", "/campaigns/red-packets/"),
+    "campaign_groups.index": ("GET", "/campaigns/group-buys/"),
+    "campaign_groups.create": ("POST", "/campaigns/group-buys/"),
+    "campaign_packets.my_packets": ("GET", "/guides/me/red-packets"),
+    "campaign_packets.guide_send": ("POST", "/guides/me/red-packets"),
+    # sharers (tests/campaigns/sharers/)
+    "campaign_sharers.index": ("GET", "/campaigns/sharers"),
+    "campaign_sharers.add": ("POST", "/campaigns/sharers"),
+    "campaign_sharers.me": ("GET", "/campaigns/sharers/me"),
+    # -- end of campaigns --
 }
 
 # What each persona gets on a plain route where its org decides as well as its role (a persona
@@ -408,6 +472,52 @@ PLAIN_ROUTE_ANSWERS: dict[str, dict[str, int]] = {
         }
         for endpoint in ("splits.index", "splits.export")
     },
+    # -- campaigns (tests/campaigns/): an empty form is a 422; a distributor gives tasks in the
+    # brands it sells and finds the campaigns landing's links to them; HQ is sent from a store's
+    # task page to its own; a guide has no NO-SUCH-EVENT to share, no plan named by an empty
+    # form to send, and HQ's people who are no sharers have no sharer's page --
+    "campaigns.index": {**dict.fromkeys(_HQ, 200), "distributor_admin": 200},
+    "campaigns.create": dict.fromkeys(_HQ, 422),
+    **{
+        endpoint: dict.fromkeys(_HQ, 200)
+        for endpoint in (
+            "campaign_events.index",
+            "campaign_events.new",
+            "campaign_packets.index",
+            "campaign_sharers.index",
+        )
+    },
+    **{
+        endpoint: dict.fromkeys(_HQ, 422)
+        for endpoint in (
+            "campaign_events.create",
+            "campaign_packets.create",
+            "campaign_sharers.add",
+            "campaign_groups.create",
+        )
+    },
+    **{
+        endpoint: dict.fromkeys(_GUIDES, 200)
+        for endpoint in (
+            "campaign_events.my_links",
+            "campaign_tasks.my_tasks",
+            "campaign_packets.my_packets",
+        )
+    },
+    **{
+        endpoint: dict.fromkeys(_GUIDES, 404)
+        for endpoint in (
+            "campaign_events.my_qr",
+            "campaign_events.my_poster_png",
+            "campaign_events.my_poster_svg",
+            "campaign_packets.guide_send",
+            "campaign_sharers.me",
+        )
+    },
+    "campaign_tasks.index": {**dict.fromkeys(_HQ, 200), "distributor_admin": 200},
+    "campaign_tasks.create": {**dict.fromkeys(_HQ, 422), "distributor_admin": 422},
+    "campaign_tasks.store_tasks": {**dict.fromkeys(_HQ, 302), "store_owner": 200},
+    # -- end of campaigns --
 }
 
 # Routes whose "other org's object" is a product or price the caller is not authorized for:
@@ -478,6 +588,15 @@ PUBLIC_ROUTES = {
     "shop_wechat.test_qr_scan",
     "api_shop_wechat.wechat_session",
     "api_shop_wechat.wechat_link",
+    # -- campaigns (tests/campaigns/): a live event's page, while published, and a red packet's
+    # page, for anyone; claiming from it needs a signed-in member --
+    "campaign_events.event_page",
+    "campaign_packets.packet_page",
+    "campaign_groups.offer_page",
+    "campaign_groups.group_page",
+    "campaign_groups.offer_json",
+    "campaign_groups.group_json",
+    # -- end of campaigns --
 }
 
 # -- consumer accounts: routes for the signed-in consumer of the URL's brand (@consumer_required,
@@ -569,6 +688,12 @@ CONSUMER_ROUTES = {
     "storefront.store_shop_checkout": ("POST", "/shop/{brand}/s/S1/checkout"),
     # -- a guide's link opened in the mini-program (tests/guides/test_link_views.py) --
     "api_guide_links.record_visit": ("POST", "/api/v1/shop/{brand}/guide-visits"),
+    # -- campaigns (tests/campaigns/packets/): a member's red packets, sending one, and claiming
+    # one; packet x need not exist: sign-in comes first --
+    "campaign_packets.member_packets": ("GET", "/shop/{brand}/account/red-packets"),
+    "campaign_packets.member_send": ("POST", "/shop/{brand}/account/red-packets"),
+    "campaign_packets.claim": ("POST", "/shop/{brand}/red-packets/x/claim"),
+    # -- end of campaigns --
 }
 # -- end of consumer accounts --
 
@@ -655,7 +780,154 @@ def _foreign(persona: str) -> dict[str, object]:
         "consumer_order": _foreign_consumer_order(org(brand), location),  # online orders
         "consumer_return": _foreign_consumer_return(org(brand), location),  # online returns
         **_foreign_guides(target, org(brand), location),  # guides and commission
+        "campaign": _foreign_campaign(org(brand)),  # campaigns
+        "live_event": _foreign_live_event(org(brand)),  # campaigns: live events
+        "task": _foreign_task(org(brand)),  # campaigns: tasks for guides
+        "sharer": _foreign_sharer(org(brand)),  # campaigns: sharers
+        "red_packet_plan": _foreign_red_packet_plan(org(brand)),  # campaigns: red packets
+        "group_buy": _foreign_group_buy(org(brand)),  # campaigns: group buys
     }
+
+
+# -- campaigns (tests/campaigns/) ------------------------------------------------------------------
+
+
+def _foreign_campaign(brand: Organization) -> int:
+    """A draft campaign of a brand the persona is not HQ of (written directly)."""
+    from datetime import timedelta
+
+    from portal.campaigns.models import Campaign
+    from portal.core.db import utcnow
+
+    row = Campaign(
+        brand_id=brand.id,
+        code="FOREIGN",
+        name="Foreign",
+        starts_at=utcnow(),
+        ends_at=utcnow() + timedelta(days=7),
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row.id
+
+
+def _foreign_live_event(brand: Organization) -> str:
+    """A draft live event of a brand the persona is not HQ of (written directly)."""
+    from datetime import timedelta
+
+    from portal.campaigns.models import LiveEvent
+    from portal.core.db import utcnow
+
+    event = LiveEvent(
+        brand_id=brand.id,
+        code="FOREIGN-LIVE",
+        name="Foreign live",
+        starts_at=utcnow(),
+        ends_at=utcnow() + timedelta(hours=1),
+    )
+    db.session.add(event)
+    db.session.flush()
+    return event.code
+
+
+def _foreign_task(brand: Organization) -> int:
+    """A task of the brand's HQ (written directly: only its visibility is under test)."""
+    from datetime import timedelta
+
+    from portal.campaigns.models import GuideTask
+    from portal.core.db import utcnow
+
+    task = GuideTask(
+        brand_id=brand.id,
+        owner_org_id=brand.id,
+        code="T-FOREIGN",
+        title="Foreign task",
+        kind="orders",
+        starts_at=utcnow(),
+        ends_at=utcnow() + timedelta(days=1),
+    )
+    db.session.add(task)
+    db.session.flush()
+    return task.id
+
+
+def _foreign_sharer(brand: Organization) -> int:
+    """One of the brand's HQ people made a sharer by its HQ (through the service)."""
+    from portal.campaigns import sharers
+    from portal.network import people
+    from tests.support.policy import hq_actor
+
+    user = people.create_user(
+        email=f"sharer-{brand.code.lower()}@access.test", name="Sharer", password="x" * 12
+    )
+    people.add_member(Actor.system(), brand, user, Role.HQ_MERCHANDISER)
+    return sharers.add_sharer(hq_actor(brand), user_id=user.id, kind="community_operator").id
+
+
+def _foreign_red_packet_plan(brand: Organization) -> int:
+    """An active red-packet plan of the brand and its coupon template (written directly: the
+    service asks for the brand's red packets to be on, and only the plan's visibility is under
+    test)."""
+    from portal.campaigns.models import RedPacketPlan
+    from portal.members.coupon_models import CouponTemplate
+
+    template = CouponTemplate(
+        brand_id=brand.id,
+        code="RP-FOREIGN",
+        name="Foreign packet",
+        kind="amount",
+        amount_cents=1000,
+        tiers=["official"],
+        validity="days",
+        valid_days=7,
+        total_limit=30,
+        distribution="issue",
+    )
+    db.session.add(template)
+    db.session.flush()
+    plan = RedPacketPlan(
+        brand_id=brand.id,
+        code="FOREIGN",
+        name="Foreign packet",
+        packet_cents=3000,
+        coupons_per_packet=3,
+        template_id=template.id,
+        packets_total=10,
+        packets_sent=0,
+        packets_per_sender=1,
+        senders="guides",
+        status="active",
+    )
+    db.session.add(plan)
+    db.session.flush()
+    return plan.id
+
+
+def _foreign_group_buy(brand: Organization) -> str:
+    """A draft group buy of the brand (written directly: only its visibility is under test)."""
+    from datetime import timedelta
+
+    from portal.campaigns.models import GroupBuy
+    from portal.core.db import utcnow
+
+    product = db.session.execute(
+        select(Product).where(Product.brand_id == brand.id).limit(1)
+    ).scalar_one()
+    offer = GroupBuy(
+        brand_id=brand.id,
+        code="GB-FOREIGN",
+        name="Foreign group buy",
+        product_id=product.id,
+        price_cents=10_000,
+        starts_at=utcnow(),
+        ends_at=utcnow() + timedelta(days=7),
+    )
+    db.session.add(offer)
+    db.session.flush()
+    return offer.code
+
+
+# -- end of campaigns ------------------------------------------------------------------------------
 
 
 # -- online orders (tests/storefront/test_staff_views.py) ------------------------------------------

@@ -161,6 +161,9 @@ class TaskResult(Model):
     task_id: Mapped[int] = mapped_column(ForeignKey("guide_tasks.id"))
     guide_id: Mapped[int] = mapped_column(ForeignKey("guides.id"))
     source: Mapped[str] = mapped_column(String(40))
+    # An orders task's order: a result whose order is wholly refunded later no longer counts
+    # (the row stays: the ledger of what was counted is append-only).
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("consumer_orders.id"))
     happened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     counted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -353,7 +356,10 @@ class RedPacketPlan(TimestampMixin, Model):
         UniqueConstraint("brand_id", "code"),
         CheckConstraint(enum_check("status", tuple(PlanStatus)), name="status"),
         CheckConstraint("coupons_per_packet >= 1", name="coupons"),
-        CheckConstraint("packet_cents % coupons_per_packet = 0", name="divides"),
+        CheckConstraint(
+            "packet_cents = (packet_cents / coupons_per_packet) * coupons_per_packet",
+            name="divides",
+        ),
         CheckConstraint("packet_cents > 0", name="sum"),
         CheckConstraint("packets_sent <= packets_total", name="sent_within_total"),
         CheckConstraint("packets_per_sender >= 1", name="per_sender"),
@@ -451,6 +457,7 @@ class CampaignOrder(Model):
         UniqueConstraint("consumer_order_id"),
         Index("ix_campaign_orders_campaign_id_created_at", "campaign_id", "created_at"),
         Index("ix_campaign_orders_sharer_id", "sharer_id"),
+        Index("ix_campaign_orders_brand_id_created_at", "brand_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -465,4 +472,3 @@ class CampaignOrder(Model):
 
 for _ledger in (TaskResult, RedPacketClaim, CampaignOrder, ClaimSource):
     make_append_only(_ledger)
-

@@ -25,6 +25,20 @@ Binding follows the brand's mode: on `first_purchase` an order attributed by cod
 a consumer not bound yet; on `first_visit` an order attributed by a link opened before signing
 in binds to that link's guide (a link opened signed in bound at once); on `registration` a code
 given at sign-up binds (`consumer_signed_up`). A guide's own purchase binds no one.
+
+**Sharers** (`Guide.kind` one of SHARER_KINDS: HQ's community operators, stylists, customer
+service) stand outside every rule above. Their links and code record who shared, for their own
+figures and the campaigns' reports (portal/campaigns/sharers.py), and nothing else:
+- a sharer's code typed at checkout (or sent by a till) attributes nothing and is no error: the
+  sale follows rules 2-4 as if no code had been typed; a stopped sharer's code is refused like a
+  stopped guide's;
+- the Link rule looks only at guides' links: the newest visit it considers is a guide's, so a
+  sharer's link opened after a guide's within the window leaves the sale with the guide;
+- a sharer never becomes the staff person of rule 2, and no consumer is ever bound to a sharer
+  (first visit, first purchase or registration: bindings.bind refuses), so a sharer's link never
+  moves a bound customer;
+- a sharer earns no commission: no attribution, so no earning, and no new-member bonus; what a
+  sharer earns is a campaign task's reward only (CommissionKind.REWARD, portal/campaigns).
 """
 
 from __future__ import annotations
@@ -32,7 +46,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, true
 
 from portal.core.db import utcnow
 from portal.core.errors import PermissionDenied
@@ -44,6 +58,7 @@ from portal.guides.models import (
     BindingMode,
     Guide,
     GuideBinding,
+    GuideKind,
     GuideStatus,
     GuideVisit,
 )
@@ -76,10 +91,12 @@ def find_link_visit(
     consumer_id: int | None,
     visitor: str | None,
     at: datetime | None = None,
+    kinds: tuple[str, ...] | None = (GuideKind.GUIDE,),
 ) -> GuideVisit | None:
     """The newest visit of an active guide's link in the brand's shop from `at - window_days`
     (inclusive) to `at`: the consumer's own, or this browser's made while nobody (or the same
-    consumer) was signed in."""
+    consumer) was signed in. Only links of guides of `kinds` count (guides' by default: the Link
+    rule; None: guides' and sharers' alike, for the campaigns' channel)."""
     at = at or utcnow()
     whose = []
     if consumer_id is not None:
@@ -103,6 +120,7 @@ def find_link_visit(
             GuideVisit.opened_at >= at - timedelta(days=window_days),
             GuideVisit.opened_at <= at,
             Guide.status == GuideStatus.ACTIVE,
+            Guide.kind.in_(kinds) if kinds is not None else true(),
             or_(*whose),
         )
         .order_by(GuideVisit.opened_at.desc(), GuideVisit.id.desc())
@@ -113,7 +131,15 @@ def find_link_visit(
 def _staff_guide(user_id: int, brand_id: int, shop_org_id: int | None) -> Guide | None:
     """The person who placed the order for a walk-in customer, as an active guide of the brand:
     at the selling store, else at the first org of theirs where they guide for the brand (made
-    on first use either way: staff need not have opened their guide page first)."""
+    on first use either way: staff need not have opened their guide page first). A sharer is
+    nobody's staff guide."""
+    guide = _placing_guide(user_id, brand_id, shop_org_id)
+    return guide if guide is not None and not guide.is_sharer else None
+
+
+def _placing_guide(user_id: int, brand_id: int, shop_org_id: int | None) -> Guide | None:
+    """The placing person's active guide record of the brand (of any kind), as `_staff_guide`
+    says."""
     found = db.session.execute(
         select(Guide)
         .where(Guide.user_id == user_id, Guide.brand_id == brand_id)
@@ -152,11 +178,13 @@ def decide(
 ) -> Found | None:
     """The rule that finds a guide first, in the order above (module docstring). Raises
     ValidationFailed naming `guide_code` for a code that does not count here. `named`: the
-    guide a checked code named already (check_code), not looked up again."""
-    if named is not None:
-        return Found(named, AttributionRule.CODE)
-    if guide_code and guide_code.strip():
-        return Found(roster.find_by_code(brand, guide_code, terms), AttributionRule.CODE)
+    guide a checked code named already (check_code), not looked up again. A sharer's code
+    counts under no rule: the others are tried as if no code had been typed."""
+    coded = named
+    if coded is None and guide_code and guide_code.strip():
+        coded = roster.find_by_code(brand, guide_code, terms)
+    if coded is not None and not coded.is_sharer:
+        return Found(coded, AttributionRule.CODE)
     if placed_by_user_id is not None:
         staff = _staff_guide(placed_by_user_id, brand.id, shop_org_id)
         if staff is not None:
@@ -220,7 +248,8 @@ def _bind_after_sale(
 
 def check_code(context: CheckoutContext) -> None:
     """checkout_before_place: a guide code that does not count here is refused before anything
-    is written (ValidationFailed naming `guide_code`)."""
+    is written (ValidationFailed naming `guide_code`). A sharer's code is kept in
+    `context.guide` too (the campaigns' channel reads it); `decide` passes it by."""
     code = context.extras.guide_code
     if code and code.strip():
         context.guide = roster.find_by_code(context.brand, code)
@@ -280,6 +309,7 @@ def consumer_signed_up(consumer: Consumer, guide_code: str | None) -> None:
     brand = consumer.brand
     terms = terms_for(brand.id)
     guide = roster.find_by_code(brand, guide_code, terms)
+    # A sharer's code is no error either; bind() binds nobody to a sharer.
     bindings.bind(terms.guides, brand.id, consumer, guide, BindingMode.REGISTRATION)
 
 
@@ -301,7 +331,7 @@ def member_joined(member: Member, consumer: Consumer) -> None:
         binding = bindings.open_binding(consumer.brand_id, consumer.id)
         if binding is not None and binding.mode == BindingMode.REGISTRATION:
             guide = binding.guide
-    if guide is not None and guide.is_active:
+    if guide is not None and guide.is_active and not guide.is_sharer:
         commission.member_joined(member, guide)
 
 

@@ -8,6 +8,10 @@ browser); `registration`, a guide's code given when they sign up. The first bind
 later link or code does not move a bound customer. A binding lasts `guides.binding_days` from
 when it was made (empty: until the guide stops); once it has run out the next qualifying event
 binds again. A stopped guide's bindings end.
+
+Nobody is bound to a sharer (`Guide.is_sharer`: HQ's community operators, stylists, customer
+service): their links and codes bind in no mode, and a guide made a sharer loses their bound
+customers (portal/campaigns/sharers.py ends them).
 """
 
 from __future__ import annotations
@@ -63,9 +67,11 @@ def bind(
     at: datetime | None = None,
 ) -> GuideBinding | None:
     """Bind the consumer to the guide when the brand binds this way (`mode` is its
-    `terms.binding`), the guide is active and the consumer has no binding in force; else
-    nothing (None). A binding that ran out is closed at its end first."""
+    `terms.binding`), the guide is an active guide (never a sharer) and the consumer has no
+    binding in force; else nothing (None). A binding that ran out is closed at its end first."""
     if mode == BindingMode.NONE or terms.binding != mode or not guide.is_active:
+        return None
+    if guide.is_sharer:
         return None
     at = at or utcnow()
     _lock_consumer(consumer.id)

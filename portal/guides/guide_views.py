@@ -57,6 +57,13 @@ IMAGE_TYPES = {
     ".webp": "image/webp",
 }
 SEARCH_RESULTS = 10
+# The campaigns' pages for a guide (portal/campaigns, a layer above: named, never imported), on
+# the guide's home while they exist.
+CAMPAIGN_PAGES = (
+    ("campaign_tasks.my_tasks", _l("My tasks")),
+    ("campaign_events.my_links", _l("Live events to share")),
+    ("campaign_packets.my_packets", _l("Red packets")),
+)
 RULE_NAMES = {
     AttributionRule.CODE: _l("Code at checkout"),
     AttributionRule.LINK: _l("Shared link"),
@@ -67,7 +74,10 @@ RULE_NAMES = {
 
 @bp.context_processor
 def _names() -> dict[str, Any]:
-    return {"rule_names": {str(rule): name for rule, name in RULE_NAMES.items()}}
+    return {
+        "rule_names": {str(rule): name for rule, name in RULE_NAMES.items()},
+        "kind_names": {str(kind): name for kind, name in reports.KIND_NAMES.items()},
+    }
 
 
 # -- who and which brand -------------------------------------------------------------------------
@@ -226,12 +236,19 @@ def _file_name(guide: Guide, share: Share, kind: str) -> str:
 # -- a guide's pages -----------------------------------------------------------------------------
 
 
+def _pages(*endpoints: str) -> set[str]:
+    """Those of the endpoints the app has (the campaigns' pages may not all be there)."""
+    return {endpoint for endpoint in endpoints if endpoint in current_app.view_functions}
+
+
 @bp.get("/me")
 @require(Permission.GUIDES_USE)
 def me():
     actor = current_actor()
     brand, brands = _brand(actor)
     guide = _my_guide(actor, brand)
+    if guide.is_sharer and _pages("campaign_sharers.me"):
+        return redirect(url_for("campaign_sharers.me"))  # a sharer's links are shared there
     home = shop = None
     found: list[Share] = []
     events: list[Share] = []
@@ -281,6 +298,7 @@ def me():
         events=events,
         coupons=coupons,
         window_days=_window_days(brand),
+        campaign_pages=[(e, label) for e, label in CAMPAIGN_PAGES if _pages(e)],
     )
 
 
@@ -443,7 +461,11 @@ def hq():
     brand = _hq_brand(actor)
     span = reports.period(request.args.get("period"))
     return render_template(
-        "guides/hq.html", brand=brand, report=reports.hq_report(brand.id, span), period=span
+        "guides/hq.html",
+        brand=brand,
+        report=reports.hq_report(brand.id, span),
+        period=span,
+        sharer_pages=_pages("campaign_sharers.index"),
     )
 
 

@@ -6,6 +6,11 @@ The browser gets its own random id in a long-lived cookie (`gv`) the first time,
 before signing in count at checkout (CheckoutExtras.visitor). A link that does not count (forged,
 altered, expired, another brand's, a stopped guide's) records nothing and lands on the shop's
 home page: never an error page, as the person opening it can do nothing about it.
+
+A link to a campaign's page (a live event, a group buy, a red packet: portal/campaigns, a layer
+above, whose pages are named here by endpoint and never imported) is recorded like any other
+and opens that page; while the app has no such page, the shop's home. A sharer's link is opened
+and recorded the same way (what it counts for is attribution.py's to say).
 """
 
 from __future__ import annotations
@@ -31,7 +36,6 @@ from portal.storefront.words import say
 VISITOR_COOKIE = "gv"
 VISITOR_DAYS = 730
 VISITOR_FORM = re.compile(r"[A-Za-z0-9_-]{16,40}\Z")
-
 bp = Blueprint("guide_links", __name__)
 api_bp = APIBlueprint(
     "api_guide_links", __name__, url_prefix="/api/v1/shop/<brand_code>", tag="Shop"
@@ -83,8 +87,17 @@ class GuideVisitIn(Schema):
 
 class GuideVisitOut(Schema):
     guide_code = String()
-    target = String(metadata={"description": "home, product, shop, event or coupon"})
-    ref = String(metadata={"description": "the product, store, sale or coupon code it opens"})
+    target = String(
+        metadata={
+            "description": "home, product, shop, event, coupon, live, group_buy or red_packet"
+        }
+    )
+    ref = String(
+        metadata={
+            "description": "the product, store, sale, coupon, live event, group buy or red "
+            "packet code it opens"
+        }
+    )
     path = String(metadata={"description": "the shop page the link opens"})
 
 

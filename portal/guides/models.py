@@ -116,6 +116,14 @@ class GuideVisit(Model):
         ),  # fmt: skip
         Index("ix_guide_visits_brand_id_visitor_opened_at", "brand_id", "visitor", "opened_at"),
         Index("ix_guide_visits_guide_id_opened_at", "guide_id", "opened_at"),
+        # A campaign's reach and an event's openings: the visits of one thing's links.
+        Index(
+            "ix_guide_visits_brand_id_target_ref_opened_at",
+            "brand_id",
+            "target",
+            "ref",
+            "opened_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

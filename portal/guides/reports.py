@@ -8,16 +8,20 @@ what the consumer paid for the goods (goods less coupons; a till sale's amount),
 refund: what comes back shows as a commission reversal. Commission figures come from the ledger:
 an entry is pending while `matures_at` is ahead, available after; "due" is what has matured and
 is not yet in an approved or paid statement; "paid" is the period's paid statements.
+
+Sharers (`Guide.is_sharer`) sell nothing: leaderboards and the store's list of guides leave them
+out, and HQ's report shows them apart, with only what their ledger holds (task rewards).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, case, exists, func, or_, select
 
 from portal.core.access import OrgKind
@@ -31,6 +35,7 @@ from portal.guides.models import (
     CommissionStatement,
     Guide,
     GuideBinding,
+    GuideKind,
     GuideStatus,
     StatementParty,
     StatementStatus,
@@ -45,6 +50,12 @@ from portal.storefront.models import Consumer, ConsumerOrder
 
 LEADERBOARD_SIZE = 50
 RULES = tuple(AttributionRule)
+KIND_NAMES = {
+    GuideKind.GUIDE: _l("Guide"),
+    GuideKind.COMMUNITY_OPERATOR: _l("Community operator"),
+    GuideKind.STYLIST: _l("Stylist"),
+    GuideKind.CUSTOMER_SERVICE: _l("Customer service"),
+}
 
 
 # -- periods -------------------------------------------------------------------------------------
@@ -378,7 +389,12 @@ def _board(where: Any, brand_id: int, span: Period, me: int | None, limit: int) 
         .join(User, User.id == Guide.user_id)
         .join(Organization, Organization.id == Guide.org_id)
         .outerjoin(sales, sales.c.guide_id == Guide.id)
-        .where(Guide.brand_id == brand_id, Guide.status == GuideStatus.ACTIVE, where)
+        .where(
+            Guide.brand_id == brand_id,
+            Guide.status == GuideStatus.ACTIVE,
+            Guide.kind == GuideKind.GUIDE,  # sharers sell nothing: not on a board
+            where,
+        )
         .order_by(amount.desc(), Guide.code)
         .limit(limit)
     ).all()
@@ -441,6 +457,7 @@ class GuideRow:
     store_code: str
     store_name: str
     org_id: int
+    kind: str = GuideKind.GUIDE
     orders: int = 0
     amount_cents: int = 0
     commission_cents: int = 0  # what this month's sales carry (attribution)
@@ -451,29 +468,33 @@ class GuideRow:
 
 
 def guide_rows(brand_id: int, span: Period, *, org_id: int | None = None) -> list[GuideRow]:
-    """Every guide of the brand (or of one store of it), with this period's sales and the
-    commission ledger's figures: four queries whatever the number of guides."""
+    """Every guide of the brand (or of one store of it), sharers left out, with this period's
+    sales and the commission ledger's figures: four queries whatever the number of guides."""
+    return [row for row in _rows(brand_id, span, org_id=org_id) if row.kind == GuideKind.GUIDE]
+
+
+def _rows(brand_id: int, span: Period, *, org_id: int | None = None) -> list[GuideRow]:
+    """Every guide and sharer of the brand (or of one store of it), as `guide_rows`."""
     where = Guide.brand_id == brand_id
     if org_id is not None:
         where = and_(where, Guide.org_id == org_id)
-    rows = {
-        guide_id: GuideRow(guide_id, code, name, status, store_code, store_name, org_id)
-        for guide_id, code, name, status, store_code, store_name, org_id in db.session.execute(
-            select(
-                Guide.id,
-                Guide.code,
-                User.name,
-                Guide.status,
-                Organization.code,
-                Organization.name,
-                Guide.org_id,
-            )
-            .join(User, User.id == Guide.user_id)
-            .join(Organization, Organization.id == Guide.org_id)
-            .where(where)
-            .order_by(Organization.code, Guide.code)
-        ).all()
-    }
+    people = db.session.execute(
+        select(
+            Guide.id,
+            Guide.code,
+            User.name,
+            Guide.status,
+            Organization.code,
+            Organization.name,
+            Guide.org_id,
+            Guide.kind,
+        )
+        .join(User, User.id == Guide.user_id)
+        .join(Organization, Organization.id == Guide.org_id)
+        .where(where)
+        .order_by(Organization.code, Guide.code)
+    ).all()
+    rows = {person[0]: GuideRow(*person) for person in people}
     if not rows:
         return []
     sales_where = and_(Attribution.brand_id == brand_id, _in(Attribution.created_at, span))
@@ -533,6 +554,7 @@ class HqReport:
     stores: list[StoreRow]
     guides: list[GuideRow]
     rules: list[RuleLine]
+    sharers: list[GuideRow] = field(default_factory=list)  # apart: task rewards only
     orders: int = 0
     amount_cents: int = 0
     due_cents: int = 0
@@ -543,8 +565,9 @@ class HqReport:
 def hq_report(brand_id: int, span: Period) -> HqReport:
     """The brand's guides for a period: by store, by guide, by attribution rule, commission
     pending, due and paid. Stores are summed from the guides' rows (a store's figures are its
-    guides')."""
-    guides = guide_rows(brand_id, span)
+    guides'). Sharers are apart, in `sharers`, and in none of the sums."""
+    everyone = _rows(brand_id, span)
+    guides = [row for row in everyone if row.kind == GuideKind.GUIDE]
     rules = _by_rule(
         db.session.execute(
             _sales(
@@ -574,6 +597,7 @@ def hq_report(brand_id: int, span: Period) -> HqReport:
         stores=ordered,
         guides=sorted(guides, key=lambda g: (-g.amount_cents, g.store_code, g.code)),
         rules=rules,
+        sharers=[row for row in everyone if row.kind != GuideKind.GUIDE],
         orders=sum(r.orders for r in rules),
         amount_cents=sum(r.amount_cents for r in rules),
         due_cents=sum(g.due_cents for g in guides),

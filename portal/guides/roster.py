@@ -11,6 +11,10 @@ its own brand's shops; a code of another brand counts when the selling brand's t
 (`guides.cross_brand`) AND both brands share one membership programme: the sale then counts
 under the selling brand's rules. A stopped guide (`stop_guide`: the store's owner for their own
 store, HQ for the brand) attributes nothing new and loses their bound customers.
+
+HQ's people may instead be sharers (`Guide.kind` one of SHARER_KINDS, added and stopped by HQ in
+portal/campaigns/sharers.py): they have a code and links like a guide's, found here the same
+way, but what a sharer's code or link does is attribution.py's to say (nothing, for the guides).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from portal.core.access import ROLE_PERMISSIONS, Actor, OrgKind, Permission, Role
 from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
 from portal.extensions import db
-from portal.guides.models import Guide, GuideStatus
+from portal.guides.models import Guide, GuideKind, GuideStatus
 from portal.members import membership
 from portal.network.models import ChannelLink, Membership, Organization, OrgStatus
 from portal.policy.consumer_terms import ProgramTerms, terms_for
@@ -76,11 +80,20 @@ def find_guide(user_id: int, org_id: int, brand_id: int) -> Guide | None:
     ).scalar_one_or_none()
 
 
-def guide_for(user_id: int, org_id: int, brand_id: int, *, create: bool = True) -> Guide | None:
+def guide_for(
+    user_id: int,
+    org_id: int,
+    brand_id: int,
+    *,
+    create: bool = True,
+    kind: str = GuideKind.GUIDE,
+) -> Guide | None:
     """The person's guide record for the brand at that org, made with a new code on first use
-    (`create`). Only people whose role there may be a guide (store staff and owners, HQ's
-    merchandisers and admins), at an org that sells the brand, get one: else PermissionDenied.
-    A stopped guide stays stopped (no new code). None when there is none and `create` is off."""
+    (`create`), of `kind` (a sharer's is made by HQ, portal/campaigns/sharers.py). Only people
+    whose role there may be a guide (store staff and owners, HQ's merchandisers and admins), at
+    an org that sells the brand, get one: else PermissionDenied. A stopped guide stays stopped
+    (no new code); a record found is returned whatever its kind. None when there is none and
+    `create` is off."""
     found = find_guide(user_id, org_id, brand_id)
     if found is not None or not create:
         return found
@@ -101,7 +114,9 @@ def guide_for(user_id: int, org_id: int, brand_id: int, *, create: bool = True) 
         code = new_code()
         try:
             with db.session.begin_nested():
-                guide = Guide(brand_id=brand_id, org_id=org_id, user_id=user_id, code=code)
+                guide = Guide(
+                    brand_id=brand_id, org_id=org_id, user_id=user_id, code=code, kind=kind
+                )
                 db.session.add(guide)
                 db.session.flush()
             return guide
@@ -134,9 +149,9 @@ def may_sell_for(
 
 
 def find_by_code(brand: Organization, code: str | None, terms: ProgramTerms | None = None) -> Guide:
-    """The active guide with this code, for a sale of `brand`. Raises ValidationFailed naming
-    `guide_code` for a code nobody has, a stopped guide's, or another brand's when the brand
-    does not take it (see `may_sell_for`)."""
+    """The active guide (or sharer: the caller looks at `is_sharer`) with this code, for a sale
+    of `brand`. Raises ValidationFailed naming `guide_code` for a code nobody has, a stopped
+    guide's, or another brand's when the brand does not take it (see `may_sell_for`)."""
     typed = normalize_code(code)
     if not typed or len(typed) > MAX_TYPED:
         raise _code_error(_l("No guide has this code: check it, or leave it empty."))

@@ -120,4 +120,10 @@ def target_path(brand: Organization, target: str, ref: str) -> str:
         return f"{home}employee/sales/{part}"
     if target == LinkTarget.COUPON:
         return f"{home}coupons/{part}"
+    if target == LinkTarget.LIVE:  # the campaigns' pages (portal/campaigns)
+        return f"{home}live/{part}"
+    if target == LinkTarget.GROUP_BUY:
+        return f"{home}group-buys/{part}"
+    if target == LinkTarget.RED_PACKET:
+        return f"{home}red-packets/{part}"
     return home

@@ -1,11 +1,22 @@
 """A member's side of coupons (the coupons door, portal/members/coupons.py, says the rules):
 claiming one on the coupon page or through a shared link, the templates a consumer could claim
-now, and the coupons a member holds as their pages and the API show them."""
+now, and the coupons a member holds as their pages and the API show them.
+
+`claim_listeners`: callables `(coupon, consumer) -> None`, told, in order, of each coupon that
+`claim()` gives (a claim on the coupon page, by the template's link, or through the API), in the
+claim's transaction, right after the coupon is written; one that raises undoes the claim. The
+campaigns layer registers one there (portal/campaigns/tasks.py: whose guide link a claim came
+through). `give_claimed()` is the claim without the link and the listeners: a claimed coupon of
+a template for a member under the same rules, for callers that record their own source (a red
+packet, portal/campaigns/red_packets.py, writes its own claim and source rows).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NoReturn
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, update
@@ -38,6 +49,10 @@ class CouponRefused(DomainError):
     code = "coupon_refused"
     status = 422
     message = "This coupon cannot be claimed."
+
+
+# Told of each coupon `claim()` gives, in order, in its transaction (see the module's docstring).
+claim_listeners: list[Callable[[Coupon, Consumer], None]] = []
 
 
 # -- claiming ------------------------------------------------------------------------------------
@@ -80,6 +95,12 @@ def claim_refusal(
     return _refusal(template, member_of_shop(brand, consumer))
 
 
+def member_refusal(template: CouponTemplate, member: Member) -> str | None:
+    """Why the member may not be given a claimed coupon of the template now (no longer given
+    out, none left, their limit), in words, or None: what `give_claimed` checks first."""
+    return _refusal(template, member)
+
+
 def _refusal(template: CouponTemplate, member: Member | None) -> str | None:
     if member is None:
         return say(_l("Only members can claim coupons: join the membership first."))
@@ -105,15 +126,32 @@ def claim(consumer: Consumer, brand: Organization, code: str) -> Coupon:
     """A coupon of the template the link names, for the consumer's member. Raises NotFound for
     no such claimable template, CouponRefused saying why not (not a member, no longer given
     out, none left, the member's limit). Concurrent claims queue on the template's row: the
-    total and per-member limits hold however many claim at once."""
+    total and per-member limits hold however many claim at once. Tells `claim_listeners`."""
     template = find_claimable(brand.id, code)
     if template is None:
         raise NotFound()
     member = member_of_shop(brand, consumer)
+    if member is None:
+        _refuse(_refusal(template, None))
+    coupon = give_claimed(template, member)
+    for listener in list(claim_listeners):
+        listener(coupon, consumer)
+    return coupon
+
+
+def _refuse(message: str | None) -> NoReturn:
+    text = message or CouponRefused.message
+    raise CouponRefused(text, fields={"code": text})
+
+
+def give_claimed(template: CouponTemplate, member: Member) -> Coupon:
+    """A claimed coupon of the template for the member (any distribution), under the claim's
+    rules: the template still given out, its total limit and the member's limit, which hold
+    however many claim at once (they queue on the template's row). Raises CouponRefused saying
+    why not. Tells no `claim_listeners`: the caller records where the claim came from."""
     refusal = _refusal(template, member)
     if refusal:
-        raise CouponRefused(refusal, fields={"code": refusal})
-    assert member is not None
+        _refuse(refusal)
     taken = db.session.execute(
         update(CouponTemplate)
         .where(
@@ -128,8 +166,7 @@ def claim(consumer: Consumer, brand: Organization, code: str) -> Coupon:
         .execution_options(synchronize_session=False)
     )
     if taken.rowcount != 1:  # type: ignore[attr-defined]
-        message = say(_l("All of these coupons have been claimed."))
-        raise CouponRefused(message, fields={"code": message})
+        _refuse(say(_l("All of these coupons have been claimed.")))
     # The row is ours until commit: a claim of the same member before us has committed.
     template = lock_template(template.id)
     top = db.session.execute(
@@ -138,8 +175,7 @@ def claim(consumer: Consumer, brand: Organization, code: str) -> Coupon:
         )
     ).one()
     if top[0] >= template.per_member_limit:
-        message = _limit_message(template)
-        raise CouponRefused(message, fields={"code": message})
+        _refuse(_limit_message(template))
     try:
         with db.session.begin_nested():
             coupon = new_coupon(

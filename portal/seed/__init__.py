@@ -59,6 +59,11 @@ def demo_command() -> None:
     click.echo("Store shops and shopping guides:")
     for line in guide_lines(base):
         click.echo(line)
+    from portal.seed.campaigns import campaign_lines
+
+    click.echo("Campaigns (ACME):")
+    for line in campaign_lines(base):
+        click.echo(line)
 
 
 @seed_cli.command("scale")

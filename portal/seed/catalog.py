@@ -211,6 +211,8 @@ ACME_MEMBER_TERMS = {
     "invites": {"quota_per_year": 5, "code_days": 30, "code_uses": 1},
     "limits": {"units_per_sku": 5, "amount_per_period_cents": 500_000, "period_days": 30},
     "tier_moves": {"outlet_after_weeks": 26, "employee_after_weeks": 26},
+    # ACME runs every campaign tool (portal/seed/campaigns.py); LUMI keeps them off.
+    "campaigns": {"live_events": True, "group_buys": True, "red_packets": True},
 }
 
 

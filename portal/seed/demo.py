@@ -8,6 +8,7 @@ from portal.core.access import Actor, OrgKind
 from portal.extensions import db
 from portal.network import services
 from portal.network.models import ChannelLink, Membership, Organization, User
+from portal.seed.campaigns import seed_campaigns
 from portal.seed.catalog import seed_catalog
 from portal.seed.guides import seed_guides
 from portal.seed.members import seed_members
@@ -247,6 +248,7 @@ EXTRA_ORGS = [
 DEMO_USERS = [
     ("hq@demo.test", "Hannah Qiao (ACME HQ)", "ACME", "hq_admin"),
     ("merch@demo.test", "Ming Li (ACME merchandiser)", "ACME", "hq_merchandiser"),
+    ("community@demo.test", "Cai Yun (ACME community operator)", "ACME", "hq_merchandiser"),
     ("hq2@demo.test", "Helen Zhou (LUMI HQ)", "LUMI", "hq_admin"),
     ("dist1@demo.test", "Dong Wei (D1 admin)", "D1", "distributor_admin"),
     ("buyer1@demo.test", "Bo Yang (D1 buyer)", "D1", "distributor_buyer"),
@@ -303,6 +305,7 @@ def seed_demo() -> int:
     created += seed_storefront()  # after the stock: stores sell online what they hold
     created += _seed_members()  # after the storefronts: their consumers join
     created += seed_guides()  # after the storefronts: a store's own shop and its guides
+    created += seed_campaigns()  # after the guides and members: a campaign through them
     return created
 
 

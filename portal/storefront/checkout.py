@@ -243,6 +243,45 @@ def place(
         return Placed(placed, True)
 
 
+class _Undo(Exception):
+    """Leaves `quote`'s savepoint: nothing it did stays."""
+
+
+def quote(
+    consumer: Consumer,
+    brand: Organization,
+    tier: str,
+    lines: Sequence[CheckoutLine],
+    *,
+    extras: CheckoutExtras | None = None,
+) -> dict[int, catalog.LinePrice]:
+    """What checkout would charge now for each line's SKU, with what the consumer asks to buy
+    in (`extras`: a group buy's price, a private sale's), placing nothing: the lines are checked
+    and the hooks' steps before placing run, so a refusal (a sale that has ended, a full group)
+    is raised as checkout would raise it, and a SKU not sold here is simply absent. What the
+    hooks do is undone (a savepoint), for a page that shows the price before the order."""
+    if consumer.brand_id != brand.id:
+        raise PermissionDenied(say(_l("This account belongs to another brand's shop.")))
+    if tier not in tuple(Tier) or not may_enter(brand, tier, consumer):
+        raise PermissionDenied(say(_l("This storefront is not open to you.")))
+    wanted = _check_lines(tier, lines)
+    where: dict[tuple[int, str], str] = {}
+    for i, line in enumerate(lines):
+        where.setdefault((line.variant_id, line.grade), f"lines.{i}")
+    prices = catalog.price_variants(brand.id, tier, [key[0] for key in wanted], consumer=consumer)
+    context = CheckoutContext(
+        consumer, brand, tier, extras or CheckoutExtras(), wanted, where, prices
+    )
+    try:
+        with db.session.begin_nested():
+            for before in hooks.checkout_before_place:
+                before(context)
+            raise _Undo()
+    except _Undo:
+        pass
+    return dict(context.prices)
+
+
 def _placed(consumer: Consumer, token: str) -> ConsumerOrder | None:
     return db.session.execute(
         select(ConsumerOrder).where(

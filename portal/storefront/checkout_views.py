@@ -10,12 +10,18 @@ hooks the members package fills: `hooks.spend_options`); checkout takes them as
 The form carries a one-time token (a double submit finds the order the first one placed), and
 what the consumer was shown: a price that changed since, or a cart changed in another tab, is
 refused and shown again rather than bought unseen.
+
+Buying one SKU in a group buy (`?group_buy=<code>[&group=<code>]&variant=<id>&qty=<n>`, from the
+group buy's pages) is the same page without the cart: the line is priced as checkout will price
+it (`checkout.quote`: the hooks of the layer that runs group buys say the price, or refuse), and
+the order is placed with `CheckoutExtras(group_buy=..., group=...)`; the cart is left as it is.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -24,11 +30,13 @@ from flask_babel import gettext as _
 from portal.core import transaction
 from portal.core.errors import DomainError, ValidationFailed
 from portal.core.money import format_money, to_cents
+from portal.inventory.models import Grade
 from portal.network.models import Organization
 from portal.storefront import carts, consumers, couriers, hooks, stock
 from portal.storefront.auth import consumer_required, signed_in_consumer
 from portal.storefront.browse_views import TIER_NAMES
 from portal.storefront.cart_views import tier_url
+from portal.storefront.checkout import CheckoutLine, quote
 from portal.storefront.checkout import checkout as place_order
 from portal.storefront.models import Consumer, Fulfilment, Tier
 from portal.storefront.shared_views import bp, shop_brand
@@ -54,7 +62,60 @@ VISITOR_COOKIE = "gv"
 VISITOR_TYPED = re.compile(r"[A-Za-z0-9_-]{16,40}\Z")
 
 
-def _extras(form: dict[str, str], coupon_ids: list[str]) -> hooks.CheckoutExtras:
+@dataclass(frozen=True)
+class BuyNow:
+    """One SKU bought in a group buy, without the cart (see the module's docstring)."""
+
+    group_buy: str
+    group: str
+    variant_id: int | None
+    qty: int
+
+    def line(self) -> CheckoutLine:
+        return CheckoutLine(self.variant_id or 0, self.qty)
+
+    def hidden(self) -> dict[str, str]:
+        """What the page's forms carry again."""
+        return {
+            "group_buy": self.group_buy,
+            "group": self.group,
+            "variant": str(self.variant_id or ""),
+            "qty": str(self.qty),
+        }
+
+
+def _buy_now(source: Any) -> BuyNow | None:
+    """The group buy a query or form names (None: a checkout of the cart)."""
+    group_buy = (source.get("group_buy") or "").strip()[:32]
+    group = (source.get("group") or "").strip()[:16]
+    if not group_buy and not group:
+        return None
+    raw_qty = str(source.get("qty") or "1").strip()
+    qty = int(raw_qty) if raw_qty.isdigit() and len(raw_qty) <= 3 else 0
+    return BuyNow(group_buy, group, _int(source.get("variant")), qty)
+
+
+def _buy_now_cart(
+    consumer: Consumer, brand: Organization, tier: str, buy: BuyNow
+) -> carts.PricedCart:
+    """The one line as checkout will price it; DomainError as checkout would refuse it."""
+    prices = quote(
+        consumer,
+        brand,
+        tier,
+        [buy.line()],
+        extras=hooks.CheckoutExtras(group_buy=buy.group_buy or None, group=buy.group or None),
+    )
+    price = prices.get(buy.variant_id or 0)
+    if price is None:
+        raise ValidationFailed(fields={"lines.0": _("Not sold in this storefront now.")})
+    row = carts.CartRow(0, price.variant, Grade.A, buy.qty, price.cents, buy.qty)
+    return carts.PricedCart(tier, [row], currency=price.variant.product.currency)
+
+
+def _extras(
+    form: dict[str, str], coupon_ids: list[str], buy: BuyNow | None = None
+) -> hooks.CheckoutExtras:
     """What the consumer asked to spend besides money. Raises ValidationFailed naming the
     field of an amount that is not one (checkout checks what may be spent): `points`, `wallet`,
     or `coupon_ids.<i>` for a coupon that is not a coupon's number."""
@@ -81,6 +142,8 @@ def _extras(form: dict[str, str], coupon_ids: list[str]) -> hooks.CheckoutExtras
         coupon_ids=tuple(int(raw) for raw in coupon_ids),
         guide_code=form.get("guide_code") or None,
         visitor=browser_id(),
+        group_buy=(buy.group_buy or None) if buy is not None else None,
+        group=(buy.group or None) if buy is not None else None,
     )
 
 
@@ -134,7 +197,9 @@ def _origin(
 
 def _page(brand: Organization, tier: str, form: dict[str, str], status: int = 200, **context: Any):
     consumer = signed_in_consumer()
-    cart = carts.priced_cart(consumer, brand, tier)
+    cart = context.pop("cart", None) or carts.priced_cart(consumer, brand, tier)
+    context.setdefault("buy_now", None)
+    context.setdefault("blocked", False)
     addresses = consumers.list_addresses(consumer)
     point, city, cities = _origin(brand, consumer, addresses, form.get("city", ""))
     stores: list[stock.NearbyStore] = []
@@ -186,11 +251,96 @@ def _page(brand: Organization, tier: str, form: dict[str, str], status: int = 20
 @consumer_required
 def checkout(brand_code: str, tier: str):
     brand = shop_brand(brand_code)
+    buy = _buy_now(request.args)
+    if buy is not None:
+        return _buy_now_page(brand, tier, buy, {"city": (request.args.get("city") or "")[:60]})
     if carts.priced_cart(signed_in_consumer(), brand, tier).is_empty:
         flash(_("Your cart is empty."), "error")
         return redirect(tier_url("storefront.cart", brand, tier))
     form = {"city": (request.args.get("city") or "").strip()[:60]}
     return _page(brand, tier, form)
+
+
+def _buy_now_page(
+    brand: Organization,
+    tier: str,
+    buy: BuyNow,
+    form: dict[str, str],
+    status: int = 200,
+    **context: Any,
+):
+    """The checkout page for one SKU of a group buy; a refusal of the line or the group (full,
+    closed, beyond a limit) is said at the top, with nothing to place."""
+    try:
+        cart = _buy_now_cart(signed_in_consumer(), brand, tier, buy)
+    except DomainError as error:
+        transaction.discard()
+        context["alert"] = context.get("alert") or error.message
+        return _page(
+            brand,
+            tier,
+            form,
+            status if status != 200 else (409 if error.status == 409 else 422),
+            cart=carts.PricedCart(tier),
+            buy_now=buy,
+            blocked=True,
+            **context,
+        )
+    return _page(brand, tier, form, status, cart=cart, buy_now=buy, **context)
+
+
+def _place_buy_now(
+    brand: Organization,
+    tier: str,
+    consumer: Consumer,
+    form: dict[str, str],
+    coupon_ids: list[str],
+    buy: BuyNow,
+):
+    """Place the group buy's order; the price charged must be the one the page showed."""
+    seen = _seen(request.form.get("seen", "")).get(0)
+    try:
+        extras = _extras(form, coupon_ids, buy)
+        order = place_order(
+            consumer,
+            brand,
+            tier,
+            [buy.line()],
+            fulfilment=form["fulfilment"],
+            checkout_token=form["checkout_token"],
+            pickup_location_id=_int(form["pickup_location_id"]),
+            address_id=_int(form["address_id"]),
+            delivery_method=form["delivery_method"] or None,
+            extras=extras,
+        )
+        charged = order.lines[0].unit_price_cents
+        if seen != charged:
+            raise ValidationFailed(
+                _("Something in your order changed. Nothing was ordered."),
+                fields={
+                    "lines.0": _(
+                        "The price is now %(price)s: check it and place the order again.",
+                        price=format_money(charged, order.currency),
+                    )
+                },
+            )
+    except DomainError as error:
+        transaction.discard()
+        errors, by_coupon = _spend_errors(dict(error.fields), coupon_ids)
+        named = errors or by_coupon
+        alert = error.message if not isinstance(error, ValidationFailed) or not named else None
+        return _buy_now_page(
+            brand,
+            tier,
+            buy,
+            form,
+            409 if error.status == 409 else 422,
+            errors=errors,
+            alert=alert,
+            chosen_coupons=coupon_ids,
+            coupon_errors=by_coupon,
+        )
+    return redirect(_pay_url(brand, order.number))
 
 
 def _seen(raw: str) -> dict[int, int | None]:
@@ -235,6 +385,9 @@ def checkout_place(brand_code: str, tier: str):
     placed = carts.find_placed(consumer, form["checkout_token"])
     if placed is not None:  # the same form sent twice: one order
         return redirect(_pay_url(brand, placed.number))
+    buy = _buy_now(request.form)
+    if buy is not None:
+        return _place_buy_now(brand, tier, consumer, form, coupon_ids, buy)
     cart = carts.priced_cart(consumer, brand, tier)
     if not cart.is_empty:
         changed = _unseen_changes(

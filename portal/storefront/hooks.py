@@ -25,7 +25,10 @@ starts (`portal.members.register`), and the storefront calls whatever is registe
 - `refund_listeners`: told of every refund after it is paid back (guides: the commission and the
   split of the order's money follow it);
 - `consumer_signed_up`: told when a consumer's account is made, with the guide code they gave
-  (guides: binding at registration).
+  (guides: binding at registration);
+- `before_call_off`: told of an order about to be cancelled, expired or refunded, before its
+  units are released, so a layer above takes its own locks in the order checkout takes them (a
+  group buy's group row before any stock row: campaigns), never the other way round.
 
 Every hook runs in the caller's transaction: what it refuses (a DomainError) undoes the whole
 checkout with it.
@@ -138,6 +141,7 @@ consumer_signed_up: list[Callable[[Consumer, str | None], None]] = []
 payment_paid: list[PaymentPaid] = []
 spend_offers: list[SpendOffer] = []
 consumer_erased: list[Callable[[Consumer], None]] = []
+before_call_off: list[Callable[[ConsumerOrder], None]] = []
 
 
 def adjust_prices(

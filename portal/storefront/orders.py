@@ -8,6 +8,11 @@ ledger with the order number as reference, so a B2B order and a consumer order n
 same unit. Money: the order's `Payment` (portal.storefront.payments) is expired or cancelled with
 an unpaid order, and refunded in full when a paid order is called off; the refund is sent by a
 job after the commit.
+
+A held order (`on_hold`, set by a layer above at checkout: a group buy waiting for its group) is
+paid and holds its units like any other, but its store cannot accept it (transitions.py) until
+the layer lets it go (`release_hold`), or gives up on it (`call_off_for_system`: cancelled unpaid,
+refunded in full once paid).
 """
 
 from __future__ import annotations
@@ -82,6 +87,8 @@ def _call_off(actor: Actor, order: ConsumerOrder, action: Action, who: Who, **de
     """Cancel, expire or refund the order: its units are released first, then it moves, so the
     status listeners (storefront/hooks) find them free. A move not allowed moves nothing."""
     transitions.ensure(order, action, who)
+    for listener in hooks.before_call_off:  # their locks before the stock rows (hooks.py)
+        listener(order)
     _units(actor, order, MoveReason.RELEASE)
     transitions.transition(order, action, who, **details)
 
@@ -201,6 +208,29 @@ def lock_order(order_id: int) -> ConsumerOrder | None:
         select(ConsumerOrder)
         .where(ConsumerOrder.id == order_id)
         .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def lock_order_if_free(order_id: int) -> ConsumerOrder | None:
+    """The order under its row lock (its payment's first, as `lock_order` takes them), or None
+    at once when another transaction holds either (PostgreSQL SKIP LOCKED; SQLite has one
+    writer, so never). For a caller that already holds other rows and must not wait for this
+    one (two transactions waiting on each other's rows is a deadlock); it leaves the order to a
+    later pass."""
+    payment_id = db.session.execute(
+        select(ConsumerOrder.payment_id).where(ConsumerOrder.id == order_id)
+    ).scalar_one_or_none()
+    if payment_id is not None:
+        payment = db.session.execute(
+            select(Payment.id).where(Payment.id == payment_id).with_for_update(skip_locked=True)
+        ).scalar_one_or_none()
+        if payment is None:
+            return None
+    return db.session.execute(
+        select(ConsumerOrder)
+        .where(ConsumerOrder.id == order_id)
+        .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
 
@@ -404,6 +434,40 @@ def refund_unfulfilled(order: ConsumerOrder, *, reason: str) -> ConsumerOrder:
     _refund_in_full(order)
     db.session.flush()
     return order
+
+
+def release_hold(order: ConsumerOrder, **details: Any) -> bool:
+    """The layer that held a paid order lets it go to its store (a group buy's group is
+    complete): it is held no more, its accept clocks start now (`released_at`, rerouting.py),
+    and its timeline says so (RELEASE, with `details`). The caller holds the order's row lock.
+    False, writing nothing, for an order not held or not paid."""
+    if not order.on_hold or order.status != S.PAID:
+        return False
+    order.on_hold = False
+    order.released_at = utcnow()
+    transitions.transition(order, Action.RELEASE, Who.SYSTEM, **details)
+    db.session.flush()
+    return True
+
+
+def call_off_for_system(order: ConsumerOrder, *, reason: str) -> bool:
+    """The system calls off an order for a reason of its own (a group buy's group did not fill
+    in time): unpaid, it is cancelled and its payment stops taking money (money arriving later
+    is refunded by the payment service); paid, it is refunded in full through the provider. Its
+    units go back either way. The caller holds the order's row lock (`lock_order`). False,
+    writing nothing, for an order already called off or gone further than paid."""
+    if order.status == S.AWAITING_PAYMENT:
+        payment = queries.payment_of(order)
+        if payment is not None:
+            payments.cancel_payment(payment)
+        _call_off(Actor.system(), order, Action.CANCEL, Who.SYSTEM, reason=reason[:200])
+        order.cancel_reason = reason[:200]
+        db.session.flush()
+        return True
+    if order.status == S.PAID:
+        refund_unfulfilled(order, reason=reason)
+        return True
+    return False
 
 
 def _due(status: S, column: Any, before: datetime, limit: int) -> list[int]:

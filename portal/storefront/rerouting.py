@@ -25,6 +25,10 @@ A pickup order is never moved: the consumer chose the store. It stays paid until
 accepts or refunds it, or the consumer cancels it (a paid order not yet accepted may be); one the
 store has not accepted within PICKUP_ACCEPT_HOURS of payment is refunded in full and its units go
 back (`refund_unaccepted_pickups`).
+
+A held order (`ConsumerOrder.on_hold`: a group buy waiting for its group) is neither moved nor
+refunded here: no store may accept it yet, so no accept clock runs. Once released, both clocks
+run from the later of its payment and its release (`clock_start`).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 
 from portal.core.access import Actor
 from portal.core.db import utcnow
@@ -108,6 +112,25 @@ def accept_deadline_passed(now: datetime | None = None) -> datetime:
     return (now or utcnow()) - timedelta(hours=hours)
 
 
+def clock_start(order: ConsumerOrder) -> datetime | None:
+    """When the store's time to accept the paid order began: its payment, or its release from a
+    hold if that came later (None: not paid)."""
+    if order.paid_at is None:
+        return None
+    if order.released_at is not None and order.released_at > order.paid_at:
+        return order.released_at
+    return order.paid_at
+
+
+def _clock_ran_out(cutoff: datetime) -> list[Any]:
+    """Paid, not held, and paid (and released, if it was held) before `cutoff`."""
+    return [
+        ConsumerOrder.on_hold.is_(False),
+        ConsumerOrder.paid_at < cutoff,
+        or_(ConsumerOrder.released_at.is_(None), ConsumerOrder.released_at < cutoff),
+    ]
+
+
 def due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
     """Paid delivery orders whose location has not accepted in time, oldest first."""
     cutoff = accept_deadline_passed(now)
@@ -120,7 +143,7 @@ def due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
             ConsumerOrder.status == ConsumerOrderStatus.PAID,
             ConsumerOrder.fulfilment == Fulfilment.DELIVERY,
             ConsumerOrder.event_id.is_(None),  # a private sale's stock is at its own location
-            ConsumerOrder.paid_at < cutoff,
+            *_clock_ran_out(cutoff),
             ~recent_offer,
         )
         .order_by(ConsumerOrder.id)
@@ -138,9 +161,10 @@ def reroute_unaccepted(*, now: datetime | None = None, limit: int = 500) -> list
     done = []
     for order_id in due(now=now, limit=limit):
         order = orders.lock_order(order_id)
-        if order is None or order.status != ConsumerOrderStatus.PAID:
+        if order is None or order.status != ConsumerOrderStatus.PAID or order.on_hold:
             continue  # accepted, refunded or cancelled meanwhile
-        if order.paid_at is None or order.paid_at >= cutoff or _last_offer(order) >= cutoff:
+        began = clock_start(order)
+        if began is None or began >= cutoff or _last_offer(order) >= cutoff:
             continue
         done.append(reroute(order, now=now))
     db.session.flush()
@@ -270,7 +294,8 @@ def _reserve_at_next(order: ConsumerOrder, tried: set[int]) -> routing.Leg | Non
 
 
 def refund_unaccepted_pickups(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Paid pickup orders their store has not accepted within PICKUP_ACCEPT_HOURS of payment are
+    """Paid pickup orders their store has not accepted within PICKUP_ACCEPT_HOURS of payment (or
+    of their release from a hold, if later; held ones never) are
     refunded in full and their units released; returns how many. Each is locked and checked
     again, so an acceptance (or a cancel) that got there first wins."""
     hours = float(current_app.config["PICKUP_ACCEPT_HOURS"])
@@ -280,7 +305,7 @@ def refund_unaccepted_pickups(*, now: datetime | None = None, limit: int = 500) 
         .where(
             ConsumerOrder.status == ConsumerOrderStatus.PAID,
             ConsumerOrder.fulfilment == Fulfilment.PICKUP,
-            ConsumerOrder.paid_at < cutoff,
+            *_clock_ran_out(cutoff),
         )
         .order_by(ConsumerOrder.id)
         .limit(limit)
@@ -288,9 +313,10 @@ def refund_unaccepted_pickups(*, now: datetime | None = None, limit: int = 500) 
     done = 0
     for order_id in list(db.session.execute(stmt).scalars()):
         order = orders.lock_order(order_id)
-        if order is None or order.status != ConsumerOrderStatus.PAID:
+        if order is None or order.status != ConsumerOrderStatus.PAID or order.on_hold:
             continue
-        if order.paid_at is None or order.paid_at >= cutoff:
+        began = clock_start(order)
+        if began is None or began >= cutoff:
             continue
         orders.refund_unfulfilled(order, reason=PICKUP_NOT_ACCEPTED)
         done += 1

@@ -56,6 +56,7 @@ SYSTEM_REASONS = {
     "not accepted in time": _l("The store did not accept it in time."),
     "not collected": _l("Not collected in time."),
     "not paid in time": _l("Not paid in time."),
+    "the group did not fill in time": _l("The group did not fill in time: refunded in full."),
 }
 
 

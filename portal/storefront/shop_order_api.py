@@ -206,12 +206,16 @@ def checkout_options(brand_code: str, query: dict[str, Any]):
     "the provider collects; when it is 0 the order is paid at once. A wrong one is 422 naming "
     "`points`, `wallet_cents` or `coupon_ids.<index>`, and nothing is spent. An optional "
     "`guide_code` credits that shopping guide with the order; a code that does not count in "
-    "this shop (unknown, stopped, another brand's) is 422 naming `guide_code`.",
+    "this shop (unknown, stopped, another brand's) is 422 naming `guide_code`. With "
+    "`group_buy` (and `group` to join an open group) the order is bought in a group buy: "
+    "refusals name `group_buy`, `group` or the line, a full group is 409 `group_full`, and the "
+    "order, paid, stays `on_hold` until its group is complete.",
     security="BearerAuth",
     responses={
         200: "The order this token placed before (a replay)",
         403: "The storefront is not open to the consumer",
         404: "Not found",
+        409: "The group buy's group is full, or group buys are off in this shop",
         422: "Refused, naming the field or line",
     },
 )
@@ -244,6 +248,8 @@ def place_order(brand_code: str, body: dict[str, Any]):
             wallet_cents=body["wallet_cents"],
             coupon_ids=tuple(body["coupon_ids"]),
             guide_code=body["guide_code"] or None,
+            group_buy=body["group_buy"] or None,
+            group=body["group"] or None,
         ),
     )
     if replayed:
@@ -368,6 +374,7 @@ def _order_json(order: ConsumerOrder) -> dict[str, Any]:
         "payment_status": payment.status if payment is not None else None,
         "may_pay": order.status == S.AWAITING_PAYMENT and payment is not None,
         "may_cancel": transitions.consumer_may_call_off(order),
+        "on_hold": bool(order.on_hold),
         "lines": [
             {
                 "variant_id": line.variant_id,

@@ -249,6 +249,24 @@ class ShopCheckoutIn(Schema):
             "this shop is 422 naming `guide_code`"
         },
     )
+    group_buy = String(
+        load_default=None,
+        allow_none=True,
+        validate=Length(max=32),
+        metadata={
+            "description": "a group buy's code: the lines (SKUs of its product only) cost its "
+            "group price, and the order is held until its group is complete"
+        },
+    )
+    group = String(
+        load_default=None,
+        allow_none=True,
+        validate=Length(max=16),
+        metadata={
+            "description": "with `group_buy`: the code of the open group to join (left out: the "
+            "order opens a new group); a full group is 409 `group_full`"
+        },
+    )
 
 
 class ShopCouponChoiceOut(Schema):
@@ -356,6 +374,9 @@ class ShopOrderOut(ShopOrderSummaryOut):
     payment_status = String(allow_none=True)
     may_pay = Boolean()
     may_cancel = Boolean()
+    on_hold = Boolean(
+        metadata={"description": "paid, but waiting for its group buy's group to be complete"}
+    )
     lines = List(Nested(ShopOrderLineOut))
     events = List(Nested(ShopEventOut))
 

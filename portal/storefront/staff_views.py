@@ -4,7 +4,9 @@ scanned) and the ship-from-store queue (accept, ship with carrier and tracking n
 same-city order send a courier and record who came), and
 refusing a paid order with a reason (refunded in full). Portal pages under `/shop-orders/`, for
 org users holding `shop.fulfil`; an order held elsewhere is a 404. The consumer's name and phone
-show here because every order on these pages is the actor's own to fulfil."""
+show here because every order on these pages is the actor's own to fulfil. An order held by a
+layer above (a group buy waiting for its group: `ConsumerOrder.on_hold`) is listed as waiting for
+its group, with no step offered; accepting it anyway is refused (409) until it is released."""
 
 from __future__ import annotations
 

@@ -6,6 +6,12 @@ Who: the consumer who placed the order, the staff of the fulfilling location (pi
 over, ship), and the system (payment notices, expiry, re-routing, uncollected pickups). A move the
 table does not have is refused with `ConsumerOrderConflict` (409); a move by someone the row does
 not name, with `PermissionDenied`.
+
+A held order (`ConsumerOrder.on_hold`: a layer above waits for something, today a group buy's
+group to fill) is paid and holds its units, but it is not its store's yet: no one accepts it or
+passes it on, and its staff take no step on it (409, saying what it waits for); the consumer may
+still call it off, and the system refund it. When the layer lets it go, the system's RELEASE move
+(paid to paid) writes it on the timeline (`orders.release_hold`).
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ class Action(enum.StrEnum):
     SHIP = "ship"
     DELIVER = "deliver"  # the consumer confirms, or the carrier says delivered
     REFUND = "refund"  # called off after payment: the money goes back
+    RELEASE = "release"  # a held order goes to its store (the group it waited for is complete)
 
 
 class ConsumerOrderConflict(Conflict):
@@ -61,6 +68,8 @@ EVENT_LABELS = {
     Action.SHIP: _l("Shipped"),
     Action.DELIVER: _l("Delivered"),
     Action.REFUND: _l("Refunded"),
+    # The one hold there is today is a group buy's (ConsumerOrder.on_hold).
+    Action.RELEASE: _l("Group complete"),
 }
 
 STATUS_LABELS = {
@@ -107,6 +116,7 @@ TABLE: tuple[Move, ...] = tuple(
         # the store (it cannot fulfil) or the system (an uncollected pickup) may.
         *_moves((S.PAID,), Action.REFUND, S.REFUNDED, CONSUMER, STAFF),
         *_moves((S.PREPARING, S.READY_FOR_PICKUP), Action.REFUND, S.REFUNDED, STAFF),
+        *_moves((S.PAID,), Action.RELEASE, S.PAID),  # the system only
     ]
 )
 _BY_KEY: dict[tuple[str, Action], Move] = {(m.from_status, m.action): m for m in TABLE}
@@ -120,7 +130,13 @@ def find_move(from_status: str, action: Action) -> Move | None:
 def may(order: ConsumerOrder, action: Action, who: Who) -> bool:
     """Whether `who` may make `action` on the order now (what a page offers)."""
     move = find_move(order.status, action)
-    return move is not None and who in move.who
+    return move is not None and who in move.who and not _held_back(order, action, who)
+
+
+def _held_back(order: ConsumerOrder, action: Action, who: Who) -> bool:
+    """A held order is not its store's yet: nobody accepts it or passes it on, and its staff
+    take no step on it (the consumer may still call it off, the system refund it)."""
+    return bool(order.on_hold) and (action in (Action.ACCEPT, Action.REROUTE) or who == STAFF)
 
 
 def consumer_may_call_off(order: ConsumerOrder) -> bool:
@@ -157,6 +173,19 @@ def ensure(order: ConsumerOrder, action: Action, who: Who) -> Move:
         )
     if who not in move.who:
         raise PermissionDenied(say(_l("This step is not yours to take on this order.")))
+    if _held_back(order, action, who):
+        raise ConsumerOrderConflict(
+            say(
+                _l(
+                    "Order %(number)s is waiting for its group to fill: the store takes it on "
+                    "once the group is complete."
+                ),
+                number=order.number,
+            ),
+            status=order.status,
+            action=action.value,
+            on_hold=True,
+        )
     return move
 
 

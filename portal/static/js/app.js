@@ -50,3 +50,14 @@ window.addEventListener("pageshow", function (event) {
     });
   });
 });
+
+// A copy button (data-copy="text"): puts its text on the clipboard and says data-copied a moment.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("[data-copy]");
+  if (!button || !navigator.clipboard) { return; }
+  navigator.clipboard.writeText(button.getAttribute("data-copy")).then(function () {
+    var label = button.textContent;
+    button.textContent = button.getAttribute("data-copied") || label;
+    window.setTimeout(function () { button.textContent = label; }, 1500);
+  });
+});
