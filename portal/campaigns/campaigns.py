@@ -31,11 +31,11 @@ from portal.campaigns.models import (
     RedPacketPlan,
 )
 from portal.core import audit
-from portal.core.access import Actor, Permission
+from portal.core.access import Actor, OrgKind, Permission
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.extensions import db
-from portal.network.models import Organization
+from portal.network.models import Organization, OrgStatus
 from portal.storefront.words import say
 
 CODE = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,31}\Z")
@@ -60,8 +60,9 @@ class CampaignInput:
 # -- who and which brand ---------------------------------------------------------------------------
 
 
-def _ensure_hq(actor: Actor, brand_id: int) -> None:
-    """The brand's own HQ with CAMPAIGNS_MANAGE (or the system); anyone else finds nothing."""
+def ensure_hq(actor: Actor, brand_id: int) -> None:
+    """The brand's own HQ with CAMPAIGNS_MANAGE (or the system); anyone else finds nothing (a
+    404). Every campaigns service that writes or reads HQ's own things asks this."""
     if actor.is_system:
         return
     if not (actor.is_hq and actor.org_id == brand_id):
@@ -70,13 +71,20 @@ def _ensure_hq(actor: Actor, brand_id: int) -> None:
 
 
 def hq_brand(actor: Actor) -> Organization:
-    """The brand whose HQ the actor is (its campaigns are the ones they see); NotFound for
-    anyone not at a brand's HQ."""
+    """The brand whose HQ the actor is (an active brand org: its campaigns, events, group buys,
+    red packets and sharers are the ones they see); NotFound for anyone not at a brand's HQ."""
     if not actor.is_hq or actor.org_id is None:
         raise NotFound()
-    return db.session.execute(
-        select(Organization).where(Organization.id == actor.org_id)
-    ).scalar_one()
+    brand = db.session.execute(
+        select(Organization).where(
+            Organization.id == actor.org_id,
+            Organization.kind == OrgKind.BRAND,
+            Organization.status == OrgStatus.ACTIVE,
+        )
+    ).scalar_one_or_none()
+    if brand is None:
+        raise NotFound()
+    return brand
 
 
 # -- reads -----------------------------------------------------------------------------------------
@@ -85,7 +93,7 @@ def hq_brand(actor: Actor) -> Organization:
 def list_campaigns(actor: Actor) -> list[Campaign]:
     """The actor's brand's campaigns, newest window first."""
     brand = hq_brand(actor)
-    _ensure_hq(actor, brand.id)
+    ensure_hq(actor, brand.id)
     return list(
         db.session.execute(
             select(Campaign)
@@ -233,7 +241,7 @@ def create_campaign(actor: Actor, data: CampaignInput) -> Campaign:
     """A draft campaign of the actor's brand (HQ, CAMPAIGNS_MANAGE). Raises ValidationFailed
     naming the field: a code the brand already uses, an end not after the start."""
     brand = hq_brand(actor)
-    _ensure_hq(actor, brand.id)
+    ensure_hq(actor, brand.id)
     values = _check(data, with_code=True)
     if _code_taken(brand.id, str(values["code"])):
         raise _taken()
@@ -256,7 +264,7 @@ def _lock(campaign: Campaign) -> Campaign:
 def update_campaign(actor: Actor, campaign: Campaign, data: CampaignInput) -> Campaign:
     """Change a campaign's name, description and window (and its code while a draft). Raises
     Conflict for a closed campaign, ValidationFailed naming the field."""
-    _ensure_hq(actor, campaign.brand_id)
+    ensure_hq(actor, campaign.brand_id)
     locked = _lock(campaign)
     if locked.status == CampaignStatus.CLOSED:
         raise Conflict(say(_l("A closed campaign can no longer be changed.")))
@@ -274,7 +282,7 @@ def update_campaign(actor: Actor, campaign: Campaign, data: CampaignInput) -> Ca
 def start_campaign(actor: Actor, campaign: Campaign) -> Campaign:
     """Draft -> live. Raises Conflict unless a draft, ValidationFailed when its window is
     over."""
-    _ensure_hq(actor, campaign.brand_id)
+    ensure_hq(actor, campaign.brand_id)
     locked = _lock(campaign)
     if locked.status != CampaignStatus.DRAFT:
         raise Conflict(say(_l("Only a draft campaign can be started.")))
@@ -291,7 +299,7 @@ def start_campaign(actor: Actor, campaign: Campaign) -> Campaign:
 def close_campaign(actor: Actor, campaign: Campaign) -> Campaign:
     """Draft or live -> closed: nothing new names it; its report stays. Closing a closed
     campaign again changes nothing."""
-    _ensure_hq(actor, campaign.brand_id)
+    ensure_hq(actor, campaign.brand_id)
     locked = _lock(campaign)
     if locked.status == CampaignStatus.CLOSED:
         return locked

@@ -37,7 +37,7 @@ from werkzeug.routing import BuildError
 from wtforms import DateTimeLocalField, DecimalField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from portal.campaigns import events
+from portal.campaigns import campaigns, events
 from portal.campaigns.models import LiveEvent
 from portal.core import transaction
 from portal.core.access import Actor, Permission, current_actor, public, require
@@ -191,7 +191,7 @@ def _new_page(brand: Organization, form: EventForm, status: int = 200):
 @require(Permission.CAMPAIGNS_MANAGE)
 def index():
     actor = current_actor()
-    brand = events.hq_brand(actor)
+    brand = campaigns.hq_brand(actor)
     found = events.list_events(actor)
     return render_template(
         "campaigns/events/hq_list.html",
@@ -208,7 +208,7 @@ def index():
 @bp.get("/campaigns/events/new")
 @require(Permission.CAMPAIGNS_MANAGE)
 def new():
-    brand = events.hq_brand(current_actor())
+    brand = campaigns.hq_brand(current_actor())
     return _new_page(brand, _event_form())
 
 
@@ -216,7 +216,7 @@ def new():
 @require(Permission.CAMPAIGNS_MANAGE)
 def create():
     actor = current_actor()
-    brand = events.hq_brand(actor)
+    brand = campaigns.hq_brand(actor)
     form = _event_form()
     if form.validate_on_submit():
         data = _event_input(form)
@@ -244,7 +244,7 @@ def _detail_page(
     item_form: ItemForm | None = None,
     status: int = 200,
 ):
-    brand = events.hq_brand(current_actor())
+    brand = campaigns.hq_brand(current_actor())
     return render_template(
         "campaigns/events/hq_detail.html",
         brand=brand,

@@ -34,17 +34,17 @@ from sqlalchemy import String, cast, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from portal.campaigns import add_once
+from portal.campaigns import add_once, campaigns
 from portal.campaigns.models import Campaign, EventStatus, GroupBuy, LiveEvent, LiveEventItem
 from portal.catalog.models import Product, Variant
 from portal.core import audit
-from portal.core.access import Actor, OrgKind, Permission
+from portal.core.access import Actor, Permission
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from portal.extensions import db
 from portal.guides.models import Guide, GuideVisit, LinkTarget
 from portal.members.coupon_models import CouponTemplate, Distribution, TemplateStatus
-from portal.network.models import Organization, OrgStatus, User
+from portal.network.models import Organization, User
 from portal.policy.consumer_terms import terms_for
 from portal.storefront import catalog, hooks
 from portal.storefront.catalog import LinePrice
@@ -131,31 +131,6 @@ def ensure_live_events_on(brand_id: int) -> None:
 # -- who and which event --------------------------------------------------------------------------
 
 
-def _ensure_hq(actor: Actor, brand_id: int) -> None:
-    """The brand's own HQ with CAMPAIGNS_MANAGE (or the system); anyone else: 404."""
-    if actor.is_system:
-        return
-    if not (actor.is_hq and actor.org_id == brand_id):
-        raise NotFound()
-    actor.ensure(Permission.CAMPAIGNS_MANAGE)
-
-
-def hq_brand(actor: Actor) -> Organization:
-    """The brand an HQ actor manages (its own org); a 404 for anyone not at a brand's HQ."""
-    if not actor.is_hq or actor.org_id is None:
-        raise NotFound()
-    brand = db.session.execute(
-        select(Organization).where(
-            Organization.id == actor.org_id,
-            Organization.kind == OrgKind.BRAND,
-            Organization.status == OrgStatus.ACTIVE,
-        )
-    ).scalar_one_or_none()
-    if brand is None:
-        raise NotFound()
-    return brand
-
-
 def get_event(actor: Actor, code: str) -> LiveEvent:
     """The event of that code of the actor's own brand (HQ), items loaded; anyone else's: 404.
     A scoped loader (`@require(..., load=get_event)`)."""
@@ -177,7 +152,7 @@ def _find(brand_id: int, code: str) -> LiveEvent | None:
 
 def list_events(actor: Actor) -> list[LiveEvent]:
     """The actor's brand's events, newest first (HQ only)."""
-    brand = hq_brand(actor)
+    brand = campaigns.hq_brand(actor)
     actor.ensure(Permission.CAMPAIGNS_MANAGE)
     return list(
         db.session.execute(
@@ -332,7 +307,7 @@ def create_event(actor: Actor, brand: Organization, data: EventInput) -> LiveEve
     """A draft event of the brand. Refused (LiveEventsOff) while the brand's terms keep live
     events off; ValidationFailed naming each wrong field (a code the brand already uses, a room
     address that is not http(s), a schedule line outside the window)."""
-    _ensure_hq(actor, brand.id)
+    campaigns.ensure_hq(actor, brand.id)
     ensure_live_events_on(brand.id)
     values = _check_event(brand, data, new=True)
     event = LiveEvent(brand_id=brand.id, created_by_user_id=actor.user_id, **values)
@@ -352,7 +327,7 @@ def create_event(actor: Actor, brand: Organization, data: EventInput) -> LiveEve
 def update_event(actor: Actor, event: LiveEvent, data: EventInput) -> LiveEvent:
     """Change a draft's or a published event's settings (its code stays). Refused for a
     cancelled event, and as `create_event` refuses."""
-    _ensure_hq(actor, event.brand_id)
+    campaigns.ensure_hq(actor, event.brand_id)
     ensure_live_events_on(event.brand_id)
     _ensure_changeable(event)
     values = _check_event(_brand_of(event), data, new=False)
@@ -383,7 +358,7 @@ def _lock(event: LiveEvent) -> LiveEvent:
 def publish_event(actor: Actor, event: LiveEvent) -> LiveEvent:
     """Show a draft on its page and to the guides. Needs the live room's address and an end in
     the future (ValidationFailed naming the field); Conflict for an event not a draft."""
-    _ensure_hq(actor, event.brand_id)
+    campaigns.ensure_hq(actor, event.brand_id)
     ensure_live_events_on(event.brand_id)
     event = _lock(event)
     if event.status != EventStatus.DRAFT:
@@ -406,7 +381,7 @@ def publish_event(actor: Actor, event: LiveEvent) -> LiveEvent:
 def cancel_event(actor: Actor, event: LiveEvent) -> LiveEvent:
     """Take a draft or a published event down: its page is gone and its prices stop at once.
     Conflict when it is cancelled already. (Allowed with live events off: it only takes down.)"""
-    _ensure_hq(actor, event.brand_id)
+    campaigns.ensure_hq(actor, event.brand_id)
     event = _lock(event)
     _ensure_changeable(event)
     event.status = EventStatus.CANCELLED
@@ -529,7 +504,7 @@ def add_item(actor: Actor, event: LiveEvent, data: ItemInput) -> LiveEventItem:
     """Feature a product of the brand, with at most one offer: an event price (above zero, not
     below the product's retail floor, below the official price), a coupon template members
     claim, or a group buy of that product. ValidationFailed naming the field; nothing written."""
-    _ensure_hq(actor, event.brand_id)
+    campaigns.ensure_hq(actor, event.brand_id)
     ensure_live_events_on(event.brand_id)
     _ensure_changeable(event)
     values = _item_values(event, data)
@@ -558,7 +533,7 @@ def add_item(actor: Actor, event: LiveEvent, data: ItemInput) -> LiveEventItem:
 
 def remove_item(actor: Actor, event: LiveEvent, item_id: int) -> None:
     """Stop featuring one item (its offer goes with it). NotFound for another event's item."""
-    _ensure_hq(actor, event.brand_id)
+    campaigns.ensure_hq(actor, event.brand_id)
     _ensure_changeable(event)
     item = next((item for item in event.items if item.id == item_id), None)
     if item is None:

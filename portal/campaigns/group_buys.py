@@ -51,7 +51,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from portal.campaigns import add_once
+from portal.campaigns import add_once, campaigns
 from portal.campaigns.models import (
     BuyGroup,
     Campaign,
@@ -64,7 +64,7 @@ from portal.campaigns.models import (
 from portal.catalog.models import Product, Variant
 from portal.catalog.queries import sort_sizes
 from portal.core import audit
-from portal.core.access import Actor, Permission
+from portal.core.access import Actor
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from portal.extensions import db
@@ -152,15 +152,6 @@ def _ensure_switched_on(brand_id: int, field: str) -> None:
 
 
 # -- HQ: offers ------------------------------------------------------------------------------------
-
-
-def _ensure_hq(actor: Actor, brand_id: int) -> None:
-    """The brand's own HQ with CAMPAIGNS_MANAGE (or the system); another brand's is a 404."""
-    if actor.is_system:
-        return
-    if not (actor.is_hq and actor.org_id == brand_id):
-        raise NotFound()
-    actor.ensure(Permission.CAMPAIGNS_MANAGE)
 
 
 def _int_in(value: Any, low: int, high: int) -> int | None:
@@ -262,7 +253,7 @@ def create_group_buy(actor: Actor, brand: Organization, data: GroupBuyInput) -> 
     while the brand's terms turn group buys off, ValidationFailed naming each wrong field (a
     code the brand already uses, a price below the floor, a group larger than the terms
     allow)."""
-    _ensure_hq(actor, brand.id)
+    campaigns.ensure_hq(actor, brand.id)
     _ensure_switched_on(brand.id, "code")
     values = _check(brand, data)
     offer = GroupBuy(brand_id=brand.id, created_by_user_id=actor.user_id, **values)
@@ -291,7 +282,7 @@ def _lock_offer(offer: GroupBuy) -> GroupBuy:
 def start_group_buy(actor: Actor, offer: GroupBuy) -> GroupBuy:
     """A draft or stopped offer goes live: groups may open while its window is open. Refused
     (GroupBuysOff) while the brand's terms turn group buys off, and (Conflict) once it ended."""
-    _ensure_hq(actor, offer.brand_id)
+    campaigns.ensure_hq(actor, offer.brand_id)
     _ensure_switched_on(offer.brand_id, "status")
     offer = _lock_offer(offer)
     if offer.status == GroupBuyStatus.LIVE:
@@ -306,7 +297,7 @@ def start_group_buy(actor: Actor, offer: GroupBuy) -> GroupBuy:
 
 def stop_group_buy(actor: Actor, offer: GroupBuy) -> GroupBuy:
     """A live offer stops: no group opens any more; the open ones run out their time."""
-    _ensure_hq(actor, offer.brand_id)
+    campaigns.ensure_hq(actor, offer.brand_id)
     offer = _lock_offer(offer)
     if offer.status != GroupBuyStatus.LIVE:
         raise Conflict(say(_l("%(code)s is not live."), code=offer.code))
@@ -317,7 +308,7 @@ def stop_group_buy(actor: Actor, offer: GroupBuy) -> GroupBuy:
 
 
 def list_group_buys(actor: Actor, brand: Organization) -> list[GroupBuy]:
-    _ensure_hq(actor, brand.id)
+    campaigns.ensure_hq(actor, brand.id)
     return list(
         db.session.execute(
             select(GroupBuy)
@@ -330,7 +321,7 @@ def list_group_buys(actor: Actor, brand: Organization) -> list[GroupBuy]:
 
 def get_group_buy(actor: Actor, brand: Organization, code: str) -> GroupBuy:
     """The brand's offer of that code; another brand's (or none) is a 404."""
-    _ensure_hq(actor, brand.id)
+    campaigns.ensure_hq(actor, brand.id)
     return _offer_of(brand.id, code)
 
 
@@ -362,7 +353,7 @@ def group_counts(offers: Iterable[GroupBuy]) -> dict[int, dict[str, int]]:
 
 def list_groups(actor: Actor, offer: GroupBuy, *, limit: int = 200) -> list[BuyGroup]:
     """The offer's groups, newest first."""
-    _ensure_hq(actor, offer.brand_id)
+    campaigns.ensure_hq(actor, offer.brand_id)
     return list(
         db.session.execute(
             select(BuyGroup)

@@ -39,16 +39,15 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from portal.campaigns import group_buys
+from portal.campaigns import campaigns, group_buys
 from portal.campaigns.models import BuyGroup, Campaign, GroupBuy, GroupBuyStatus
 from portal.core import transaction
 from portal.core.access import Actor, Permission, current_actor, public, require
 from portal.core.db import utcnow
-from portal.core.errors import DomainError, NotFound
+from portal.core.errors import DomainError
 from portal.core.forms import PortalForm, apply_errors
 from portal.core.money import format_money, to_cents
 from portal.extensions import db
-from portal.members.member_queries import brands_of
 from portal.network.models import Organization
 from portal.policy.consumer_terms import terms_for
 from portal.storefront import look
@@ -272,16 +271,6 @@ class GroupBuyForm(PortalForm):
     campaign_id = SelectField(_l("Campaign"), coerce=int, validators=[Optional()], choices=[])
 
 
-def _hq_brand(actor: Actor) -> Organization:
-    """The actor's own brand (HQ only; anyone else a 404)."""
-    if not actor.is_hq:
-        raise NotFound()
-    brand = next((b for b in brands_of(actor) if b.id == actor.org_id), None)
-    if brand is None:
-        raise NotFound()
-    return brand
-
-
 def _utc(value: datetime | None) -> datetime | None:
     """People type times in the portal's time zone; the database keeps UTC."""
     return to_utc(value).replace(tzinfo=UTC) if value is not None else None
@@ -340,7 +329,7 @@ def _index_page(actor: Actor, brand: Organization, form: GroupBuyForm, status: i
 @require(Permission.CAMPAIGNS_MANAGE)
 def index():
     actor = current_actor()
-    brand = _hq_brand(actor)
+    brand = campaigns.hq_brand(actor)
     return _index_page(actor, brand, _form(brand))
 
 
@@ -348,7 +337,7 @@ def index():
 @require(Permission.CAMPAIGNS_MANAGE)
 def create():
     actor = current_actor()
-    brand = _hq_brand(actor)
+    brand = campaigns.hq_brand(actor)
     form = _form(brand)
     if form.validate_on_submit():
         try:
@@ -364,12 +353,12 @@ def create():
 
 def _load_offer(actor: Actor, code: str) -> GroupBuy:
     """The route's offer, of the actor's own brand (the scoped loader: anyone else a 404)."""
-    return group_buys.get_group_buy(actor, _hq_brand(actor), code)
+    return group_buys.get_group_buy(actor, campaigns.hq_brand(actor), code)
 
 
 def _offer(offer: GroupBuy) -> tuple[Actor, Organization, GroupBuy]:
     actor = current_actor()
-    return actor, _hq_brand(actor), offer
+    return actor, campaigns.hq_brand(actor), offer
 
 
 def _detail_page(actor: Actor, brand: Organization, offer: GroupBuy, status: int = 200):

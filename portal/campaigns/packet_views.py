@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import Length
 
-from portal.campaigns import red_packets
+from portal.campaigns import campaigns, red_packets
 from portal.campaigns.models import RedPacket, RedPacketPlan
 from portal.core import transaction
 from portal.core.access import Actor, Permission, current_actor, public, require
@@ -37,7 +37,6 @@ from portal.guides import links, qr, roster
 from portal.guides.models import Guide, LinkTarget
 from portal.members import coupons, membership
 from portal.members.member_queries import brands_of
-from portal.network import queries as network_queries
 from portal.network.models import Organization
 from portal.storefront.auth import consumer_required, current_consumer, signed_in_consumer
 from portal.storefront.shops import shop_brand
@@ -117,12 +116,6 @@ class PlanForm(PortalForm):
     campaign_id = SelectField(_l("Campaign (optional)"), validate_choice=False)
 
 
-def _hq_brand(actor: Actor) -> Organization:
-    if not actor.is_hq or actor.org_id is None:
-        raise NotFound()
-    return network_queries.get_org_by_id(actor, actor.org_id)
-
-
 def _plan_form(brand: Organization) -> PlanForm:
     form = PlanForm()
     form.campaign_id.choices = [SelectChoice("", _("None"))] + [
@@ -152,7 +145,7 @@ def _index_page(brand: Organization, form: PlanForm, status: int = 200):
 @bp.get("/campaigns/red-packets/")
 @require(Permission.CAMPAIGNS_MANAGE)
 def index():
-    brand = _hq_brand(current_actor())
+    brand = campaigns.hq_brand(current_actor())
     return _index_page(brand, _plan_form(brand))
 
 
@@ -160,7 +153,7 @@ def index():
 @require(Permission.CAMPAIGNS_MANAGE)
 def create():
     actor = current_actor()
-    brand = _hq_brand(actor)
+    brand = campaigns.hq_brand(actor)
     form = _plan_form(brand)
     if not form.validate_on_submit():
         return _index_page(brand, form, 422)
@@ -180,7 +173,7 @@ def create():
 @bp.get("/campaigns/red-packets/<int:plan_id>")
 @require(Permission.CAMPAIGNS_MANAGE, load=red_packets.get_plan)
 def plan(found: RedPacketPlan):
-    brand = _hq_brand(current_actor())
+    brand = campaigns.hq_brand(current_actor())
     template = red_packets.templates_of([found])[found.template_id]
     return render_template(
         "campaigns/packets/plan.html",

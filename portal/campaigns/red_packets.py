@@ -46,6 +46,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from portal.campaigns import campaigns
 from portal.campaigns.models import (
     Campaign,
     ClaimSource,
@@ -134,15 +135,6 @@ def _ensure_on(brand_id: int) -> CampaignTerms:
         message = say(_l("This brand does not offer red packets."))
         raise RedPacketsOff(message, fields={"red_packets": message})
     return terms
-
-
-def ensure_hq(actor: Actor, brand_id: int) -> None:
-    """The brand's own HQ (or the system) with campaigns.manage; anyone else: 404."""
-    if actor.is_system:
-        return
-    if not (actor.is_hq and actor.org_id == brand_id):
-        raise NotFound()
-    actor.ensure(Permission.CAMPAIGNS_MANAGE)
 
 
 # -- plans ---------------------------------------------------------------------------------------
@@ -315,7 +307,7 @@ def create_plan(actor: Actor, brand: Organization, data: PlanInput) -> RedPacket
     the brand's terms have red packets off, ValidationFailed naming every wrong field (fewer or
     more coupons than the terms allow, a sum that does not split evenly, zero or negative
     amounts, ...); nothing is written then. NotFound for another brand's HQ."""
-    ensure_hq(actor, brand.id)
+    campaigns.ensure_hq(actor, brand.id)
     _ensure_on(brand.id)
     values, errors = check_plan(brand, data)
     if errors:
@@ -402,7 +394,7 @@ def _make_template(actor: Actor, brand: Organization, values: dict[str, Any]) ->
 
 def stop_plan(actor: Actor, plan: RedPacketPlan) -> RedPacketPlan:
     """No new packets of the plan; packets already sent stay claimable until they are empty."""
-    ensure_hq(actor, plan.brand_id)
+    campaigns.ensure_hq(actor, plan.brand_id)
     plan = _lock_plan(plan.id)
     if plan.status != PlanStatus.STOPPED:
         plan.status = PlanStatus.STOPPED

@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectChoice, SelectField
 
-from portal.campaigns import sharers
+from portal.campaigns import campaigns, sharers
 from portal.core import transaction
 from portal.core.access import Actor, Permission, current_actor, require
 from portal.core.errors import DomainError
@@ -67,7 +67,7 @@ def _form(actor: Actor) -> SharerForm:
 
 def _index_page(form: SharerForm, status: int = 200):
     actor = current_actor()
-    brand = sharers.hq_brand(actor)
+    brand = campaigns.hq_brand(actor)
     span = reports.period(request.args.get("period"))
     listed = sharers.list_sharers(actor)
     totals = sharers.sharer_totals(brand.id, span)

@@ -98,12 +98,6 @@ def _hq_brand_id(actor: Actor) -> int:
     return actor.org_id
 
 
-def hq_brand(actor: Actor) -> Organization:
-    """The brand whose HQ the actor is (NotFound for anyone else)."""
-    brand_id = _hq_brand_id(actor)
-    return db.session.execute(select(Organization).where(Organization.id == brand_id)).scalar_one()
-
-
 def hq_people(actor: Actor) -> list[User]:
     """The brand's HQ people (not disabled), whom HQ may make sharers."""
     actor.ensure(Permission.CAMPAIGNS_MANAGE)
