@@ -25,7 +25,7 @@ from portal.network.models import Organization
 from portal.storefront.checkout import CheckoutLine, checkout
 from portal.storefront.hooks import CheckoutExtras
 from portal.storefront.models import Consumer, ConsumerOrder, Fulfilment, Tier
-from tests.campaigns.groups.conftest import GroupShop
+from tests.campaigns.groups.conftest import GroupShop, publish_campaign_terms
 from tests.support.races import at_once, race_app
 from tests.support.retail import build_retail_shop
 
@@ -119,4 +119,82 @@ def test_the_last_places_of_a_group_go_to_exactly_as_many_people_as_are_missing(
 
     taken, places, orders, held, reserved, ledger = arena.read(state)
     assert (taken, places, orders, held, reserved) == (3, 3, 3, 3, 3)
+    assert ledger == []
+
+
+# -- a member leaves while others join ---------------------------------------------------------
+# A join locks the group, then reserves its units; a cancel releases the leaver's units, then
+# gives back the place. Unless the cancel takes the group first (hooks.before_call_off), the
+# two lock the stock row and the group in opposite orders and PostgreSQL kills one of them.
+
+LEAVERS = 3
+
+
+@pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres), "sqlite"])
+def crowd(request, tmp_path) -> Iterator[tuple[Arena, list[int]]]:
+    app = race_app(request.param, tmp_path, "group_leave_race", pool_size=2 * LEAVERS + 4)
+    with app.app_context():
+        gb = GroupShop(build_retail_shop("GL"))
+        publish_campaign_terms(gb.shop, group_buys=True, group_size_max=2 * LEAVERS + 1)
+        offer = gb.offer(group_size=2 * LEAVERS + 1)
+        first = gb.buy(gb.consumer("Lead Er"), offer)
+        group = gb.group_of(first)
+        leavers = [
+            gb.buy(gb.consumer(f"Leav Er{i}"), offer, group=group).id for i in range(LEAVERS)
+        ]
+        arena = Arena(
+            app,
+            gb.brand.id,
+            gb.shop.locations["LJ"].id,
+            gb.shop.variant_id("TEE-BLK-M"),
+            group.code,
+        )
+        arena.joiners = [gb.consumer(f"Join Er{i}").id for i in range(LEAVERS)]
+        db.session.commit()
+        db.session.remove()
+    yield arena, leavers
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _leaves(arena: Arena, order_id: int):
+    def work() -> str:
+        from portal.storefront import orders
+
+        order = db.session.get(ConsumerOrder, order_id)
+        orders.cancel(db.session.get(Consumer, order.consumer_id), order)
+        return "left"
+
+    return work
+
+
+def test_people_leaving_a_group_while_others_join_never_deadlock(crowd):
+    arena, leavers = crowd
+    works = [_leaves(arena, order_id) for order_id in leavers]
+    works += [_joins(arena, consumer_id) for consumer_id in arena.joiners]
+    outcomes = at_once(arena.app, works, lambda error: error.code)
+    # Every leaver leaves; a joiner gets in, or finds the shelf empty when the units a leaver
+    # gives back are not free yet: a refusal, never a database error.
+    assert outcomes[:LEAVERS] == ["left"] * LEAVERS, outcomes
+    assert set(outcomes[LEAVERS:]) <= {"joined", "insufficient_stock"}, outcomes
+    joined = outcomes.count("joined")
+
+    def state():
+        group = db.session.execute(
+            select(BuyGroup).where(BuyGroup.code == arena.group_code)
+        ).scalar_one()
+        places = db.session.execute(
+            select(func.count(GroupSeat.id)).where(
+                GroupSeat.group_id == group.id, GroupSeat.status != SeatStatus.RELEASED
+            )
+        ).scalar_one()
+        reserved = db.session.execute(
+            select(StockLevel.reserved).where(
+                StockLevel.location_id == arena.lujiazui, StockLevel.variant_id == arena.tee
+            )
+        ).scalar_one()
+        return group.seats_taken, places, reserved, check_ledger()
+
+    taken, places, reserved, ledger = arena.read(state)
+    assert (taken, places, reserved) == (1 + joined, 1 + joined, 1 + joined)
     assert ledger == []
