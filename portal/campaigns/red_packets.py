@@ -61,6 +61,7 @@ from portal.core.db import utcnow
 from portal.core.errors import DomainError, NotFound, ValidationFailed
 from portal.core.inputs import text_problem
 from portal.extensions import db
+from portal.guides import attribution
 from portal.guides.models import Guide, GuideVisit, LinkTarget
 from portal.members import coupons, membership
 from portal.members.coupon_claims import give_claimed, member_refusal
@@ -653,8 +654,20 @@ def packet_refusal(brand: Organization, consumer: Consumer | None, packet: RedPa
     return _rule_refusal(packet, member, check_template=True)
 
 
+def _guides_own(packet: RedPacket, member: Member) -> bool:
+    """A guide's packet claimed by the guide themself (their member account is theirs by the
+    guides' own-purchase rule): it would count for their own coupon-claim task."""
+    if packet.guide_id is None:
+        return False
+    guide = db.session.execute(select(Guide).where(Guide.id == packet.guide_id)).scalar_one()
+    emails = db.session.execute(
+        select(Consumer.email).where(Consumer.member_id == member.id)
+    ).scalars()  # the member's shop accounts (one per brand of the programme)
+    return attribution.is_own_purchase(guide, member.email, *emails, member_id=member.id)
+
+
 def _rule_refusal(packet: RedPacket, member: Member, *, check_template: bool) -> str | None:
-    if packet.member_id == member.id:
+    if packet.member_id == member.id or _guides_own(packet, member):
         return say(_l("This is your own red packet: share it with friends."))
     if _claimed_by(packet.id, member.id) is not None:
         return say(_l("You have already claimed a coupon from this red packet."))
