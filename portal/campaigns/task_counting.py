@@ -8,18 +8,18 @@ orders, skipping rows already there, the same SQL on SQLite and PostgreSQL.
 - `count`: what the portal already recorded for the assigned guides inside the task's window,
   one `TaskResult` per source, never typed in. A source counts once per task (unique
   `(task_id, source)`), for the guide it came through first:
-  - share: a person (the signed-in consumer, else the browser) who opened the guide's link to the
-    task's target ("P...");
-  - event_visitors: a person who opened the guide's link to the live event while it ran or in
-    the task's window ("P...");
+  - share: a signed-in consumer who opened the guide's link to the task's target ("PC<id>"); a
+    browser alone is not counted (anyone can be a new browser on every request);
+  - event_visitors: a signed-in consumer who opened the guide's link to the live event in the
+    task's window and before the event ended ("PC<id>");
   - coupon_claims: a coupon of the task's template claimed through the guide's coupon link
     (`ClaimSource`) or from a red packet the guide sent ("C<coupon id>");
   - new_members: a member the guide signed up, as the guides' new-member bonus knows it (its
     ledger entry; else the store person who enrolled them; else the guide whose code bound them
     at registration) ("M<member id>");
-  - orders: a paid order attributed to the guide (not their own purchase, not held for a group,
-    not wholly refunded) ("O<order id>"). An order wholly refunded after it was counted no
-    longer counts (`standing`).
+  - orders: a paid order attributed to the guide (not their own purchase, not wholly refunded;
+    a group buy's order counts once paid, while its group fills) ("O<order id>"). An order
+    wholly refunded after it was counted no longer counts (`standing`).
 - `close`: the last count, the task closed, and each guide's reward written to the commission
   ledger (`CommissionKind.REWARD`, reference "T<task id>", maturing at once: the month-end
   settlement pays it with the commission): min(results x reward, cap); none for nothing. The
@@ -82,7 +82,6 @@ from portal.network.models import ChannelLink, Organization, OrgStatus, User
 from portal.storefront.models import Consumer, ConsumerOrder, ConsumerOrderStatus
 
 A, R = TaskAssignment, TaskResult
-PERSON_VISITOR_CHARS = 38  # "PV" + the browser's id fits TaskResult.source (40)
 
 
 def reward_reference(task: GuideTask) -> str:

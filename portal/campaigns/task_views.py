@@ -77,7 +77,9 @@ class TaskForm(PortalForm):
     ends_at = DateTimeLocalField(_l("Ends"), format=FORMATS, validators=[DataRequired()])
     target = IntegerField(_l("Target per guide (results)"), validators=[Optional()])
     reward = DecimalField(_l("Reward per result"), places=2, validators=[Optional()])
-    cap = DecimalField(_l("Cap per guide (empty: none)"), places=2, validators=[Optional()])
+    cap = DecimalField(
+        _l("Cap per guide (required with a reward)"), places=2, validators=[Optional()]
+    )
     campaign_id = SelectField(_l("Campaign"), coerce=int, choices=[])
     regions = StringField(_l("Regions, comma-separated (empty: all)"), [Length(max=2000)])
     stores = StringField(_l("Store codes, comma-separated (empty: all)"), [Length(max=4000)])

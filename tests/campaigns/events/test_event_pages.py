@@ -297,13 +297,19 @@ def test_another_brands_hq_finds_no_event_and_a_store_cannot_manage_events(clien
     assert client.post("/campaigns/events/new", data=event_form()).status_code == 403
     assert client.get("/campaigns/events/NOW").status_code == 404
     assert client.post("/campaigns/events/NOW/publish").status_code == 404
-    event = db.session.execute(select(LiveEvent)).scalar_one()
+    event = db.session.execute(
+        select(LiveEvent).where(LiveEvent.brand_id == es.brand.id)
+    ).scalar_one()
     assert event.status == EventStatus.DRAFT and count(LiveEvent) == 1
 
 
 def test_hq_removes_an_item_and_cancels_an_event_from_its_page(client, es):
     es.event("NOW", items=(events.ItemInput("TEE", event_price_cents=12_900),))
-    item = db.session.execute(select(LiveEventItem)).scalar_one()
+    item = db.session.execute(
+        select(LiveEventItem)
+        .join(LiveEvent, LiveEvent.id == LiveEventItem.event_id)
+        .where(LiveEvent.brand_id == es.brand.id)
+    ).scalar_one()
     db.session.commit()
     staff_sign_in(client, es, "HQ")
     assert "129.00" in page(client.get("/shop/EV/p/TEE"))

@@ -44,6 +44,13 @@ def log_in(client, email: str):
     return client
 
 
+def english(client):
+    """A shopper who chose English (the shop starts in Chinese)."""
+    with client.session_transaction() as cookie:
+        cookie["lang"] = "en"
+    return client
+
+
 def money(html: str, testid: str) -> str:
     found = re.search(rf'data-testid="{testid}"[^>]*>(?:<span[^>]*>)?([^<]+)<', html)
     assert found, testid
@@ -57,7 +64,7 @@ def test_the_offer_page_shows_the_group_price_beside_the_shops_and_the_open_grou
     offer = gb.offer()
     group = gb.group_of(gb.buy(gb.consumer(), offer))
     db.session.commit()
-    html = page(client.get("/shop/GB/group-buys/TEE3"))
+    html = page(english(client).get("/shop/GB/group-buys/TEE3"))
     assert "99.00" in money(html, "group-price")
     assert "150.00" in money(html, "list-price")  # the cheapest SKU's shop price
     assert "Groups of 3 people" in html and "24 hours to fill" in html
@@ -81,8 +88,9 @@ def test_the_group_page_shows_initials_places_left_time_and_the_share_link(clien
     offer = gb.offer()
     group = gb.group_of(gb.pay(gb.buy(gb.consumer("Han Meimei"), offer)))
     db.session.commit()
-    html = page(client.get(f"/shop/GB/groups/{group.code}"))
-    assert "H. M." in html and "Han Meimei" not in html
+    html = page(english(client).get(f"/shop/GB/groups/{group.code}"))
+    members = html.split("<h2>Who is in the group</h2>")[1].split("</ul>")[0]
+    assert "H. M." in members and "Han Meimei" not in html
     assert "2 places left" in html
     assert re.search(r'data-testid="time-left"[^>]*>23 h', html)
     assert (
@@ -214,8 +222,35 @@ def test_hq_is_told_when_group_buys_are_off(client, gb):
 
 
 def test_a_store_person_may_not_open_hqs_group_buy_pages(client, gb):
+    offer = gb.offer()
+    db.session.commit()
     log_in(client, staff_of(gb, "LJ", Role.STORE_OWNER))
     assert client.get("/campaigns/group-buys/").status_code in (403, 404)
+    # An offer's pages load it through a scoped loader first: nobody but its brand's HQ finds it.
+    assert client.get(f"/campaigns/group-buys/{offer.code}").status_code == 404
+    assert client.post(f"/campaigns/group-buys/{offer.code}/stop").status_code == 404
+    db.session.refresh(offer)
+    assert offer.status == GroupBuyStatus.LIVE
+
+
+def test_another_brands_hq_finds_no_group_buy(client, login, gb):
+    offer = gb.offer()
+    acme = db.session.execute(select(Organization).where(Organization.code == "ACME")).scalar_one()
+    theirs = db.session.execute(  # the demo seed's live group buy
+        select(GroupBuy).where(GroupBuy.brand_id == acme.id, GroupBuy.code == "GB-TEE")
+    ).scalar_one()
+    log_in(client, staff_of(gb, "HQ", Role.HQ_MERCHANDISER))
+    assert client.get(f"/campaigns/group-buys/{theirs.code}").status_code == 404
+    assert client.post(f"/campaigns/group-buys/{theirs.code}/stop").status_code == 404
+    assert theirs.code not in page(client.get("/campaigns/group-buys/"))
+    client.post("/logout")
+    login("hq@demo.test")  # ACME's HQ
+    assert client.get(f"/campaigns/group-buys/{offer.code}").status_code == 404
+    assert client.post(f"/campaigns/group-buys/{offer.code}/stop").status_code == 404
+    assert client.get(f"/campaigns/group-buys/{theirs.code}").status_code == 200  # its own
+    db.session.refresh(offer)
+    db.session.refresh(theirs)
+    assert offer.status == theirs.status == GroupBuyStatus.LIVE
 
 
 # -- JSON ------------------------------------------------------------------------------------------

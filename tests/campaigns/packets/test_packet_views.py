@@ -54,7 +54,9 @@ def test_hq_writes_a_plan_on_its_page_and_follows_it_by_sender(ps, hq):
     assert 'data-testid="new-plan"' in listing and "A packet holds 2 to 10 coupons" in listing
     response = hq.post(HQ, data=PLAN)
     assert response.status_code == 302
-    plan = db.session.execute(select(RedPacketPlan)).scalar_one()
+    plan = db.session.execute(
+        select(RedPacketPlan).where(RedPacketPlan.brand_id == ps.brand.id)
+    ).scalar_one()
     assert response.headers["Location"] == f"{HQ}{plan.id}"
     detail = page(hq.get(response.headers["Location"]))
     assert "Red-packet plan “Spring packet” created." in detail
@@ -100,9 +102,30 @@ def test_another_brands_hq_finds_no_plan_and_a_store_may_not_open_the_page(ps, c
     assert acme.get(f"{HQ}{plan.id}").status_code == 404
     assert acme.post(f"{HQ}{plan.id}/stop").status_code == 404
     assert 'data-testid="plan-SPRING"' not in page(acme.get(HQ))
+    acmes = db.session.execute(  # the demo seed's plan, ACME's own
+        select(RedPacketPlan).where(
+            RedPacketPlan.brand_id == org("ACME").id, RedPacketPlan.code == "RP-WINTER"
+        )
+    ).scalar_one()
+    assert acme.get(f"{HQ}{acmes.id}").status_code == 200
+    assert 'data-testid="plan-RP-WINTER"' in page(acme.get(HQ))
+    client.post("/logout")
+    rp_hq = ps.gs.person("HQ", Role.HQ_ADMIN)
+    db.session.commit()
+    rp = login(rp_hq.email, PASSWORD)
+    assert rp.get(f"{HQ}{acmes.id}").status_code == 404
+    assert rp.post(f"{HQ}{acmes.id}/stop").status_code == 404
+    assert 'data-testid="plan-RP-WINTER"' not in page(rp.get(HQ))
     client.post("/logout")
     staff = login(ps.gs.users["JA"].email, PASSWORD)
     assert staff.get(HQ).status_code == 403
+    # A plan's pages load it first through a scoped loader: a 404 for anyone but its brand's HQ.
+    for found in (plan, acmes):
+        assert staff.get(f"{HQ}{found.id}").status_code == 404
+        assert staff.post(f"{HQ}{found.id}/stop").status_code == 404
+    db.session.refresh(plan)
+    db.session.refresh(acmes)
+    assert plan.status == acmes.status == "active"
 
 
 def test_a_guide_sends_a_packet_and_shares_their_link_and_qr_code(ps, guide):

@@ -32,11 +32,15 @@ def rq_app(own_redis):
         yield app
 
 
-def opened(ts: TaskShop, short: str, visitor: str) -> None:
+def opened(ts: TaskShop, short: str, visitor: str, *, signed_in: bool = True) -> None:
+    """The guide's link opened in a browser, by a consumer signed in to the shop (only they
+    count) or by nobody who signed in."""
+    consumer = ts.gs.consumer() if signed_in else None
     db.session.add(
         GuideVisit(
             brand_id=ts.brand.id,
             guide_id=ts.guide(short).id,
+            consumer_id=consumer.id if consumer is not None else None,
             visitor=visitor,
             target="product",
             ref="TEE",
@@ -69,6 +73,7 @@ def test_rq_worker_counts_a_task_then_closes_it_and_pays_each_reward_once(rq_app
         for n in range(3):
             opened(ts, "JA", f"browser-ja-{n:08d}")
         opened(ts, "LJ", "browser-lj-00000001")
+        opened(ts, "LJ", "browser-lj-00000002", signed_in=False)  # not counted
         paid = {gs.guides["JA"].id: 150, gs.guides["LJ"].id: 50}  # 3 and 1 results, ¥0.50 each
         newcomer = gs.add_guide("LJ", Role.STORE_STAFF)  # joined after the task was published
         db.session.commit()

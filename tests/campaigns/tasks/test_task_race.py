@@ -29,12 +29,13 @@ def test_closing_a_task_from_several_places_at_once_pays_each_reward_once(tmp_pa
         for short in ("JA", "LJ"):
             gs.add_guide(short)
         ts = TaskShop(gs)
-        task = ts.published(kind="share", ref="product:TEE", reward_cents=100, cap_cents=None)
+        task = ts.published(kind="share", ref="product:TEE", reward_cents=100, cap_cents=500)
         for n, short in enumerate(("JA", "JA", "LJ")):
-            db.session.add(
+            db.session.add(  # a signed-in consumer each (a browser alone is not counted)
                 GuideVisit(
                     brand_id=gs.brand.id,
                     guide_id=gs.guides[short].id,
+                    consumer_id=gs.consumer().id,
                     visitor=f"race-browser-{n:06d}",
                     target="product",
                     ref="TEE",

@@ -20,6 +20,7 @@ from portal.guides.models import CommissionStatement, GuideKind, GuideVisit
 from portal.members import membership
 from portal.members.models import JoinChannel
 from portal.storefront import orders
+from portal.storefront.models import ConsumerOrderStatus
 from tests.campaigns.tasks.conftest import TaskShop, rewards, task_count
 from tests.support.consumer_orders import pay_by_notice
 
@@ -52,6 +53,14 @@ def test_a_cap_below_one_reward_is_refused(ts):
     fields = refused(ts, reward_cents=500, cap_cents=300)
     assert fields == {"cap": "The cap per guide cannot be below one result's reward."}
     assert task_count() == 0
+
+
+def test_a_rewarded_task_needs_a_cap_per_guide(ts):
+    fields = refused(ts, reward_cents=100, cap_cents=None)
+    assert fields == {"cap": "A rewarded task needs a cap per guide."}
+    assert task_count() == 0
+    unpaid = ts.task(reward_cents=0, cap_cents=None)  # a task for nothing needs none
+    assert unpaid.cap_cents is None and task_count() == 1
 
 
 def test_what_a_task_is_about_must_exist_in_the_brand_and_suit_its_kind(ts):
@@ -163,6 +172,21 @@ def test_an_order_wholly_refunded_after_it_was_counted_no_longer_counts(ts):
     assert rewards(task) == {}  # nothing earned, no entry
 
 
+def test_a_paid_order_held_for_its_group_counts_until_it_is_refunded(ts):
+    gs = ts.gs
+    task = ts.published()
+    buyer = gs.consumer()
+    order = gs.place(buyer, guide_code=gs.guides["JA"].code)
+    pay_by_notice(order)
+    order.on_hold = True  # as a group buy's order is until its group fills
+    db.session.flush()
+    tasks.run_task(task.id)
+    assert task_counting.results_by_guide(task) == {gs.guides["JA"].id: 1}
+    orders.cancel(buyer, order)  # the buyer leaves the group: paid and held, it is refunded
+    assert order.status == ConsumerOrderStatus.REFUNDED
+    assert task_counting.results_by_guide(task) == {}
+
+
 def test_orders_paid_outside_the_window_do_not_count(ts):
     gs = ts.gs
     task = ts.published(starts_at=utcnow() - timedelta(hours=2))
@@ -176,7 +200,7 @@ def test_orders_paid_outside_the_window_do_not_count(ts):
 
 def test_a_closed_tasks_reward_is_settled_with_the_commission_of_its_month(ts):
     gs = ts.gs
-    task = ts.published(reward_cents=100, cap_cents=None)
+    task = ts.published(reward_cents=100, cap_cents=300)
     pay_by_notice(gs.place(gs.consumer(), guide_code=gs.guides["JA"].code))
     tasks.close_task(ts.hq, task)
     closed = task.closed_at
@@ -222,14 +246,22 @@ def visit(
 def test_a_share_task_counts_each_person_once_for_the_guide_who_reached_them_first(ts):
     task = ts.published(kind="share", ref="product:TEE", target=2)
     one, two = ts.gs.consumer(), ts.gs.consumer()
-    visit(ts, "JA", consumer=one)
-    visit(ts, "JA", consumer=one)  # the same person again
-    visit(ts, "LJ", consumer=one)  # and through another guide later
-    visit(ts, "JA", visitor="b" * 24)  # a browser nobody signed in on
+    visit(ts, "JA", consumer=one, minutes_ago=30)
+    visit(ts, "JA", consumer=one, minutes_ago=20)  # the same person again
+    visit(ts, "LJ", consumer=one, minutes_ago=10)  # and through another guide later
+    visit(ts, "JA", visitor="b" * 24)  # a browser nobody signed in on: not counted
+    visit(ts, "JA", visitor="c" * 24)  # nor another (a request without cookies is a new one)
     visit(ts, "LJ", consumer=two)
     visit(ts, "LJ", consumer=two, ref="POLO")  # another product
+    visit(ts, "JA", consumer=two, minutes_ago=90)  # through JA before the task began: not JA's
     tasks.run_task(task.id)
-    assert task_counting.results_by_guide(task) == {ts.guide("JA").id: 2, ts.guide("LJ").id: 1}
+    assert task_counting.results_by_guide(task) == {ts.guide("JA").id: 1, ts.guide("LJ").id: 1}
+    sources = db.session.execute(
+        select(TaskResult.source).where(TaskResult.task_id == task.id)
+    ).scalars()
+    assert sorted(sources) == sorted(f"PC{person.id}" for person in (one, two))
+    tasks.run_task(task.id)  # a second count adds nothing
+    assert task_counting.results_by_guide(task) == {ts.guide("JA").id: 1, ts.guide("LJ").id: 1}
 
 
 def test_a_new_members_task_counts_the_members_a_guide_enrolled_at_the_store(ts):
@@ -261,26 +293,32 @@ def test_a_new_members_task_counts_members_who_signed_up_with_a_guides_code(ts, 
     assert task_counting.results_by_guide(task) == {ts.guide("LJ").id: 1}
 
 
-def test_an_event_task_counts_people_brought_to_the_live_event_while_it_ran(ts):
+def test_an_event_task_counts_people_brought_to_the_live_event_by_its_end(ts):
+    """A visit counts inside the task's own window and before the event ended: one while the
+    event ran but before the task began does not, nor one after the event was over."""
     now = utcnow()
     db.session.add(
         LiveEvent(
             brand_id=ts.brand.id,
             code="SPRING",
             name="Spring live",
-            starts_at=now - timedelta(minutes=30),
-            ends_at=now + timedelta(hours=1),
+            starts_at=now - timedelta(hours=1),
+            ends_at=now - timedelta(minutes=10),
         )
     )
     db.session.flush()
     task = ts.published(
-        kind="event_visitors", ref="live:spring", starts_at=now - timedelta(minutes=10)
+        kind="event_visitors", ref="live:spring", starts_at=now - timedelta(minutes=30)
     )
     assert task.ref == "live:SPRING"
-    during, before, elsewhere = ts.gs.consumer(), ts.gs.consumer(), ts.gs.consumer()
-    # While the event ran, before the task started: counts.
+    during, before, late, elsewhere = (ts.gs.consumer() for _ in range(4))
+    # While the event ran and within the task's window: counts.
     visit(ts, "JA", consumer=during, target="live", ref="SPRING", minutes_ago=20)
-    visit(ts, "JA", consumer=before, target="live", ref="SPRING", minutes_ago=40)  # before both
+    # While the event ran but before the task began: does not.
+    visit(ts, "LJ", consumer=before, target="live", ref="SPRING", minutes_ago=40)
+    # Within the task's window but after the event ended: does not.
+    visit(ts, "LJ", consumer=late, target="live", ref="SPRING", minutes_ago=5)
+    visit(ts, "LJ", visitor="b" * 24, target="live", ref="SPRING", minutes_ago=20)  # nobody
     visit(ts, "JA", consumer=elsewhere, target="product", ref="TEE")
     tasks.run_task(task.id)
     assert task_counting.results_by_guide(task) == {ts.guide("JA").id: 1}

@@ -16,6 +16,7 @@ from portal.core.access import Role
 from portal.core.db import utcnow
 from portal.extensions import db
 from tests.campaigns.tasks.conftest import TaskShop, browser, rewards, task_count
+from tests.storefront.test_cart_views import sign_in
 from tests.support.consumer_orders import pay_by_notice
 
 
@@ -61,12 +62,18 @@ def test_hq_drafts_publishes_and_closes_a_task_and_reads_its_completion(app, ts)
     assert wrong.status_code == 422
     assert "A reward of zero or more for each result." in text(wrong)
     assert task_count() == 0
+    uncapped = hq.post("/campaigns/tasks/", data=form(cap=""))
+    assert uncapped.status_code == 422
+    assert "A rewarded task needs a cap per guide." in text(uncapped)
+    assert task_count() == 0
 
     made = hq.post("/campaigns/tasks/", data=form(regions="shanghai"))
     assert made.status_code == 302
     page = hq.get(made.headers["Location"])
     assert 'data-testid="task-status">Draft<' in text(page)
-    task = db.session.execute(select(GuideTask)).scalar_one()
+    task = db.session.execute(
+        select(GuideTask).where(GuideTask.brand_id == ts.brand.id)
+    ).scalar_one()
     assert task.audience == {"regions": ["shanghai"]} and task.cap_cents == 150
 
     assert hq.post(f"/campaigns/tasks/{task.id}/publish").status_code == 302
@@ -142,8 +149,18 @@ def test_a_guide_sees_only_the_tasks_that_reached_them_with_progress_and_a_link(
     path = "/" + url.group(1).split("://", 1)[1].split("/", 1)[1]
     assert path.startswith("/shop/TK/g/")
 
-    shopper = app.test_client()  # someone opens the guide's link
-    assert shopper.get(path).headers["Location"].endswith("/shop/TK/p/TEE")
+    for _ in range(2):  # someone opens the guide's link without signing in, cookies cleared
+        stranger = app.test_client()
+        assert stranger.get(path).headers["Location"].endswith("/shop/TK/p/TEE")
+    tasks.run_task(mine.id)
+    db.session.commit()
+    page = text(ja.get("/guides/me/tasks"))
+    assert 'data-testid="task-progress">0 / 2<' in page  # nobody signed in: not counted
+
+    shopper = app.test_client()  # a consumer signed in to the shop opens it (twice)
+    sign_in(shopper, ts.gs.shop)
+    for _ in range(2):
+        assert shopper.get(path).headers["Location"].endswith("/shop/TK/p/TEE")
     tasks.run_task(mine.id)
     db.session.commit()
     page = text(ja.get("/guides/me/tasks"))
