@@ -18,7 +18,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -52,12 +51,6 @@ ADMIN_PAGES = (
     ("campaign_packets.index", _l("Red packets"), Permission.CAMPAIGNS_MANAGE, "red_packets"),
     ("campaign_sharers.index", _l("Sharers"), Permission.CAMPAIGNS_MANAGE, ""),
 )
-
-
-@bp.app_context_processor
-def _endpoints() -> dict[str, Any]:
-    """`has_endpoint(name)` for templates (the navigation links pages other engineers add)."""
-    return {"has_endpoint": lambda name: name in current_app.view_functions}
 
 
 class CampaignForm(PortalForm):
@@ -120,7 +113,7 @@ def _admin_links() -> list[AdminLink]:
             bool(switch and switches is not None and not getattr(switches, switch)),
         )
         for endpoint, label, permission, switch in ADMIN_PAGES
-        if endpoint in current_app.view_functions and actor.can(permission)
+        if actor.can(permission)
     ]
 
 

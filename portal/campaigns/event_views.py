@@ -33,7 +33,6 @@ from flask import (
 from flask_babel import format_datetime, to_user_timezone, to_utc
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from werkzeug.routing import BuildError
 from wtforms import DateTimeLocalField, DecimalField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
@@ -367,12 +366,8 @@ def cancel(event: LiveEvent):
 # -- the public page ------------------------------------------------------------------------------
 
 
-def _group_buy_url(brand: Organization, code: str) -> str | None:
-    """The group buy's page, once the group buys' pages exist."""
-    try:
-        return url_for("campaign_groups.offer_page", brand_code=brand.code, code=code)
-    except BuildError:
-        return None
+def _group_buy_url(brand: Organization, code: str) -> str:
+    return url_for("campaign_groups.offer_page", brand_code=brand.code, code=code)
 
 
 @bp.get("/shop/<brand_code>/live/<code>")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectChoice, SelectField
@@ -154,7 +154,6 @@ def me():
         q=q,
         report=sharers.sharer_report(sharer, span),
         window_days=terms_for(brand.id).guides.window_days,
-        tasks_page="campaign_tasks.my_tasks" in current_app.view_functions,
         endpoint="campaign_sharers.me",
         endpoint_args={},
     )

@@ -22,7 +22,6 @@ from flask_babel import format_timedelta, ngettext, to_user_timezone, to_utc
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from werkzeug.routing import BuildError
 from wtforms import (
     DateTimeLocalField,
     DecimalField,
@@ -395,14 +394,6 @@ def my_tasks():
             }
             for item in items
         ],
-        packets_url=_url_or_none("campaign_packets.my_packets"),
+        packets_url=url_for("campaign_packets.my_packets"),
         **_names(),
     )
-
-
-def _url_or_none(endpoint: str) -> str | None:
-    """Another page's address, while the app has it."""
-    try:
-        return url_for(endpoint)
-    except BuildError:
-        return None

@@ -681,8 +681,5 @@ def record_claim_source(coupon: Coupon, consumer: Consumer) -> ClaimSource | Non
 
 
 def plug() -> None:
-    """Register this module's hooks: the coupon claims' listener (once the members' list is
-    there: the app starts without it)."""
-    listeners = getattr(coupon_claims, "claim_listeners", None)
-    if listeners is not None:
-        add_once(listeners, record_claim_source)
+    """Register this module's hooks: the coupon claims' listener."""
+    add_once(coupon_claims.claim_listeners, record_claim_source)

@@ -236,18 +236,13 @@ def _file_name(guide: Guide, share: Share, kind: str) -> str:
 # -- a guide's pages -----------------------------------------------------------------------------
 
 
-def _pages(*endpoints: str) -> set[str]:
-    """Those of the endpoints the app has (the campaigns' pages may not all be there)."""
-    return {endpoint for endpoint in endpoints if endpoint in current_app.view_functions}
-
-
 @bp.get("/me")
 @require(Permission.GUIDES_USE)
 def me():
     actor = current_actor()
     brand, brands = _brand(actor)
     guide = _my_guide(actor, brand)
-    if guide.is_sharer and _pages("campaign_sharers.me"):
+    if guide.is_sharer:  # a sharer's own page (portal/campaigns)
         return redirect(url_for("campaign_sharers.me"))  # a sharer's links are shared there
     home = shop = None
     found: list[Share] = []
@@ -298,7 +293,7 @@ def me():
         events=events,
         coupons=coupons,
         window_days=_window_days(brand),
-        campaign_pages=[(e, label) for e, label in CAMPAIGN_PAGES if _pages(e)],
+        campaign_pages=CAMPAIGN_PAGES,
     )
 
 
@@ -465,7 +460,6 @@ def hq():
         brand=brand,
         report=reports.hq_report(brand.id, span),
         period=span,
-        sharer_pages=_pages("campaign_sharers.index"),
     )
 
 
