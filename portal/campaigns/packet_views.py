@@ -31,12 +31,11 @@ from portal.campaigns import campaigns, red_packets
 from portal.campaigns.models import RedPacket, RedPacketPlan
 from portal.core import transaction
 from portal.core.access import Actor, Permission, current_actor, public, require
-from portal.core.errors import DomainError, NotFound, PermissionDenied
+from portal.core.errors import DomainError, NotFound
 from portal.core.forms import PortalForm, apply_errors
 from portal.guides import links, qr, roster
 from portal.guides.models import Guide, LinkTarget
 from portal.members import coupons, membership
-from portal.members.member_queries import brands_of
 from portal.network.models import Organization
 from portal.storefront.auth import consumer_required, current_consumer, signed_in_consumer
 from portal.storefront.shops import shop_brand
@@ -205,24 +204,11 @@ def stop(found: RedPacketPlan):
 
 
 def _guide_brand(actor: Actor) -> tuple[Organization, list[Organization]]:
-    """The brand the page is about: `?brand=` among the actor's org's brands, else the first
-    (HQ: its own brand), as the guides' own pages choose it."""
-    brands = brands_of(actor)
-    if actor.is_hq:
-        brands = [b for b in brands if b.id == actor.org_id]
-    if not brands:
-        raise NotFound()
-    wanted = (request.values.get("brand") or "").strip().upper()
-    return next((b for b in brands if b.code == wanted), brands[0]), brands
+    return roster.my_brands(actor, request.values.get("brand"))
 
 
 def _my_guide(actor: Actor, brand: Organization) -> Guide:
-    if actor.user_id is None or actor.org_id is None:
-        raise PermissionDenied()
-    guide = roster.guide_for(actor.user_id, actor.org_id, brand.id, create=True)
-    if guide is None:  # pragma: no cover - create=True always answers
-        raise NotFound()
-    return guide
+    return roster.my_guide(actor, brand)
 
 
 def _guide_share(guide: Guide, brand: Organization, sent: red_packets.SentPacket) -> dict:

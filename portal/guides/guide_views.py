@@ -36,12 +36,11 @@ from flask_babel import lazy_gettext as _l
 
 from portal.catalog.services import image_file
 from portal.core.access import Actor, OrgKind, Permission, current_actor, require
-from portal.core.errors import NotFound, PermissionDenied
+from portal.core.errors import NotFound
 from portal.core.money import format_money
 from portal.core.spreadsheets import csv_bytes
 from portal.guides import links, qr, reports, roster
 from portal.guides.models import AttributionRule, Guide, LinkTarget
-from portal.members.member_queries import brands_of
 from portal.network.models import Organization
 from portal.policy.consumer_terms import terms_for
 from portal.storefront import catalog, look, store_shops
@@ -84,25 +83,12 @@ def _names() -> dict[str, Any]:
 
 
 def _brand(actor: Actor) -> tuple[Organization, list[Organization]]:
-    """The brand the page is about: `?brand=` among the actor's org's brands, else the first
-    (HQ: its own brand)."""
-    brands = brands_of(actor)
-    if actor.is_hq:
-        brands = [b for b in brands if b.id == actor.org_id]
-    if not brands:
-        raise NotFound()
-    wanted = (request.args.get("brand") or request.form.get("brand") or "").strip().upper()
-    chosen = next((b for b in brands if b.code == wanted), brands[0])
-    return chosen, brands
+    """The brand the page is about: `?brand=` (or the form's) among the org's brands."""
+    return roster.my_brands(actor, request.args.get("brand") or request.form.get("brand"))
 
 
 def _my_guide(actor: Actor, brand: Organization) -> Guide:
-    if actor.user_id is None or actor.org_id is None:
-        raise PermissionDenied()
-    guide = roster.guide_for(actor.user_id, actor.org_id, brand.id, create=True)
-    if guide is None:  # pragma: no cover - create=True always answers
-        raise NotFound()
-    return guide
+    return roster.my_guide(actor, brand)
 
 
 # -- what a link opens ---------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from portal.core.errors import NotFound, PermissionDenied, ValidationFailed
 from portal.extensions import db
 from portal.guides.models import Guide, GuideKind, GuideStatus
 from portal.members import membership
+from portal.members.member_queries import brands_of
 from portal.network.models import ChannelLink, Membership, Organization, OrgStatus
 from portal.policy.consumer_terms import ProgramTerms, terms_for
 from portal.storefront.words import say
@@ -127,6 +128,29 @@ def guide_for(
             if found is not None:
                 return found
     raise RuntimeError("no free guide code after several tries")  # 31^6 codes: not in practice
+
+
+def my_brands(actor: Actor, wanted: str | None) -> tuple[Organization, list[Organization]]:
+    """The brand a guide's page is about (`wanted`, a brand code among the brands the actor's
+    org sells, else the first; HQ: its own brand) and those brands, for the brand picker.
+    NotFound when the org sells none."""
+    brands = brands_of(actor)
+    if actor.is_hq:
+        brands = [b for b in brands if b.id == actor.org_id]
+    if not brands:
+        raise NotFound()
+    code = (wanted or "").strip().upper()
+    return next((b for b in brands if b.code == code), brands[0]), brands
+
+
+def my_guide(actor: Actor, brand: Organization) -> Guide:
+    """The actor's own guide of the brand at their org, made on first use."""
+    if actor.user_id is None or actor.org_id is None:
+        raise PermissionDenied()
+    guide = guide_for(actor.user_id, actor.org_id, brand.id, create=True)
+    if guide is None:  # pragma: no cover - create=True always answers
+        raise NotFound()
+    return guide
 
 
 def _code_error(message: object) -> ValidationFailed:
