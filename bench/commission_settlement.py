@@ -65,8 +65,10 @@ def seed() -> int:
     )
     run(
         text(
-            f"INSERT INTO guides (brand_id, org_id, user_id, code, status, created_at, updated_at)"
-            f" SELECT :brand, o.id, u.id, 'G' || o.id || 'U' || u.id, 'active', {now}, {now}"
+            "INSERT INTO guides"
+            " (brand_id, org_id, user_id, code, status, kind, created_at, updated_at)"
+            " SELECT :brand, o.id, u.id, 'G' || o.id || 'U' || u.id, 'active', 'guide',"
+            f" {now}, {now}"
             f" FROM organizations o CROSS JOIN users u"
             f" WHERE o.code LIKE 'CBS%' AND u.email LIKE '%@bench.test'"
         ),

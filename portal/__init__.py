@@ -123,10 +123,10 @@ def _register_models() -> None:
     import portal.policy.models  # noqa: F401
     import portal.replenishment.jobs  # noqa: F401
     import portal.replenishment.models  # noqa: F401
+    import portal.storefront.identity_models  # noqa: F401
     import portal.storefront.jobs  # noqa: F401
     import portal.storefront.models  # noqa: F401
     import portal.storefront.payments.jobs  # noqa: F401 - with its models
-    import portal.storefront.identity_models  # noqa: F401
     import portal.storefront.store_shop_models  # noqa: F401
     from portal.campaigns import plugs as campaign_plugs
     from portal.guides import plugs as guide_plugs

@@ -75,7 +75,9 @@ class Guide(TimestampMixin, Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     code: Mapped[str] = mapped_column(String(12), unique=True)  # upper-case letters and digits
     status: Mapped[str] = mapped_column(String(20), default=GuideStatus.ACTIVE)
-    kind: Mapped[str] = mapped_column(String(20), default=GuideKind.GUIDE)
+    kind: Mapped[str] = mapped_column(
+        String(20), default=GuideKind.GUIDE, server_default=GuideKind.GUIDE.value
+    )  # the server's default too: rows written by SQL alone (bulk loads) are guides
 
     brand: Mapped[Organization] = relationship(foreign_keys=[brand_id])
     org: Mapped[Organization] = relationship(foreign_keys=[org_id])

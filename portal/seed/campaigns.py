@@ -1,8 +1,9 @@
 """The demo's campaign (issue 22): ACME's "Winter live" runs for two weeks from today with a live
-sale that starts tomorrow evening (a featured hoodie at ¥449 instead of ¥499), a group buy of the tee at ¥349 instead of ¥399
-open now (two people, 24 hours), a red-packet plan guides send (¥20 in four ¥5 coupons), a task
-for S1's guides (bring people to the live sale, ¥1 each, at most ¥300), and HQ's community
-operator as a sharer. Nothing of it changes a price until the live sale starts."""
+sale that starts tomorrow evening (a featured hoodie at ¥449 instead of ¥499), a group buy of
+the tee at ¥349 instead of ¥399 open now (two people, 24 hours), a red-packet plan guides and
+members send (¥20 in four ¥5 coupons), a task for S1's guides (bring people to the live sale,
+¥1 each, at most ¥300), and HQ's community operator as a sharer. Nothing of it changes a price
+until the live sale starts."""
 
 from __future__ import annotations
 
@@ -197,6 +198,7 @@ def campaign_lines(base: str) -> list[str]:
     """What `flask seed demo` prints about the campaign."""
     return [
         f"  campaign: {base}/campaigns/ (hq@demo.test); live sale {base}/shop/ACME/live/{EVENT}",
-        f"  group buy: {base}/shop/ACME/group-buys/{GROUP_BUY}; guides' tasks {base}/guides/me/tasks",
+        f"  group buy: {base}/shop/ACME/group-buys/{GROUP_BUY}",
+        f"  guides' tasks: {base}/guides/me/tasks",
         f"  sharer {SHARER_EMAIL}: {base}/campaigns/sharers/me",
     ]

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import JSON
@@ -342,7 +343,7 @@ class ConsumerOrder(TimestampMixin, Model):
     # Held by a layer above until it releases the order (a group buy waiting to fill): paid and
     # holding its units, but no store may accept it and no accept clock runs; the clocks of a
     # released order run from `released_at` (the later of it and the payment).
-    on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    on_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -17,9 +17,11 @@ from portal.core.jobs import JobRun, JobStatus
 from portal.extensions import db
 from portal.policy.models import PolicyVersion, VersionStatus
 from portal.schedule import DAILY_CATCH_UP, DAY, PERIODIC, Scheduler, intervals, slot_start
+from portal.seed.demo import seed_demo
 from tests.support import jobs as test_jobs
 from tests.support import processes
 from tests.support.processes import Process, descendants, portal_env, wait_for
+from tests.support.races import race_app
 
 FAST = {
     "SCHEDULER_TICK_SECONDS": "0.2",
@@ -93,10 +95,16 @@ def test_interval_overrides_name_an_entry_or_are_refused(app):
         app.config["SCHEDULE_INTERVALS"] = ""
 
 
-def test_without_redis_the_scheduler_runs_each_due_slot_once_inline(base_app):
-    """The embedded default has no worker: `python worker.py --scheduler` runs the list inline."""
-    with base_app.app_context():
-        scheduler = Scheduler(base_app)
+def test_without_redis_the_scheduler_runs_each_due_slot_once_inline(backend, tmp_path):
+    """The embedded default has no worker: `python worker.py --scheduler` runs the list inline.
+    On a demo database of its own: the jobs really run (the nightly tier moves, level recounts,
+    settlements...), and must not change the data every other test shares."""
+    app = race_app(backend, tmp_path, "scheduler_inline", pool_size=4)
+    with app.app_context():
+        seed_demo()
+        jobs.commit()
+        db.session.remove()
+        scheduler = Scheduler(app)
         scheduler.tick()
         scheduler.tick()  # the same slots: asked for once
         keys = {
@@ -108,7 +116,7 @@ def test_without_redis_the_scheduler_runs_each_due_slot_once_inline(base_app):
         # Recovery runs in the scheduler itself; every other entry is a job keyed by its slot,
         # the daily ones only within a few hours of their time of day.
         now = utcnow()
-        zone = ZoneInfo(base_app.config["BABEL_DEFAULT_TIMEZONE"])
+        zone = ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"])
         assert keys == {
             f"periodic:{p.name}"
             for p in PERIODIC
@@ -117,9 +125,8 @@ def test_without_redis_the_scheduler_runs_each_due_slot_once_inline(base_app):
         }
         runs = db.session.execute(select(JobRun).where(JobRun.id.like("periodic:%"))).scalars()
         assert {(run.status, run.attempts) for run in runs} == {(JobStatus.FINISHED, 1)}
-        db.session.execute(JobRun.__table__.delete().where(JobRun.id.like("periodic:%")))
-        db.session.commit()
         db.session.remove()
+        db.engine.dispose()
 
 
 # -- real processes --------------------------------------------------------------------------------
