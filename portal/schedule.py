@@ -26,7 +26,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from portal.core import jobs
-from portal.core.db import utcnow
+from portal.core.db import utcnow, writing
 from portal.extensions import db
 
 DAY = 86400
@@ -168,7 +168,10 @@ class Scheduler:
         from redis.exceptions import RedisError
         from sqlalchemy.exc import OperationalError
 
-        with self.app.app_context():
+        # The tick writes (job rows, the outbox): on SQLite its transactions take the write lock
+        # up front, so a worker's commit between a read and a write never fails it with
+        # "database is locked" (a deferred reader cannot upgrade past a newer commit).
+        with self.app.app_context(), writing():
             try:
                 db.session.execute(select(1))
             except OperationalError as exc:
