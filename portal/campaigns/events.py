@@ -394,21 +394,6 @@ def cancel_event(actor: Actor, event: LiveEvent) -> LiveEvent:
 # -- featured items -------------------------------------------------------------------------------
 
 
-def _official_lines(brand_id: int, product: Product) -> dict[int, LinePrice]:
-    """What the official storefront charges for each SKU of the product it lists (with no
-    consumer: the floors and the policy's prices)."""
-    ids = list(
-        db.session.execute(select(Variant.id).where(Variant.product_id == product.id)).scalars()
-    )
-    return catalog.price_variants(brand_id, Tier.OFFICIAL, ids)
-
-
-def floor_of(lines: dict[int, LinePrice]) -> int | None:
-    """The product's retail floor: the highest of its SKUs' (an event price clears each)."""
-    floors = [line.floor_cents for line in lines.values() if line.floor_cents is not None]
-    return max(floors) if floors else None
-
-
 def _item_values(event: LiveEvent, data: ItemInput) -> dict[str, Any]:
     """The item's column values, or ValidationFailed naming every wrong field."""
     errors: dict[str, str] = {}
@@ -471,11 +456,11 @@ def _item_values(event: LiveEvent, data: ItemInput) -> dict[str, Any]:
 
 def _check_price(brand_id: int, product: Product, price: int, errors: dict[str, str]) -> None:
     """An event price is below what the official shop charges and never below the floor."""
-    lines = _official_lines(brand_id, product)
+    lines = catalog.price_product(brand_id, Tier.OFFICIAL, product.id)
     if not lines:
         errors["product_code"] = say(_l("The official shop does not sell this product."))
         return
-    floor = floor_of(lines)
+    floor = catalog.highest_floor(lines)
     if floor is not None and price < floor:
         errors["event_price"] = say(
             _l("At least %(floor)s: the brand's floor for this product."),
@@ -662,7 +647,7 @@ def featured(event: LiveEvent, consumer: Consumer | None = None) -> list[Feature
     for item in sorted(items, key=lambda i: (i.position, i.id)):
         own = lines.get(item.product_id, {})
         event_cents = item.event_price_cents
-        floor = floor_of(own)
+        floor = catalog.highest_floor(own)
         if event_cents is not None and floor is not None:
             event_cents = max(event_cents, floor)
         shown.append(

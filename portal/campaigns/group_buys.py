@@ -61,7 +61,7 @@ from portal.campaigns.models import (
     GroupStatus,
     SeatStatus,
 )
-from portal.catalog.models import Product, Variant
+from portal.catalog.models import Variant
 from portal.catalog.queries import sort_sizes
 from portal.core import audit
 from portal.core.access import Actor
@@ -160,19 +160,6 @@ def _int_in(value: Any, low: int, high: int) -> int | None:
     return value
 
 
-def _product_prices(brand_id: int, product: Product) -> dict[int, LinePrice]:
-    """The official storefront's price of each SKU of the product it sells now."""
-    variant_ids = list(
-        db.session.execute(select(Variant.id).where(Variant.product_id == product.id)).scalars()
-    )
-    return catalog.price_variants(brand_id, Tier.OFFICIAL, variant_ids)
-
-
-def _floor(prices: dict[int, LinePrice]) -> int | None:
-    floors = [p.floor_cents for p in prices.values() if p.floor_cents is not None]
-    return max(floors) if floors else None
-
-
 def _check(brand: Organization, data: GroupBuyInput) -> dict[str, Any]:
     """The offer's column values, or ValidationFailed naming every wrong field."""
     errors: dict[str, str] = {}
@@ -183,14 +170,14 @@ def _check(brand: Organization, data: GroupBuyInput) -> dict[str, Any]:
     if not name or len(name) > 120:
         errors["name"] = say(_l("A name of at most %(count)d characters."), count=120)
     product = catalog.find_active_product(brand.id, (data.product_code or "")[:64])
-    prices = _product_prices(brand.id, product) if product is not None else {}
+    prices = catalog.price_product(brand.id, Tier.OFFICIAL, product.id) if product else {}
     if product is None or not prices:
         errors["product_code"] = say(_l("A product code the official shop sells now."))
     price = _int_in(data.price_cents, 1, MAX_CENTS)
     if price is None:
         errors["price"] = say(_l("A group price above zero."))
     elif prices:
-        floor = _floor(prices)
+        floor = catalog.highest_floor(prices)
         highest = max(p.cents for p in prices.values())
         currency = product.currency if product is not None else "CNY"
         if floor is not None and price < floor:
@@ -408,7 +395,7 @@ class SkuPrice:
 def offer_prices(offer: GroupBuy) -> list[SkuPrice]:
     """Each SKU of the offer's product the official storefront sells now: its price there and
     its group price, by colour then size."""
-    prices = _product_prices(offer.brand_id, offer.product)
+    prices = catalog.price_product(offer.brand_id, Tier.OFFICIAL, offer.product_id)
     rows = [
         SkuPrice(line.variant, line.cents, group_price(offer, line)) for line in prices.values()
     ]

@@ -561,6 +561,19 @@ def _line_prices(
     return hooks.adjust_prices(brand_id, tier, consumer, priced)
 
 
+def price_product(brand_id: int, tier: str, product_id: int) -> dict[int, LinePrice]:
+    """What the storefront charges now (with no consumer) for each SKU of the product it lists."""
+    ids = db.session.execute(select(Variant.id).where(Variant.product_id == product_id)).scalars()
+    return price_variants(brand_id, tier, list(ids))
+
+
+def highest_floor(lines: dict[int, LinePrice]) -> int | None:
+    """The highest retail floor among the lines' SKUs (a price for the whole product clears
+    each), or None when none has one."""
+    floors = [line.floor_cents for line in lines.values() if line.floor_cents is not None]
+    return max(floors) if floors else None
+
+
 def price_variants(
     brand_id: int, tier: str, variant_ids: Sequence[int], *, consumer: Consumer | None = None
 ) -> dict[int, LinePrice]:
