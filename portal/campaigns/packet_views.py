@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import base64
-import re
 from dataclasses import fields
 from typing import Any
 
@@ -33,7 +32,7 @@ from portal.core import transaction
 from portal.core.access import Actor, Permission, current_actor, public, require
 from portal.core.errors import DomainError, NotFound
 from portal.core.forms import PortalForm, apply_errors
-from portal.guides import links, qr, roster
+from portal.guides import links, qr, roster, visits
 from portal.guides.models import Guide, LinkTarget
 from portal.members import coupons, membership
 from portal.network.models import Organization
@@ -51,8 +50,6 @@ def members_send_red_packets(brand: Organization) -> bool:
 
 # The guides' browser cookie (portal/guides/link_views.py): a link opened before signing in
 # still finds its visit when the same browser claims.
-VISITOR_COOKIE = "gv"
-VISITOR_FORM = re.compile(r"[A-Za-z0-9_-]{16,40}\Z")
 
 
 @bp.context_processor
@@ -369,10 +366,9 @@ def packet_page(brand_code: str, code: str):
 @consumer_required
 def claim(brand_code: str, code: str):
     brand = shop_brand(brand_code)
-    raw = request.cookies.get(VISITOR_COOKIE, "")
     try:
         red_packets.claim_packet(
-            signed_in_consumer(), brand, code, visitor=raw if VISITOR_FORM.match(raw) else ""
+            signed_in_consumer(), brand, code, visitor=visits.browser_visitor() or ""
         )
     except NotFound:
         raise

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import has_request_context, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -52,6 +51,7 @@ from portal.core.access import Actor, OrgKind, Permission
 from portal.core.db import utcnow
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.extensions import db
+from portal.guides import visits
 from portal.guides.models import (
     CommissionEntry,
     CommissionKind,
@@ -77,8 +77,6 @@ MAX_CENTS = 10**9  # ¥10,000,000: far above any reward, below what a typo makes
 MAX_TARGET = 1_000_000
 MAX_AUDIENCE = 500  # regions, stores or levels named
 RECENT_DAYS = 30  # a closed task stays on the guides' and stores' pages this long
-VISITOR_COOKIE = "gv"  # the guides' browser id (portal/guides/link_views.py)
-VISITOR_FORM = re.compile(r"[A-Za-z0-9_-]{16,40}\Z")
 
 KIND_NAMES = {
     TaskKind.SHARE: _l("Share"),
@@ -626,14 +624,6 @@ def audience_store_codes(task: GuideTask) -> list[str]:
 # -- whose link a claimed coupon came through ------------------------------------------------------
 
 
-def _browser_visitor() -> str | None:
-    """The browser's own id from the guides' cookie, in a request (the claim page's)."""
-    if not has_request_context():
-        return None
-    raw = request.cookies.get(VISITOR_COOKIE, "")
-    return raw if VISITOR_FORM.match(raw) else None
-
-
 def record_claim_source(coupon: Coupon, consumer: Consumer) -> ClaimSource | None:
     """coupon_claims.claim_listeners: the coupon came through the guide (or sharer) whose link
     to this coupon the consumer, or before signing in this browser, opened last within the
@@ -650,7 +640,7 @@ def record_claim_source(coupon: Coupon, consumer: Consumer) -> ClaimSource | Non
     window = terms_for(coupon.brand_id).guides.window_days
     V = GuideVisit
     whose = [V.consumer_id == consumer.id]
-    visitor = _browser_visitor()
+    visitor = visits.browser_visitor()
     if visitor:
         whose.append(
             and_(V.visitor == visitor, or_(V.consumer_id.is_(None), V.consumer_id == consumer.id))

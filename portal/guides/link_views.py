@@ -15,14 +15,13 @@ and recorded the same way (what it counts for is attribution.py's to say).
 
 from __future__ import annotations
 
-import re
 import secrets
 from typing import Any
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import String
 from apiflask.validators import Length
-from flask import Blueprint, current_app, redirect, request
+from flask import Blueprint, current_app, redirect
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
@@ -33,27 +32,18 @@ from portal.storefront.auth import consumer_required, current_consumer, signed_i
 from portal.storefront.shops import shop_brand
 from portal.storefront.words import say
 
-VISITOR_COOKIE = "gv"
 VISITOR_DAYS = 730
-VISITOR_FORM = re.compile(r"[A-Za-z0-9_-]{16,40}\Z")
 bp = Blueprint("guide_links", __name__)
 api_bp = APIBlueprint(
     "api_guide_links", __name__, url_prefix="/api/v1/shop/<brand_code>", tag="Shop"
 )
 
 
-def browser_visitor() -> str | None:
-    """This browser's own id from its cookie, when it has a well-formed one (for checkout's
-    `CheckoutExtras.visitor`)."""
-    raw = request.cookies.get(VISITOR_COOKIE, "")
-    return raw if VISITOR_FORM.match(raw) else None
-
-
 @bp.get("/shop/<brand_code>/g/<token>")
 @public
 def open_link(brand_code: str, token: str) -> ResponseReturnValue:
     brand = shop_brand(brand_code)
-    visitor = browser_visitor()
+    visitor = visits.browser_visitor()
     fresh = visitor is None
     if visitor is None:
         visitor = secrets.token_urlsafe(24)
@@ -65,7 +55,7 @@ def open_link(brand_code: str, token: str) -> ResponseReturnValue:
     response = redirect(target)
     if fresh:
         response.set_cookie(
-            VISITOR_COOKIE,
+            visits.VISITOR_COOKIE,
             visitor,
             max_age=VISITOR_DAYS * 86400,
             secure=current_app.config["SESSION_COOKIE_SECURE"],

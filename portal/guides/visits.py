@@ -11,9 +11,11 @@ REOPEN_MINUTES (a reload, a second tap) finds its visit and writes no other.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
+from flask import has_request_context, request
 from sqlalchemy import select
 
 from portal.core.db import utcnow
@@ -24,6 +26,19 @@ from portal.guides.models import BindingMode, Guide, GuideVisit, LinkTarget
 from portal.network.models import Organization
 from portal.policy.consumer_terms import terms_for
 from portal.storefront.models import Consumer
+
+VISITOR_COOKIE = "gv"  # the browser's own random id, set when it opens a guide's link
+VISITOR_FORM = re.compile(r"[A-Za-z0-9_-]{16,40}\Z")
+
+
+def browser_visitor() -> str | None:
+    """This browser's own id from its cookie, when in a request and well-formed (checkout's
+    `CheckoutExtras.visitor`, a coupon or red-packet claim's guide visit)."""
+    if not has_request_context():
+        return None
+    raw = request.cookies.get(VISITOR_COOKIE, "")
+    return raw if VISITOR_FORM.match(raw) else None
+
 
 MAX_VISITOR = 40  # GuideVisit.visitor
 REOPEN_MINUTES = 10
